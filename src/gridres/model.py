@@ -1,0 +1,482 @@
+"""Grid (editable tables), Network (compiled arrays) and State (outage masks).
+
+A :class:`Grid` is what users edit and files hold: four tables with stable string ids and
+units in their column names. :func:`compile_grid` turns it into an immutable
+:class:`Network` of numpy arrays for the engine. A :class:`State` says what is broken, as
+boolean masks over the network's buses, branches and generators; a Grid or Network is
+never edited in place to model an outage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gridres.errors import GridError, UsageError
+
+__all__ = [
+    "BUS_COLUMNS",
+    "BRANCH_COLUMNS",
+    "GENERATOR_COLUMNS",
+    "FACILITY_COLUMNS",
+    "FACILITY_KINDS",
+    "CRITICAL_PRIORITY",
+    "Grid",
+    "Network",
+    "State",
+    "compile_grid",
+    "to_networkx",
+    "UnknownIdError",
+]
+
+#: Columns of each table and the default a reader fills in where a file lacks one.
+BUS_COLUMNS: dict[str, Any] = {
+    "name": "",
+    "base_kv": np.nan,
+    "load_mw": 0.0,
+    "gs_mw": 0.0,  # shunt conductance at 1 p.u. voltage, a fixed demand (MATPOWER GS)
+    "customers": 0,
+    "priority": 0,  # load-shedding class: lower is shed first
+    "substation": "",
+    "ref": False,  # the case's reference (slack) bus
+    "in_service": True,
+}
+BRANCH_COLUMNS: dict[str, Any] = {
+    "from_bus": "",
+    "to_bus": "",
+    "kind": "line",  # line | transformer
+    "r_pu": 0.0,
+    "x_pu": np.nan,
+    "tap": 1.0,
+    "shift_deg": 0.0,
+    "rating_mw": np.inf,  # inf: no limit (MATPOWER RATE_A = 0)
+    "length_km": np.nan,
+    "in_service": True,
+}
+GENERATOR_COLUMNS: dict[str, Any] = {
+    "bus": "",
+    "p_mw": 0.0,
+    "pmax_mw": 0.0,
+    "pmin_mw": 0.0,
+    "kind": "thermal",
+    "blackstart": False,
+    "in_service": True,
+}
+FACILITY_COLUMNS: dict[str, Any] = {
+    "bus": "",
+    "name": "",
+    "kind": "hospital",
+    "demand_mw": 0.0,
+    "backup_mw": 0.0,
+    "backup_hours": 0.0,
+    "people": 0,
+}
+FACILITY_KINDS = ("hospital", "water", "heating", "telecom", "shelter", "emergency", "other")
+
+#: Shedding class of load that feeds critical facilities: above every bus priority.
+CRITICAL_PRIORITY = 1_000_000
+
+_TABLES = {
+    "buses": BUS_COLUMNS,
+    "branches": BRANCH_COLUMNS,
+    "generators": GENERATOR_COLUMNS,
+    "facilities": FACILITY_COLUMNS,
+}
+
+
+class UnknownIdError(UsageError):
+    """An id that names no element of the grid; the message lists close matches."""
+
+
+def _conform(table: str, df: pd.DataFrame | None) -> pd.DataFrame:
+    """Return ``df`` with string ids as index named ``id`` and every schema column."""
+    columns = _TABLES[table]
+    if df is None:
+        df = pd.DataFrame(columns=list(columns))
+    df = df.copy()
+    if "id" in df.columns:
+        df = df.set_index("id")
+    df.index = pd.Index(df.index.astype(str), name="id")
+    for col, default in columns.items():
+        if col not in df.columns:
+            df[col] = default
+    # dtypes: ids and labels as str, flags as bool, counts as int where possible
+    for col, default in columns.items():
+        if isinstance(default, bool):
+            df[col] = df[col].fillna(default).astype(bool)
+        elif isinstance(default, str):
+            df[col] = df[col].fillna(default).astype(str)
+        elif isinstance(default, int):
+            df[col] = pd.to_numeric(df[col], errors="coerce").fillna(default).astype(np.int64)
+        else:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """A power grid as tables with string ids.
+
+    Parameters
+    ----------
+    buses, branches, generators, facilities : pandas.DataFrame
+        Tables indexed by string id (index name ``id``) with the columns of
+        :data:`BUS_COLUMNS`, :data:`BRANCH_COLUMNS`, :data:`GENERATOR_COLUMNS` and
+        :data:`FACILITY_COLUMNS`; missing columns get their defaults. Tables may be
+        :class:`geopandas.GeoDataFrame` with a ``geometry`` column.
+    name : str
+        Grid name.
+    base_mva : float
+        System MVA base of the per-unit reactances.
+    crs : str or None
+        Coordinate reference system of geometries (e.g. ``"EPSG:4326"``).
+    source : str
+        Where the grid came from (a path or ``matpower:NAME``), used in messages.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = Grid(
+    ...     buses=pd.DataFrame({"id": ["a", "b"], "load_mw": [0.0, 50.0], "ref": [True, False]}),
+    ...     branches=pd.DataFrame({"id": ["l1"], "from_bus": ["a"], "to_bus": ["b"],
+    ...                            "x_pu": [0.1], "rating_mw": [100.0]}),
+    ...     generators=pd.DataFrame({"id": ["g1"], "bus": ["a"], "p_mw": [50.0],
+    ...                              "pmax_mw": [80.0]}),
+    ... )
+    >>> g.summary()["total_load_mw"]
+    50.0
+    """
+
+    buses: pd.DataFrame
+    branches: pd.DataFrame
+    generators: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+    facilities: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+    name: str = "grid"
+    base_mva: float = 100.0
+    crs: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for table in _TABLES:
+            object.__setattr__(self, table, _conform(table, getattr(self, table)))
+
+    # -- derived views ---------------------------------------------------------------
+    @cached_property
+    def network(self) -> Network:
+        """The compiled :class:`Network` (built once per Grid)."""
+        return compile_grid(self)
+
+    def replace(self, **changes: Any) -> Grid:
+        """Return a new Grid with some tables or attributes replaced."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def has_geometry(self) -> bool:
+        return "geometry" in self.buses.columns and self.buses["geometry"].notna().any()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, totals and bounds, as plain Python values."""
+        from gridres.topology import islands
+
+        net = self.network
+        labels = islands(net, net.intact())
+        n_islands = int(labels[labels >= 0].max() + 1) if (labels >= 0).any() else 0
+        out: dict[str, Any] = {
+            "name": self.name,
+            "source": self.source,
+            "buses": len(self.buses),
+            "branches": len(self.branches),
+            "generators": len(self.generators),
+            "facilities": len(self.facilities),
+            "total_load_mw": round(float(self.buses.loc[self.buses["in_service"], "load_mw"]
+                                         .clip(lower=0).sum()), 6),
+            "total_capacity_mw": round(
+                float(self.generators.loc[self.generators["in_service"], "pmax_mw"]
+                      .clip(lower=0).sum()), 6),
+            "customers": int(self.buses["customers"].sum()),
+            "people_at_facilities": int(self.facilities["people"].sum()),
+            "islands": n_islands,
+            "crs": self.crs,
+            "bounds": None,
+        }
+        if self.has_geometry:
+            b = self.buses["geometry"].dropna()
+            xs = [p.x for p in b]
+            ys = [p.y for p in b]
+            out["bounds"] = [min(xs), min(ys), max(xs), max(ys)]
+        return out
+
+    def lookup(self, table: str, ids: Iterable[str]) -> np.ndarray:
+        """Positions of ``ids`` in ``table``; raise :class:`UnknownIdError` naming the
+        first unknown id and its close matches."""
+        index = getattr(self, table).index
+        ids = [str(i) for i in ids]
+        pos = index.get_indexer(ids)
+        bad = [i for i, p in zip(ids, pos, strict=True) if p < 0]
+        if bad:
+            import difflib
+
+            close = difflib.get_close_matches(bad[0], index.tolist(), n=5, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            noun = {"buses": "bus", "branches": "branch", "generators": "generator",
+                    "facilities": "facility"}[table]
+            raise UnknownIdError(
+                f"{self.source or self.name}: no {noun} with id {bad[0]!r}{hint}"
+            )
+        return pos.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A grid compiled into arrays for the engine. Immutable; build with
+    :func:`compile_grid` (or ``grid.network``).
+
+    Bus arrays have shape ``(n_bus,)``, branch arrays ``(n_branch,)``, generator arrays
+    ``(n_gen,)``, facility arrays ``(n_fac,)``. Powers are MW; ``b_pu`` is the branch
+    series susceptance in per unit on ``base_mva`` divided by the tap ratio, as in
+    MATPOWER's ``makeBdc``.
+    """
+
+    name: str
+    base_mva: float
+    bus_ids: pd.Index
+    branch_ids: pd.Index
+    gen_ids: pd.Index
+    fac_ids: pd.Index
+    # buses
+    load_mw: np.ndarray
+    gs_mw: np.ndarray
+    customers: np.ndarray
+    priority: np.ndarray
+    critical_mw: np.ndarray  # part of load_mw that feeds critical facilities
+    is_ref: np.ndarray
+    bus_in_service: np.ndarray
+    # branches
+    f: np.ndarray
+    t: np.ndarray
+    b_pu: np.ndarray
+    shift_rad: np.ndarray
+    rating_mw: np.ndarray
+    branch_in_service: np.ndarray
+    # generators
+    gen_bus: np.ndarray
+    gen_p_mw: np.ndarray
+    gen_pmax_mw: np.ndarray
+    gen_in_service: np.ndarray
+    # facilities
+    fac_bus: np.ndarray
+    fac_demand_mw: np.ndarray
+    fac_backup_mw: np.ndarray
+    fac_backup_hours: np.ndarray
+    fac_people: np.ndarray
+
+    @cached_property
+    def fixed_mw(self) -> np.ndarray:
+        """Demand that is never shed: shunt conductance plus negative loads."""
+        return self.gs_mw + np.minimum(self.load_mw, 0.0)
+
+    @property
+    def n_bus(self) -> int:
+        return len(self.bus_ids)
+
+    @property
+    def n_branch(self) -> int:
+        return len(self.branch_ids)
+
+    @property
+    def n_gen(self) -> int:
+        return len(self.gen_ids)
+
+    def intact(self) -> State:
+        """The state with every in-service element alive."""
+        return State(
+            bus=self.bus_in_service.copy(),
+            branch=self.branch_in_service.copy(),
+            gen=self.gen_in_service.copy(),
+        )
+
+    @cached_property
+    def incidence(self) -> sp.csr_matrix:
+        """Branch-bus incidence matrix ``K`` of shape (n_branch, n_bus): +1 at the from
+        bus, -1 at the to bus."""
+        m = self.n_branch
+        rows = np.repeat(np.arange(m), 2)
+        cols = np.column_stack([self.f, self.t]).ravel()
+        vals = np.tile([1.0, -1.0], m)
+        return sp.csr_matrix((vals, (rows, cols)), shape=(m, self.n_bus))
+
+    @cached_property
+    def solver(self):  # -> gridres.flow.DCSolver (import cycle avoided)
+        """The intact grid's factorised DC system, reused for every outage."""
+        from gridres.flow import DCSolver
+
+        return DCSolver(self)
+
+
+@dataclass(frozen=True, eq=False)
+class State:
+    """What is alive: boolean masks over buses, branches and generators.
+
+    A failed bus takes its branches, loads, generators and facilities with it; the masks
+    need not repeat that, the engine applies it.
+    """
+
+    bus: np.ndarray
+    branch: np.ndarray
+    gen: np.ndarray
+
+    def fail(
+        self,
+        buses: Iterable[int] = (),
+        branches: Iterable[int] = (),
+        gens: Iterable[int] = (),
+    ) -> State:
+        """Return a new State with the given positions failed."""
+        bus, branch, gen = self.bus.copy(), self.branch.copy(), self.gen.copy()
+        bus[np.asarray(list(buses), dtype=np.int64)] = False
+        branch[np.asarray(list(branches), dtype=np.int64)] = False
+        gen[np.asarray(list(gens), dtype=np.int64)] = False
+        return State(bus, branch, gen)
+
+    def restore(
+        self,
+        buses: Iterable[int] = (),
+        branches: Iterable[int] = (),
+        gens: Iterable[int] = (),
+    ) -> State:
+        """Return a new State with the given positions alive again."""
+        bus, branch, gen = self.bus.copy(), self.branch.copy(), self.gen.copy()
+        bus[np.asarray(list(buses), dtype=np.int64)] = True
+        branch[np.asarray(list(branches), dtype=np.int64)] = True
+        gen[np.asarray(list(gens), dtype=np.int64)] = True
+        return State(bus, branch, gen)
+
+
+def compile_grid(grid: Grid) -> Network:
+    """Compile a :class:`Grid` into a :class:`Network`.
+
+    Parameters
+    ----------
+    grid : Grid
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    gridres.validate.GridError
+        If a branch, generator or facility names an unknown bus.
+
+    Notes
+    -----
+    ``O(n + m)``; no Python loop over elements.
+    """
+    buses, branches, gens, facs = grid.buses, grid.branches, grid.generators, grid.facilities
+    bus_ids = buses.index
+
+    def positions(table: str, col: str, df: pd.DataFrame) -> np.ndarray:
+        pos = bus_ids.get_indexer(df[col].astype(str))
+        if (pos < 0).any():
+            k = int(np.flatnonzero(pos < 0)[0])
+            raise GridError(
+                f"{grid.source or grid.name}: {table} {df.index[k]!r}: {col} "
+                f"{df[col].iloc[k]!r} is not a bus id; fix the {col} or add the bus"
+            )
+        return pos.astype(np.int64)
+
+    f = positions("branch", "from_bus", branches)
+    t = positions("branch", "to_bus", branches)
+    gen_bus = positions("generator", "bus", gens)
+    fac_bus = positions("facility", "bus", facs)
+
+    tap = branches["tap"].to_numpy(float).copy()
+    tap[~np.isfinite(tap) | (tap == 0)] = 1.0
+    x = branches["x_pu"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(np.isfinite(x) & (x != 0), 1.0 / (x * tap), 0.0)
+    rating = branches["rating_mw"].to_numpy(float).copy()
+    rating[~np.isfinite(rating) | (rating <= 0)] = np.inf
+
+    n = len(bus_ids)
+    load = buses["load_mw"].to_numpy(float)
+    fac_demand = facs["demand_mw"].to_numpy(float)
+    crit = np.minimum(np.bincount(fac_bus, weights=fac_demand, minlength=n), np.maximum(load, 0))
+
+    return Network(
+        name=grid.name,
+        base_mva=float(grid.base_mva),
+        bus_ids=bus_ids,
+        branch_ids=branches.index,
+        gen_ids=gens.index,
+        fac_ids=facs.index,
+        load_mw=load,
+        gs_mw=buses["gs_mw"].to_numpy(float),
+        customers=buses["customers"].to_numpy(np.int64),
+        priority=buses["priority"].to_numpy(np.int64),
+        critical_mw=crit,
+        is_ref=buses["ref"].to_numpy(bool),
+        bus_in_service=buses["in_service"].to_numpy(bool),
+        f=f,
+        t=t,
+        b_pu=b,
+        shift_rad=np.deg2rad(branches["shift_deg"].fillna(0.0).to_numpy(float)),
+        rating_mw=rating,
+        branch_in_service=branches["in_service"].to_numpy(bool) & (b != 0) & (f != t),
+        gen_bus=gen_bus,
+        gen_p_mw=gens["p_mw"].fillna(0.0).to_numpy(float),
+        gen_pmax_mw=np.maximum(gens["pmax_mw"].fillna(0.0).to_numpy(float), 0.0),
+        gen_in_service=gens["in_service"].to_numpy(bool),
+        fac_bus=fac_bus,
+        fac_demand_mw=fac_demand,
+        fac_backup_mw=facs["backup_mw"].to_numpy(float),
+        fac_backup_hours=facs["backup_hours"].to_numpy(float),
+        fac_people=facs["people"].to_numpy(np.int64),
+    )
+
+
+def to_networkx(net: Network, state: State | None = None):
+    """The network as a :class:`networkx.MultiGraph` with string bus ids as nodes.
+
+    Parameters
+    ----------
+    net : Network
+    state : State, optional
+        Only alive buses and branches are included; default: the intact state.
+
+    Returns
+    -------
+    networkx.MultiGraph
+        Nodes carry ``load_mw``; edges carry ``id``, ``b_pu`` and ``rating_mw``.
+    """
+    import networkx as nx
+
+    state = state or net.intact()
+    g = nx.MultiGraph(name=net.name)
+    ids = net.bus_ids.to_numpy()
+    for i in np.flatnonzero(state.bus):
+        g.add_node(ids[i], load_mw=float(net.load_mw[i]))
+    alive = state.branch & state.bus[net.f] & state.bus[net.t]
+    for k in np.flatnonzero(alive):
+        g.add_edge(
+            ids[net.f[k]], ids[net.t[k]], key=net.branch_ids[k],
+            id=net.branch_ids[k], b_pu=float(net.b_pu[k]), rating_mw=float(net.rating_mw[k]),
+        )
+    return g
+
+
+def _finite_or_none(v: float) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def records(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-safe copy of a flat mapping (inf/NaN become None)."""
+    return {k: _finite_or_none(v) if isinstance(v, float) else v for k, v in mapping.items()}

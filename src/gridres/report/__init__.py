@@ -1,0 +1,1 @@
+"""Result tables, figures, maps and the HTML report."""
