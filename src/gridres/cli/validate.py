@@ -1,0 +1,56 @@
+"""`gridres validate GRID`: every problem of a grid, with how to fix it."""
+
+from __future__ import annotations
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from gridres.cli.common import console, emit_json, grid_argument, json_option
+
+__all__ = ["command"]
+
+#: Exit code of a grid with at least one error (as for every GridError).
+EXIT_INVALID = 65
+
+
+@click.command("validate")
+@grid_argument
+@json_option
+@click.pass_context
+def command(ctx: click.Context, grid: str, as_json: bool) -> None:
+    """List every problem of GRID (errors and warnings) and how to fix each.
+
+    Exits 65 if there is any error, 0 if there are none (warnings alone pass).
+    """
+    from gridres.io import load_grid
+    from gridres.validate import check_grid
+
+    g = load_grid(grid)  # no strict check here: an invalid grid is reported, not refused
+    problems = check_grid(g, strict=False)
+    n_err = sum(p.severity == "error" for p in problems)
+    n_warn = len(problems) - n_err
+    if as_json:
+        emit_json({
+            "grid": g.source or g.name,
+            "valid": n_err == 0,
+            "errors": n_err,
+            "warnings": n_warn,
+            "problems": [p.to_dict() for p in problems],
+        })
+    else:
+        if problems:
+            table = Table(title=f"{g.name}: {n_err} error(s), {n_warn} warning(s)")
+            for col in ("severity", "file", "layer", "id", "field", "problem", "fix"):
+                table.add_column(col, overflow="fold")
+            for p in problems:
+                style = "red" if p.severity == "error" else "yellow"
+                table.add_row(f"[{style}]{p.severity}[/{style}]", escape(p.file),
+                              p.layer, escape(p.id), p.field, escape(p.message),
+                              escape(p.fix))
+            console.print(table)
+        verdict = "[red]invalid[/red]" if n_err else "[green]valid[/green]"
+        console.print(f"{escape(g.source or g.name)}: {verdict} "
+                      f"({n_err} error(s), {n_warn} warning(s))")
+    if n_err:
+        ctx.exit(EXIT_INVALID)
