@@ -267,27 +267,25 @@ def _grounds(net: Network, labels: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return ground
 
 
-def _solve(net: Network, eff: State, margin: float) -> tuple:
+def _solve(net: Network, eff: State, margin: float, factor=None) -> tuple:
     n_comp, labels = components(net, eff.branch)
     ref = reference_buses(net, labels, eff)
     served, gen_mw, energized_comp, crit_frac = balance(net, labels, ref, eff)
     energized = energized_comp[labels] & eff.bus
     inj = np.bincount(net.gen_bus, weights=gen_mw, minlength=net.n_bus) - served
     inj = inj - np.where(energized, net.fixed_mw, 0.0)
-    _, pbusinj = shift_injections(net, eff.branch)
-    # dark islands carry no flow: drop their shift injections too
+    # dark islands carry no flow: their shift injections are dropped too
     branch_live = eff.branch & energized[net.f]
-    if not branch_live.all():
-        _, pbusinj = shift_injections(net, branch_live)
+    _, pbusinj = shift_injections(net, branch_live)
     rhs = inj / net.base_mva - pbusinj
-    theta = net.solver.solve(rhs, eff.branch, _grounds(net, labels, ref))
+    theta, factor = net.solver.solve(rhs, eff.branch, _grounds(net, labels, ref), factor)
     # angles relative to each component's reference bus
     theta = theta - theta[ref][labels]
     flow = branch_flows(net, theta, branch_live)
     with np.errstate(divide="ignore", invalid="ignore"):
         loading = np.where(np.isfinite(net.rating_mw), np.abs(flow) / net.rating_mw, 0.0)
     overloaded = branch_live & (np.abs(flow) > net.rating_mw * (1.0 + margin) + 1e-9)
-    return labels, energized, served, gen_mw, flow, theta, loading, overloaded, crit_frac
+    return labels, energized, served, gen_mw, flow, theta, loading, overloaded, crit_frac, factor
 
 
 def assess(
@@ -338,9 +336,10 @@ def assess(
         raise UsageError(f"The 'margin' parameter of assess must be >= 0. Got {margin} instead.")
     eff = effective(net, state if state is not None else net.intact())
     stages: list[np.ndarray] = []
+    factor = None  # a cascade keeps the latest refactorisation for its next stages
     while True:
-        labels, energized, served, gen_mw, flow, theta, loading, over, crit_frac = _solve(
-            net, eff, margin
+        labels, energized, served, gen_mw, flow, theta, loading, over, crit_frac, factor = (
+            _solve(net, eff, margin, factor)
         )
         if not cascade or not over.any() or len(stages) >= max_stages:
             break

@@ -283,6 +283,20 @@ class Network:
         """Demand that is never shed: shunt conductance plus negative loads."""
         return self.gs_mw + np.minimum(self.load_mw, 0.0)
 
+    @cached_property
+    def branch_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Branches as a from→to CSR structure: ``(order, indices, indptr)`` where
+        ``order`` sorts branches by from bus; masks index it as ``mask[order]``."""
+        order = np.argsort(self.f, kind="stable")
+        indptr = np.zeros(self.n_bus + 1, dtype=np.int32)
+        np.cumsum(np.bincount(self.f, minlength=self.n_bus), out=indptr[1:])
+        return order, self.t[order].astype(np.int32), indptr
+
+    @cached_property
+    def has_shift(self) -> bool:
+        """Whether any branch has a phase shift."""
+        return bool(np.any(self.shift_rad != 0))
+
     @property
     def n_bus(self) -> int:
         return len(self.bus_ids)

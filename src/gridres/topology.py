@@ -38,10 +38,12 @@ def components(net: Network, branch_alive: np.ndarray) -> tuple[int, np.ndarray]
     Dead buses (no alive branch) come out as single-bus components. Returns the count
     and a label per bus. ``O(n + m)``.
     """
-    f = net.f[branch_alive]
-    t = net.t[branch_alive]
-    n = net.n_bus
-    graph = sp.csr_matrix((np.ones(len(f), dtype=np.int8), (f, t)), shape=(n, n))
+    order, indices, indptr = net.branch_csr
+    graph = sp.csr_matrix(
+        (branch_alive[order].astype(np.int8), indices.copy(), indptr.copy()),
+        shape=(net.n_bus, net.n_bus),
+    )
+    graph.eliminate_zeros()
     return connected_components(graph, directed=False)
 
 
