@@ -47,6 +47,8 @@ Severity = Literal["error", "warning"]
 _NOUN = {"buses": "bus", "branches": "branch", "generators": "generator",
          "facilities": "facility", "grid": "grid"}
 
+_LAYER_ORDER = {"grid": 0, "buses": 1, "branches": 2, "generators": 3, "facilities": 4}
+
 #: How many warnings strict mode logs one by one before summarising the rest.
 _LOGGED_WARNINGS = 3
 
@@ -99,12 +101,19 @@ class _Collector:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.problems: list[Problem] = []
+        self._found: list[tuple[int, int, int, int, Problem]] = []
 
     def add(self, severity: Severity, layer: str, id_: str, field: str, message: str,
-            fix: str) -> None:
-        self.problems.append(Problem(severity, self.file, layer, str(id_), field, message,
-                                     fix))
+            fix: str, row: int = -1) -> None:
+        """Add one problem; ``row`` is the record's position in its table (for order)."""
+        key = (severity != "error", _LAYER_ORDER.get(layer, -1), int(row), len(self._found))
+        self._found.append((*key, Problem(severity, self.file, layer, str(id_), field,
+                                          message, fix)))
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Errors, then warnings; each by table, then record, then rule."""
+        return [found[-1] for found in sorted(self._found, key=lambda f: f[:4])]
 
     def flag(self, layer: str, df: pd.DataFrame, mask: np.ndarray, field: str,
              message: str, fix: str, severity: Severity = "error") -> None:
@@ -115,9 +124,9 @@ class _Collector:
             return
         ids = df.index.to_numpy()[rows]
         values = df[field].to_numpy()[rows] if field in df.columns else [None] * len(rows)
-        for id_, value in zip(ids, values, strict=True):
+        for row, id_, value in zip(rows, ids, values, strict=True):
             self.add(severity, layer, id_, field, message.format(id=id_, value=value),
-                     fix.format(id=id_, value=value))
+                     fix.format(id=id_, value=value), row)
 
 
 def _num(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -130,12 +139,11 @@ def _check_duplicates(c: _Collector, layer: str, df: pd.DataFrame) -> None:
         return
     counts = index.value_counts(sort=False)
     counts = counts[counts > 1]
-    # report in order of first appearance
-    first = index[index.duplicated(keep="first")].unique()
-    for id_ in first:
-        c.add("error", layer, id_, "id",
-              f"id {id_!r} appears {int(counts[id_])} times",
-              f"give each {_NOUN[layer]} a unique id")
+    rows = np.flatnonzero(index.duplicated(keep=False) & ~index.duplicated(keep="first"))
+    for row in rows:
+        id_ = index[row]
+        c.add("error", layer, id_, "id", f"id {id_!r} appears {int(counts[id_])} times",
+              f"give each {_NOUN[layer]} a unique id", row)
 
 
 def _check_geometry(c: _Collector, layer: str, df: pd.DataFrame) -> None:
@@ -264,7 +272,7 @@ def _check_supply(c: _Collector, grid: Grid) -> None:
     for k in rows:
         c.add("warning", "generators", gens.index[k], "in_service",
               f"generator at reference bus {str(gens['bus'].iloc[k])!r} is out of service",
-              "put it in service or move the reference to a bus with running generation")
+              "put it in service or move the reference to a bus with running generation", k)
 
     f = ub.get_indexer(branches["from_bus"].astype(str))
     t = ub.get_indexer(branches["to_bus"].astype(str))
@@ -291,6 +299,7 @@ def _check_supply(c: _Collector, grid: Grid) -> None:
     sel = sel[order]
     starts = np.searchsorted(labels[sel], dark)
     ends = np.searchsorted(labels[sel], dark, side="right")
+    table_row = np.flatnonzero(first)
     for lab, s, e in zip(dark, starts, ends, strict=True):
         members = ub[sel[s:e]]
         shown = ", ".join(members[:_LISTED_BUSES])
@@ -299,7 +308,7 @@ def _check_supply(c: _Collector, grid: Grid) -> None:
               f"island of {len(members)} bus(es) ({shown}{more}) has "
               f"{island_load[lab]:.6g} MW of load and no in-service generation",
               "connect the island with a branch, add a generator, or set its buses "
-              "out of service")
+              "out of service", table_row[sel[s]])
 
 
 def check_grid(grid: Grid, strict: bool = True) -> list[Problem]:
@@ -316,7 +325,8 @@ def check_grid(grid: Grid, strict: bool = True) -> list[Problem]:
     Returns
     -------
     list of Problem
-        Errors first, then warnings, each in table order. Empty for a clean grid.
+        Errors first, then warnings; each in table order (grid, buses, branches,
+        generators, facilities), then record order. Empty for a clean grid.
 
     Raises
     ------
@@ -352,7 +362,7 @@ def check_grid(grid: Grid, strict: bool = True) -> list[Problem]:
     _check_generators(c, grid.generators, bus_ids)
     _check_facilities(c, grid.facilities, bus_ids)
     _check_supply(c, grid)
-    problems = sorted(c.problems, key=lambda p: p.severity != "error")
+    problems = c.problems
     if strict:
         _raise_or_log(problems)
     return problems

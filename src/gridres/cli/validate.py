@@ -51,6 +51,6 @@ def command(ctx: click.Context, grid: str, as_json: bool) -> None:
             console.print(table)
         verdict = "[red]invalid[/red]" if n_err else "[green]valid[/green]"
         console.print(f"{escape(g.source or g.name)}: {verdict} "
-                      f"({n_err} error(s), {n_warn} warning(s))")
+                      f"({n_err} error(s), {n_warn} warning(s))", soft_wrap=True)
     if n_err:
         ctx.exit(EXIT_INVALID)
