@@ -368,14 +368,21 @@ def test_cli_validate_missing_file_exits_66(capsys, tmp_path):
     assert err.strip() == f"error: {tmp_path / 'nope.m'}: no such file"
 
 
-@pytest.mark.parametrize("name", ["not_a_case", "duplicate_bus"])
-def test_cli_validate_unreadable_file_exits_65_with_one_line(capsys, name):
-    path = str(BAD / f"{name}.m")
+def test_cli_validate_unreadable_file_exits_65_with_one_line(capsys):
+    path = str(BAD / "not_a_case.m")
     code, out, err = invoke(capsys, "validate", path)
     assert code == 65 and out == ""
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: ")
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: not a readable MATPOWER")
     assert "Traceback" not in err
+
+
+def test_cli_validate_duplicate_bus_exits_65(capsys):
+    # refused by the reader today, reported by check_grid once the reader lets it through
+    path = str(BAD / "duplicate_bus.m")
+    code, out, err = invoke(capsys, "validate", path)
+    assert code == 65 and out == ""
+    assert path in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("command", [["info"], ["outage", "--fail", "branch:1"], ["flow"]])
