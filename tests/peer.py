@@ -3,20 +3,41 @@ pandapower: the peer our flows are checked against."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import lru_cache
+
 import numpy as np
 from matpowercaseframes import CaseFrames
 from pandapower.pypower.dcpf import dcpf
 from pandapower.pypower.makeBdc import makeBdc
 
+__all__ = ["matpower_dc_flows"]
 
-def matpower_dc_flows(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Branch flows (MW, mpc.branch order; NaN for out-of-service rows) and the mask of
-    in-service rows, as MATPOWER's ``rundcpf`` computes them for a connected case."""
+
+@lru_cache(maxsize=8)
+def _case(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     cf = CaseFrames(path)
-    bus = cf.bus.to_numpy(float).copy()
-    branch = cf.branch.to_numpy(float).copy()
-    gen = cf.gen.to_numpy(float).copy()
-    base = float(cf.baseMVA)
+    return (cf.bus.to_numpy(float), cf.branch.to_numpy(float), cf.gen.to_numpy(float),
+            float(cf.baseMVA))
+
+
+def matpower_dc_flows(
+    path: str, branch_off: Iterable[int] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Branch flows (MW, mpc.branch order; NaN for out-of-service rows) and the mask of
+    in-service rows, as MATPOWER's ``rundcpf`` computes them for a connected case.
+
+    Parameters
+    ----------
+    path : str
+        A MATPOWER ``.m`` case.
+    branch_off : iterable of int
+        0-based rows of ``mpc.branch`` whose status is set to 0 first (an outage that
+        must leave the case connected).
+    """
+    bus, branch, gen, base = _case(path)
+    bus, branch, gen = bus.copy(), branch.copy(), gen.copy()
+    branch[np.asarray(list(branch_off), dtype=np.int64), 10] = 0
     # ext2int: drop isolated buses, off branches and gens; renumber buses 0..n-1
     on_bus = bus[:, 1] != 4
     bus = bus[on_bus]
