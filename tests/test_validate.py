@@ -22,13 +22,6 @@ from gridres.validate import Problem, check_grid, summarise
 
 BAD = Path(__file__).parent / "data" / "bad"
 
-# The reader turns RATE_A <= 0 and NaN into "unlimited" and refuses repeated bus numbers
-# itself, so these faults do not reach check_grid through a .m file yet.
-_READER_MAPS_RATING = pytest.mark.xfail(
-    strict=True, reason="read_matpower maps negative/NaN RATE_A to inf")
-_READER_REFUSES_DUPLICATES = pytest.mark.xfail(
-    strict=True, raises=GridError, reason="read_matpower raises on repeated bus numbers")
-
 #: fixture -> (severity, layer, id, field) of its one problem
 FIXTURES = {
     "dangling_endpoint": ("error", "branches", "4", "to_bus"),
@@ -43,11 +36,9 @@ FIXTURES = {
     "no_reference_bus": ("warning", "buses", "", "ref"),
     "reference_gen_out": ("warning", "generators", "1", "in_service"),
     "island_without_generation": ("warning", "buses", "5", "load_mw"),
-}
-BLOCKED = {
-    "negative_rating": (("error", "branches", "1", "rating_mw"), _READER_MAPS_RATING),
-    "nan_rating": (("error", "branches", "4", "rating_mw"), _READER_MAPS_RATING),
-    "duplicate_bus": (("error", "buses", "3", "id"), _READER_REFUSES_DUPLICATES),
+    "negative_rating": ("error", "branches", "1", "rating_mw"),
+    "nan_rating": ("error", "branches", "4", "rating_mw"),
+    "duplicate_bus": ("error", "buses", "3", "id"),
 }
 ERROR_FIXTURES = [k for k, v in FIXTURES.items() if v[0] == "error"]
 WARNING_FIXTURES = [k for k, v in FIXTURES.items() if v[0] == "warning"]
@@ -94,7 +85,7 @@ def geo_grid(bus_geoms, branch_geoms) -> Grid:
 # -- one fault per MATPOWER fixture ---------------------------------------------------------
 @pytest.mark.parametrize(
     "name, expected",
-    [*FIXTURES.items(), *(pytest.param(k, v, marks=m) for k, (v, m) in BLOCKED.items())],
+    list(FIXTURES.items()),
 )
 def test_fixture_gives_exactly_its_problem(name, expected):
     path = BAD / f"{name}.m"

@@ -9,6 +9,7 @@ type 4 (isolated) are out of service.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,23 @@ def _col(df: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
     return np.full(len(df), default)
 
 
+_FRACTION = re.compile(r"(?<![\w.])(-?\d+(?:\.\d*)?)\s*/\s*(\d+(?:\.\d*)?)(?![\w.])")
+
+
+def _read_with_fractions(path: Path, text: str):
+    """Parse a case whose matrices hold literal fractions such as ``50/3`` (MATLAB
+    evaluates them; the parser does not): evaluate ``a/b`` literals, then parse."""
+    import tempfile
+
+    from matpowercaseframes import CaseFrames
+
+    fixed = _FRACTION.sub(lambda m: repr(float(m.group(1)) / float(m.group(2))), text)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_text(fixed)
+        return CaseFrames(str(copy))
+
+
 def read_matpower(path: str | os.PathLike, name: str | None = None) -> Grid:
     """Read a MATPOWER case file into a :class:`Grid`.
 
@@ -97,7 +115,8 @@ def read_matpower(path: str | os.PathLike, name: str | None = None) -> Grid:
     if not path.is_file():
         raise InputNotFound(f"{path}: no such file")
     try:
-        cf = CaseFrames(str(path))
+        text = path.read_text(errors="replace")
+        cf = _read_with_fractions(path, text) if _FRACTION.search(text) else CaseFrames(str(path))
         bus, branch, gen = cf.bus, cf.branch, cf.gen
         base_mva = float(cf.baseMVA)
     except Exception as exc:  # the parser raises many kinds; report one line
@@ -153,7 +172,7 @@ def read_matpower(path: str | os.PathLike, name: str | None = None) -> Grid:
             "x_pu": _col(branch, "BR_X", np.nan),
             "tap": np.where(tap == 0, 1.0, tap),
             "shift_deg": shift,
-            "rating_mw": np.where(rate > 0, rate, np.inf),
+            "rating_mw": np.where(rate == 0, np.inf, rate),
             "in_service": _col(branch, "BR_STATUS", 1) > 0,
         },
         index=pd.Index([str(i + 1) for i in range(len(branch))], name="id"),
@@ -168,9 +187,6 @@ def read_matpower(path: str | os.PathLike, name: str | None = None) -> Grid:
         },
         index=pd.Index([str(i + 1) for i in range(len(gen))], name="id"),
     )
-    if bus_ids.has_duplicates:
-        dup = bus_ids[bus_ids.duplicated()][0]
-        raise GridError(f"{path}: mpc.bus: bus number {dup} appears twice; bus numbers must be unique")
     return Grid(
         buses=buses,
         branches=branches,
