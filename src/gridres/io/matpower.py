@@ -84,7 +84,9 @@ def _read_with_fractions(path: Path, text: str):
         return CaseFrames(str(copy))
 
 
-def read_matpower(path: str | os.PathLike, name: str | None = None) -> Grid:
+def read_matpower(
+    path: str | os.PathLike, name: str | None = None, source: str | None = None
+) -> Grid:
     """Read a MATPOWER case file into a :class:`Grid`.
 
     Parameters
@@ -93,6 +95,8 @@ def read_matpower(path: str | os.PathLike, name: str | None = None) -> Grid:
         A ``.m`` case file.
     name : str, optional
         Grid name; default: the file stem.
+    source : str, optional
+        How the user named the grid, for messages; default: the path.
 
     Returns
     -------
@@ -194,5 +198,5 @@ def read_matpower(path: str | os.PathLike, name: str | None = None) -> Grid:
         facilities=None,
         name=name or path.stem,
         base_mva=base_mva,
-        source=str(path),
+        source=source or str(path),
     )
