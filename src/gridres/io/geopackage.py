@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -543,13 +544,15 @@ def write_geojson(grid: Grid, folder: str | os.PathLike) -> GeoJSONExport:
                 frame[col] = frame[col].where(np.isfinite(frame[col]), np.nan)
         out = folder / f"{layer}.geojson"
         options = {"RFC7946": "YES"} if spatial and ok else {}
-        with atomic_path(out) as tmp:
+        with atomic_path(out) as tmp, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
             pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GeoJSON",
                                     layer_options=options or None)
         files.append(out)
     meta = _grid_table(grid)
     out = folder / "grid.geojson"
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
         pyogrio.write_dataframe(gpd.GeoDataFrame(meta, geometry=[None]), tmp, layer="grid",
                                 driver="GeoJSON")
     files.append(out)
