@@ -17,7 +17,7 @@ from pyproj import Geod
 from shapely.geometry import LineString, Point
 
 from gridres.impact import assess
-from gridres.model import Grid
+from gridres.model import BRANCH_COLUMNS, BUS_COLUMNS, FACILITY_COLUMNS, GENERATOR_COLUMNS, Grid
 
 __all__ = ["make_demo_region", "LINE_TYPES", "TRANSFORMER_TYPES"]
 
@@ -450,16 +450,27 @@ def make_demo_region(rng: np.random.Generator) -> Grid:
     return build(facilities)
 
 
+def _frame(rows: list[dict], schema: dict) -> pd.DataFrame:
+    """Rows as a frame: id, the schema's columns in schema order (defaults where a row has
+    none), then the extra columns."""
+    df = pd.DataFrame(rows)
+    for col, default in schema.items():
+        if col not in df.columns:
+            df[col] = default
+    extra = [c for c in df.columns if c != "id" and c not in schema and c != "geometry"]
+    return df[["id", *schema, *extra]]
+
+
 def _grid(b: _Builder, facilities: pd.DataFrame | None) -> Grid:
-    buses = gpd.GeoDataFrame(pd.DataFrame(b.buses),
+    buses = gpd.GeoDataFrame(_frame(b.buses, BUS_COLUMNS),
                              geometry=[Point(*b.pos[r["id"]]) for r in b.buses], crs=CRS)
     branches = gpd.GeoDataFrame(
-        pd.DataFrame(b.branches),
+        _frame(b.branches, BRANCH_COLUMNS),
         geometry=[LineString([b.pos[r["from_bus"]], b.pos[r["to_bus"]]]) for r in b.branches],
         crs=CRS,
     )
-    gens = gpd.GeoDataFrame(pd.DataFrame(b.gens), geometry=[Point(*b.pos[r["bus"]])
-                                                            for r in b.gens], crs=CRS)
+    gens = gpd.GeoDataFrame(_frame(b.gens, GENERATOR_COLUMNS),
+                            geometry=[Point(*b.pos[r["bus"]]) for r in b.gens], crs=CRS)
     return Grid(buses=buses, branches=branches, generators=gens, facilities=facilities,
                 name="demo_region", base_mva=BASE_MVA, crs=CRS, source="grids/make_grids.py")
 
@@ -493,4 +504,6 @@ def _facilities(rng: np.random.Generator, b: _Builder, grid: Grid,
                      "kind": kind, "demand_mw": demand, "backup_mw": backup,
                      "backup_hours": float(hours), "people": people, "town": town,
                      "geometry": Point(*_round_pt(lon, lat))})
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
+    fac = _frame([{k: v for k, v in r.items() if k != "geometry"} for r in rows],
+                 FACILITY_COLUMNS)
+    return gpd.GeoDataFrame(fac, geometry=[r["geometry"] for r in rows], crs=CRS)

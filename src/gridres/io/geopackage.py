@@ -51,6 +51,7 @@ __all__ = [
     "FORMAT_VERSION",
     "LAYERS",
     "GeoJSONExport",
+    "crs_label",
     "read_geopackage",
     "write_geopackage",
     "write_geojson",
@@ -185,6 +186,11 @@ def write_geopackage(grid: Grid, path: str | os.PathLike) -> Path:
 
 
 # -- reading ---------------------------------------------------------------------------
+def _show(v: Any) -> str:
+    """A field value as the user would write it (``1.5``, ``'abc'``)."""
+    return repr(v.item() if isinstance(v, np.generic) else v)
+
+
 def _fail(path: Path, layer: str, what: str) -> GridError:
     return GridError(f"{path}: layer {layer}{what}")
 
@@ -252,13 +258,13 @@ def _check_columns(path: Path, layer: str, df: pd.DataFrame) -> pd.DataFrame:
             if bad.any():
                 k = int(np.flatnonzero(bad.to_numpy())[0])
                 raise _fail(path, layer, f"{_record(df, k)}: field {col!r} is "
-                            f"{s.iloc[k]!r}, not a number; store a number")
+                            f"{_show(s.iloc[k])}, not a number; store a number")
             if isinstance(default, int):
                 frac = num.notna() & (num != np.floor(num))
                 if frac.any():
                     k = int(np.flatnonzero(frac.to_numpy())[0])
                     raise _fail(path, layer, f"{_record(df, k)}: field {col!r} is "
-                                f"{s.iloc[k]!r}, not a whole number; store an integer")
+                                f"{_show(s.iloc[k])}, not a whole number; store an integer")
                 if not pd.api.types.is_integer_dtype(s):
                     df[col] = num.fillna(default).astype(np.int64)
             else:
@@ -292,7 +298,7 @@ def _as_flag(path: Path, layer: str, df: pd.DataFrame, col: str) -> pd.Series:
     bad = out.isna()
     if bad.any():
         k = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _fail(path, layer, f"{_record(df, k)}: field {col!r} is {s.iloc[k]!r}, not "
+        raise _fail(path, layer, f"{_record(df, k)}: field {col!r} is {_show(s.iloc[k])}, not "
                     "a flag; store true/false (or 1/0)")
     return out.astype(bool)
 
@@ -336,7 +342,7 @@ def _grid_attributes(path: Path, layers: set[str]) -> dict[str, Any]:
         try:
             version = int(version)
         except (TypeError, ValueError):
-            raise _fail(path, "grid", f" field 'format_version' is {version!r}, not an "
+            raise _fail(path, "grid", f" field 'format_version' is {_show(version)}, not an "
                         "integer") from None
         if version > FORMAT_VERSION:
             raise _fail(path, "grid", f": format version {version} is newer than this "
@@ -346,7 +352,7 @@ def _grid_attributes(path: Path, layers: set[str]) -> dict[str, Any]:
     if "base_mva" in t.columns and pd.notna(row["base_mva"]):
         base = pd.to_numeric(pd.Series([row["base_mva"]]), errors="coerce").iloc[0]
         if not (pd.notna(base) and base > 0):
-            raise _fail(path, "grid", f" field 'base_mva' is {row['base_mva']!r}; store "
+            raise _fail(path, "grid", f" field 'base_mva' is {_show(row['base_mva'])}; store "
                         "the system MVA base as a positive number")
         attrs["base_mva"] = float(base)
     if "crs" in t.columns and pd.notna(row["crs"]) and str(row["crs"]):
@@ -478,6 +484,28 @@ class GeoJSONExport:
     note: str = ""
 
 
+def crs_label(crs: str | None) -> str:
+    """A short name for a CRS: ``EPSG:4326`` where it has a code, else its name.
+
+    Examples
+    --------
+    >>> crs_label("+proj=longlat +datum=WGS84 +no_defs")
+    'EPSG:4326'
+    >>> crs_label(None)
+    'none'
+    """
+    if crs is None:
+        return "none"
+    from pyproj import CRS
+
+    try:
+        c = CRS.from_user_input(crs)
+    except Exception:  # not a CRS pyproj knows: show it as given
+        return str(crs)
+    auth = c.to_authority(min_confidence=90)
+    return f"{auth[0]}:{auth[1]}" if auth else c.name
+
+
 def _to_lonlat(frame, crs: str | None):
     """``frame`` in EPSG:4326 and a note when that is not possible."""
     from pyproj import CRS
@@ -489,8 +517,9 @@ def _to_lonlat(frame, crs: str | None):
             return frame, True, ""
         return frame.to_crs("EPSG:4326"), True, ""
     except Exception as exc:  # an engineering or otherwise untransformable CRS
-        return frame, False, (f"CRS {crs} cannot be transformed to longitude/latitude "
-                              f"({type(exc).__name__}): coordinates written as they are")
+        logger.debug("no transformation from %s to EPSG:4326: %s", crs, exc)
+        return frame, False, (f"CRS {crs_label(crs)!r} cannot be transformed to "
+                              "longitude/latitude: coordinates written as they are")
 
 
 def write_geojson(grid: Grid, folder: str | os.PathLike) -> GeoJSONExport:
@@ -560,6 +589,6 @@ def write_geojson(grid: Grid, folder: str | os.PathLike) -> GeoJSONExport:
         notes.add("the grid has no geometry: features written with null geometry")
     note = "; ".join(sorted(notes))
     if note:
-        logger.warning("%s: %s", folder, note)
+        logger.info("%s: %s", folder, note)
     return GeoJSONExport(folder=folder, files=tuple(files), reprojected=bool(reprojected),
                          note=note)

