@@ -1,0 +1,172 @@
+"""`gridres ensemble GRID --scenario SPEC --n N --seed S`: many scenarios, their statistics."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from gridres.cli.common import console, emit_json, grid_argument, json_option, load
+from gridres.errors import UsageError
+
+
+class _RateColumn(ProgressColumn):
+    """Scenarios per second."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} scen/s" if speed else "-- scen/s", style="progress.data.speed")
+
+
+def scenario_generator(spec: str, grid):
+    """The generator of a ``--scenario`` spec (see ``gridres.scenarios.spec``)."""
+    if importlib.util.find_spec("gridres.scenarios.spec") is None:
+        raise UsageError(
+            f"--scenario {spec!r}: this gridres cannot read scenario specs "
+            "(gridres.scenarios.spec is missing); use the library's run_ensemble instead"
+        )
+    from gridres.scenarios.spec import scenario_from_spec
+
+    return scenario_from_spec(spec, grid)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.3f}" if isinstance(v, float) and abs(v) < 1000 else f"{v:,.1f}"
+
+
+def print_summary(doc: dict, top: int = 10) -> None:
+    """Rich tables of an ensemble summary document on stderr."""
+    grid = (doc.get("grid") or {}).get("name", "grid")
+    t = Table(title=f"{grid}: {doc['completed']:,} of {doc['n']:,} scenarios "
+                    f"({doc['scenario']}), seed {doc['seed']}")
+    t.add_column("metric")
+    for col in ("mean", "median", "p95", "CVaR95", "max"):
+        t.add_column(col, justify="right")
+    for name, st in doc["metrics"].items():
+        t.add_row(name, *(_fmt(st[k]) for k in ("mean", "median", "p95", "cvar95", "max")))
+    console.print(t)
+    load = doc.get("total_load_mw") or 0.0
+    mean_shed = doc["metrics"].get("shed_mw", {}).get("mean") or 0.0
+    share = f" ({mean_shed / load:.2%} of {load:,.0f} MW on average)" if load else ""
+    console.print(f"P(any load shed) = {doc['p_shed']:.4f}{share}; "
+                  f"{doc['buses_ever_dark']:,} bus(es) ever without supply")
+    facs = [f for f in doc["facilities"] if f["dark"] > 0][:top]
+    if facs:
+        ft = Table(title="Critical facilities most often dark")
+        ft.add_column("facility")
+        ft.add_column("P(dark)", justify="right")
+        for f in facs:
+            ft.add_row(f["id"], f"{f['p_dark']:.4f}")
+        console.print(ft)
+    elif doc["facilities"]:
+        console.print(f"No critical facility went dark ({len(doc['facilities'])} checked).")
+    if doc["buses"]:
+        bt = Table(title="Buses most often without supply")
+        bt.add_column("bus")
+        bt.add_column("P(loss of supply)", justify="right")
+        for b in doc["buses"][:top]:
+            bt.add_row(b["id"], f"{b['p_dark']:.4f}")
+        console.print(bt)
+    if doc["top_failed"]:
+        et = Table(title="Most frequently failed elements")
+        for col in ("element", "initial", "tripped", "P(failed)"):
+            et.add_column(col, justify="left" if col == "element" else "right")
+        for e in doc["top_failed"][:top]:
+            et.add_row(e["element"], f"{e['initial']:,}", f"{e['tripped']:,}", f"{e['p']:.4f}")
+        console.print(et)
+
+
+@click.command("ensemble")
+@grid_argument
+@click.option("--scenario", "scenario_spec", required=True, metavar="SPEC",
+              help="Scenario generator, e.g. random:k=3.")
+@click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of scenarios.")
+@click.option("--seed", type=click.IntRange(min=0), required=True,
+              help="Seed: scenario i draws from default_rng([seed, i]).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes [default: all cores]; ignored with --scheduler.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on a Dask distributed cluster (pip install 'gridres[cluster]').")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Results folder (manifest, Parquet parts, summary.json); needed to resume.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option("--cascade", type=click.Choice(["trip", "off"]), default="trip", show_default=True,
+              help="trip: overloaded branches trip until none is left; off: no cascade.")
+@click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Overload margin: trip above rating x (1 + margin).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Scenarios per batch [default: 16..128, about 16 batches per worker].")
+@json_option
+def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | None,
+            scheduler: str | None, out: str | None, resume: bool, cascade: str, margin: float,
+            batch_size: int | None, as_json: bool) -> None:
+    """Run N seeded outage scenarios on GRID in parallel and summarise them.
+
+    Scenario i uses default_rng([seed, i]): results do not depend on --workers. With
+    --out, every finished batch is written at once; after Ctrl-C or a crash, the same
+    command with --resume finishes the run with the same totals.
+    """
+    from gridres.ensemble import EnsembleInterrupted, ImpactEvaluator, run_ensemble
+
+    if resume and not out:
+        raise UsageError("--resume needs --out DIR (the folder of the run to continue)")
+    g = load(grid)
+    generator = scenario_generator(scenario_spec, g)
+    evaluator = ImpactEvaluator(cascade=cascade == "trip", margin=margin)
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn())
+    # no refresh thread: local workers are forked from this process
+    with Progress(*columns, console=console, auto_refresh=False, transient=True,
+                  disable=not console.is_terminal) as bar:
+        task = bar.add_task("scenarios", total=n)
+        started = []
+
+        def progress(done: int, total: int) -> None:
+            if not started:
+                started.append(done)
+                bar.reset(task, total=total, completed=done)
+            else:
+                bar.update(task, completed=done)
+            bar.refresh()
+
+        try:
+            res = run_ensemble(g, generator, n, seed, workers=workers, out=out, resume=resume,
+                               evaluator=evaluator, scheduler=scheduler, batch_size=batch_size,
+                               scenario_spec=scenario_spec, progress=progress)
+        except EnsembleInterrupted as exc:
+            if exc.out is not None:
+                cmd = ["gridres", "ensemble", grid, "--scenario", scenario_spec, "--n", str(n),
+                       "--seed", str(seed), "--out", str(out), "--cascade", cascade,
+                       "--margin", str(margin), "--resume"]
+                exc.args = (f"{exc.args[0]}: {shlex.join(cmd)}",)
+            raise
+    doc = res.summary.to_dict()
+    if res.n_resumed:
+        console.print(f"resumed: {res.n_resumed:,} scenarios were already done")
+    if res.n_run:
+        backend = f"scheduler {scheduler}" if scheduler else f"{workers or os.cpu_count()} worker(s)"
+        console.print(f"{res.n_run:,} scenarios in {res.elapsed_s:.1f} s "
+                      f"({res.scenarios_per_s:,.0f}/s, {backend})")
+    if as_json:
+        emit_json({**doc, "out": str(res.out) if res.out else None, "n_run": res.n_run,
+                   "n_resumed": res.n_resumed, "elapsed_s": round(res.elapsed_s, 3)})
+        return
+    print_summary(doc)
+    if res.out:
+        console.print(f"wrote {res.out}/summary.json and {res.out}/parts/")

@@ -1,0 +1,585 @@
+"""Run many scenarios in parallel, stream their records to disk, resume after a stop.
+
+Scenario ``i`` of an ensemble with seed ``s`` is drawn and evaluated with the random
+stream ``numpy.random.default_rng([s, i])`` and nothing else, so its record does not
+depend on the number of workers, on the batching or on the order in which batches
+finish. Batches of consecutive indices go to one :class:`concurrent.futures.Executor`:
+
+* ``workers=1``: in this process;
+* otherwise a :class:`~concurrent.futures.ProcessPoolExecutor` (``workers`` processes,
+  default all cores); every worker receives the compiled network once, at start-up, and
+  keeps its DC factorisation (``net.solver``) for all its batches;
+* ``scheduler="tcp://HOST:PORT"`` (or a ``distributed.Client``): a Dask cluster
+  (``pip install 'gridres[cluster]'``); the job is scattered to every worker once.
+
+Each finished batch is written by this process as a Parquet part (see
+:mod:`gridres.ensemble.store`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import math
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridres.ensemble.evaluate import BUS_COUNTS, SEP, Evaluator, ImpactEvaluator, failed_elements
+from gridres.ensemble.store import (
+    PARTS,
+    SUMMARY,
+    check_manifest,
+    clean_stale,
+    list_parts,
+    load_records,
+    missing_ranges,
+    read_manifest,
+    write_batch,
+    write_manifest,
+)
+from gridres.ensemble.summary import EnsembleSummary, summarize
+from gridres.errors import GridresError, UsageError
+from gridres.model import Grid, Network
+from gridres.scenarios.base import ScenarioGenerator
+
+__all__ = [
+    "run_ensemble",
+    "EnsembleResult",
+    "EnsembleInterrupted",
+    "network_fingerprint",
+    "describe",
+    "default_batch_size",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Manifest format; bump when records change meaning.
+FORMAT = 1
+
+
+class EnsembleInterrupted(GridresError):
+    """A run stopped by Ctrl-C; finished parts are kept (exit code 130)."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, done: int, n: int, out: Path | None) -> None:
+        super().__init__(message)
+        self.done = done
+        self.n = n
+        self.out = out
+
+
+@dataclass(frozen=True, eq=False)
+class EnsembleResult:
+    """What :func:`run_ensemble` returns.
+
+    Attributes
+    ----------
+    out : Path or None
+        The results folder (``None`` when the run used a temporary one).
+    summary : EnsembleSummary
+    n_run : int
+        Scenarios evaluated by this call.
+    n_resumed : int
+        Scenarios found finished on disk (``resume=True``).
+    elapsed_s : float
+        Wall time of the evaluation (seconds), start-up included.
+    records : pandas.DataFrame or None
+        All records, when ``out`` was ``None``; otherwise read them with
+        :func:`gridres.ensemble.load_records`.
+    """
+
+    out: Path | None
+    summary: EnsembleSummary
+    n_run: int
+    n_resumed: int
+    elapsed_s: float
+    records: pd.DataFrame | None = None
+
+    @property
+    def scenarios_per_s(self) -> float:
+        return self.n_run / self.elapsed_s if self.elapsed_s > 0 else math.nan
+
+
+# -- what a worker needs ----------------------------------------------------------------
+class _Job:
+    """Network, generator, evaluator and seed: sent to each worker once.
+
+    Pickles without the network's cached factorisation (SuperLU objects do not pickle);
+    each worker builds its own on first use and keeps it.
+    """
+
+    def __init__(self, net: Network, generator: Any, evaluator: Any, seed: int) -> None:
+        self.net = net
+        self.generator = generator
+        self.evaluator = evaluator
+        self.seed = seed
+        self.lock = threading.Lock()  # Dask workers may run batches in threads
+
+    def __reduce__(self):
+        fresh = dataclasses.replace(self.net)  # same arrays, no cached solver
+        return (_Job, (fresh, self.generator, self.evaluator, self.seed))
+
+
+_WORKER_JOB: _Job | None = None  # set once per worker process by _init_worker
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager:
+    """Limit BLAS to one thread: one worker per core is the parallelism, and the
+    engine's small dense products run slower threaded (twice so on a busy machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: only speed depends on it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _init_worker(job: _Job) -> None:
+    global _WORKER_JOB
+    # Ctrl-C reaches the whole process group: only the parent handles it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _one_blas_thread()  # for the life of the worker process
+    _WORKER_JOB = job
+
+
+def _pool_batch(first: int, last: int):
+    assert _WORKER_JOB is not None, "worker not initialised"
+    return _run_batch(_WORKER_JOB, first, last)
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, list | tuple | np.ndarray):
+        return SEP.join(str(x) for x in v)
+    return v
+
+
+def _run_batch(job: _Job, first: int, last: int) -> tuple[int, int, pd.DataFrame, pd.DataFrame]:
+    """Draw and evaluate scenarios ``first..last``; return their records and the
+    batch's bus counts."""
+    net = job.net
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, np.ndarray] = {}
+    with job.lock:
+        for i in range(first, last + 1):
+            rng = np.random.default_rng([job.seed, i])
+            scenario = job.generator.sample(net, rng)
+            n_failed, failed = failed_elements(net, scenario)
+            rec = job.evaluator(net, scenario, rng)
+            if not isinstance(rec, Mapping):
+                raise TypeError(
+                    f"evaluator {describe(job.evaluator)} returned {type(rec).__name__}; it "
+                    "must return a dict of scalars"
+                )
+            row: dict[str, Any] = {"scenario": i, "label": scenario.label,
+                                   "n_waves": len(scenario.waves), "n_failed": n_failed,
+                                   "failed": failed}
+            for key, v in rec.items():
+                if key == BUS_COUNTS:
+                    for name, pos in v.items():
+                        acc = counts.get(name)
+                        if acc is None:
+                            acc = counts[name] = np.zeros(net.n_bus, dtype=np.int64)
+                        acc[np.unique(np.asarray(pos, dtype=np.int64))] += 1
+                else:
+                    row[key] = _value(v)
+            rows.append(row)
+    return first, last, pd.DataFrame(rows), _counts_table(net, counts)
+
+
+def _counts_table(net: Network, counts: dict[str, np.ndarray]) -> pd.DataFrame:
+    names = sorted(counts)
+    if not names:
+        return pd.DataFrame({"id": pd.Series([], dtype=str)})
+    keep = np.flatnonzero(np.vstack([counts[k] for k in names]).any(axis=0))
+    table = {"id": [str(i) for i in net.bus_ids[keep]]}
+    table.update({k: counts[k][keep] for k in names})
+    return pd.DataFrame(table)
+
+
+# -- executors ----------------------------------------------------------------------------
+class _InlineExecutor(cf.Executor):
+    """Runs each call at submit time, in this process (``workers=1``)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # KeyboardInterrupt propagates at once
+            fut.set_exception(exc)
+        return fut
+
+
+def _mp_context():
+    """``fork`` where it is safe (Linux, no other thread in this process): the workers
+    inherit the loaded network for free; ``forkserver`` or ``spawn`` otherwise."""
+    methods = mp.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return mp.get_context("spawn")
+
+
+Submit = Callable[[int, int], cf.Future]
+
+
+@contextlib.contextmanager
+def _executor(job: _Job, workers: int, scheduler: Any) -> Iterator[tuple[Submit, int, Callable]]:
+    """Yield ``(submit(first, last), slots, cancel())`` for the chosen backend."""
+    if scheduler is not None:
+        with _dask(job, scheduler) as backend:
+            yield backend
+        return
+    if workers == 1:
+        inline = _InlineExecutor()
+        with _one_blas_thread():
+            yield (lambda a, b: inline.submit(_run_batch, job, a, b)), 1, (lambda: None)
+        return
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+                                  initializer=_init_worker, initargs=(job,))
+    try:
+        yield (lambda a, b: pool.submit(_pool_batch, a, b)), workers, (lambda: None)
+    finally:
+        # running batches finish (one per worker at most); queued ones are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _dask(job: _Job, scheduler: Any) -> Iterator[tuple[Submit, int, Callable]]:
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(
+            "--scheduler needs Dask distributed, which is not installed; install it with: "
+            "pip install 'gridres[cluster]'"
+        ) from None
+    own = not isinstance(scheduler, distributed.Client)
+    if own:
+        try:
+            client = distributed.Client(str(scheduler), timeout="10s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise GridresError(
+                f"{scheduler}: cannot reach the Dask scheduler ({exc}); start one with "
+                "`dask scheduler` or leave out --scheduler"
+            ) from None
+    else:
+        client = scheduler
+    try:
+        job_future = client.scatter(job, broadcast=True, hash=False)
+        executor = client.get_executor(pure=False)
+        slots = max(1, sum(client.nthreads().values()))
+        futures: list[cf.Future] = []
+
+        def submit(a: int, b: int) -> cf.Future:
+            fut = executor.submit(_run_batch, job_future, a, b)
+            futures.append(fut)
+            return fut
+
+        def cancel() -> None:
+            for fut in futures:
+                fut.cancel()
+
+        yield submit, slots, cancel
+        executor.shutdown(wait=False)
+    finally:
+        if own:
+            client.close()
+
+
+# -- the run ------------------------------------------------------------------------------
+def network_fingerprint(net: Network) -> str:
+    """SHA-256 of a compiled network's ids and arrays: equal for equal grids, whatever
+    file or path they came from."""
+    h = hashlib.sha256()
+    for f in dataclasses.fields(net):
+        v = getattr(net, f.name)
+        h.update(f.name.encode())
+        if isinstance(v, np.ndarray) and v.dtype != object:
+            h.update(str(v.dtype).encode() + np.ascontiguousarray(v).tobytes())
+        elif isinstance(v, pd.Index | np.ndarray):
+            h.update("\x1f".join(map(str, v)).encode())
+        else:
+            h.update(repr(v).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def describe(obj: Any) -> str:
+    """A stable text for a generator or evaluator: its ``repr`` where that names its
+    parameters (dataclasses), else its class path."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return repr(obj)
+    text = repr(obj)
+    if " at 0x" in text or text.startswith("<"):
+        return f"{type(obj).__module__}.{type(obj).__qualname__}"
+    return text
+
+
+def default_batch_size(n: int, slots: int) -> int:
+    """Scenarios per batch: about 16 batches per worker, between 16 and 128.
+
+    Examples
+    --------
+    >>> default_batch_size(10_000, 2), default_batch_size(200, 2)
+    (128, 16)
+    """
+    return int(min(128, max(16, math.ceil(n / (16 * max(slots, 1))))))
+
+
+def _resolve_grid(grid: Any) -> tuple[Network, str]:
+    if isinstance(grid, Network):
+        return grid, ""
+    if isinstance(grid, Grid):
+        return grid.network, grid.source
+    from gridres.io import load_grid
+
+    g = load_grid(grid)
+    return g.network, str(grid)
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise UsageError(
+            f"The {name!r} parameter of run_ensemble must be an int >= {low}. Got {value!r} "
+            "instead."
+        )
+    return int(value)
+
+
+def _manifest(net: Network, source: str, scenario: str, n: int, seed: int,
+              evaluator: Any) -> dict[str, Any]:
+    from gridres import __version__
+
+    load = np.maximum(net.load_mw, 0.0)[net.bus_in_service]
+    return {
+        "format": FORMAT,
+        "grid": {"name": net.name, "fingerprint": network_fingerprint(net)},
+        "grid_source": source,
+        "scenario": scenario,
+        "n": n,
+        "seed": seed,
+        "evaluator": describe(evaluator),
+        "version": __version__,
+        "total_load_mw": float(load.sum()),
+        "n_bus": net.n_bus,
+        "facilities": [str(i) for i in net.fac_ids],
+    }
+
+
+def run_ensemble(
+    grid: str | os.PathLike | Grid | Network,
+    generator: ScenarioGenerator,
+    n: int,
+    seed: int,
+    *,
+    workers: int | None = None,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    evaluator: Evaluator | None = None,
+    scheduler: Any = None,
+    batch_size: int | None = None,
+    scenario_spec: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EnsembleResult:
+    """Draw and evaluate ``n`` scenarios in parallel, streaming records to ``out``.
+
+    Parameters
+    ----------
+    grid : str, path-like, Grid or Network
+        A grid spec (as for :func:`gridres.io.load_grid`), a Grid or a compiled Network.
+    generator : ScenarioGenerator
+        Draws scenario ``i`` as ``generator.sample(net, default_rng([seed, i]))``. Must be
+        picklable.
+    n : int
+        Number of scenarios, ``>= 1``.
+    seed : int
+        Ensemble seed, ``>= 0``.
+    workers : int, optional
+        Local processes; default ``os.cpu_count()``. ``1`` runs in this process. Ignored
+        with ``scheduler``.
+    out : path-like, optional
+        Results folder (manifest, Parquet parts, summary). Default: a temporary folder,
+        removed at the end (records are then returned in memory).
+    resume : bool
+        Continue the run in ``out``: skip scenarios already on disk. The manifest must
+        match (grid, scenario, n, seed, evaluator, version).
+    evaluator : Evaluator, optional
+        Default :class:`~gridres.ensemble.ImpactEvaluator` (``trip`` cascade, margin 0).
+    scheduler : str or distributed.Client, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler, or a client: run on that cluster.
+    batch_size : int, optional
+        Scenarios per batch; default :func:`default_batch_size`.
+    scenario_spec : str, optional
+        Text that names the generator in the manifest (e.g. ``random:k=3``); default its
+        :func:`describe`.
+    progress : callable, optional
+        Called as ``progress(done, n)`` at start and after every finished batch.
+
+    Returns
+    -------
+    EnsembleResult
+
+    Raises
+    ------
+    UsageError
+        Bad parameters; ``out`` holds another run (or, with ``resume``, a different one).
+    EnsembleInterrupted
+        On Ctrl-C: finished batches stay on disk; ``resume=True`` continues.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gridres.scenarios.base import Scenario
+    >>> class OneLine:
+    ...     def sample(self, net, rng):
+    ...         return Scenario.single(branches=[rng.integers(net.n_branch)])
+    >>> res = run_ensemble("ieee14", OneLine(), n=20, seed=1, workers=1)
+    >>> res.summary.completed
+    20
+
+    Notes
+    -----
+    Records are identical for every ``workers``, ``batch_size`` and backend, and for a
+    run resumed after Ctrl-C or ``kill -9``.
+    """
+    n = _check_int("n", n, 1)
+    seed = _check_int("seed", seed, 0)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = _check_int("workers", workers, 1)
+    if batch_size is not None:
+        batch_size = _check_int("batch_size", batch_size, 1)
+    if not callable(getattr(generator, "sample", None)):
+        raise UsageError(f"generator {describe(generator)} has no sample(net, rng) method")
+    evaluator = evaluator if evaluator is not None else ImpactEvaluator()
+    net, source = _resolve_grid(grid)
+    manifest = _manifest(net, source, scenario_spec or describe(generator), n, seed, evaluator)
+
+    temporary = out is None
+    root = Path(tempfile.mkdtemp(prefix="gridres-ensemble-")) if temporary else Path(out)
+    try:
+        return _run(root, temporary, manifest, net, generator, evaluator, n, seed, workers,
+                    scheduler, batch_size, resume, progress)
+    finally:
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _prepare(root: Path, manifest: dict[str, Any], resume: bool) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    parts_dir = root / PARTS
+    existing = read_manifest(root)
+    if existing is not None:
+        if not resume:
+            raise UsageError(
+                f"{root}: already holds an ensemble ({existing.get('n')} scenarios, seed "
+                f"{existing.get('seed')}); add --resume to continue it or use a new --out DIR"
+            )
+        check_manifest(root, existing, manifest)
+        clean_stale(parts_dir)
+    else:
+        if list_parts(parts_dir):
+            raise UsageError(
+                f"{parts_dir}: holds parts but {root} has no manifest.json; remove the "
+                "folder or use a new --out DIR"
+            )
+        if resume:
+            logger.info("%s: nothing to resume, starting a new run", root)
+        write_manifest(root, manifest)
+    parts_dir.mkdir(exist_ok=True)
+    return parts_dir
+
+
+def _run(root: Path, temporary: bool, manifest: dict[str, Any], net: Network, generator: Any,
+         evaluator: Any, n: int, seed: int, workers: int, scheduler: Any,
+         batch_size: int | None, resume: bool,
+         progress: Callable[[int, int], None] | None) -> EnsembleResult:
+    parts_dir = _prepare(root, manifest, resume)
+    todo = missing_ranges(list_parts(parts_dir), n)
+    n_todo = sum(b - a + 1 for a, b in todo)
+    n_resumed = n - n_todo
+    done = n_resumed
+    if progress is not None:
+        progress(done, n)
+    start = time.perf_counter()
+    if n_todo:
+        job = _Job(net, generator, evaluator, seed)
+        try:
+            with _executor(job, workers if scheduler is None else 0, scheduler) as (
+                submit, slots, cancel
+            ):
+                size = batch_size or default_batch_size(n_todo, slots)
+                batches = iter([(a, min(a + size, b + 1) - 1)
+                                for lo, b in todo for a in range(lo, b + 1, size)])
+                window = 1 if slots == 1 and scheduler is None else 2 * slots
+                pending: set[cf.Future] = set()
+                try:
+                    while True:
+                        while len(pending) < window:
+                            nxt = next(batches, None)
+                            if nxt is None:
+                                break
+                            pending.add(submit(*nxt))
+                        if not pending:
+                            break
+                        finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                        for fut in sorted(finished, key=lambda f: f.result()[0]):
+                            first, last, records, counts = fut.result()
+                            write_batch(parts_dir, first, last, records, counts)
+                            done += last - first + 1
+                            if progress is not None:
+                                progress(done, n)
+                except BaseException:
+                    for fut in pending:
+                        fut.cancel()
+                    cancel()
+                    raise
+        except KeyboardInterrupt:
+            where = (
+                "nothing kept (no --out DIR)" if temporary
+                else f"finished parts kept in {root}; run again with --resume to finish"
+            )
+            raise EnsembleInterrupted(
+                f"interrupted after {done} of {n} scenarios; {where}", done, n,
+                None if temporary else root,
+            ) from None
+    elapsed = time.perf_counter() - start
+    summary = summarize(root)
+    if not temporary:
+        _write_summary(root, summary)
+    return EnsembleResult(
+        out=None if temporary else root,
+        summary=summary,
+        n_run=n_todo,
+        n_resumed=n_resumed,
+        elapsed_s=elapsed,
+        records=load_records(root) if temporary else None,
+    )
+
+
+def _write_summary(root: Path, summary: EnsembleSummary) -> None:
+    import json
+
+    from gridres.io.atomic import atomic_path
+
+    with atomic_path(root / SUMMARY) as tmp:
+        tmp.write_text(json.dumps(summary.to_dict(), indent=2, allow_nan=False) + "\n")
