@@ -383,13 +383,12 @@ def make_demo_region(rng: np.random.Generator) -> Grid:
                 r_km = rng.uniform(3.0, 5.0)
                 slon = lon + r_km * math.cos(ang) / (111.32 * math.cos(math.radians(lat)))
                 slat = lat + r_km * math.sin(ang) / 110.57
-            share = pop / n_sub
+            share = pop // n_sub + (1 if k < pop % n_sub else 0)  # inhabitants served
             sub = name if n_sub == 1 else f"{name} {k + 1}"
             bid = b.bus(f"{code}{k + 1 if n_sub > 1 else ''}-110", f"{sub} 110 kV", sub, 110,
                         slon, slat, load_mw=round(share * KW_PER_PERSON / 1000.0, 2),
                         customers=int(round(share / PERSONS_PER_CUSTOMER)),
-                        priority=2 if pop >= 20_000 else 1, town=name,
-                        population=int(round(share)))
+                        priority=2 if pop >= 20_000 else 1, town=name, population=share)
             town_buses[name].append(bid)
             nodes.append(bid)
     town_at = {t[0]: (t[1], t[2]) for t in towns}
