@@ -489,8 +489,10 @@ def crs_label(crs: str | None) -> str:
 
     Examples
     --------
-    >>> crs_label("+proj=longlat +datum=WGS84 +no_defs")
-    'EPSG:4326'
+    >>> crs_label("epsg:32633")
+    'EPSG:32633'
+    >>> crs_label('LOCAL_CS["site grid",UNIT["metre",1]]')
+    'site grid'
     >>> crs_label(None)
     'none'
     """
@@ -503,7 +505,9 @@ def crs_label(crs: str | None) -> str:
     except Exception:  # not a CRS pyproj knows: show it as given
         return str(crs)
     auth = c.to_authority(min_confidence=90)
-    return f"{auth[0]}:{auth[1]}" if auth else c.name
+    if auth:
+        return f"{auth[0]}:{auth[1]}"
+    return c.name if c.name and c.name != "unknown" else str(crs)
 
 
 def _to_lonlat(frame, crs: str | None):
