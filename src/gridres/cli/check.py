@@ -1,0 +1,52 @@
+"""`gridres check STUDY.toml`: every problem of a study file, one line each."""
+
+from __future__ import annotations
+
+import click
+
+from gridres.cli.common import console, emit_json, json_option
+
+
+@click.command("check")
+@click.argument("study", metavar="STUDY.toml")
+@click.option("--shallow", is_flag=True,
+              help="Check the file only; do not load the grid or build the scenarios.")
+@json_option
+def command(study: str, shallow: bool, as_json: bool) -> int:
+    """Check STUDY.toml and list every problem with its key path and line.
+
+    Exit codes: 0 valid, 65 invalid values (syntax, unknown keys, types, ranges, unknown
+    policies or ids), 66 a study or grid file that does not exist.
+    """
+    from rich.markup import escape
+
+    from gridres.study.core import analyse_study
+
+    result = analyse_study(study, deep=not shallow)
+    if as_json:
+        emit_json({
+            "study": study, "valid": not result.problems, "exit_code": result.exit_code,
+            "problems": [{"file": p.file, "line": p.line, "path": p.path,
+                          "message": p.message, "exit_code": p.exit_code}
+                         for p in result.problems],
+            "notes": list(result.notes),
+        })
+        return result.exit_code
+    for p in result.problems:
+        console.print(f"[red]error:[/red] {escape(str(p))}", soft_wrap=True)
+    for note in result.notes:
+        console.print(f"note: {escape(note)}", soft_wrap=True)
+    if result.problems:
+        n = len(result.problems)
+        console.print(f"{study}: {n} problem{'s' if n != 1 else ''}")
+        return result.exit_code
+    s = result.study
+    assert s is not None
+    parts = [f"grid {s.grid.source}", f"{len(s.hazards)} hazard{'s' if len(s.hazards) != 1 else ''}",
+             f"{s.ensemble.n:,} scenarios, seed {s.seed}"]
+    if s.restoration is not None:
+        parts.append(f"restoration with {s.restoration.settings.crews if s.restoration.settings else '?'} crews")
+    if s.plan is not None:
+        parts.append(f"plan within a budget of {s.plan.budget:,.0f}")
+    console.print(f"{study}: ok ({'; '.join(parts)})")
+    return 0

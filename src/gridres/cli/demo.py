@@ -1,0 +1,35 @@
+"""`gridres demo`: the bundled demo study, end to end, and where its report is."""
+
+from __future__ import annotations
+
+import click
+
+from gridres.cli.common import json_option
+
+__all__ = ["command", "demo_study"]
+
+
+def demo_study():
+    """Path of the bundled demo study (``grids/studies/demo.toml``)."""
+    from gridres.errors import InputNotFound
+    from gridres.io.load import grids_dir
+
+    path = grids_dir() / "studies" / "demo.toml"
+    if not path.is_file():
+        raise InputNotFound(f"{path}: the bundled demo study is missing; reinstall gridres")
+    return path
+
+
+@click.command("demo")
+@click.option("--out", type=click.Path(file_okay=False), default="out/demo", show_default=True,
+              help="Results directory.")
+@click.option("--scenarios", "-n", "scenarios", type=click.IntRange(min=1), default=None,
+              help="Number of storms instead of the demo's 200.")
+@click.option("--pdf", is_flag=True, help="Also write report.pdf.")
+@json_option
+def command(out: str, scenarios: int | None, pdf: bool, as_json: bool) -> int:
+    """Run the demo study (a windstorm over the bundled demo_region grid) and print where
+    the report is. The study file is grids/studies/demo.toml."""
+    from gridres.cli.run import run_and_report
+
+    return run_and_report(demo_study(), out, scenarios, pdf, as_json)

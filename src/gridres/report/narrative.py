@@ -1,0 +1,454 @@
+"""The report's words: an executive summary written from the numbers, and the methods
+and assumptions that name every model choice and parameter.
+
+Numbers are rounded for reading (two significant figures for quantities, whole
+percentages) and every sentence is built only from results present in the study; a
+part that did not run is said to be missing, never guessed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import math
+import platform
+import re
+from typing import Any
+
+import pandas as pd
+
+from gridres.study.results import RESTORATION_METRICS, StudyResults
+
+__all__ = ["executive_summary", "methods", "versions", "fmt_num", "fmt_pct", "hazard_text"]
+
+
+# -- number formatting ----------------------------------------------------------------
+def fmt_num(v: Any, unit: str = "") -> str:
+    """A number for reading: two significant figures, thousands separated.
+
+    Examples
+    --------
+    >>> fmt_num(123456.0), fmt_num(0.0), fmt_num(3.14159, "MW"), fmt_num(float("nan"))
+    ('120,000', '0', '3.1 MW', 'n/a')
+    """
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    v = float(v)
+    if v == 0:
+        text = "0"
+    elif v.is_integer() and abs(v) < 1000:
+        text = f"{int(v):,}"
+    else:
+        digits = 2 - int(math.floor(math.log10(abs(v)))) - 1
+        r = round(v, digits)
+        text = f"{r:,.0f}" if digits <= 0 else f"{r:,.{digits}f}"
+    return f"{text} {unit}".strip()
+
+
+def fmt_pct(fraction: Any) -> str:
+    """A fraction as a percentage for reading (``0.004`` -> ``"0.4 %"``)."""
+    if fraction is None or (isinstance(fraction, float) and not math.isfinite(fraction)):
+        return "n/a"
+    p = 100.0 * float(fraction)
+    if p == 0:
+        return "0 %"
+    if p < 1:
+        return f"{p:.1f} %"
+    return f"{p:.0f} %"
+
+
+def _list(items: list[str]) -> str:
+    if not items:
+        return ""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def hazard_text(res: StudyResults) -> str:
+    """What was simulated, in a phrase."""
+    labels = [x for x in res.hazard_labels if x]
+    if labels:
+        return "; ".join(labels)
+    kinds = [str(h.get("kind") or h.get("type") or h.get("spec") or "scenario")
+             for h in res.study.hazards]
+    return ", ".join(kinds) or "outage scenarios"
+
+
+def _element_name(token: str, res: StudyResults) -> str:
+    kind, _, ident = token.partition(":")
+    noun = {"bus": "substation bus", "branch": "line", "gen": "generator"}.get(kind, kind)
+    if kind == "branch" and ident in res.grid.branches.index:
+        if str(res.grid.branches.at[ident, "kind"]) == "transformer":
+            noun = "transformer"
+    return f"{noun} {ident}"
+
+
+# -- executive summary ----------------------------------------------------------------
+def executive_summary(res: StudyResults) -> list[dict[str, str]]:
+    """Paragraphs of the executive summary, each ``{"heading": ..., "text": ...}``.
+
+    The four questions of a decision maker (what fails, who is affected, for how long,
+    what helps most), answered from the study's numbers.
+    """
+    g = res.grid.summary() if hasattr(res.grid, "summary") else {}
+    total = res.total_load_mw
+    paras: list[dict[str, str]] = []
+    shed = res.metrics.get("shed_mw", {})
+    cust = res.metrics.get("customers_out", {})
+    people = res.metrics.get("people_out", {})
+    n_cust = g.get("customers", 0) or 0
+
+    intro = (f"We simulated {res.completed:,} events ({hazard_text(res)}) on the "
+             f"{res.grid.name} grid: {g.get('buses', '?')} buses, "
+             f"{fmt_num(total, 'MW')} of demand")
+    intro += f", {fmt_num(n_cust)} customers." if n_cust else "."
+    if res.completed < res.n:
+        intro += (f" The run stopped after {res.completed:,} of {res.n:,} planned events; "
+                  "the numbers cover those only.")
+    paras.append({"heading": "The study", "text": intro})
+
+    # what fails
+    text = f"In {fmt_pct(res.p_shed)} of the events some load is lost. "
+    el = res.elements
+    if el is not None and len(el):
+        col = "p" if "p" in el.columns else el.columns[-1]
+        top = [f"{_element_name(str(i), res)} ({fmt_pct(r[col])} of events)"
+               for i, r in el.head(3).iterrows()]
+        text += f"The elements that fail most often are {_list(top)}. "
+    subs = res.substations
+    if subs is not None and len(subs) and subs["p_loss_of_supply"].max() > 0:
+        hot = subs[subs["p_loss_of_supply"] > 0].sort_values(
+            ["p_loss_of_supply", "load_mw"], ascending=False).head(3)
+        items = [f"{i} ({fmt_pct(r.p_loss_of_supply)})" for i, r in hot.iterrows()]
+        text += f"The substations most likely to lose supply are {_list(items)}."
+    else:
+        text += "No substation lost supply in any simulated event."
+    paras.append({"heading": "What fails", "text": text.strip()})
+
+    # who is affected
+    if shed:
+        text = (f"On average {fmt_num(shed.get('mean'), 'MW')} of demand "
+                f"({fmt_pct(shed.get('mean', 0) / total if total else math.nan)}) is cut off "
+                "right after the event")
+        if cust:
+            text += f", leaving {fmt_num(cust.get('mean'))} customers without power"
+        text += (f". In the worst 5 % of events it is {fmt_num(shed.get('cvar95'), 'MW')}"
+                 + (f" and {fmt_num(cust.get('cvar95'))} customers" if cust else "") + ". ")
+    else:
+        text = ""
+    fac = res.facilities
+    if fac is not None and len(fac) and "p_dark" in fac:
+        exposed = fac[fac["p_dark"] >= 0.1]
+        if len(exposed):
+            worst = exposed.assign(risk=exposed["p_dark"] * exposed["people"]).sort_values(
+                "risk", ascending=False).head(3)
+            items = [f"{r['name'] or i} ({r['kind']}, {fmt_pct(r['p_dark'])})"
+                     for i, r in worst.iterrows()]
+            text += (f"{len(exposed)} of {len(fac)} critical facilities lose power in at least "
+                     f"1 event in 10 and have no backup that covers them; they serve "
+                     f"{fmt_num(exposed['people'].sum())} people. Most exposed: "
+                     f"{_list(items)}.")
+        else:
+            text += (f"None of the {len(fac)} critical facilities is left without power (grid "
+                     "or backup) in 1 event in 10 or more.")
+        if people:
+            text += (f" On average {fmt_num(people.get('mean'))} people depend on facilities "
+                     "that are dark.")
+    paras.append({"heading": "Who is affected", "text": text.strip() or "No load was lost."})
+
+    # for how long
+    r = res.restoration
+    st = res.study.restoration
+    if r and st is not None:
+        best = res.best_policy()
+        m = r[best].metrics
+        crews = st.settings.crews if st.settings is not None else "the"
+        text = (f"With {crews} repair crew{'s' if crews != 1 else ''}, the best "
+                f"policy ({best}) brings half of the lost load back within "
+                f"{fmt_num(m.get('t50_h', {}).get('mean'), 'hours')} and all of it within "
+                f"{fmt_num(m.get('t100_h', {}).get('mean'), 'hours')} on average "
+                f"({fmt_num(m.get('t100_h', {}).get('p95'), 'hours')} in 1 event in 20). "
+                f"Energy not served averages {fmt_num(m.get('ens_mwh', {}).get('mean'), 'MWh')}"
+                f"; critical sites spend {fmt_num(m.get('facility_hours_dark', {}).get('mean'))} "
+                "facility-hours in the dark.")
+        stock_lasted = m.get("waves_stock_lasted", {})
+        spares = dict(st.settings.spare_stock) if st.settings is not None else {}
+        if spares:
+            stock = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in spares.items())
+            text += f" Spares in stock at the start: {stock}."
+            waves = res.records["n_waves"].mean() if "n_waves" in res.records else None
+            if waves and waves > 1 and stock_lasted:
+                text += (f" The stock lasts {fmt_num(stock_lasted.get('mean'))} of "
+                         f"{fmt_num(waves)} waves on average before repairs wait for "
+                         "ordered spares.")
+    elif st is not None:
+        text = ("Restoration was configured but could not be simulated: "
+                + res.pending.get("restoration", "the restoration module is not available")
+                + ".")
+    else:
+        text = ("Restoration was not simulated in this study (add a [restoration] section "
+                "to see how long outages last).")
+    paras.append({"heading": "For how long", "text": text})
+
+    # what helps most
+    parts = []
+    if r and len(r) > 1:
+        metric = "customer_hours"
+        ranked = sorted(r, key=lambda p: r[p].metrics.get(metric, {}).get("mean", math.inf))
+        b, w = ranked[0], ranked[-1]
+        vb = r[b].metrics.get(metric, {}).get("mean", math.nan)
+        vw = r[w].metrics.get(metric, {}).get("mean", math.nan)
+        if vw and math.isfinite(vw) and vw > 0:
+            parts.append(f"Among the restoration policies, {b} cuts customer-hours without "
+                         f"power by {fmt_pct((vw - vb) / vw)} compared with {w}.")
+    plan = res.plan
+    if plan is not None and plan.status == "done" and plan.portfolio is not None:
+        items = [str(x) for x in plan.portfolio.index[:5]]
+        spent = float(plan.portfolio["cost"].sum()) if "cost" in plan.portfolio else math.nan
+        objective = res.study.plan.objective if res.study.plan else "ens"
+        before, after = plan.baseline.get(objective), plan.improved.get(objective)
+        gain = ""
+        if before and after is not None and before > 0:
+            gain = f", cutting {objective.replace('_', ' ')} by {fmt_pct((before - after) / before)}"
+        parts.append(f"Within the budget of {fmt_num(plan.budget)}, the recommended portfolio "
+                     f"is {_list(items)} (cost {fmt_num(spent)}){gain}.")
+    elif plan is not None:
+        parts.append(f"The intervention plan is pending: {plan.message}")
+    if res.contingency is not None and len(res.contingency):
+        c = res.contingency
+        col = "shed_mw" if "shed_mw" in c else None
+        if col and c[col].max() > 0:
+            top = c.sort_values(col, ascending=False).index[0]
+            parts.append(f"In the intact grid, the single outage that costs most is "
+                         f"{_element_name(str(top), res)} ({fmt_num(c[col].max(), 'MW')} lost); "
+                         "redundancy there protects against ordinary failures as well.")
+    paras.append({"heading": "What helps most",
+                  "text": " ".join(parts) or "No policies or interventions were compared in "
+                  "this study."})
+    return paras
+
+
+# -- methods and assumptions ----------------------------------------------------------
+def _impact_rules() -> str:
+    from gridres import impact
+
+    doc = impact.__doc__ or ""
+    m = re.search(r"Balance and dispatch rule.*?\n-+\n(.*)", doc, re.S)
+    return " ".join((m.group(1) if m else doc).split())
+
+
+def versions() -> dict[str, str]:
+    """Versions of gridres, Python and the libraries that produce the numbers."""
+    out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    for pkg in ("gridres", "numpy", "scipy", "pandas", "networkx", "geopandas", "shapely",
+                "pyogrio", "pyproj", "pyarrow", "matplotlib", "jinja2"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    try:
+        import pyogrio
+
+        out["GDAL"] = pyogrio.__gdal_version_string__
+    except (ImportError, AttributeError):
+        pass
+    return out
+
+
+def _flat(d: Any, prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out += _flat(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(d, list) and d and all(isinstance(x, dict) for x in d):
+        for i, x in enumerate(d):
+            out += _flat(x, f"{prefix}[{i}]")
+    else:
+        out.append((prefix, _show(d)))
+    return out
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return ", ".join(_show(x) for x in v) if v else "(none)"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v) if v != "" else "(empty)"
+
+
+def methods(res: StudyResults) -> list[dict[str, Any]]:
+    """Sections of the methods-and-assumptions chapter: ``{"title", "text", "rows"}``
+    where ``rows`` are (parameter, value, meaning) triples."""
+    from gridres.study import schema
+
+    study = res.study
+    g = res.grid.summary() if hasattr(res.grid, "summary") else {}
+    out: list[dict[str, Any]] = []
+
+    out.append({"title": "Grid", "text": (
+        "The grid is a table of buses, branches (lines and transformers), generators and "
+        "critical facilities. A failed bus takes its branches, loads, generators and "
+        "facilities with it; islands are the connected parts of what is left."),
+        "rows": [("source", str(study.grid_spec), "where the grid was read from"),
+                 ("buses / branches / generators / facilities",
+                  f"{g.get('buses')} / {g.get('branches')} / {g.get('generators')} / "
+                  f"{g.get('facilities')}", "counts"),
+                 ("total load", fmt_num(g.get("total_load_mw"), "MW"), "in-service demand"),
+                 ("generating capacity", fmt_num(g.get("total_capacity_mw"), "MW"),
+                  "sum of pmax_mw"),
+                 ("customers", fmt_num(g.get("customers")), "sum over buses"),
+                 ("CRS", str(g.get("crs")), "coordinate reference system"),
+                 ("validated", _show(study.grid.validate), "grid checked before the run")]})
+
+    out.append({"title": "Power flow, load shedding and dispatch", "text": (
+        "Flows are computed with the DC power-flow approximation: lossless lines, flat "
+        "voltage magnitudes and small angle differences, so that B θ = P in every island; "
+        "on intact MATPOWER cases the flows equal MATPOWER's DC power flow. "
+        + _impact_rules()),
+        "rows": [("cascade.mode", study.cascade.mode, _doc(schema.CascadeSection, "mode")),
+                 ("cascade.margin", f"{study.cascade.margin:g}",
+                  _doc(schema.CascadeSection, "margin")),
+                 ("cascade.max_stages", str(study.cascade.max_stages),
+                  _doc(schema.CascadeSection, "max_stages"))]})
+
+    rows = []
+    for i, spec in enumerate(study.hazards):
+        tag = "scenario" if study.hazard_section == "scenario" else f"hazard[{i}]"
+        rows += [(f"{tag}.{k}", v, "as given in the study file") for k, v in _flat(dict(spec))]
+    text = ("Each event is drawn from the scenario generators below. Scenario i of the "
+            f"ensemble uses its own random stream numpy.random.default_rng([{study.seed}, i]), "
+            "so every number is reproducible from the study file and does not depend on the "
+            "number of workers.")
+    frag = _fragility_rows(res)
+    if frag:
+        text += (" Assets fail with lognormal fragility curves P(fail | x) = "
+                 "Φ(ln(x / median) / beta) of the hazard intensity x at the asset.")
+        rows += frag
+    out.append({"title": "Hazards and scenarios", "text": text, "rows": rows})
+
+    out.append({"title": "Ensemble and statistics", "text": (
+        "Outcomes are taken right after the last wave of each event (and after the cascade, "
+        "when enabled). The mean, the median, the 95th percentile (p95) and the conditional "
+        "value at risk CVaR95 (the mean of the worst 5 % of events) summarise each outcome. "
+        "The probability of loss of supply of a bus is the fraction of events in which it "
+        "has no supply; a substation shows the largest value of its buses. A facility is "
+        "dark when it has neither grid supply nor a backup that covers its demand."),
+        "rows": [("study.seed", str(study.seed), _doc(schema.StudyInfo, "seed")),
+                 ("ensemble.n", str(study.ensemble.n), _doc(schema.EnsembleSection, "n")),
+                 ("events completed", str(res.completed), "events with results"),
+                 ("ensemble.workers", _show(study.ensemble.workers),
+                  "does not change any result"),
+                 ("ensemble.scheduler", study.ensemble.scheduler,
+                  "does not change any result")]})
+
+    if study.restoration is not None:
+        r = study.restoration
+        docs = _param_docs(type(r.settings)) if r.settings is not None else {}
+        used = [o.policy for o in (res.restoration or {}).values()] or list(r.policies)
+        rrows = [("restoration.policies", _show(used), "policies compared, on the same "
+                  "events and repair times")]
+        rrows += [(f"restoration.{k}", _show(v), docs.get(k, ""))
+                  for k, v in r.to_dict().items() if k != "policies"]
+        rrows += [(f"policy {p}", "", _policy_doc(p)) for p in used]
+        rrows += [(f"metric {k}", "", v) for k, v in RESTORATION_METRICS.items()]
+        out.append({"title": "Restoration", "text": _restoration_text(res), "rows": rrows})
+
+    if study.plan is not None:
+        p = study.plan
+        prow = [(f"plan.{k}", _show(v) if k != "candidates" else f"{len(v)} listed", doc)
+                for (k, doc), v in zip(schema.section_docs(schema.PlanSection),
+                                       dataclasses.astuple(p), strict=True)]
+        text = ("Interventions change the grid (a new line, a backup generator, a hardened "
+                "substation); each is evaluated on the same events, drawn with the same "
+                "seeds, so differences come from the intervention alone.")
+        if res.plan is not None and res.plan.status != "done":
+            text += f" Pending: {res.plan.message}"
+        out.append({"title": "Interventions and plan", "text": text, "rows": prow})
+
+    out.append({"title": "Software", "text": "Versions of the software that produced "
+                "these numbers.", "rows": [(k, v, "") for k, v in res.versions.items()]})
+    return out
+
+
+def _param_docs(cls: type) -> dict[str, str]:
+    """Parameter descriptions from a numpydoc ``Parameters`` section, first sentence
+    each."""
+    doc = cls.__doc__ or ""
+    m = re.search(r"Parameters\n\s*-+\n(.*?)(\n\s*\n\s*[A-Z][a-z]+\n\s*-+\n|$)", doc, re.S)
+    if not m:
+        return {}
+    out: dict[str, str] = {}
+    names: list[str] = []
+    for line in m.group(1).splitlines():
+        head = re.match(r"^\s{4}([\w, ]+) : ", line)
+        if head:
+            names = [n.strip() for n in head.group(1).split(",")]
+            for n in names:
+                out[n] = ""
+        elif names and line.strip():
+            for n in names:
+                out[n] = (out[n] + " " + line.strip()).strip()
+    return {k: (v.replace("``", "").split(". ")[0].rstrip(".") + ".") if v else ""
+            for k, v in out.items()}
+
+
+def _policy_doc(name: str) -> str:
+    try:
+        from gridres.restoration import policies
+    except ImportError:
+        return ""
+    doc = policies.__doc__ or ""
+    m = re.search(rf"``{re.escape(name)}``\n(.*?)(\n``|\n\n\S)", doc, re.S)
+    return " ".join(m.group(1).replace("``", "").split()) if m else ""
+
+
+def _doc(cls: type, name: str) -> str:
+    return dict(__import__("gridres.study.schema", fromlist=["x"]).section_docs(cls))[name]
+
+
+def _restoration_text(res: StudyResults) -> str:
+    text = ("Crews leave their depots, travel at speed_kmh along roads road_factor times "
+            "longer than the straight line, and repair failed elements in the order the "
+            "policy sets; a repair that needs a part waits for a spare when the stock is "
+            "used up. Load comes back when its bus is reconnected to generation. Each policy "
+            "is run on the same events.")
+    mod = None
+    try:
+        import gridres.restoration as mod  # noqa: F811
+    except ImportError:
+        mod = None
+    if mod is not None and mod.__doc__:
+        first = mod.__doc__.strip().split("\n\n")[0]
+        text = " ".join(first.split()) + " " + text
+    if "restoration" in res.pending:
+        text += f" Not run: {res.pending['restoration']}."
+    return text
+
+
+def _fragility_rows(res: StudyResults) -> list[tuple[str, str, str]]:
+    from gridres.report.footprints import hazards_in
+
+    rows = []
+    for i, gen in enumerate(getattr(res, "generators", ()) or ()):
+        for _, hz in hazards_in(gen):
+            fs = getattr(hz, "fragility", None)
+            if fs is None:
+                continue
+            for kind, curve in fs.curves.items():
+                seg = f", per {curve.segment_km:g} km" if curve.segment_km else ""
+                rows.append((f"fragility[{i}].{kind}",
+                             f"median {curve.median:g} {fs.unit}, beta {curve.beta:g}{seg}",
+                             f"lognormal curve ({fs.hazard})"))
+    return rows
+
+
+def facility_rows(res: StudyResults) -> pd.DataFrame:
+    """The critical-facility table of the report, worst first."""
+    f = res.facilities.copy()
+    if "p_dark" not in f:
+        f["p_dark"] = 0.0
+    sort = ["hours_dark", "p_dark"] if "hours_dark" in f else ["p_dark"]
+    return f.sort_values(sort + ["people"], ascending=False)

@@ -1,0 +1,260 @@
+"""The results directory of a study run: resolved study, summary.json, tables,
+GeoPackage, report. Every file is written atomically.
+
+GeoPackage layers (open in QGIS):
+
+=================== ========== ========================================================
+layer               geometry   what
+=================== ========== ========================================================
+buses               Point      p_loss_of_supply, scenarios_dark, load, customers
+substations         Point      p_loss_of_supply (largest of its buses), load, customers
+branches            LineString p_failure (failed or tripped), intact flow and loading
+facilities          Point      p_dark, people, backup; hours_dark with restoration
+hazard_footprints   Polygon    one ring per hazard footprint
+=================== ========== ========================================================
+
+Grids without coordinates get the same layers as attribute tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridres.io.atomic import atomic_path
+from gridres.study.results import StudyResults
+
+__all__ = ["write_results", "write_tables", "write_geopackage", "summary_document"]
+
+logger = logging.getLogger(__name__)
+
+
+def _noop(step: str, done: int, total: int) -> None:
+    return None
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, Path):
+        return str(v)
+    return v
+
+
+def summary_document(res: StudyResults) -> dict[str, Any]:
+    """The headline numbers of a study as one JSON-ready document."""
+    st = res.study
+    subs = res.substations.sort_values(["p_loss_of_supply", "load_mw"], ascending=False)
+    fac = res.facilities.sort_values(["p_dark", "people"], ascending=False)
+    doc: dict[str, Any] = {
+        "study": st.name,
+        "description": st.info.description,
+        "seed": st.seed,
+        "grid": res.grid.name,
+        "grid_source": st.grid_spec,
+        "scenarios": {"n": res.n, "completed": res.completed},
+        "intact": {k: res.intact[k] for k in ("total_load_mw", "served_mw", "shed_mw",
+                                               "max_loading") if k in res.intact},
+        "p_shed": res.p_shed,
+        "metrics": res.metrics,
+        "substations": [{"id": str(i), "p_loss_of_supply": float(r.p_loss_of_supply),
+                         "load_mw": float(r.load_mw)}
+                        for i, r in subs.head(20).iterrows()],
+        "facilities": [{"id": str(i), "name": r["name"], "kind": r["kind"],
+                        "people": int(r["people"]), "p_dark": float(r["p_dark"]),
+                        **({"hours_dark": float(r["hours_dark"])} if "hours_dark" in r else {})}
+                       for i, r in fac.iterrows()],
+        "top_failed": [{"element": str(i), "p": float(r["p"])}
+                       for i, r in res.elements.head(20).iterrows()] if len(res.elements)
+        else [],
+    }
+    if res.restoration:
+        doc["restoration"] = {p: o.metrics for p, o in res.restoration.items()}
+        doc["best_policy"] = res.best_policy()
+    if res.plan is not None:
+        doc["plan"] = {"status": res.plan.status, "budget": res.plan.budget,
+                       "message": res.plan.message}
+        if res.plan.portfolio is not None:
+            doc["plan"]["portfolio"] = [str(i) for i in res.plan.portfolio.index]
+    if res.contingency is not None and len(res.contingency):
+        top = res.contingency.head(10)
+        doc["n_minus_1"] = [{"element": str(i), **{c: _jsonable(top.at[i, c])
+                                                   for c in ("shed_mw", "customers_out",
+                                                             "max_loading") if c in top}}
+                            for i in top.index]
+    doc["pending"] = res.pending
+    doc["files"] = {k: str(v) for k, v in res.files.items()}
+    doc["versions"] = res.versions
+    return _jsonable(doc)
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _frames(res: StudyResults) -> dict[str, pd.DataFrame]:
+    frames: dict[str, pd.DataFrame] = {
+        "buses": res.buses, "substations": res.substations, "branches": res.branches,
+        "facilities": res.facilities, "scenarios": res.records, "elements": res.elements,
+    }
+    if res.contingency is not None:
+        frames["contingency"] = res.contingency
+    if res.restoration:
+        rows = []
+        for policy, o in res.restoration.items():
+            for metric, stats in o.metrics.items():
+                rows.append({"policy": policy, "metric": metric, **stats})
+        frames["restoration"] = pd.DataFrame(rows).set_index(["policy", "metric"])
+        curves = [o.curve.assign(policy=p) for p, o in res.restoration.items()
+                  if o.curve is not None and len(o.curve)]
+        if curves:
+            frames["restoration_curves"] = pd.concat(curves, ignore_index=True)
+    if res.plan is not None:
+        if res.plan.ranking is not None:
+            frames["plan_ranking"] = res.plan.ranking
+        if res.plan.portfolio is not None:
+            frames["plan_portfolio"] = res.plan.portfolio
+    return frames
+
+
+def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple)
+                                else v).astype(str)
+    return out
+
+
+def write_tables(res: StudyResults, folder: Path, formats: list[str]) -> dict[str, Path]:
+    """Write every result table in each of ``formats`` (csv, parquet) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, df in _frames(res).items():
+        if df is None:
+            continue
+        for fmt in formats:
+            path = folder / f"{name}.{fmt}"
+            with atomic_path(path) as tmp:
+                if fmt == "csv":
+                    df.to_csv(tmp, index=True)
+                else:
+                    _parquet_safe(df).to_parquet(tmp)
+            written[f"tables/{name}.{fmt}"] = path
+    return written
+
+
+def write_geopackage(res: StudyResults, path: Path) -> Path:
+    """Write the GeoPackage of a study's results (layers in the module notes)."""
+    import geopandas as gpd
+
+    grid = res.grid
+    crs = grid.crs
+
+    def layer(df: pd.DataFrame, geom: Any) -> gpd.GeoDataFrame:
+        data = _parquet_safe(df).reset_index(names="id")
+        data["id"] = data["id"].astype(str)
+        if geom is None:
+            return gpd.GeoDataFrame(data)
+        return gpd.GeoDataFrame(data, geometry=list(geom), crs=crs)
+
+    def geometry(table: pd.DataFrame, index: pd.Index) -> Any:
+        if "geometry" not in table.columns or not table["geometry"].notna().any():
+            return None
+        return table["geometry"].reindex(index).to_numpy()
+
+    layers: dict[str, gpd.GeoDataFrame] = {
+        "buses": layer(res.buses, geometry(grid.buses, res.buses.index)),
+        "branches": layer(res.branches, geometry(grid.branches, res.branches.index)),
+    }
+    if grid.has_geometry:
+        from shapely.geometry import Point
+
+        from gridres.report.maps import substation_points
+
+        pts = substation_points(grid, res.buses["p_loss_of_supply"])
+        geom = [Point(x, y) if np.isfinite(x) and np.isfinite(y) else None
+                for x, y in zip(pts["x"].reindex(res.substations.index),
+                                pts["y"].reindex(res.substations.index), strict=True)]
+        layers["substations"] = layer(res.substations, geom)
+    else:
+        layers["substations"] = layer(res.substations, None)
+    if len(res.facilities):
+        layers["facilities"] = layer(res.facilities,
+                                     geometry(grid.facilities, res.facilities.index))
+    if res.footprints is not None and len(res.footprints):
+        layers["hazard_footprints"] = res.footprints.reset_index(drop=True)
+    with atomic_path(path) as tmp:
+        for name, gdf in layers.items():
+            if len(gdf) == 0:
+                continue
+            gdf.to_file(tmp, layer=name, driver="GPKG")
+    return path
+
+
+def write_results(res: StudyResults, *, pdf: bool | None = None, html: bool | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> StudyResults:
+    """Write the results directory of ``res`` and return it with ``files`` filled in."""
+    progress = progress or _noop
+    out = res.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    o = res.study.outputs
+    want_html = o.html if html is None else html
+    want_pdf = o.pdf if pdf is None else pdf
+    steps = 3 + int(o.gpkg) + int(want_html) + int(want_pdf)
+    k = 0
+
+    def tick() -> None:
+        nonlocal k
+        k += 1
+        progress("writing results", k, steps)
+
+    progress("writing results", 0, steps)
+    files: dict[str, Path] = {}
+    resolved = out / "study.resolved.toml"
+    with atomic_path(resolved) as tmp:
+        tmp.write_text(res.study.resolved_toml(), encoding="utf-8")
+    files["study.resolved.toml"] = resolved
+    tick()
+    files.update(write_tables(res, out / "tables", list(o.tables)))
+    tick()
+    if o.gpkg:
+        files["results.gpkg"] = write_geopackage(res, out / "results.gpkg")
+        tick()
+    files["summary.json"] = out / "summary.json"
+    if want_html or want_pdf:
+        files["report.html"] = out / "report.html"
+    if want_pdf:
+        files["report.pdf"] = out / "report.pdf"
+    files["ensemble"] = out / "ensemble"
+    res = dataclasses.replace(res, files=files)
+    if want_html or want_pdf:
+        from gridres.report.html import write_report
+
+        write_report(res, out / "report.html")
+        tick()
+    if want_pdf:
+        from gridres.report.pdf import write_pdf
+
+        engine = write_pdf(res, out / "report.html", out / "report.pdf")
+        res.pending.pop("pdf", None)
+        logger.info("report.pdf written with %s", engine)
+        tick()
+    _write_json(out / "summary.json", summary_document(res))
+    tick()
+    return res

