@@ -104,6 +104,17 @@ def test_extra_columns_crs_and_inf_round_trip(tmp_path: Path) -> None:
     assert back.buses["flag"].dtype == bool and back.buses["note"].iloc[2] == "x\u00e9"
 
 
+def test_missing_geometries_round_trip(tmp_path: Path) -> None:
+    grid = utm_grid()
+    buses = grid.buses.copy()
+    buses.loc["c", "geometry"] = None
+    grid = grid.replace(buses=buses)
+    back = read_geopackage(write_geopackage(grid, tmp_path / "g.gpkg"))
+    assert_same_grid(grid, back)
+    assert back.buses.geometry.isna().tolist() == [False, False, True]
+    assert pyogrio.read_info(tmp_path / "g.gpkg", layer="buses")["geometry_type"] == "Point"
+
+
 def test_name_override_and_stored_name(tmp_path: Path) -> None:
     out = write_geopackage(utm_grid(name="Alpha", base_mva=250.0), tmp_path / "g.gpkg")
     assert read_geopackage(out).name == "Alpha"
