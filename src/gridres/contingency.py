@@ -470,16 +470,30 @@ class _FastSweep:
                        imp0.n_islands)
         # islands fit for the fast path: energized, nothing shed, reference takes the slack
         self.island_ok = self._islands_ok()
+        # buses renumbered in preorder (dead ones last): solutions come out in that order
+        self.perm = np.concatenate([order, np.flatnonzero(tree.pre < 0)])
+        self.new_of = np.empty(n, dtype=np.int64)
+        self.new_of[self.perm] = np.arange(n)
         # screened rows: alive branches with a finite rating, ordered by the preorder of
-        # their first end so that a cut-off part's branches are a contiguous slice
+        # their first end so that a cut-off part's branches are a contiguous slice and
+        # reading flows off the solutions walks memory forwards
         rated = np.flatnonzero(eff.branch & np.isfinite(net.rating_mw))
-        key = np.minimum(tree.pre[net.f[rated]], tree.pre[net.t[rated]])
-        srt = np.argsort(key, kind="stable")
+        a, b = self.new_of[net.f[rated]], self.new_of[net.t[rated]]
+        key = np.minimum(a, b)
+        srt = np.lexsort((np.maximum(a, b), key))
         self.rows = rated[srt]
         self.row_key = key[srt]
+        self.row_lo = self.row_key.copy()
+        self.row_hi = np.maximum(a, b)[srt]
+        rating = net.rating_mw[self.rows]
+        sign = np.where(self.new_of[net.f[self.rows]] == self.row_lo, 1.0, -1.0)
+        self.row_scale = sign * net.b_pu[self.rows] / rating
+        self.row_base = imp0.flow_mw[self.rows] / rating
+        self.row_thr = (1.0 + margin) + 1e-9 / rating
         self.row_of = np.full(net.n_branch, -1, dtype=np.int64)
         self.row_of[self.rows] = np.arange(len(self.rows))
         self._factor: IntactFactor | None = None
+        self._buffers: dict[str, np.ndarray] = {}
 
     # -- aggregates ---------------------------------------------------------------------
     def rsum(self, lo, hi) -> np.ndarray:
@@ -657,7 +671,7 @@ class _FastSweep:
             if progress:
                 progress(len(cases) - len(general))
             return general
-        self._factor = intact_factor(self.net, self.backend)
+        self._factor = intact_factor(self.net, self.backend, self.perm)
         for (r, has_delta), group in sorted(groups.items(), key=lambda kv: kv[0]):
             per = max(1, block // (r + int(has_delta))) if (r or has_delta) else block
             for start in range(0, len(group), per):
@@ -677,62 +691,82 @@ class _FastSweep:
         n = net.n_bus
         base = net.base_mva
         p0 = self.imp0.flow_mw
+        new_of = self.new_of
+        idx = np.arange(k)
         ncol = k * r + (k if has_delta else 0)
-        theta = np.zeros((k, n))
-        if ncol:
-            rhs = np.zeros((n, ncol), order="F")
-            idx = np.arange(k)
-            if r:
-                rem = np.array([c.removed for c in part], dtype=np.int64).reshape(k, r)
-                for q in range(r):
-                    rhs[net.f[rem[:, q]], q * k + idx] += 1.0
-                    rhs[net.t[rem[:, q]], q * k + idx] -= 1.0
+        rhs = self._buffer("rhs", (n, ncol), order="F")
+        rhs[...] = 0.0
+        if r:
+            rem = np.array([c.removed for c in part], dtype=np.int64).reshape(k, r)
+            fs, ts = new_of[net.f[rem]], new_of[net.t[rem]]  # (k, r)
+            for q in range(r):
+                rhs[fs[:, q], q * k + idx] += 1.0
+                rhs[ts[:, q], q * k + idx] -= 1.0
+        if has_delta:
+            cj = np.concatenate([np.full(len(c.delta_bus), i) for i, c in enumerate(part)])
+            db = new_of[np.concatenate([c.delta_bus for c in part])]
+            dm = np.concatenate([c.delta_mw for c in part])
+            np.add.at(rhs, (db, k * r + cj), dm / base)
+        # (ncol, n), C-contiguous: one solution per row
+        xt = self._factor.solve(rhs, overwrite=True).T if ncol else rhs.T
+        # angle changes per case, scaled so that flow changes are b (θ_f − θ_t) in MW
+        theta = None
+        if has_delta:
+            xd = xt[k * r:]
+            theta = xd * base
+        if r:
+            bs = net.b_pu[rem]
+            hss = np.empty((k, r, r))
+            for q in range(r):
+                xq = xt[q * k:(q + 1) * k]
+                hss[:, :, q] = bs * (xq[idx[:, None], fs] - xq[idx[:, None], ts])
+            flow_s = p0[rem]
             if has_delta:
-                cj = np.concatenate([np.full(len(c.delta_bus), i) for i, c in enumerate(part)])
-                db = np.concatenate([c.delta_bus for c in part])
-                dm = np.concatenate([c.delta_mw for c in part])
-                np.add.at(rhs, (db, k * r + cj), dm / base)
-            x = self._factor.solve(rhs)
-            if has_delta:
-                xd = x[:, k * r:]
-                theta += base * xd.T
-                flow_s = None
-            if r:
-                xs = [x[:, q * k:(q + 1) * k] for q in range(r)]
-                fs, ts = net.f[rem], net.t[rem]  # (k, r)
-                bs = net.b_pu[rem]
-                hss = np.empty((k, r, r))
-                for q in range(r):
-                    hss[:, :, q] = bs * (xs[q][fs, idx[:, None]] - xs[q][ts, idx[:, None]])
-                flow_s = p0[rem].copy()
-                if has_delta:
-                    flow_s += base * bs * (xd[fs, idx[:, None]] - xd[ts, idx[:, None]])
-                coef = np.linalg.solve(np.eye(r)[None] - hss, flow_s[:, :, None])[:, :, 0]
-                for q in range(r):
-                    theta += xs[q].T * coef[:, q:q + 1]
-        rows = self.rows
-        scale = net.b_pu[rows] / net.rating_mw[rows]
-        d = theta[:, net.f[rows]]
-        d -= theta[:, net.t[rows]]
-        d *= scale
-        d += p0[rows] / net.rating_mw[rows]
+                flow_s = flow_s + base * bs * (xd[idx[:, None], fs] - xd[idx[:, None], ts])
+            coef = np.linalg.solve(np.eye(r)[None] - hss, flow_s[:, :, None])[:, :, 0]
+            if theta is None:
+                theta = np.multiply(xt[:k], coef[:, :1], out=self._buffer("theta", (k, n)))
+                start = 1
+            else:
+                start = 0
+            for q in range(start, r):
+                theta += xt[q * k:(q + 1) * k] * coef[:, q:q + 1]
+        # loading on the rated rows: |p0 + b (θ_f − θ_t)| / rating
+        if theta is None:
+            d = np.tile(self.row_base, (k, 1))
+        else:
+            mr = len(self.rows)
+            d = np.take(theta, self.row_lo, axis=1, mode="clip",
+                        out=self._buffer("d", (k, mr)))
+            d -= np.take(theta, self.row_hi, axis=1, mode="clip",
+                         out=self._buffer("d2", (k, mr)))
+            d *= self.row_scale
+            d += self.row_base
+        zi = np.concatenate([np.full(len(c.zero), i) for i, c in enumerate(part)])
+        zr = self.row_of[np.concatenate([c.zero for c in part])]
+        d[zi[zr >= 0], zr[zr >= 0]] = 0.0
         for i, c in enumerate(part):
-            zr = self.row_of[c.zero]
-            zr = zr[zr >= 0]
-            if len(zr):
-                d[i, zr] = 0.0
             for lo, hi in c.dark:
                 a, b = np.searchsorted(self.row_key, [lo, hi])
                 d[i, a:b] = 0.0
         np.abs(d, out=d)
         ml = d.max(axis=1) if d.shape[1] else np.zeros(k)
-        ml = np.maximum(ml, 0.0)
-        thr = (1.0 + self.margin) + 1e-9 / net.rating_mw[rows]
         no = np.zeros(k, dtype=np.int64)
-        hot = np.flatnonzero(ml > thr.min())
+        hot = np.flatnonzero(ml > self.row_thr.min()) if d.shape[1] else idx[:0]
         if len(hot):
-            no[hot] = (d[hot] > thr).sum(axis=1)
-        return ml, no
+            no[hot] = (d[hot] > self.row_thr).sum(axis=1)
+        return np.maximum(ml, 0.0), no
+
+
+    def _buffer(self, name: str, shape: tuple[int, int], order: str = "C") -> np.ndarray:
+        """A reused work array: big blocks are allocated once per sweep, not per block
+        (fresh pages cost more than the arithmetic on them)."""
+        size = shape[0] * shape[1]
+        buf = self._buffers.get(name)
+        if buf is None or len(buf) < size:
+            buf = self._buffers[name] = np.empty(max(size, 1))
+        view = buf[:size]
+        return view.reshape(shape[::-1]).T if order == "F" else view.reshape(shape)
 
 
 def _dispatch_ok(cap, need, ref_cap, ref_sched, sched, case_ref) -> np.ndarray:
