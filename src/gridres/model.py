@@ -204,7 +204,7 @@ class Grid:
             "customers": int(self.buses["customers"].sum()),
             "people_at_facilities": int(self.facilities["people"].sum()),
             "islands": n_islands,
-            "crs": self.crs,
+            "crs": _crs_label(self.crs),
             "bounds": None,
         }
         if self.has_geometry:
@@ -485,6 +485,14 @@ def to_networkx(net: Network, state: State | None = None):
             id=net.branch_ids[k], b_pu=float(net.b_pu[k]), rating_mw=float(net.rating_mw[k]),
         )
     return g
+
+
+def _crs_label(crs: str | None) -> str | None:
+    if crs is None:
+        return None
+    from gridres.io.geopackage import crs_label
+
+    return crs_label(crs)
 
 
 def _finite_or_none(v: float) -> float | None:

