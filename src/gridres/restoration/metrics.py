@@ -1,0 +1,427 @@
+"""Restoration metrics: pure functions over a run's step curve, and policy comparisons
+over ensemble records.
+
+Definitions
+-----------
+``lost_mw(t)``
+    Pre-event served load minus served load at ``t`` (the intact grid's served load is
+    the reference; a failure never lets the grid serve more than intact, so it is
+    ``>= 0``).
+``ens_mwh``
+    Energy not served, ``∫ lost_mw dt`` from 0 to the end of the run (full restoration
+    after the last wave, or the horizon).
+``customer_hours``
+    ``∫ customers_out dt``: customers that had power before the event and lack it (a
+    partly shed bus counts its customers in proportion).
+``facility_hours_dark``
+    Hours a facility that had grid power before the event spends with neither grid power
+    nor backup, summed over facilities (per facility in the result's ``facilities``
+    table); ``people_hours`` weighs them by the facility's ``people``.
+``t50_h``, ``t90_h``, ``t100_h``
+    Hours from the first wave until the lost load stays at or below 50 %, 10 % and 0 %
+    of its peak for the rest of the run (NaN if that is not reached within the horizon;
+    0 if no load was lost).
+``waves_stock_lasted``
+    Waves before the first wave with a repair whose spare was not on hand when the
+    element failed (it had to come from an order); the number of waves if that never
+    happened.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridres.errors import UsageError
+
+__all__ = [
+    "FIELDS",
+    "energy_not_served",
+    "restoration_times",
+    "facility_timeline",
+    "summarize_run",
+    "record_fields",
+    "PairedDifference",
+    "paired_difference",
+    "compare_policies",
+]
+
+#: Per-policy metrics an ensemble records (as ``{metric}__{policy}``).
+FIELDS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours",
+          "t50_h", "t90_h", "t100_h", "waves_stock_lasted")
+
+_TOL = 1e-6
+
+
+def energy_not_served(times: np.ndarray, lost_mw: np.ndarray, t_end: float) -> float:
+    """``∫ lost dt`` of a step function: ``lost_mw[k]`` holds from ``times[k]`` to
+    ``times[k + 1]`` (the last value until ``t_end``).
+
+    Examples
+    --------
+    >>> energy_not_served([0.0, 2.0, 5.0], [10.0, 4.0, 0.0], 5.0)
+    32.0
+    """
+    t = np.append(np.asarray(times, dtype=float), float(t_end))
+    return float(np.sum(np.asarray(lost_mw, dtype=float) * np.diff(t)))
+
+
+def restoration_times(times: np.ndarray, lost_mw: np.ndarray, t_start: float = 0.0,
+                      fractions: Sequence[float] = (0.5, 0.9, 1.0)) -> list[float]:
+    """Hours from ``t_start`` until the lost load stays at or below ``(1 - x)`` of its
+    peak, for each fraction ``x``.
+
+    Parameters
+    ----------
+    times, lost_mw : array-like
+        The step function (``lost_mw[k]`` from ``times[k]`` on). A run that ended with
+        load still lost has its last value above 0.
+    t_start : float
+        When the event began (the first wave).
+    fractions : sequence of float
+
+    Returns
+    -------
+    list of float
+        NaN where the level is not reached by the end of the curve; 0 for every
+        fraction if no load was lost.
+
+    Examples
+    --------
+    >>> restoration_times([0.0, 2.0, 5.0], [10.0, 4.0, 0.0])
+    [2.0, 5.0, 5.0]
+    """
+    t = np.asarray(times, dtype=float)
+    lost = np.asarray(lost_mw, dtype=float)
+    peak = float(lost.max(initial=0.0))
+    if peak <= _TOL:
+        return [0.0 for _ in fractions]
+    out = []
+    for x in fractions:
+        above = np.flatnonzero(lost > (1.0 - x) * peak + _TOL * max(peak, 1.0))
+        if not len(above):
+            out.append(0.0)
+        elif above[-1] + 1 >= len(t):
+            out.append(math.nan)
+        else:
+            out.append(max(0.0, float(t[above[-1] + 1] - t_start)))
+    return out
+
+
+def facility_timeline(
+    times: np.ndarray,
+    on_grid: np.ndarray,
+    counted: np.ndarray,
+    covered: np.ndarray,
+    backup_hours: np.ndarray,
+    t_end: float,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Backup use and dark hours of every facility along a run.
+
+    Parameters
+    ----------
+    times : ndarray, shape (K,)
+        Start of each segment of the run (sorted).
+    on_grid : ndarray of bool, shape (K, n_fac)
+        Facility with grid power in each segment.
+    counted : ndarray of bool, shape (n_fac,)
+        Facilities counted (those with grid power before the event).
+    covered : ndarray of bool, shape (n_fac,)
+        Backup able to carry the facility's demand.
+    backup_hours : ndarray, shape (n_fac,)
+        Backup autonomy at the start; what is used is gone for later outages.
+    t_end : float
+
+    Returns
+    -------
+    hours_dark, hours_on_backup : ndarray, shape (n_fac,)
+    steps : pandas.DataFrame
+        ``time_h``, ``facilities_dark``, ``facilities_on_backup``: counts from each time
+        on, with a row wherever they change (including the instants backups run out).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dark, used, steps = facility_timeline(
+    ...     np.array([0.0, 10.0]), np.array([[False], [True]]), np.array([True]),
+    ...     np.array([True]), np.array([4.0]), 10.0)
+    >>> float(dark[0]), float(used[0]), steps["time_h"].tolist()
+    (6.0, 4.0, [0.0, 4.0, 10.0])
+    """
+    times = np.asarray(times, dtype=float)
+    on_grid = np.asarray(on_grid, dtype=bool).reshape(len(times), -1)
+    n = on_grid.shape[1]
+    left = np.where(covered, np.asarray(backup_hours, dtype=float), 0.0)
+    dark = np.zeros(n)
+    used = np.zeros(n)
+    rows: list[tuple[float, int, int]] = []
+    ends = np.append(times[1:], float(t_end))
+    for k, (t0, t1) in enumerate(zip(times, ends, strict=True)):
+        off = counted & ~on_grid[k]
+        dt = max(0.0, t1 - t0)
+        use = np.where(off, np.minimum(left, dt), 0.0)
+        rows.append((t0, int((off & (left <= 0)).sum()), int((off & (left > 0)).sum())))
+        runs_out = np.flatnonzero(off & (left > 0) & (left < dt))
+        for when in np.unique(left[runs_out]):
+            after = left - when
+            rows.append((t0 + float(when), int((off & (after <= 0)).sum()),
+                         int((off & (after > 0)).sum())))
+        dark += np.where(off, dt - use, 0.0)
+        used += use
+        left = left - use
+    steps = pd.DataFrame(rows, columns=["time_h", "facilities_dark", "facilities_on_backup"])
+    if len(steps) > 1:
+        change = np.r_[True, (steps[["facilities_dark", "facilities_on_backup"]].diff()
+                              .abs().sum(axis=1).to_numpy()[1:] > 0)]
+        steps = steps[change].reset_index(drop=True)
+    return dark, used, steps
+
+
+def summarize_run(run, policy: str, t_end: float):
+    """Build the :class:`~gridres.restoration.simulate.RestorationResult` of a finished
+    run (internal to :func:`~gridres.restoration.simulate.simulate`)."""
+    from gridres.restoration.simulate import DONE, RestorationResult
+
+    net = run.net
+    pts = run.points
+    times = np.array([p[0] for p in pts])
+    served = np.array([p[1] for p in pts])
+    lost = np.array([p[2] for p in pts])
+    cust = np.array([p[3] for p in pts])
+    on_grid = np.array([p[4] for p in pts], dtype=bool).reshape(len(pts), net.fac_ids.size)
+    counted = run.base.fac_grid
+    dark, used, steps = facility_timeline(times, on_grid, counted, run.fac_covered,
+                                          net.fac_backup_hours, t_end)
+    curve = pd.DataFrame({"time_h": times, "served_mw": served, "lost_mw": lost,
+                          "customers_out": cust})
+    curve = pd.merge_ordered(curve, steps, on="time_h", fill_method="ffill")
+    curve[["facilities_dark", "facilities_on_backup"]] = (
+        curve[["facilities_dark", "facilities_on_backup"]].fillna(0).astype(int))
+
+    first = float(run.scenario.waves[0].time_h) if run.scenario.waves else 0.0
+    t50, t90, t100 = restoration_times(times, lost, first)
+    if t_end < (times[-1] if len(times) else 0.0):
+        t_end = float(times[-1])
+    rows = []
+    for j in run.jobs:
+        spare = ""
+        arrival = math.nan
+        if j.spare and not math.isnan(j.spare_arrival):
+            spare = "stock" if j.spare_arrival <= j.fail_h + 1e-9 else "ordered"
+            arrival = max(0.0, j.spare_arrival)
+        waited = (max(0.0, j.start - j.arrive) if j.spare and not math.isnan(j.start)
+                  else 0.0)
+        rows.append({
+            "crew": j.crew, "element": j.token, "kind": j.kind, "wave": j.wave,
+            "fail_h": j.fail_h, "travel_start_h": j.travel_start, "arrive_h": j.arrive,
+            "start_h": j.start, "end_h": j.end if j.status == DONE else math.nan,
+            "repair_h": j.actual_h, "waited_for_spare_h": waited, "spare": spare,
+            "spare_arrival_h": arrival, "restarts": j.restarts,
+        })
+    schedule = pd.DataFrame(rows, columns=[
+        "crew", "element", "kind", "wave", "fail_h", "travel_start_h", "arrive_h", "start_h",
+        "end_h", "repair_h", "waited_for_spare_h", "spare", "spare_arrival_h", "restarts"])
+    n_waves = len(run.scenario.waves)
+    ordered = schedule.loc[schedule["spare"] == "ordered", "wave"]
+    lasted = int(ordered.min()) if len(ordered) else n_waves
+    people = net.fac_people
+    facilities = pd.DataFrame({
+        "kind": run.assets.fac_kind, "people": people, "hours_dark": dark,
+        "hours_on_backup": used, "people_hours": dark * people,
+    }, index=pd.Index(net.fac_ids, name="id"))
+    metrics: dict[str, Any] = {
+        "ens_mwh": energy_not_served(times, lost, t_end),
+        "customer_hours": energy_not_served(times, cust, t_end),
+        "facility_hours_dark": float(dark.sum()),
+        "people_hours": float((dark * people).sum()),
+        "t50_h": t50,
+        "t90_h": t90,
+        "t100_h": t100,
+        "peak_lost_mw": float(lost.max(initial=0.0)),
+        "end_h": float(t_end),
+        "repairs": int((schedule["end_h"].notna()).sum()),
+        "unfinished": int(schedule["end_h"].isna().sum()),
+        "waves": n_waves,
+        "waves_stock_lasted": lasted,
+        "crew_wait_for_spares_h": float(schedule["waited_for_spare_h"].sum()),
+        "facility_hours_dark_by_facility": {
+            str(i): float(h) for i, h in zip(net.fac_ids, dark, strict=True) if h > 0},
+    }
+    return RestorationResult(policy=policy, curve=curve, schedule=schedule,
+                             facilities=facilities, metrics=metrics, notes=tuple(run.notes))
+
+
+def record_fields(results: Mapping[str, Any]) -> dict[str, float]:
+    """Flat ensemble record fields ``{metric}__{policy}`` of :data:`FIELDS` from
+    ``{policy: RestorationResult}``."""
+    out: dict[str, float] = {}
+    for policy, res in results.items():
+        for f in FIELDS:
+            out[f"{f}__{policy}"] = res.metrics[f]
+    return out
+
+
+# -- comparisons over ensemble records ------------------------------------------------
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean of ``metric(a) - metric(b)`` over the same scenarios, with a confidence
+    interval. Negative means ``a`` is better for a loss metric such as ENS."""
+
+    metric: str
+    a: str
+    b: str
+    n: int
+    mean_a: float
+    mean_b: float
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    level: float
+    method: str
+
+
+def _frame(records: Any) -> pd.DataFrame:
+    if isinstance(records, pd.DataFrame):
+        return records
+    return pd.DataFrame(list(records))
+
+
+def _column(df: pd.DataFrame, metric: str, policy: str) -> np.ndarray:
+    col = f"{metric}__{policy}"
+    if col not in df.columns:
+        have = sorted({c.split("__", 1)[1] for c in df.columns if c.startswith(f"{metric}__")})
+        raise UsageError(f"the records have no column {col!r}; policies recorded for "
+                         f"{metric}: {', '.join(have) or 'none'}")
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(float)
+
+
+def paired_difference(
+    records: Any,
+    metric: str,
+    a: str,
+    b: str,
+    *,
+    level: float = 0.95,
+    method: str = "t",
+    n_boot: int = 10_000,
+    seed: int | np.random.Generator | None = None,
+) -> PairedDifference:
+    """Mean paired difference ``a - b`` of a metric over the same scenarios.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame or iterable of dict
+        Ensemble records with columns ``{metric}__{policy}``.
+    metric : str
+        e.g. ``"ens_mwh"``.
+    a, b : str
+        Policy names.
+    level : float
+        Confidence level in (0, 1).
+    method : {"t", "bootstrap"}
+        Student-t interval of the mean difference, or a percentile bootstrap of it
+        (``n_boot`` resamples drawn from ``seed``).
+    seed : int or Generator, optional
+        Required for ``bootstrap``.
+
+    Returns
+    -------
+    PairedDifference
+        Scenarios where either value is NaN are left out (``n`` counts the rest). With
+        fewer than two scenarios the interval is NaN.
+
+    Examples
+    --------
+    >>> recs = [{"ens_mwh__greedy": 10.0, "ens_mwh__as-listed": 12.0},
+    ...         {"ens_mwh__greedy": 20.0, "ens_mwh__as-listed": 23.0},
+    ...         {"ens_mwh__greedy": 30.0, "ens_mwh__as-listed": 34.0}]
+    >>> d = paired_difference(recs, "ens_mwh", "greedy", "as-listed")
+    >>> d.mean_diff, round(d.ci_low, 3), round(d.ci_high, 3)
+    (-3.0, -5.484, -0.516)
+    """
+    if not 0 < level < 1:
+        raise UsageError(f"The 'level' parameter of paired_difference must be in (0, 1). "
+                         f"Got {level} instead.")
+    if method not in ("t", "bootstrap"):
+        raise UsageError(f"The 'method' parameter of paired_difference must be 't' or "
+                         f"'bootstrap'. Got {method!r} instead.")
+    df = _frame(records)
+    xa, xb = _column(df, metric, a), _column(df, metric, b)
+    ok = np.isfinite(xa) & np.isfinite(xb)
+    xa, xb = xa[ok], xb[ok]
+    d = xa - xb
+    n = len(d)
+    mean = float(d.mean()) if n else math.nan
+    lo = hi = math.nan
+    if n >= 2:
+        if method == "t":
+            from scipy.stats import t as student_t
+
+            half = float(student_t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / math.sqrt(n))
+            lo, hi = mean - half, mean + half
+        else:
+            from gridres.scenarios.base import as_rng
+
+            rng = as_rng(seed)
+            idx = rng.integers(0, n, size=(n_boot, n))
+            means = d[idx].mean(axis=1)
+            lo, hi = (float(v) for v in np.quantile(means, [0.5 - level / 2, 0.5 + level / 2]))
+    return PairedDifference(
+        metric=metric, a=a, b=b, n=n,
+        mean_a=float(xa.mean()) if n else math.nan,
+        mean_b=float(xb.mean()) if n else math.nan,
+        mean_diff=mean, ci_low=lo, ci_high=hi, level=level, method=method,
+    )
+
+
+def compare_policies(
+    records: Any,
+    policies: Iterable[str],
+    metric: str = "ens_mwh",
+    baseline: str | None = None,
+    *,
+    level: float = 0.95,
+    method: str = "t",
+    seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Expected value, p95 and paired difference against a baseline, per policy.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame or iterable of dict
+    policies : iterable of str
+    metric : str
+    baseline : str, optional
+        Policy the others are compared with (default: the first).
+    level, method, seed
+        As :func:`paired_difference`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``policy``; columns ``n``, ``mean``, ``p95``, ``diff``, ``ci_low``,
+        ``ci_high`` (the baseline's own row has difference 0 and no interval).
+    """
+    df = _frame(records)
+    policies = list(policies)
+    if not policies:
+        raise UsageError("compare_policies needs at least one policy")
+    baseline = baseline or policies[0]
+    rows = []
+    for p in policies:
+        x = _column(df, metric, p)
+        x = x[np.isfinite(x)]
+        row = {"policy": p, "n": len(x), "mean": float(x.mean()) if len(x) else math.nan,
+               "p95": float(np.quantile(x, 0.95)) if len(x) else math.nan,
+               "diff": 0.0, "ci_low": math.nan, "ci_high": math.nan}
+        if p != baseline:
+            d = paired_difference(df, metric, p, baseline, level=level, method=method,
+                                  seed=seed)
+            row.update(diff=d.mean_diff, ci_low=d.ci_low, ci_high=d.ci_high)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("policy")

@@ -1,0 +1,294 @@
+"""Restoration policies: which job a free crew takes next.
+
+A policy is any callable ``policy(decision) -> int | None`` that returns the position, in
+``decision.candidates``, of the job to send the crew to (``None`` leaves the crew idle
+until the next event). The :class:`~gridres.restoration.simulate.Decision` carries the
+candidates and, per candidate, travel, spare-wait and expected repair hours, plus lazily
+computed MW gains and dependencies, so a new policy is a few lines::
+
+    def shortest_first(d):
+        return int(np.argmin(d.repair_h))
+
+Built-in policies (:data:`POLICIES`); ties always go to the job listed first:
+
+``as-listed``
+    Jobs in the order the scenario lists them (wave, then buses, branches, generators
+    in grid order; ``gridres restore --fail`` keeps the order given).
+``largest-load-first``
+    Largest :attr:`~Decision.dependent_mw` first: the MW lost if the element alone
+    were out (on a radial feeder, the load downstream of it).
+``critical-first``
+    Jobs on which a critical facility depends (it loses grid power if the element alone
+    were out): the facility kind's rank first (hospital, emergency, water, telecom,
+    heating, shelter, other; see ``facility_priority``), then the least backup left,
+    then the most people; then jobs without facilities by ``largest-load-first``.
+``greedy``
+    Most MW reconnected per crew-hour: what the repair would actually reconnect on top
+    of the current state (jobs under way counted as done), divided by travel + wait +
+    repair hours. When no single repair reconnects anything (damage in series), the
+    dependent MW per crew-hour; when nothing depends on any, the shortest job.
+``nearest``
+    Shortest travel plus spare wait first (then the largest dependent load).
+``priority-list``
+    A planner's list of element tokens (:class:`PriorityList`); unlisted jobs follow in
+    listing order.
+``optimal``
+    A plan from a MILP that minimises energy not served (:mod:`.optimal`); small cases
+    only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gridres.errors import InputNotFound, UsageError
+from gridres.model import Network
+from gridres.restoration.settings import element_token
+from gridres.restoration.simulate import Decision, Policy
+from gridres.restoration.supply import Supply
+from gridres.topology import components, effective
+
+__all__ = [
+    "POLICIES",
+    "as_listed",
+    "largest_load_first",
+    "critical_first",
+    "greedy",
+    "nearest",
+    "PriorityList",
+    "read_priority_file",
+    "get_policy",
+    "policy_names",
+    "gain_bounds",
+]
+
+logger = logging.getLogger(__name__)
+_EPS = 1e-9
+
+
+def _first(keys: Sequence[np.ndarray], d: Decision) -> int:
+    """Position of the smallest key (``np.lexsort`` order: last key primary), ties
+    to the earliest-listed job."""
+    return int(np.lexsort((d.candidates, *keys))[0])
+
+
+def as_listed(d: Decision) -> int:
+    """The job listed first."""
+    return int(np.argmin(d.candidates))
+
+
+def largest_load_first(d: Decision) -> int:
+    """The job with the largest dependent load."""
+    return _first([-d.dependent_mw], d)
+
+
+def critical_first(d: Decision) -> int:
+    """Critical facilities by rank, least backup left, most people; then load."""
+    fr = d.facility_rank
+    return _first([-d.dependent_mw, fr[:, 2], fr[:, 1], fr[:, 0]], d)
+
+
+def greedy(d: Decision) -> int:
+    """Most MW reconnected per crew-hour (see the module notes)."""
+    hours = np.maximum(d.crew_hours, 1e-6)
+    gain = d.gain_mw
+    if gain.max(initial=0.0) > _EPS:
+        return _first([-(gain / hours)], d)
+    dep = d.dependent_mw
+    if dep.max(initial=0.0) > _EPS:
+        return _first([-(dep / hours)], d)
+    return _first([hours], d)
+
+
+def nearest(d: Decision) -> int:
+    """Shortest travel plus spare wait, then the largest dependent load."""
+    return _first([-d.dependent_mw, d.travel_h + d.wait_h], d)
+
+
+@dataclass(frozen=True)
+class PriorityList:
+    """A planner's order of repairs.
+
+    Parameters
+    ----------
+    elements : sequence of str
+        Element tokens ``bus:ID``, ``branch:ID``, ``gen:ID`` in the order to repair;
+        jobs for elements not listed come after, in listing order.
+    name : str
+        Policy name in results (default ``priority-list``).
+
+    Examples
+    --------
+    >>> PriorityList(["branch:L2", "generator:G1"]).elements
+    ('branch:L2', 'gen:G1')
+    """
+
+    elements: tuple[str, ...]
+    name: str = "priority-list"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "elements", tuple(element_token(e) for e in self.elements))
+
+    def __call__(self, d: Decision) -> int:
+        rank = {e: i for i, e in enumerate(self.elements)}
+        big = len(rank)
+        keys = np.array([rank.get(e, big) for e in d.elements], dtype=float)
+        return _first([keys], d)
+
+    def check(self, grid) -> None:
+        """Raise :class:`~gridres.model.UnknownIdError` for a token naming no element of
+        ``grid``."""
+        tables = {"bus": "buses", "branch": "branches", "gen": "generators"}
+        for token in self.elements:
+            kind, _, ident = token.partition(":")
+            grid.lookup(tables[kind], [ident])
+
+
+def read_priority_file(path: str | Path) -> PriorityList:
+    """Read a priority list: one element token ``KIND:ID`` per line (``#`` starts a
+    comment), or a CSV file with columns ``kind`` and ``id``.
+
+    Raises
+    ------
+    InputNotFound
+        If the file does not exist.
+    UsageError
+        If a line is not an element token (the message names the file and line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFound(f"{path}: no such priority file")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    tokens: list[str] = []
+    header = lines[0].strip().lower().replace(" ", "") if lines else ""
+    csv_mode = header.startswith("kind,id")
+    for n, raw in enumerate(lines[1:] if csv_mode else lines, start=2 if csv_mode else 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if csv_mode:
+            kind, _, ident = line.partition(",")
+            line = f"{kind.strip()}:{ident.split(',')[0].strip()}"
+        try:
+            tokens.append(element_token(line))
+        except UsageError:
+            raise UsageError(f"{path}: line {n}: {raw.strip()!r} is not an element; write "
+                             "KIND:ID with KIND one of bus, branch, gen (e.g. branch:L12)"
+                             ) from None
+    return PriorityList(tuple(tokens), name=f"priority-list:{path.name}")
+
+
+def _optimal(d: Decision) -> int | None:
+    from gridres.restoration.optimal import optimal
+
+    return optimal(d)
+
+
+_optimal.__name__ = "optimal"
+
+#: Built-in policies by name.
+POLICIES: dict[str, Policy] = {
+    "as-listed": as_listed,
+    "largest-load-first": largest_load_first,
+    "critical-first": critical_first,
+    "greedy": greedy,
+    "nearest": nearest,
+    "optimal": _optimal,
+}
+
+
+def policy_names() -> list[str]:
+    """Names accepted by :func:`get_policy` (and ``gridres restore --policy``)."""
+    return [*POLICIES, "priority-list"]
+
+
+def get_policy(name: str, priority: Iterable[str] | None = None) -> Policy:
+    """The policy called ``name``; ``priority-list`` needs ``priority`` (tokens).
+
+    Raises
+    ------
+    UsageError
+        For an unknown name (with close matches) or ``priority-list`` without a list.
+    """
+    if name == "priority-list":
+        if priority is None:
+            raise UsageError("policy priority-list needs a list of elements "
+                             "(gridres restore --priority-file FILE)")
+        return PriorityList(tuple(priority))
+    if name not in POLICIES:
+        close = difflib.get_close_matches(name, policy_names(), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"unknown restoration policy {name!r}{hint} "
+                         f"(policies: {', '.join(policy_names())})")
+    return POLICIES[name]
+
+
+def gain_bounds(
+    net: Network,
+    now: Supply,
+    masks: tuple[np.ndarray, np.ndarray, np.ndarray],
+    etypes: Sequence[int],
+    positions: Sequence[int],
+) -> np.ndarray:
+    """An upper bound on the MW each repair would reconnect, exact where it is 0.
+
+    A branch between two islands can at most serve what both islands lack (0 if it
+    joins an island to itself, touches a failed bus, or joins two islands without
+    capacity); a bus at most its load plus what the islands around it lack; a
+    generator at most what its island lacks.
+
+    Parameters
+    ----------
+    net : Network
+    now : Supply
+        Supply of ``masks``.
+    masks : tuple of ndarray of bool
+        Alive bus, branch and generator masks.
+    etypes, positions : sequences of int
+        Element type (0 bus, 1 branch, 2 generator) and position of each repair.
+
+    Returns
+    -------
+    ndarray of float
+    """
+    bus, branch, gen = masks
+    from gridres.model import State
+
+    eff = effective(net, State(bus, branch, gen))
+    n_comp, labels = components(net, eff.branch)
+    load = np.where(eff.bus, np.maximum(net.load_mw, 0.0), 0.0)
+    demand = np.bincount(labels, weights=load, minlength=n_comp)
+    served = np.bincount(labels, weights=now.served_mw, minlength=n_comp)
+    lack = np.clip(demand - served, 0.0, None)
+    g = np.flatnonzero(eff.gen)
+    cap = np.bincount(labels[net.gen_bus[g]], weights=net.gen_pmax_mw[g], minlength=n_comp)
+    out = np.zeros(len(etypes))
+    for i, (e, p) in enumerate(zip(etypes, positions, strict=True)):
+        if e == 1:
+            f, t = net.f[p], net.t[p]
+            if not (net.branch_in_service[p] and eff.bus[f] and eff.bus[t]):
+                continue
+            a, b = labels[f], labels[t]
+            if a != b and cap[a] + cap[b] > _EPS:
+                out[i] = lack[a] + lack[b]
+        elif e == 0:
+            if not net.bus_in_service[p]:
+                continue
+            inc = np.flatnonzero(((net.f == p) | (net.t == p)) & branch & net.branch_in_service)
+            other = np.where(net.f[inc] == p, net.t[inc], net.f[inc])
+            comps = np.unique(labels[other[eff.bus[other]]])
+            own = (net.gen_bus == p) & gen & net.gen_in_service
+            c = cap[comps].sum() + net.gen_pmax_mw[own].sum()
+            if c > _EPS:
+                out[i] = max(net.load_mw[p], 0.0) + lack[comps].sum()
+        else:
+            b = net.gen_bus[p]
+            if net.gen_in_service[p] and eff.bus[b] and net.gen_pmax_mw[p] > _EPS:
+                out[i] = lack[labels[b]]
+    return out
