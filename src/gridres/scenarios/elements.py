@@ -191,10 +191,12 @@ def element_weights(grid: Grid, table: str, weight: str | None, who: str) -> np.
         bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
         if len(bad):
             noun = {"buses": "bus", "branches": "branch", "generators": "generator"}[base]
+            value = df[weight].iloc[bad[0]]
+            shown = repr(value) if isinstance(value, str) else str(value)
             raise UsageError(
                 f"The 'weight' parameter of {who} names column {weight!r}, but {noun} "
-                f"{df.index[bad[0]]!r} has {df[weight].iloc[bad[0]]!r}; fill the column with "
-                "numbers >= 0 or drop weight="
+                f"{df.index[bad[0]]!r} has {shown}; fill the column with numbers >= 0 or "
+                "drop weight="
             )
     else:
         numeric = [c for c in df.columns if c != "geometry" and pd.api.types.is_numeric_dtype(df[c])]

@@ -12,10 +12,11 @@ LineString geometry, else the straight segment between its buses).
     ``linear``: ``peak * max(0, 1 - d / radius_km)`` (zero beyond the radius);
     ``gaussian``: ``peak * exp(-0.5 * (d / radius_km)**2)`` (the radius is the standard
     deviation). On a geographic CRS (lon/lat) ``d`` is the great-circle (haversine)
-    distance on a sphere of radius 6371.0088 km, a branch's distance is the least over its
-    route densified to steps of at most ``radius_km / 50``; on a projected CRS the centre
-    is projected and ``d`` is the planar distance in CRS units converted to km (the
-    axis unit of the CRS: metres, feet, kilometres ...).
+    distance on a sphere of radius 6371.0088 km; a branch's distance is the least over its
+    route (densified to steps of at most ``min(0.5, radius_km / 50)`` km, the nearest
+    point of each step from its great-circle triangle with the centre); on a projected
+    CRS the centre is projected and ``d`` is the planar distance in CRS units converted
+    to km (the axis unit of the CRS: metres, feet, kilometres ...).
 :class:`PolygonFootprint`
     Polygons of a GeoJSON or GeoPackage layer carry the intensity in an attribute; an
     asset takes the largest value among the polygons it touches (0 outside them). The
@@ -289,11 +290,26 @@ class CircleFootprint:
         cx, cy = self.centre(where)
         if where.geographic:
             step = min(0.5, self.radius_km / 50.0) / 111.0  # degrees (~ km / 111)
-            dense = shapely.segmentize(g, max_segment_length=step)
+            dense = g.copy()
+            long = shapely.length(g) > 0  # GEOS refuses to densify a zero-length line
+            dense[long] = shapely.segmentize(g[long], max_segment_length=step)
             xy, idx = shapely.get_coordinates(dense, return_index=True)
             d = haversine_km(xy[:, 0], xy[:, 1], cx, cy)
             best = np.full(len(g), np.inf)
             np.minimum.at(best, idx, d)
+            # nearer than the vertices: the foot of the perpendicular on a short segment,
+            # from the triangle of the centre and the segment's ends (their great-circle
+            # sides; the segments are short, so the planar formula holds)
+            seg = np.flatnonzero(idx[1:] == idx[:-1])
+            if len(seg):
+                dp, dq = d[seg], d[seg + 1]
+                length = haversine_km(xy[seg, 0], xy[seg, 1], xy[seg + 1, 0], xy[seg + 1, 1])
+                ok = length > 0
+                a = np.divide(dp**2 - dq**2 + length**2, 2 * length,
+                              out=np.zeros_like(dp), where=ok)
+                inside = ok & (a > 0) & (a < length)
+                h = np.sqrt(np.clip(dp**2 - a**2, 0.0, None))
+                np.minimum.at(best, idx[seg[inside]], h[inside])
             out[have] = best
         else:
             out[have] = shapely.distance(shapely.Point(cx, cy), g) * where.km_per_unit
