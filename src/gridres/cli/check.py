@@ -38,7 +38,7 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
         console.print(f"note: {escape(note)}", soft_wrap=True)
     if result.problems:
         n = len(result.problems)
-        console.print(f"{study}: {n} problem{'s' if n != 1 else ''}")
+        console.print(f"{study}: {n} problem{'s' if n != 1 else ''}", soft_wrap=True)
         return result.exit_code
     s = result.study
     assert s is not None
@@ -48,5 +48,5 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
         parts.append(f"restoration with {s.restoration.settings.crews if s.restoration.settings else '?'} crews")
     if s.plan is not None:
         parts.append(f"plan within a budget of {s.plan.budget:,.0f}")
-    console.print(f"{study}: ok ({'; '.join(parts)})")
+    console.print(f"{study}: ok ({'; '.join(parts)})", soft_wrap=True)
     return 0

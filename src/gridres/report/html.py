@@ -72,10 +72,10 @@ def _close(fig) -> None:
     fig.clear()
 
 
-def _figure(make, *args, **kwargs) -> str:
+def _figure(make, *args, dpi: int = 110, **kwargs) -> str:
     fig = make(*args, **kwargs)
     try:
-        return data_uri(fig)
+        return data_uri(fig, dpi=dpi)
     finally:
         _close(fig)
 
@@ -210,7 +210,8 @@ def render_report(res: StudyResults) -> str:
             pd.Series(dtype=float)
         branch_p = res.branches["p_failure"] if "p_failure" in res.branches else None
         ctx["map_uri"] = _figure(grid_map, res.grid, p_bus, branch_p=branch_p,
-                                 footprints=res.footprints, facilities=res.facilities)
+                                 footprints=res.footprints, facilities=res.facilities,
+                                 dpi=130)
 
     ctx["restoration"] = _restoration_ctx(res)
     ctx["restoration_uri"] = None

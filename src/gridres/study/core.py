@@ -310,8 +310,11 @@ def analyse_study(path: str | os.PathLike, *, deep: bool = True) -> StudyCheck:
         m = _TOML_POS.search(msg)
         line = int(m.group(1)) if m else None
         msg = _TOML_POS.sub("", msg).strip().rstrip(".")
-        return StudyCheck(None, [Problem(str(path), line, "", f"TOML syntax error: {msg} "
-                                         "(at column " + (m.group(2) if m else "?") + ")")])
+        if "'\\n'" in msg or "\\n" in msg:
+            msg += " (a string or bracket is not closed on this line?)"
+        col = f" at column {m.group(2)}" if m else ""
+        return StudyCheck(None, [Problem(str(path), line, "",
+                                         f"TOML syntax error{col}: {msg}")])
     lines = key_lines(text)
     out = Collector()
     study = _build(path, raw, out)

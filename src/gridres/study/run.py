@@ -133,6 +133,7 @@ def run_study(
     n: int | None = None,
     pdf: bool | None = None,
     html: bool | None = None,
+    workers: int | None = None,
     progress: Progress | None = None,
 ) -> StudyResults:
     """Run a study end to end and write its results directory.
@@ -149,6 +150,9 @@ def run_study(
         ``GRIDRES_STUDY_N`` environment variable); the resolved study records it.
     pdf, html : bool, optional
         Write report.pdf / report.html; default from ``[outputs]``.
+    workers : int, optional
+        Worker processes instead of ``ensemble.workers`` (no result depends on it; not
+        recorded).
     progress : callable, optional
         ``progress(step, done, total)`` for every long step.
 
@@ -201,7 +205,8 @@ def run_study(
 
     t = time.perf_counter()
     evaluator, policies = _evaluator(st, grid, pending)
-    ens = _ensemble(st, grid, generators, evaluator, out_dir / "ensemble", progress)
+    ens = _ensemble(st, grid, generators, evaluator, out_dir / "ensemble", progress,
+                    workers)
     timings["ensemble"] = time.perf_counter() - t
 
     from gridres.ensemble.store import load_records
@@ -265,10 +270,12 @@ def _contingency(st: Study, grid: Any, progress: Progress,
 
 
 def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
-              folder: Path, progress: Progress) -> Any:
+              folder: Path, progress: Progress, workers_override: int | None) -> Any:
     from gridres.ensemble.runner import run_ensemble
 
     workers, scheduler = _workers(st)
+    if workers_override is not None:
+        workers, scheduler = workers_override, None
     n = st.ensemble.n
     kwargs = dict(workers=workers, out=folder, resume=True, evaluator=evaluator,
                   scheduler=scheduler, batch_size=st.ensemble.batch_size or None,

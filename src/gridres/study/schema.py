@@ -270,7 +270,9 @@ def parse_section(cls: type, raw: Any, path: tuple[str | int, ...], out: Collect
             continue
         if name not in raw:
             if default is REQUIRED:
-                out.add((*path, name), f"missing; add {name} = ... ({f.metadata['doc']})")
+                doc = f.metadata["doc"]
+                out.add((*path, name), f"missing; add {name} = ... "
+                        f"({doc[:1].lower() + doc[1:].rstrip('.')})")
             values[name] = default
             continue
         v = raw[name]

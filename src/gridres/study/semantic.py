@@ -187,7 +187,7 @@ def _check_restoration(study: Study, grid: Any, out: Collector, notes: list[str]
 
 #: Candidate keys that name grid elements, and the table they name.
 _TARGETS = {"bus": "buses", "from_bus": "buses", "to_bus": "buses", "branch": "branches",
-            "generator": "generators", "facility": "facilities"}
+            "generator": "generators", "facility": "facilities", "substation": "buses"}
 
 
 def _check_plan(study: Study, raw: Mapping[str, Any], grid: Any, out: Collector,

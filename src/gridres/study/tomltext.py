@@ -19,11 +19,36 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["key_lines", "line_of", "format_path", "dumps"]
+__all__ = ["key_lines", "line_of", "format_path", "dumps", "quote"]
 
 Path = tuple[str | int, ...]
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+            "\f": "\\f", "\r": "\\r"}
+
+
+def quote(text: str) -> str:
+    """``text`` as a TOML basic string (control characters escaped).
+
+    Examples
+    --------
+    >>> print(quote('say "hi"'))
+    "say \\"hi\\""
+    """
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -33,7 +58,7 @@ def format_path(path: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            text = part if _BARE.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+            text = part if _BARE.fullmatch(part) else quote(part)
             out += ("." if out else "") + text
     return out
 
@@ -259,9 +284,7 @@ def _scalar(v: Any) -> str:
             return "inf" if v > 0 else "-inf"
         return repr(v)
     if isinstance(v, str):
-        import json
-
-        return json.dumps(v, ensure_ascii=False)
+        return quote(v)
     if isinstance(v, Mapping):
         return "{" + ", ".join(f"{format_path([k])} = {_scalar(x)}" for k, x in v.items()) + "}"
     if isinstance(v, Sequence):
