@@ -307,12 +307,19 @@ def test_parameters_are_checked(grid, tmp_path):
         ImpactEvaluator(margin=-0.1)
 
 
-def test_job_pickles_without_the_factorisation(grid):
+def test_job_pickles_without_the_factorisation_and_keeps_networks_shared(grid):
+    from gridres.scenarios.spec import scenario_from_spec
+
+    gen = scenario_from_spec("random:k=2", grid)  # holds the grid, whose network it checks
     net = grid.network
     _ = net.solver  # built: a SuperLU object, which does not pickle
-    job = pickle.loads(pickle.dumps(_Job(net, RandomBranches(2), ImpactEvaluator(), 5)))
+    job = pickle.loads(pickle.dumps(_Job(net, gen, ImpactEvaluator(), 5)))
     assert "solver" not in vars(job.net)
+    assert job.net is job.generator.grid.network  # one network per worker, not two
     assert job.net.bus_ids.equals(net.bus_ids) and job.seed == 5
+    rng = np.random.default_rng([5, 0])
+    assert job.generator.sample(job.net, rng).waves[0].branches.tolist() == (
+        gen.sample(net, np.random.default_rng([5, 0])).waves[0].branches.tolist())
 
 
 def test_missing_ranges_and_stale_files(tmp_path):
@@ -355,3 +362,21 @@ def test_cli_runs_writes_summary_and_resumes(grid, reference, tmp_path, monkeypa
     r = CliRunner().invoke(cli, ["ensemble", "x", "--scenario", "random:k=3", "--n", "5",
                                  "--seed", "1", "--resume"])
     assert r.exit_code != 0 and "--resume needs --out" in str(r.exception)
+
+
+def test_cli_end_to_end_with_a_scenario_spec(tmp_path):
+    from gridres.cli import cli
+    from gridres.scenarios.spec import scenario_from_spec
+
+    out = tmp_path / "e2e"
+    r = CliRunner().invoke(cli, ["ensemble", "matpower:case118", "--scenario", "random:k=3",
+                                 "--n", "200", "--seed", "1", "--workers", "2",
+                                 "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    g = load_grid("matpower:case118")
+    lib = run_ensemble(g, scenario_from_spec("random:k=3", g), 200, 1, workers=1)
+    frames_equal(load_records(out), lib.records)
+    assert lib.records["n_failed"].eq(3).all()
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["completed"] == 200 and doc["scenario"] == "random:k=3"
+    assert doc["metrics"]["shed_mw"]["mean"] == pytest.approx(lib.records["shed_mw"].mean())

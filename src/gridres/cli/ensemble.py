@@ -46,6 +46,8 @@ def scenario_generator(spec: str, grid):
 def _fmt(v) -> str:
     if v is None:
         return "-"
+    if v == 0:
+        return "0"
     return f"{v:,.3f}" if isinstance(v, float) and abs(v) < 1000 else f"{v:,.1f}"
 
 

@@ -22,10 +22,12 @@ import concurrent.futures as cf
 import contextlib
 import dataclasses
 import hashlib
+import io
 import logging
 import math
 import multiprocessing as mp
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -121,8 +123,10 @@ class EnsembleResult:
 class _Job:
     """Network, generator, evaluator and seed: sent to each worker once.
 
-    Pickles without the network's cached factorisation (SuperLU objects do not pickle);
-    each worker builds its own on first use and keeps it.
+    Pickles every :class:`~gridres.model.Network` it reaches (its own, and the one a
+    generator's grid has compiled) without its cached factorisation, which does not
+    pickle, and keeps shared networks shared; each worker builds its own factorisation on
+    first use and keeps it.
     """
 
     def __init__(self, net: Network, generator: Any, evaluator: Any, seed: int) -> None:
@@ -133,8 +137,28 @@ class _Job:
         self.lock = threading.Lock()  # Dask workers may run batches in threads
 
     def __reduce__(self):
-        fresh = dataclasses.replace(self.net)  # same arrays, no cached solver
-        return (_Job, (fresh, self.generator, self.evaluator, self.seed))
+        buf = io.BytesIO()
+        _NetworkPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(
+            (self.net, self.generator, self.evaluator, self.seed))
+        return (_job_from_bytes, (buf.getvalue(),))
+
+
+def _job_from_bytes(data: bytes) -> _Job:
+    return _Job(*pickle.loads(data))
+
+
+def _network_from_fields(fields: dict[str, Any]) -> Network:
+    return Network(**fields)
+
+
+class _NetworkPickler(pickle.Pickler):
+    """Pickles networks by their fields only (no cached solver, incidence, ...)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is Network:
+            fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+            return _network_from_fields, (fields,)
+        return NotImplemented
 
 
 _WORKER_JOB: _Job | None = None  # set once per worker process by _init_worker
