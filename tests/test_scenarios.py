@@ -279,8 +279,9 @@ def test_random_weight_errors():
                                          r"column of the branches table. Got 'depth' instead"):
         RandomOutages(GRID, k=1, weight="depth")
     br = GRID.branches.copy()
-    br.loc["C-D", "length_km"] = np.nan
-    with pytest.raises(UsageError, match="branch 'C-D' has nan"):
+    br.loc["C-D", "length_km"] = -4.0
+    with pytest.raises(UsageError, match="but branch 'C-D' has -4.0; fill the column with "
+                                         "numbers >= 0"):
         RandomOutages(GRID.replace(branches=br), k=1, weight="length_km")
     with pytest.raises(UsageError, match="The 'elements' parameter of random must be one of"):
         RandomOutages(GRID, k=1, elements="lines")
@@ -297,6 +298,18 @@ def test_random_by_critical_load_hits_only_substations_feeding_facilities():
     with pytest.raises(UsageError, match=r"must be an int in \[1, 1\] \(the substation "
                                          r"candidates with critical_mw > 0\)"):
         RandomOutages(GRID, k=2, elements="substation", weight="critical_mw")
+
+
+def test_blank_weights_are_never_drawn(caplog):
+    br = GRID.branches.copy()
+    br.loc[["C-D", "D-E"], "length_km"] = np.nan
+    grid = GRID.replace(branches=br)
+    with caplog.at_level("WARNING", logger="gridres.scenarios.elements"):
+        gen = RandomOutages(grid, k=3, weight="length_km")  # A2-B, A2-C, B-E remain
+    assert "random: 2 of 6 branches have no length_km; they get weight 0" in caplog.text
+    for i in range(20):
+        (w,) = gen.sample(grid.network, np.random.default_rng([2, i])).waves
+        assert sorted(grid.network.branch_ids[w.branches]) == ["A2-B", "A2-C", "B-E"]
 
 
 def test_random_substations_fail_all_their_buses():

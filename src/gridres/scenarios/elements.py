@@ -163,7 +163,8 @@ def element_weights(grid: Grid, table: str, weight: str | None, who: str) -> np.
     weight : str or None
         A numeric column of the table (``length_km``, ``load_mw``, ``pmax_mw``,
         ``customers`` ...) or ``critical_mw`` (load that feeds critical facilities, for
-        buses and substations); ``None`` or ``"uniform"`` gives equal weights.
+        buses and substations); ``None`` or ``"uniform"`` gives equal weights. Blank
+        values (a transformer's ``length_km``) weigh 0, with a warning.
     who : str
         The generator's name, for error messages.
 
@@ -174,7 +175,7 @@ def element_weights(grid: Grid, table: str, weight: str | None, who: str) -> np.
     Raises
     ------
     UsageError
-        If the column does not exist, is not numeric, or has a negative or missing value
+        If the column does not exist or has a negative, infinite or non-numeric value
         (the message names the first such element).
     """
     base = "buses" if table == "substations" else table
@@ -188,6 +189,11 @@ def element_weights(grid: Grid, table: str, weight: str | None, who: str) -> np.
         if col.dtype == bool:
             col = col.astype(float)
         values = pd.to_numeric(col, errors="coerce").to_numpy(float)
+        blank = np.flatnonzero(col.isna().to_numpy())
+        if len(blank):
+            logger.warning("%s: %d of %d %s have no %s; they get weight 0 (never drawn)",
+                           who, len(blank), len(df), base, weight)
+            values[blank] = 0.0
         bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
         if len(bad):
             noun = {"buses": "bus", "branches": "branch", "generators": "generator"}[base]
