@@ -583,8 +583,6 @@ def test_out_of_service_elements_count_as_failed():
     assert imp.summary()["dark_buses"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="Impact.summary lists a branch whose end bus is out of "
-                   "service in the grid as failed, even in the intact state")
 def test_intact_summary_lists_no_failed_branch():
     g = make_grid(
         [{"id": "a", "ref": True}, {"id": "b", "load_mw": 10.0},
@@ -595,7 +593,7 @@ def test_intact_summary_lists_no_failed_branch():
     assert assess(g.network).summary()["failed_branches"] == []
 
 
-# -- defects found by these tests (strict xfail: they pass once the engine is fixed) -----
+# -- edge cases: shunts above capacity, negative loads, unlimited and blank capacities -----
 
 
 def conservation_error(imp) -> float:
@@ -607,9 +605,6 @@ def conservation_error(imp) -> float:
     return float(np.abs(net.incidence.T @ imp.flow_mw - inj).max())
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="balance() crashes (bincount length mismatch) when an island is short "
-                   "of capacity and has no sheddable load, only shunt demand")
 def test_shunt_demand_above_capacity_without_load():
     """b draws 50 MW through its shunt (gs) and has no load; a's generator has 10 MW."""
     g = make_grid(
@@ -621,12 +616,9 @@ def test_shunt_demand_above_capacity_without_load():
     assert conservation_error(imp) < 1e-6
 
 
-@pytest.mark.xfail(strict=True, reason="an island whose fixed demand (shunt gs) exceeds its "
-                   "capacity is left unbalanced: the grounding shunt absorbs the mismatch and "
-                   "flows do not conserve power")
 def test_shunt_demand_above_capacity_conserves_power():
-    """b: 1 MW load and a 50 MW shunt; a's generator has 10 MW. Today the generator is at
-    10 MW while 50 MW flow a -> b."""
+    """b: 1 MW load and a 50 MW shunt; a's generator has 10 MW. Shedding the 1 MW cannot
+    balance the island, so it collapses: dark, no dispatch, no flow."""
     g = make_grid(
         [{"id": "a", "ref": True}, {"id": "b", "load_mw": 1.0, "gs_mw": 50.0}],
         [line("ab", "a", "b")],
@@ -635,10 +627,11 @@ def test_shunt_demand_above_capacity_conserves_power():
     imp = assess(g.network)
     assert imp.gen_mw[0] <= 10.0 + 1e-9
     assert conservation_error(imp) < 1e-6
+    assert not imp.energized.any()
+    assert imp.served_total_mw == 0.0 and imp.shed_total_mw == approx(1.0)
+    assert imp.flow_mw == approx([0.0], abs=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="Impact.total_load_mw sums negative loads while served "
-                   "and shed (and Grid.summary) count only positive load")
 def test_total_load_counts_what_is_served_or_shed():
     """A -20 MW load (an embedded generator) is a fixed injection, not load."""
     g = make_grid(
@@ -652,8 +645,6 @@ def test_total_load_counts_what_is_served_or_shed():
     assert imp.total_load_mw == approx(imp.served_total_mw + imp.shed_total_mw)
 
 
-@pytest.mark.xfail(strict=True, reason="a generator with pmax_mw = inf (MATPOWER PMAX Inf, as "
-                   "in case59) makes the dispatch NaN (inf/inf in balance)")
 def test_unlimited_generator_capacity():
     g = make_grid(
         [{"id": "a", "ref": True}, {"id": "b", "load_mw": 50.0}],
@@ -665,8 +656,6 @@ def test_unlimited_generator_capacity():
     assert imp.flow_mw == approx([40.0], **TOL)
 
 
-@pytest.mark.xfail(strict=True, reason="Grid keeps NaN in numeric columns whose schema default "
-                   "is a number (load_mw, p_mw, ...): one blank cell makes every flow NaN")
 def test_blank_numeric_cell_takes_default_or_is_refused():
     import pandas as pd
 

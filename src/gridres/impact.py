@@ -85,7 +85,8 @@ class Impact:
     # -- scalar metrics ------------------------------------------------------------------
     @property
     def total_load_mw(self) -> float:
-        return float(self.net.load_mw[self.net.bus_in_service].sum())
+        """Load of in-service buses (positive loads; negative loads are injections)."""
+        return float(np.maximum(self.net.load_mw, 0.0)[self.net.bus_in_service].sum())
 
     @property
     def served_total_mw(self) -> float:
@@ -139,7 +140,7 @@ class Impact:
             "dark_buses": net.bus_ids[dark_bus].tolist(),
             "dark_facilities": net.fac_ids[self.dark_facilities].tolist(),
             "facilities_on_backup": net.fac_ids[self.facility == FACILITY_BACKUP].tolist(),
-            "failed_branches": net.branch_ids[net.branch_in_service & ~self.state.branch].tolist(),
+            "failed_branches": net.branch_ids[net.solver.base_branch & ~self.state.branch].tolist(),
             "max_loading": round(self.max_loading, 6),
             "overloaded_branches": [
                 {
@@ -191,7 +192,10 @@ def balance(
     cap = np.bincount(gcomp, weights=pmax, minlength=n_comp)
     demand = np.bincount(labels, weights=load, minlength=n_comp)
     need = demand + np.bincount(labels, weights=fixed, minlength=n_comp)
-    energized = cap > _EPS
+    fixed_need = need - demand
+    # an island whose fixed demand (shunts, negative loads) alone exceeds its capacity
+    # cannot be balanced by shedding: it collapses and is dark
+    energized = (cap > _EPS) & (fixed_need <= cap + 1e-9 * np.maximum(cap, 1.0))
     deficit = np.where(energized, np.clip(need - cap, 0.0, None), 0.0)
     deficit[deficit < 1e-9 * np.maximum(need, 1.0)] = 0.0
 

@@ -420,8 +420,27 @@ def compile_grid(grid: Grid) -> Network:
     rating = branches["rating_mw"].to_numpy(float).copy()
     rating[~np.isfinite(rating) | (rating <= 0)] = np.inf
 
+    def finite(table: str, df: pd.DataFrame, col: str, allow_inf: bool = False) -> np.ndarray:
+        values = df[col].to_numpy(float)
+        bad = np.isnan(values) if allow_inf else ~np.isfinite(values)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise GridError(
+                f"{grid.source or grid.name}: {table} {df.index[k]!r}: {col} is "
+                f"{values[k]}; give a number (run `gridres validate` for every problem)"
+            )
+        return values
+
     n = len(bus_ids)
-    load = buses["load_mw"].to_numpy(float)
+    load = finite("bus", buses, "load_mw")
+    finite("bus", buses, "gs_mw")
+    finite("generator", gens, "p_mw")
+    pmax = np.maximum(finite("generator", gens, "pmax_mw", allow_inf=True), 0.0)
+    if np.isinf(pmax).any():
+        # MATPOWER's PMAX = Inf: unlimited, i.e. more than the grid could ever ask for
+        big = 10.0 * (np.abs(load).sum() + np.abs(buses["gs_mw"].to_numpy(float)).sum()
+                      + np.abs(gens["p_mw"].to_numpy(float)).sum() + pmax[np.isfinite(pmax)].sum())
+        pmax = np.where(np.isinf(pmax), max(big, 1e4), pmax)
     fac_demand = facs["demand_mw"].to_numpy(float)
     crit = np.minimum(np.bincount(fac_bus, weights=fac_demand, minlength=n), np.maximum(load, 0))
 
@@ -446,8 +465,8 @@ def compile_grid(grid: Grid) -> Network:
         rating_mw=rating,
         branch_in_service=branches["in_service"].to_numpy(bool) & (b != 0) & (f != t),
         gen_bus=gen_bus,
-        gen_p_mw=gens["p_mw"].fillna(0.0).to_numpy(float),
-        gen_pmax_mw=np.maximum(gens["pmax_mw"].fillna(0.0).to_numpy(float), 0.0),
+        gen_p_mw=gens["p_mw"].to_numpy(float),
+        gen_pmax_mw=pmax,
         gen_in_service=gens["in_service"].to_numpy(bool),
         fac_bus=fac_bus,
         fac_demand_mw=fac_demand,
