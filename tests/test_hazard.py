@@ -208,6 +208,11 @@ def test_fragility_sets_defaults_and_overrides():
     assert flood["line"].segment_km == 0.5
     with pytest.raises(UsageError, match="The 'beta' parameter of fragility 'generator'"):
         fragility_set("wind", {"gen": {"beta": -1}})
+    tower = fragility_set("wind", {"tower": {"median": 50.0, "beta": 0.15}})
+    assert (tower["line"].median, tower["line"].beta, tower["line"].segment_km) == (50.0, 0.15,
+                                                                                     0.3)
+    with pytest.raises(UsageError, match="give fragility 'line' or 'tower'"):
+        fragility_set("wind", {"tower": {"median": 50.0}, "line": {"beta": 0.3}})
     with pytest.raises(UsageError, match="unknown fragility kind 'pole'"):
         fragility_set("wind", {"pole": {"median": 3}})
     with pytest.raises(UsageError, match="unknown parameter 'mean'"):

@@ -16,6 +16,11 @@ with ``median`` the intensity at which half of such assets fail (in the hazard's
 ``generator``
     A generating unit; alias ``gen``.
 
+``tower``
+    A transmission tower: a study may give the curve of one tower instead of ``line``;
+    it becomes the ``line`` curve per span, ``segment_km`` defaulting to
+    :data:`TOWER_SPAN_KM` (0.3 km), so a line fails where any of its towers does.
+
 Length scaling. With ``segment_km`` set for ``line`` (or ``transformer``), the curve
 gives the failure probability of one segment of that length (a tower span, a pole
 section), segments fail independently, and a branch of length ``L`` fails with
@@ -73,7 +78,11 @@ __all__ = [
     "sample_failures",
     "ASSET_KINDS",
     "HAZARD_TYPES",
+    "TOWER_SPAN_KM",
 ]
+
+#: Default span between towers, km, for a ``tower`` curve.
+TOWER_SPAN_KM = 0.3
 
 #: Asset kinds with a curve of their own.
 ASSET_KINDS = ("line", "transformer", "substation", "generator")
@@ -203,7 +212,7 @@ def fragility_set(
     overrides : mapping, optional
         ``{kind: {"median": ..., "beta": ..., "segment_km": ...}}``; missing entries keep
         their defaults. Kinds: ``line``, ``transformer``, ``substation`` (``bus``),
-        ``generator`` (``gen``).
+        ``generator`` (``gen``), or ``tower`` instead of ``line`` (see the module notes).
 
     Returns
     -------
@@ -229,12 +238,22 @@ def fragility_set(
     params: dict[str, dict[str, Any]] = {
         k: {"median": m, "beta": b, "segment_km": None} for k, (m, b) in spec["curves"].items()
     }
-    for raw_kind, values in (overrides or {}).items():
+    overrides = dict(overrides or {})
+    if "tower" in overrides:
+        if "line" in overrides:
+            raise UsageError("give fragility 'line' or 'tower' (a line's curve per tower span), "
+                             "not both")
+        tower = overrides.pop("tower")
+        if not isinstance(tower, Mapping):
+            raise UsageError(f"fragility 'tower': give a table of median, beta, segment_km; "
+                             f"got {tower!r}")
+        overrides["line"] = {"segment_km": TOWER_SPAN_KM, **tower}
+    for raw_kind, values in overrides.items():
         kind = _ALIASES.get(raw_kind, raw_kind)
         if kind not in params:
             raise UsageError(
                 f"unknown fragility kind {raw_kind!r}; use one of "
-                f"{', '.join(ASSET_KINDS)} (or bus, gen)"
+                f"{', '.join(ASSET_KINDS)}, tower (or bus, gen)"
             )
         if not isinstance(values, Mapping):
             raise UsageError(

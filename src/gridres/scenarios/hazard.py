@@ -454,7 +454,7 @@ class HazardScenarios:
     ...                            "x_pu": [0.1]}), crs="EPSG:4326")
     >>> hz = HazardScenarios(grid, CircleFootprint(lon=10.0, lat=50.0, radius_km=30.0, peak=80.0))
     >>> hz.p_branch.round(3).tolist(), hz.intensity.bus.round(1).tolist()
-    ([0.999], [80.0, 0.0])
+    ([0.998], [80.0, 0.0])
 
     Notes
     -----

@@ -33,7 +33,9 @@ Grammar
           wind, 2 m for flood, 1 for generic), falloff (linear | gaussian; default
           linear), hazard (wind | flood | generic; default wind), time_h, and fragility
           overrides as KIND.PARAM=VALUE (line.median=40, substation.beta=0.3,
-          line.segment_km=0.3) or a table ``fragility = {line = {median = 40}}``
+          line.segment_km=1, tower.median=50) or a table
+          ``fragility = {line = {median = 40}}``; kinds and defaults in
+          :mod:`gridres.scenarios.fragility`
 
 ``polygons`` — polygon layer with an intensity attribute::
 
