@@ -246,9 +246,10 @@ def balance(
     lower = np.where(net.is_ref[ref], -np.inf, -tol)
     slack_ok = (deficit == 0) & (ref_cap > _EPS) & (ref_out >= lower) & (ref_out <= ref_cap + tol)
     ok = slack_ok[gcomp]
+    # the reference bus's total output is shared by its generators in proportion to pmax,
+    # so each stays within [0, pmax] whenever the total is within [0, capacity]
     share = np.divide(pmax, ref_cap[gcomp], out=np.zeros_like(pmax), where=ref_cap[gcomp] > 0)
-    delta = (served_need - total_sched)[gcomp]
-    scheduled = np.where(at_ref, sched + delta * share, sched)
+    scheduled = np.where(at_ref, ref_out[gcomp] * share, sched)
     scale = np.divide(served_need, cap, out=np.zeros(n_comp), where=cap > 0)
     proportional = pmax * np.minimum(scale[gcomp], 1.0)
     gen_mw[g] = np.where(energized[gcomp], np.where(ok, scheduled, proportional), 0.0)
