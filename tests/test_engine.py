@@ -340,14 +340,30 @@ def test_case_reference_past_capacity_redispatches():
     assert imp.flow_mw == approx([90.0], **TOL)
 
 
-def test_generators_at_reference_share_imbalance_by_capacity():
-    """Imbalance 100 - (10 + 30 + 20) = 40 MW split 1:3 by pmax between the two
-    generators at the reference bus: 10 + 10, 30 + 30; g3 at b keeps 20."""
+def test_generators_at_reference_share_its_output_by_capacity():
+    """The reference bus must give 100 - 20 = 80 MW (g3 at b keeps its 20); its two
+    generators share that 1:3 by pmax: 20 and 60."""
     g = one_bus_pair(100.0, [gen("g1", "a", 10.0, 100.0), gen("g2", "a", 30.0, 300.0),
                              gen("g3", "b", 20.0, 50.0)])
     imp = assess(g.network)
     assert imp.gen_mw == approx([20.0, 60.0, 20.0], **TOL)
     assert imp.flow_mw == approx([80.0], **TOL)
+
+
+@pytest.mark.parametrize(("load_b", "dispatch"), [(0.0, [0.0, 0.0]), (30.0, [15.0, 15.0]),
+                                                 (100.0, [50.0, 50.0])])
+def test_reference_generators_stay_within_their_capacity(load_b, dispatch):
+    """No case reference: a holds the largest generators, g1 (scheduled 10 of 50 MW) and
+    g2 (0 of 50 MW), and gives all of b's load; split by pmax, never g1 + Δ/2, g2 + Δ/2
+    (which would put g2 at -5 MW with no load)."""
+    g = make_grid(
+        [{"id": "a"}, {"id": "b", "load_mw": load_b}],
+        [line("ab", "a", "b")],
+        [gen("g1", "a", 10.0, 50.0), gen("g2", "a", 0.0, 50.0)],
+    )
+    imp = assess(g.network)
+    assert imp.gen_mw == approx(dispatch, **TOL)
+    assert imp.flow_mw == approx([load_b], **TOL)
 
 
 # -- generator and bus outages ---------------------------------------------------------
