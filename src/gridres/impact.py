@@ -206,8 +206,8 @@ def balance(
     seg_mw = np.concatenate([load - crit, crit])
     shed_seg = np.zeros_like(seg_mw)
     short = deficit > 0
-    if short.any():
-        sel = np.flatnonzero(short[labels[seg_bus]] & (seg_mw > 0))
+    sel = np.flatnonzero(short[labels[seg_bus]] & (seg_mw > 0)) if short.any() else seg_bus[:0]
+    if len(sel):
         comp = labels[seg_bus[sel]]
         order = np.lexsort((seg_cls[sel], comp))
         sel, comp = sel[order], comp[order]
