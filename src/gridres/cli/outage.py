@@ -31,20 +31,33 @@ def parse_failures(grid, specs: tuple[str, ...]):
 @click.option("--fail", "fails", multiple=True, metavar="KIND:ID",
               help="An element to fail: bus:ID, branch:ID or gen:ID (repeatable).")
 @click.option("--cascade", is_flag=True, help="Trip overloaded branches until stable.")
+@click.option("--cascade-mode", type=click.Choice(["trip", "redispatch"]), default=None,
+              help="trip: no operator action; redispatch: redispatch and shed at least cost "
+                   "(an LP) before tripping what stays overloaded. Implies --cascade.")
 @click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Overload margin: trip above rating x (1 + margin).")
 @json_option
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Write per-bus and per-branch results (.gpkg, or .csv/.parquet for buses).")
-def command(grid: str, fails: tuple[str, ...], cascade: bool, margin: float, as_json: bool,
-            out: str | None) -> None:
+def command(grid: str, fails: tuple[str, ...], cascade: bool, cascade_mode: str | None,
+            margin: float, as_json: bool, out: str | None) -> None:
     """Fail elements of GRID and report who loses power."""
     from gridres.impact import assess
 
     g = load(grid)
     state = parse_failures(g, fails)
-    imp = assess(g.network, state, cascade=cascade, margin=margin)
+    cascade_doc = None
+    if cascade or cascade_mode:
+        from gridres.cascade import cascade as run_cascade
+
+        result = run_cascade(g.network, state, mode=cascade_mode or "trip", margin=margin)
+        imp, cascade_doc = result.final, result.summary()
+    else:
+        imp = assess(g.network, state, margin=margin)
     doc = {"grid": g.name, "failed": list(fails), **imp.summary()}
+    if cascade_doc is not None:
+        doc["cascade_stages"] = [s["tripped"] for s in cascade_doc["stages"]]
+        doc["cascade"] = cascade_doc
     if out:
         from gridres.report.tables import write_impact
 
