@@ -13,16 +13,20 @@ evaluations, which is what limits the size. With the Möbius transform
 
 where ``C_j`` is job ``j``'s completion time. On a radial feeder every ``w(T)`` is
 ``>= 0`` (a load is back when every failed element on its path is), so ``M_T ≥ C_j``
-linearises the maximum; negative terms (meshed grids, capacity limits) get a binary
-choice of which ``C_j`` is the maximum. The schedule is a disjunctive crew model: each
-job is assigned to one crew (``a[j,c]``), starts after the crew is free and has
-travelled there from its position (``s_j ≥ Σ_c a[j,c] (ready_c + τ_cj)``), and two jobs
-of the same crew are ordered (``y[i,j]``) with the travel between them; straight-line
-travel times obey the triangle inequality, so ordering every pair is exact. Jobs that
-need a spare start no earlier than the spare promised to them: spares not yet promised
-are matched to jobs (``q[j,r]``), which is equivalent to giving them out in order of
-start. The optimal plan's crew sequences are then played through the same simulator,
-its spares promised in planned order.
+linearises the maximum. Negative terms (parallel paths, capacity limits) need ``M_T``
+to be the completion of the job that is *last* in ``T``; a global completion order
+``y[i,j]`` (binary, "i completes no later than j") decides which one, so they add no
+binaries of their own.
+
+The schedule: each job is assigned to one crew (``a[j,c]``) and starts after that crew
+is free and has travelled there (``s_j ≥ Σ_c a[j,c] (ready_c + τ_cj)``); two jobs of the
+same crew are done in their completion order with the travel between them (big-M,
+exact since straight-line travel times obey the triangle inequality). Jobs that need a
+spare start no earlier than the spare matched to them (``q[j,r]`` over the spares not
+yet promised, equivalent to giving them out in order of start). Parallel-machine
+inequalities ``Σ_{j∈S} p_j (C_j − t0) ≥ p(S)²/(2·crews) + Σ_{j∈S} p_j²/2`` for every
+subset ``S`` tighten the relaxation. The plan's crew sequences are then played through
+the same simulator, its spares promised in planned order.
 
 What it solves exactly
 ----------------------
@@ -173,7 +177,6 @@ def plan_restoration(run, snap: Snapshot, time_limit_s: float) -> Plan | None:
     horizon = (max(ready.max(initial=t0), latest_spare) + p.sum()
                + (tau.max(initial=0.0) + tau_c.max(initial=0.0)) * max(n_p, 1))
     horizon = max(horizon, max(fixed_c.values(), default=t0)) + 1.0
-    big = horizon - t0 + p.max(initial=0.0) + tau.max(initial=0.0) + 1.0
 
     # -- variables
     names: list[str] = []
@@ -190,11 +193,15 @@ def plan_restoration(run, snap: Snapshot, time_limit_s: float) -> Plan | None:
         cost.append(c)
         return len(names) - 1
 
+    cmax = horizon + p.max(initial=0.0)
     a = np.array([[var(f"a{j},{c}", 0, 1, True) for c in range(crews)] for j in range(n_p)],
                  dtype=np.int64).reshape(n_p, crews)
     s = np.array([var(f"s{j}", t0, horizon, False) for j in range(n_p)], dtype=np.int64)
+    # y[i, j] (i < j): 1 if i completes no later than j (a global order of completions)
     y = {(i, j): var(f"y{i},{j}", 0, 1, True) for i in range(n_p) for j in range(i + 1, n_p)}
-    mt = {t: var(f"M{t}", t0, horizon + p.max(initial=0.0), False, float(w[t])) for t in terms}
+    # z[i, j]: i and j are done by the same crew (forced to 1 by the assignments)
+    z = {(i, j): var(f"z{i},{j}", 0, 1, False) for i in range(n_p) for j in range(i + 1, n_p)}
+    mt = {t: var(f"M{t}", t0, cmax, False, float(w[t])) for t in terms}
 
     rows: list[dict[int, float]] = []
     lo_: list[float] = []
@@ -221,13 +228,33 @@ def plan_restoration(run, snap: Snapshot, time_limit_s: float) -> Plan | None:
         for c in range(crews):
             coefs[int(a[j, c])] = -(ready[c] + tau_c[c, j])
         con(coefs, 0.0, inf)
+    # parallel-machine inequalities (valid since no crew is free before t0): for every
+    # subset S of pending jobs, Σ p_j (C_j - t0) >= p(S)² / (2 crews) + Σ p_j² / 2. They
+    # give the LP relaxation the crews' capacity, which the big-M pairs lack.
+    if 1 < n_p <= 12:
+        for sub in range(1, 2**n_p):
+            members = [j for j in range(n_p) if sub >> j & 1]
+            ps = p[members]
+            if len(members) < 2 or ps.sum() <= 0:
+                continue
+            rhs = ps.sum() ** 2 / (2 * crews) + 0.5 * float((ps**2).sum())
+            rhs += float(ps.sum()) * t0 - float((ps**2).sum())  # C_j = s_j + p_j
+            con({int(s[j]): float(p[j]) for j in members}, rhs, inf)
+    span = cmax - t0  # bound on any difference of completion times
     for (i, j), yv in y.items():
+        zv = z[i, j]
+        # the order of completions: y = 1 -> C_i <= C_j, y = 0 -> C_j <= C_i
+        con({int(s[j]): 1.0, int(s[i]): -1.0, yv: -span}, p[i] - p[j] - span, inf)
+        con({int(s[i]): 1.0, int(s[j]): -1.0, yv: span}, p[j] - p[i], inf)
         for c in range(crews):
-            # y = 1: i before j on crew c; y = 0: j before i
-            con({int(s[j]): 1.0, int(s[i]): -1.0, yv: -big, int(a[i, c]): -big,
-                 int(a[j, c]): -big}, p[i] + tau[i, j] - 3 * big, inf)
-            con({int(s[i]): 1.0, int(s[j]): -1.0, yv: big, int(a[i, c]): -big,
-                 int(a[j, c]): -big}, p[j] + tau[j, i] - 2 * big, inf)
+            con({zv: 1.0, int(a[i, c]): -1.0, int(a[j, c]): -1.0}, -1.0, inf)
+        # same crew: the one completing first is done first, then the crew travels
+        big_ij = span + p[i] + tau[i, j]
+        con({int(s[j]): 1.0, int(s[i]): -1.0, yv: -big_ij, zv: -big_ij},
+            p[i] + tau[i, j] - 2 * big_ij, inf)
+        big_ji = span + p[j] + tau[j, i]
+        con({int(s[i]): 1.0, int(s[j]): -1.0, yv: big_ji, zv: -big_ji},
+            p[j] + tau[j, i] - big_ji, inf)
     for t, mv in mt.items():
         members = [i for i in range(n) if t >> i & 1]
         for i in members:
@@ -236,13 +263,26 @@ def plan_restoration(run, snap: Snapshot, time_limit_s: float) -> Plan | None:
             else:
                 lb[mv] = max(lb[mv], fixed_c[i])
         if w[t] < 0:
-            pick = {i: var(f"u{t},{i}", 0, 1, True) for i in members}
-            con(dict.fromkeys(pick.values(), 1.0), 1.0, 1.0)
-            for i, uv in pick.items():
+            # M_T may not exceed the completion of the job that is last in T; which one
+            # is last follows from the order y (exact when T holds pending jobs only)
+            has_fixed = any(i >= n_p for i in members)
+            last = {i: var(f"l{t},{i}", 0, 1, has_fixed) for i in members}
+            con(dict.fromkeys(last.values(), 1.0), 1.0, 1.0)
+            for i, lv in last.items():
                 if i < n_p:
-                    con({mv: 1.0, int(s[i]): -1.0, uv: big}, -inf, p[i] + big)
+                    con({mv: 1.0, int(s[i]): -1.0, lv: span}, -inf, p[i] + span)
                 else:
-                    con({mv: 1.0, uv: big}, -inf, fixed_c[i] + big)
+                    con({mv: 1.0, lv: span}, -inf, fixed_c[i] + span)
+                if has_fixed:
+                    continue
+                for k in members:
+                    if k == i:
+                        continue
+                    # i last in T needs every other k of T completed before i
+                    if k < i:
+                        con({lv: 1.0, y[k, i]: -1.0}, -inf, 0.0)
+                    else:
+                        con({lv: 1.0, y[i, k]: 1.0}, -inf, 1.0)
     for members, arrivals in spare_groups:
         q = {(i, r): var(f"q{i},{r}", 0, 1, True) for i in members for r in range(len(arrivals))}
         for i in members:
