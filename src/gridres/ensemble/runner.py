@@ -384,14 +384,40 @@ def network_fingerprint(net: Network) -> str:
 
 
 def describe(obj: Any) -> str:
-    """A stable text for a generator or evaluator: its ``repr`` where that names its
-    parameters (dataclasses), else its class path."""
+    """A stable, short text for a generator or evaluator, for the manifest.
+
+    Dataclasses give their class name and the fields they show in their ``repr``, with
+    grids and networks by name and arrays and tables by shape and hash (the grid itself
+    is checked by its own fingerprint); other objects give their ``repr`` where it has
+    no memory address, else their class path.
+
+    Examples
+    --------
+    >>> from gridres.ensemble import ImpactEvaluator
+    >>> describe(ImpactEvaluator(cascade=False))
+    'ImpactEvaluator(cascade=False, margin=0.0)'
+    """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return repr(obj)
+        shown = [f"{f.name}={_brief(getattr(obj, f.name))}"
+                 for f in dataclasses.fields(obj) if f.repr]
+        return f"{type(obj).__qualname__}({', '.join(shown)})"
     text = repr(obj)
     if " at 0x" in text or text.startswith("<"):
         return f"{type(obj).__module__}.{type(obj).__qualname__}"
     return text
+
+
+def _brief(v: Any) -> str:
+    if isinstance(v, Grid | Network):
+        return f"<{type(v).__name__.lower()} {v.name}>"
+    if isinstance(v, np.ndarray):
+        digest = hashlib.sha256(np.ascontiguousarray(v).tobytes() if v.dtype != object
+                                else "\x1f".join(map(str, v.ravel())).encode()).hexdigest()
+        return f"<array {'x'.join(map(str, v.shape))} {digest[:12]}>"
+    if isinstance(v, pd.DataFrame | pd.Series):
+        digest = hashlib.sha256(pd.util.hash_pandas_object(v).to_numpy().tobytes()).hexdigest()
+        return f"<table {'x'.join(map(str, v.shape))} {digest[:12]}>"
+    return describe(v)
 
 
 def default_batch_size(n: int, slots: int) -> int:
