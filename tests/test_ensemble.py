@@ -459,3 +459,20 @@ def test_cli_end_to_end_with_a_scenario_spec(tmp_path):
     doc = json.loads((out / "summary.json").read_text())
     assert doc["completed"] == 200 and doc["scenario"] == "random:k=3"
     assert doc["metrics"]["shed_mw"]["mean"] == pytest.approx(lib.records["shed_mw"].mean())
+
+
+def test_forkserver_workers_get_the_job_pickled_once_and_agree(grid, reference, tmp_path):
+    import threading
+
+    from gridres.ensemble.runner import _mp_context
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # a thread makes fork unsafe
+    other.start()
+    try:
+        assert _mp_context().get_start_method() == "forkserver"
+        res = run_ensemble(grid, RandomBranches(6), 150, 7, workers=2, out=tmp_path / "fs")
+    finally:
+        stop.set()
+        other.join()
+    frames_equal(load_records(res.out), load_records(reference.out))
