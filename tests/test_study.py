@@ -400,3 +400,24 @@ def test_small_example_studies_run(name: str, tmp_path: Path) -> None:
     if name == "hardening":
         assert summary["plan"]["status"] in ("pending", "done")
         assert math.isclose(summary["plan"]["budget"], 12.0)
+
+
+def test_demo_command_prints_where_the_report_is(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "demo"
+    assert run_cli(cli, ["demo", "--out", str(out), "--scenarios", "2"]) == 0
+    stdout, stderr = capsys.readouterr()
+    assert stdout.strip() == f"Report: {(out / 'report.html').resolve()}"
+    assert "ensemble" in stderr  # a progress bar per long step
+    assert (out / "report.html").is_file()
+
+
+def test_run_json_is_the_summary(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text('[study]\nseed = 3\n[grid]\nsource = "ieee14"\n'
+                    '[scenario]\nspec = "random:k=2"\n[ensemble]\nscheduler = "serial"\n'
+                    '[outputs]\nhtml = false\ngpkg = false\ntables = ["csv"]\n')
+    assert run_cli(cli, ["run", str(path), "--out", str(tmp_path / "o"), "-n", "5",
+                         "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert doc["scenarios"] == {"n": 5, "completed": 5}

@@ -24,7 +24,7 @@ def demo_study():
 @click.option("--out", type=click.Path(file_okay=False), default="out/demo", show_default=True,
               help="Results directory.")
 @click.option("--scenarios", "-n", "scenarios", type=click.IntRange(min=1), default=None,
-              help="Number of storms instead of the demo's 200.")
+              help="Number of storms instead of the demo's 300.")
 @click.option("--pdf", is_flag=True, help="Also write report.pdf.")
 @json_option
 def command(out: str, scenarios: int | None, pdf: bool, as_json: bool) -> int:

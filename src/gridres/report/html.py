@@ -156,7 +156,11 @@ def _contingency_ctx(res: StudyResults) -> tuple[dict | None, str | None]:
     uri = None
     if value is not None and (c[value] > 0).any():
         uri = _figure(contingency_figure, c, value, METRIC_LABELS.get(value, value))
-    return _table(c, 15, "outage"), uri
+    names = {"shed_mw": "Load lost (MW)", "customers_out": "Customers out",
+             "people_out": "People at dark facilities", "dark_facilities": "Dark facilities",
+             "islands": "Islands", "max_loading": "Worst loading", "overloaded": "Overloaded"}
+    cols = [col for col in names if col in c.columns]
+    return _table(c[cols].rename(columns=names), 15, "Outage"), uri
 
 
 def _plan_ctx(res: StudyResults) -> dict[str, Any] | None:

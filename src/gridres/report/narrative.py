@@ -195,13 +195,18 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
     parts = []
     if r and len(r) > 1:
         metric = "customer_hours"
-        ranked = sorted(r, key=lambda p: r[p].metrics.get(metric, {}).get("mean", math.inf))
-        b, w = ranked[0], ranked[-1]
-        vb = r[b].metrics.get(metric, {}).get("mean", math.nan)
-        vw = r[w].metrics.get(metric, {}).get("mean", math.nan)
-        if vw and math.isfinite(vw) and vw > 0:
+        value = {p: r[p].metrics.get(metric, {}).get("mean", math.nan) for p in r}
+        b = res.best_policy(metric) or next(iter(r))
+        vb = value[b]
+        vw = max(value.values())
+        worst = [p for p, v in value.items() if math.isclose(v, vw, rel_tol=1e-9)]
+        if vw and math.isfinite(vw) and vw > 0 and b not in worst:
             parts.append(f"Among the restoration policies, {b} cuts customer-hours without "
-                         f"power by {fmt_pct((vw - vb) / vw)} compared with {w}.")
+                         f"power by {fmt_pct((vw - vb) / vw)} compared with "
+                         f"{_list(worst)}.")
+        elif b in worst:
+            parts.append("The restoration policies compared give the same customer-hours "
+                         "in these events.")
     plan = res.plan
     if plan is not None and plan.status == "done" and plan.portfolio is not None:
         items = [str(x) for x in plan.portfolio.index[:5]]
@@ -235,7 +240,7 @@ def _impact_rules() -> str:
 
     doc = impact.__doc__ or ""
     m = re.search(r"Balance and dispatch rule.*?\n-+\n(.*)", doc, re.S)
-    return " ".join((m.group(1) if m else doc).split())
+    return " ".join((m.group(1) if m else doc).replace("``", "").split())
 
 
 def versions() -> dict[str, str]:
@@ -342,7 +347,10 @@ def methods(res: StudyResults) -> list[dict[str, Any]]:
                  ("ensemble.workers", _show(study.ensemble.workers),
                   "does not change any result"),
                  ("ensemble.scheduler", study.ensemble.scheduler,
-                  "does not change any result")]})
+                  "does not change any result"),
+                 ("ensemble.batch_size", str(study.ensemble.batch_size),
+                  _doc(schema.EnsembleSection, "batch_size") + " Does not change any "
+                  "result.")]})
 
     if study.restoration is not None:
         r = study.restoration
@@ -350,8 +358,14 @@ def methods(res: StudyResults) -> list[dict[str, Any]]:
         used = [o.policy for o in (res.restoration or {}).values()] or list(r.policies)
         rrows = [("restoration.policies", _show(used), "policies compared, on the same "
                   "events and repair times")]
-        rrows += [(f"restoration.{k}", _show(v), docs.get(k, ""))
-                  for k, v in r.to_dict().items() if k != "policies"]
+        for k, v in r.to_dict().items():
+            if k == "policies":
+                continue
+            if isinstance(v, dict) and v:
+                rrows += [(f"restoration.{k}.{sub}", _show(x), docs.get(k, "") if i == 0
+                           else "") for i, (sub, x) in enumerate(v.items())]
+            else:
+                rrows.append((f"restoration.{k}", _show(v), docs.get(k, "")))
         rrows += [(f"policy {p}", "", _policy_doc(p)) for p in used]
         rrows += [(f"metric {k}", "", v) for k, v in RESTORATION_METRICS.items()]
         out.append({"title": "Restoration", "text": _restoration_text(res), "rows": rrows})

@@ -492,7 +492,21 @@ def _hazards(folder: Path, raw: dict[str, Any],
                 "(see grids/studies/*.toml)")
     section = "scenario" if "scenario" in raw and "hazard" not in raw else "hazard"
     for i, spec in enumerate(specs):
-        _check_fragility(spec, hazard_path(section, i), out)
+        where = hazard_path(section, i)
+        if set(spec) == {"spec"} and isinstance(spec["spec"], str):
+            # a spec string: check the fragility parameters it gives (KIND.beta=...)
+            try:
+                from gridres.scenarios.spec import parse_spec
+
+                parsed = parse_spec(spec["spec"])
+            except (ImportError, ValueError):
+                continue
+            inner = Collector()
+            _check_fragility(parsed, (), inner)
+            for p, msg, code in inner.problems:
+                out.add((*where, "spec"), f"{format_path(p)}: {msg}", code)
+        else:
+            _check_fragility(spec, where, out)
     return tuple(specs), section
 
 
