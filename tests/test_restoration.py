@@ -361,6 +361,36 @@ def test_supply_equals_assess_on_random_states(matpower_grid):
         np.testing.assert_array_equal(sup.fac_grid, imp.facility == FACILITY_GRID)
 
 
+def test_gains_equal_supply_and_bounds_hold(matpower_grid):
+    from gridres.restoration.policies import Gains
+
+    net = matpower_grid("case118").network
+    rng = np.random.default_rng(8)
+    reconnecting = set()
+    for _ in range(10):
+        fb = rng.choice(net.n_bus, 4, replace=False)
+        fl = rng.choice(net.n_branch, 15, replace=False)
+        fg = rng.choice(net.n_gen, 6, replace=False)
+        st = net.intact().fail(fb, fl, fg)
+        masks = (st.bus, st.branch, st.gen)
+        ctx = Gains(net, masks)
+        base = supply(net, *masks).total_mw
+        assert ctx.served_mw == pytest.approx(base)
+        cands = [(0, int(p)) for p in fb] + [(1, int(p)) for p in fl] + [(2, int(p)) for p in fg]
+        ub = ctx.bounds([e for e, _ in cands], [p for _, p in cands])
+        for (e, p), bound in zip(cands, ub, strict=True):
+            m = [x.copy() for x in masks]
+            m[e][p] = True
+            exact = max(0.0, supply(net, *m).total_mw - base)
+            assert ctx.gain(e, p) == pytest.approx(exact, abs=1e-9)
+            assert bound >= exact - 1e-9
+            if bound == 0:
+                assert exact == 0
+            if exact > 0:
+                reconnecting.add(e)
+    assert reconnecting == {0, 1, 2}  # buses, branches and generators were all exercised
+
+
 def test_pure_metric_functions():
     assert energy_not_served([0.0, 1.0], [5.0, 0.0], 3.0) == 5.0
     assert restoration_times([0.0], [0.0]) == [0.0, 0.0, 0.0]

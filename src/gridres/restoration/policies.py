@@ -51,7 +51,6 @@ from gridres.errors import InputNotFound, UsageError
 from gridres.model import Network
 from gridres.restoration.settings import element_token
 from gridres.restoration.simulate import Decision, Policy
-from gridres.restoration.supply import Supply
 from gridres.topology import components, effective
 
 __all__ = [
@@ -65,7 +64,7 @@ __all__ = [
     "read_priority_file",
     "get_policy",
     "policy_names",
-    "gain_bounds",
+    "Gains",
 ]
 
 logger = logging.getLogger(__name__)
@@ -229,66 +228,132 @@ def get_policy(name: str, priority: Iterable[str] | None = None) -> Policy:
     return POLICIES[name]
 
 
-def gain_bounds(
-    net: Network,
-    now: Supply,
-    masks: tuple[np.ndarray, np.ndarray, np.ndarray],
-    etypes: Sequence[int],
-    positions: Sequence[int],
-) -> np.ndarray:
-    """An upper bound on the MW each repair would reconnect, exact where it is 0.
+@dataclass(eq=False)
+class Gains:
+    """What single repairs would reconnect on top of a state, computed without a new
+    connected-components pass per repair.
 
-    A branch between two islands can at most serve what both islands lack (0 if it
-    joins an island to itself, touches a failed bus, or joins two islands without
-    capacity); a bus at most its load plus what the islands around it lack; a
-    generator at most what its island lacks.
+    The state's islands are labelled once; a repaired branch merges two labels, a
+    repaired bus merges its own with its neighbours', a repaired generator keeps them,
+    and the engine's balance rule (:func:`gridres.impact.balance`) runs on the merged
+    labels. :meth:`bounds` gives a cheap upper bound that is exact where it is 0.
 
     Parameters
     ----------
     net : Network
-    now : Supply
-        Supply of ``masks``.
     masks : tuple of ndarray of bool
         Alive bus, branch and generator masks.
-    etypes, positions : sequences of int
-        Element type (0 bus, 1 branch, 2 generator) and position of each repair.
 
-    Returns
-    -------
-    ndarray of float
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gridres.model import Grid
+    >>> g = Grid(buses=pd.DataFrame({"id": ["s", "a"], "ref": [True, False],
+    ...                              "load_mw": [0.0, 10.0]}),
+    ...          branches=pd.DataFrame({"id": ["l"], "from_bus": ["s"], "to_bus": ["a"],
+    ...                                 "x_pu": [0.1]}),
+    ...          generators=pd.DataFrame({"id": ["g"], "bus": ["s"], "pmax_mw": [50.0]}))
+    >>> net = g.network
+    >>> st = net.intact().fail(branches=[0])
+    >>> Gains(net, (st.bus, st.branch, st.gen)).gain(1, 0)
+    10.0
     """
-    bus, branch, gen = masks
-    from gridres.model import State
 
-    eff = effective(net, State(bus, branch, gen))
-    n_comp, labels = components(net, eff.branch)
-    load = np.where(eff.bus, np.maximum(net.load_mw, 0.0), 0.0)
-    demand = np.bincount(labels, weights=load, minlength=n_comp)
-    served = np.bincount(labels, weights=now.served_mw, minlength=n_comp)
-    lack = np.clip(demand - served, 0.0, None)
-    g = np.flatnonzero(eff.gen)
-    cap = np.bincount(labels[net.gen_bus[g]], weights=net.gen_pmax_mw[g], minlength=n_comp)
-    out = np.zeros(len(etypes))
-    for i, (e, p) in enumerate(zip(etypes, positions, strict=True)):
-        if e == 1:
-            f, t = net.f[p], net.t[p]
-            if not (net.branch_in_service[p] and eff.bus[f] and eff.bus[t]):
-                continue
+    net: Network
+    masks: tuple
+
+    def __post_init__(self) -> None:
+        from gridres.impact import balance
+        from gridres.model import State
+
+        net = self.net
+        bus, branch, gen = self.masks
+        self.eff = effective(net, State(bus, branch, gen))
+        self.n_comp, self.labels = components(net, self.eff.branch)
+        _, ref = np.unique(self.labels, return_index=True)
+        self.ref = ref.astype(np.int64)
+        self._balance = balance
+        served = balance(net, self.labels, self.ref, self.eff)[0]
+        self.served_mw = float(served.sum())
+        load = np.where(self.eff.bus, np.maximum(net.load_mw, 0.0), 0.0)
+        n = self.n_comp
+        self.lack = np.clip(np.bincount(self.labels, weights=load, minlength=n)
+                            - np.bincount(self.labels, weights=served, minlength=n), 0.0, None)
+        g = np.flatnonzero(self.eff.gen)
+        self.cap = np.bincount(self.labels[net.gen_bus[g]], weights=net.gen_pmax_mw[g],
+                               minlength=n)
+
+    def _bus_neighbours(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        net = self.net
+        branch = self.masks[1]
+        inc = np.flatnonzero(((net.f == p) | (net.t == p)) & branch & net.branch_in_service)
+        other = np.where(net.f[inc] == p, net.t[inc], net.f[inc])
+        ok = self.eff.bus[other]
+        return inc[ok], other[ok]
+
+    def bounds(self, etypes: Sequence[int], positions: Sequence[int]) -> np.ndarray:
+        """Upper bound on the MW each repair would reconnect, exact where it is 0: a
+        branch at most what the two islands it joins lack (0 within one island, at a
+        failed bus, or between islands without capacity), a bus its load plus what the
+        islands around it lack, a generator what its island lacks."""
+        net, eff, labels, lack, cap = self.net, self.eff, self.labels, self.lack, self.cap
+        gen = self.masks[2]
+        out = np.zeros(len(etypes))
+        for i, (e, p) in enumerate(zip(etypes, positions, strict=True)):
+            if e == 1:
+                f, t = net.f[p], net.t[p]
+                if not (net.branch_in_service[p] and eff.bus[f] and eff.bus[t]):
+                    continue
+                a, b = labels[f], labels[t]
+                if a != b and cap[a] + cap[b] > _EPS:
+                    out[i] = lack[a] + lack[b]
+            elif e == 0:
+                if not net.bus_in_service[p]:
+                    continue
+                _, other = self._bus_neighbours(p)
+                comps = np.unique(labels[other])
+                own = (net.gen_bus == p) & gen & net.gen_in_service
+                if cap[comps].sum() + net.gen_pmax_mw[own].sum() > _EPS:
+                    out[i] = max(net.load_mw[p], 0.0) + lack[comps].sum()
+            else:
+                b = net.gen_bus[p]
+                if net.gen_in_service[p] and eff.bus[b] and net.gen_pmax_mw[p] > _EPS:
+                    out[i] = lack[labels[b]]
+        return out
+
+    def gain(self, etype: int, pos: int) -> float:
+        """MW served more with element ``pos`` (type 0 bus, 1 branch, 2 generator)
+        repaired; exactly what :func:`~gridres.restoration.supply.supply` gives."""
+        from gridres.model import State
+
+        net, eff, labels = self.net, self.eff, self.labels
+        bus, branch, gen = eff.bus, eff.branch, eff.gen
+        if etype == 1:
+            f, t = net.f[pos], net.t[pos]
+            if not (net.branch_in_service[pos] and eff.bus[f] and eff.bus[t]):
+                return 0.0
             a, b = labels[f], labels[t]
-            if a != b and cap[a] + cap[b] > _EPS:
-                out[i] = lack[a] + lack[b]
-        elif e == 0:
-            if not net.bus_in_service[p]:
-                continue
-            inc = np.flatnonzero(((net.f == p) | (net.t == p)) & branch & net.branch_in_service)
-            other = np.where(net.f[inc] == p, net.t[inc], net.f[inc])
-            comps = np.unique(labels[other[eff.bus[other]]])
-            own = (net.gen_bus == p) & gen & net.gen_in_service
-            c = cap[comps].sum() + net.gen_pmax_mw[own].sum()
-            if c > _EPS:
-                out[i] = max(net.load_mw[p], 0.0) + lack[comps].sum()
+            if a == b:
+                return 0.0
+            labels = np.where(labels == b, a, labels)
+            branch = branch.copy()
+            branch[pos] = True
+        elif etype == 2:
+            b = net.gen_bus[pos]
+            if not (net.gen_in_service[pos] and eff.bus[b]):
+                return 0.0
+            gen = gen.copy()
+            gen[pos] = True
         else:
-            b = net.gen_bus[p]
-            if net.gen_in_service[p] and eff.bus[b] and net.gen_pmax_mw[p] > _EPS:
-                out[i] = lack[labels[b]]
-    return out
+            if not net.bus_in_service[pos] or eff.bus[pos]:
+                return 0.0
+            inc, other = self._bus_neighbours(pos)
+            merge = np.unique(np.append(labels[other], labels[pos]))
+            labels = np.where(np.isin(labels, merge), labels[pos], labels)
+            bus, branch, gen = bus.copy(), branch.copy(), gen.copy()
+            bus[pos] = True
+            branch[inc] = True
+            own = (net.gen_bus == pos) & self.masks[2] & net.gen_in_service
+            gen[own] = True
+        served = self._balance(net, labels, self.ref, State(bus, branch, gen))[0]
+        return max(0.0, float(served.sum()) - self.served_mw)

@@ -517,7 +517,7 @@ class _Run:
         return masks[0], masks[1], masks[2]
 
     def gains(self, candidates: np.ndarray, hours: np.ndarray) -> np.ndarray:
-        from gridres.restoration.policies import gain_bounds
+        from gridres.restoration.policies import Gains
 
         bus, branch, gen = self._anticipated()
         key = bus.tobytes() + branch.tobytes() + gen.tobytes()
@@ -527,18 +527,14 @@ class _Run:
         jobs = [self.jobs[j] for j in candidates]
         todo = [i for i, j in enumerate(jobs) if j.id not in cache]
         if todo:
-            base = supply(self.net, bus, branch, gen)
-            ub = gain_bounds(self.net, base, (bus, branch, gen),
-                             [jobs[i].etype for i in todo], [jobs[i].pos for i in todo])
+            ctx = Gains(self.net, (bus, branch, gen))
+            ub = ctx.bounds([jobs[i].etype for i in todo], [jobs[i].pos for i in todo])
             order = [todo[i] for i in np.argsort(-ub / np.maximum(hours[todo], 1e-6),
                                                   kind="stable") if ub[i] > _EPS]
-            evaluate = order[: self.s.greedy_max_candidates]
             for i in todo:
                 cache[jobs[i].id] = 0.0
-            for i in evaluate:
-                masks = [bus.copy(), branch.copy(), gen.copy()]
-                masks[jobs[i].etype][jobs[i].pos] = True
-                cache[jobs[i].id] = max(0.0, supply(self.net, *masks).total_mw - base.total_mw)
+            for i in order[: self.s.greedy_max_candidates]:
+                cache[jobs[i].id] = ctx.gain(jobs[i].etype, jobs[i].pos)
         return np.array([cache[j.id] for j in jobs])
 
     def dependency(self, jid: int) -> tuple[float, np.ndarray]:
