@@ -421,3 +421,15 @@ def test_run_json_is_the_summary(tmp_path: Path, capsys) -> None:
     doc = json.loads(capsys.readouterr().out)
     assert doc == json.loads((tmp_path / "o" / "summary.json").read_text())
     assert doc["scenarios"] == {"n": 5, "completed": 5}
+
+
+def test_priority_list_policy_needs_a_list_of_known_elements(tmp_path: Path) -> None:
+    head = ('[study]\nseed = 1\n[grid]\nsource = "ieee14"\n[scenario]\nspec = "random:k=2"\n'
+            '[restoration]\n')
+    path = tmp_path / "p.toml"
+    path.write_text(head + 'policies = ["priority-list"]\n')
+    assert [(p.line, p.path) for p in check_study(path)] == [(8, "restoration.policies")]
+    path.write_text(head + 'policies = ["priority-list"]\npriority = ["branch:1", "bus:99"]\n')
+    [problem] = check_study(path)
+    assert (problem.line, problem.path) == (9, "restoration.priority[1]")
+    assert "no bus with id '99'" in problem.message

@@ -277,8 +277,10 @@ def _flat(d: Any, prefix: str = "") -> list[tuple[str, str]]:
 def _show(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, list):
+    if isinstance(v, list | tuple):
         return ", ".join(_show(x) for x in v) if v else "(none)"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) if v else "(none)"
     if isinstance(v, float):
         return f"{v:g}"
     return str(v) if v != "" else "(empty)"
@@ -405,7 +407,8 @@ def _param_docs(cls: type) -> dict[str, str]:
         elif names and line.strip():
             for n in names:
                 out[n] = (out[n] + " " + line.strip()).strip()
-    return {k: (v.replace("``", "").split(". ")[0].rstrip(".") + ".") if v else ""
+    first = re.compile(r"(?<!i\.e)(?<!e\.g)\.\s+(?=[A-Z])")
+    return {k: (first.split(v.replace("``", ""))[0].rstrip(".") + ".") if v else ""
             for k, v in out.items()}
 
 

@@ -389,20 +389,31 @@ def parse_restoration(raw: Any, path: tuple[str | int, ...], out: Collector
         else:
             policies = tuple(policies_raw)
             _unique(list(policies), (*path, "policies"), out)
+    priority_raw = given.pop("priority", [])
+    priority: tuple[str, ...] = ()
+    if not isinstance(priority_raw, list) or not all(isinstance(p, str) for p in priority_raw):
+        out.add((*path, "priority"), "must be a list of element tokens such as "
+                "\"branch:L12\" (the repair order of the priority-list policy)")
+    else:
+        priority = tuple(priority_raw)
+    if "priority-list" in policies and not priority:
+        out.add((*path, "policies"), "the priority-list policy needs priority = "
+                "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     try:
         from gridres.restoration.settings import RestorationSettings
     except ImportError:
         logger.info("gridres.restoration not available: [restoration] kept as given")
-        return RestorationSection(policies, None, given)
+        return RestorationSection(policies, None, given, priority)
     known = [f.name for f in dataclasses.fields(RestorationSettings)]
     kwargs = {}
     for key, value in given.items():
         if key not in known:
             import difflib
 
-            close = difflib.get_close_matches(key, known + ["policies"], n=1, cutoff=0.6)
+            close = difflib.get_close_matches(key, known + ["policies", "priority"], n=1,
+                                              cutoff=0.6)
             hint = (f"did you mean {close[0]!r}?" if close
-                    else f"known keys: policies, {', '.join(known)}")
+                    else f"known keys: policies, priority, {', '.join(known)}")
             out.add((*path, key), f"unknown key; {hint}")
             continue
         kwargs[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value) \
@@ -429,7 +440,7 @@ def parse_restoration(raw: Any, path: tuple[str | int, ...], out: Collector
                 kwargs[key] = {k: v for k, v in kwargs[key].items() if k != item}
             else:
                 kwargs.pop(key)
-    return RestorationSection(policies, settings, given)
+    return RestorationSection(policies, settings, given, priority)
 
 
 def _item_named(msg: str, value: Any) -> str | None:

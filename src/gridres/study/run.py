@@ -110,7 +110,7 @@ def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, l
     from gridres.impact import assess
 
     base = assess(grid.network).served_total_mw
-    ev = StudyEvaluator(impact, prepare(grid, r.settings), tuple(policies), (), base,
+    ev = StudyEvaluator(impact, prepare(grid, r.settings), tuple(policies), r.priority, base,
                         curve_hours(r.settings.horizon_h))
     return ev, policies
 

@@ -155,7 +155,10 @@ class RestorationSection:
     Attributes
     ----------
     policies : tuple of str
-        Policies to compare (default: every policy of :mod:`gridres.restoration`).
+        Policies to compare (default: critical-first, greedy, largest-load-first).
+    priority : tuple of str
+        Element tokens (``branch:ID``, ``bus:ID``, ``gen:ID``) in the order the
+        ``priority-list`` policy repairs them.
     settings : RestorationSettings or None
         None where the restoration module is not available.
     given : dict
@@ -165,11 +168,12 @@ class RestorationSection:
     policies: tuple[str, ...] = ()
     settings: Any = None
     given: dict = field(default_factory=dict)
+    priority: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Policies and every setting, defaults filled in."""
+        """Policies, the priority list and every setting, defaults filled in."""
         values = self.settings.to_dict() if self.settings is not None else dict(self.given)
-        return {"policies": list(self.policies), **values}
+        return {"policies": list(self.policies), "priority": list(self.priority), **values}
 
 
 @dataclass(frozen=True)

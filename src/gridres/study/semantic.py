@@ -170,6 +170,18 @@ def _check_restoration(study: Study, grid: Any, out: Collector, notes: list[str]
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             out.add((*base, "depots", i), f"no bus or substation {depot!r} in grid "
                     f"{grid.name}{hint}")
+    if r.priority:
+        try:
+            from gridres.restoration.policies import PriorityList
+
+            PriorityList(r.priority).check(grid)
+        except (GridresError, ValueError, KeyError) as exc:
+            bad = next((i for i, t in enumerate(r.priority)
+                        if repr(t.split(":", 1)[-1]) in str(exc)), None)
+            out.add((*base, "priority") + ((bad,) if bad is not None else ()),
+                    plain_message(str(exc)))
+        except ImportError:
+            pass
     names = policy_names()
     if names is None:
         notes.append("restoration policies not checked: gridres.restoration is not "
