@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _EPS = 1e-9  # the engine's "has capacity" threshold (impact._EPS)
 _EMPTY = np.zeros(0, dtype=np.int64)
+_NO_MW = np.zeros(0)
 
 Progress = Callable[[int], None]
 
@@ -339,7 +340,35 @@ class SuperpositionSweep:
         general: list[int] = []
         groups: dict[tuple[int, bool], list[_Case]] = {}
         people = self.net.fac_people
+        # plain branch outages (no islanding) first, vectorised: dispatch and supply are
+        # the intact ones, only flows change
+        net = self.net
+        simple = np.zeros(len(cases), dtype=bool)
+        branch = np.full(len(cases), -1, dtype=np.int64)
         for j, case in enumerate(cases):
+            if len(case.branches) == 1 and not len(case.buses) and not len(case.gens):
+                branch[j] = case.branches[0]
+        cand = np.flatnonzero(branch >= 0)
+        ks = branch[cand]
+        ok = self.eff.branch[ks] & ~self.tree.bridge[ks] & self.island_ok[net.f[ks]]
+        cand, ks = cand[ok], ks[ok]
+        simple[cand] = True
+        served0, shed0, cust0, islands0 = self.totals
+        rows.served[cand], rows.shed[cand], rows.customers[cand] = served0, shed0, cust0
+        rows.islands[cand] = islands0
+        people0 = int(people[list(self.dark0)].sum()) if self.dark0 else 0
+        rows.people[cand] = people0
+        rows.method[cand] = "lodf"
+        plain = []
+        for j, k in zip(cand.tolist(), ks.tolist(), strict=True):
+            rows.dark[j] = self.dark0
+            one = np.array([k])
+            plain.append(_Case(j, one, _EMPTY, _NO_MW, one, []))
+        if plain:
+            groups[(1, False)] = plain
+        for j, case in enumerate(cases):
+            if simple[j]:
+                continue
             plan = self.plan(j, case)
             if plan is None:
                 general.append(j)
