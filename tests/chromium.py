@@ -1,8 +1,9 @@
 """Open a local HTML file in headless Chromium over the DevTools protocol and report
 what happened: every request, console and log errors, image sizes, a screenshot.
 
-Used by the report tests. Needs a ``chromium`` executable and the ``websocket-client``
-package; :func:`unavailable` says which is missing.
+Used by the report tests. Needs only a ``chromium`` executable: the DevTools websocket
+is spoken with the standard library (:class:`_WebSocket`, the small part of RFC 6455
+a local client needs).
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +42,81 @@ def unavailable() -> str | None:
     """Why the browser check cannot run here, or None."""
     if executable() is None:
         return "chromium is not installed (CI installs the Debian package chromium)"
-    try:
-        import websocket  # noqa: F401
-    except ImportError:
-        return "the websocket-client package is not installed"
     return None
+
+
+class _WebSocket:
+    """A minimal websocket client (RFC 6455): text frames, fragmentation, ping/pong."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        u = urllib.parse.urlparse(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                           ).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1024)
+            if not chunk:
+                raise ConnectionError("websocket handshake: connection closed")
+            head += chunk
+        head, self.buf = head.split(b"\r\n\r\n", 1)
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise ConnectionError(f"websocket handshake refused: {head[:80]!r}")
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk:
+                raise ConnectionError("websocket closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _frame(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 65536:
+            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + masked)
+
+    def send(self, text: str) -> None:
+        self._frame(0x1, text.encode())
+
+    def recv(self) -> str:
+        parts: list[bytes] = []
+        while True:
+            b0, b1 = self._read(2)
+            opcode, n = b0 & 0x0F, b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._read(8))[0]
+            mask = self._read(4) if b1 & 0x80 else b""
+            data = self._read(n)
+            if mask:
+                data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+            if opcode == 0x9:  # ping
+                self._frame(0xA, data)
+                continue
+            if opcode == 0x8:
+                raise ConnectionError("websocket closed by chromium")
+            if opcode in (0x0, 0x1, 0x2):
+                parts.append(data)
+                if b0 & 0x80:
+                    return b"".join(parts).decode()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._frame(0x8, b"")
+        self.sock.close()
 
 
 @dataclass
@@ -122,16 +197,13 @@ def _browser():
 
 def load(path: str | Path, width: int = 1100) -> PageReport:
     """Load ``path`` (a local file) in a fresh headless Chromium and report on it."""
-    import websocket
-
     url = Path(path).resolve().as_uri()
     report = PageReport()
     with _browser() as port:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
             targets = json.loads(r.read())
         page = next(t for t in targets if t.get("type") == "page")
-        ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60,
-                                         suppress_origin=True)
+        ws = _WebSocket(page["webSocketDebuggerUrl"])
         try:
             s = _Session(ws)
             for domain in ("Page", "Network", "Runtime", "Log"):
