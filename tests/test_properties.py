@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from builders import failed, make_grid
 from gridres.impact import assess
 from gridres.model import CRITICAL_PRIORITY, State
+from gridres.topology import islands, unsupplied_buses
 
 SETTINGS = settings(
     max_examples=60,
@@ -149,6 +150,9 @@ def check_invariants(net, state, dispatch_range: bool = True) -> None:
     fixed = np.bincount(imp.island[alive], weights=net.fixed_mw[alive], minlength=imp.n_islands)
     live = (cap > 0) & (fixed <= cap + TOL)
     assert np.array_equal(imp.energized[alive], live[imp.island[alive]])
+    # the topology primitives agree: same islands; unsupplied = alive without capacity
+    assert np.array_equal(islands(net, state), imp.island)
+    assert np.array_equal(unsupplied_buses(net, state), alive[cap[imp.island[alive]] <= 0])
     assert (served[live] + fixed[live] <= cap[live] + TOL).all()
     assert (served[~live] == 0).all()
 
