@@ -156,6 +156,8 @@ def test_executive_summary_is_written_from_the_numbers(demo) -> None:
     worst = [p for p, v in hours.items() if math.isclose(v, max(hours.values()))]
     assert f"compared with {' and '.join(worst)}" in summary
     assert f"{demo.completed:,} events" in summary
+    assert ("Each event is a windstorm with gusts of up to 46 m/s at 48.40° N, 13.58° E, "
+            "fading to nothing 40 km away") in summary
 
 
 def _flat(doc, prefix=""):

@@ -256,9 +256,8 @@ def render_report(res: StudyResults) -> str:
     ctx["plan"] = _plan_ctx(res)
     ctx["methods"] = methods(res)
     ctx["resolved_toml"] = study.resolved_toml()
-    ctx["files"] = [(k, v) for k, v in _FILES.items() if k in {p.name for p in
-                                                              res.files.values()} or k in
-                    res.files]
+    present = set(res.files) | {k.split("/", 1)[0] for k in res.files}
+    ctx["files"] = [(k, v) for k, v in _FILES.items() if k in present]
 
     ctx["sections"] = [{"id": "summary", "title": "Executive summary"}]
     for key, sid, title in (("map_uri", "map", "Map"),

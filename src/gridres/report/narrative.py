@@ -13,6 +13,7 @@ import importlib.metadata
 import math
 import platform
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -65,8 +66,60 @@ def _list(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _plural(n: Any, word: str) -> str:
+    return f"{n:g} {word}" + ("" if n == 1 else "s")
+
+
+def describe_generator(gen: Any) -> str:
+    """A scenario generator in plain words (its label where it is of an unknown kind).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> camp = type("StrikeCampaign", (), {})()
+    >>> camp.waves, camp.k, camp.every_h, camp.target, camp.weight = 4, 2, 24.0, "substation", "load_mw"
+    >>> describe_generator(camp)
+    '4 strikes 24 hours apart, each on 2 substations, the most loaded ones likelier'
+    """
+    kind = type(gen).__name__
+    if kind == "HazardScenarios":
+        fp, fs = gen.footprint, gen.fragility
+        if hasattr(fp, "radius_km"):
+            what = {"wind": f"a windstorm with gusts of up to {fp.peak:g} {fs.unit}",
+                    "flood": f"a flood up to {fp.peak:g} {fs.unit} deep"}.get(
+                fs.hazard, f"a {fs.hazard} hazard of intensity up to {fp.peak:g} {fs.unit}")
+            if getattr(fp, "lon", None) is not None:
+                where = f"{fp.lat:.2f}° N, {fp.lon:.2f}° E"
+            else:
+                where = f"({fp.x:g}, {fp.y:g})"
+            if fp.falloff == "gaussian":
+                return (f"{what}, fading with distance from {where} (bell-shaped, "
+                        f"{fp.radius_km:g} km standard deviation)")
+            return f"{what} at {where}, fading to nothing {fp.radius_km:g} km away"
+        return f"{fs.hazard} zones from {Path(str(fp.path)).name}"
+    if kind == "StrikeCampaign":
+        targets = _plural(gen.k, str(gen.target))
+        how = {"uniform": "any of them alike", "load_mw": "the most loaded ones likelier",
+               "critical_mw": "those feeding critical facilities likelier"}.get(
+            str(gen.weight), f"weighted by {gen.weight}")
+        return (f"{_plural(gen.waves, 'strike')} {gen.every_h:g} hours apart, each on "
+                f"{targets}, {how}")
+    if kind == "RandomOutages":
+        return f"{_plural(gen.k, 'random ' + str(gen.elements))} out at once"
+    if kind == "ExplicitScenarios":
+        n = len(getattr(gen, "scenarios", ()))
+        return "the listed outage" + ("s" if n != 1 else "")
+    if kind == "WaveSequence":
+        parts = [f"{describe_generator(g)}" + (f" after {t:g} hours" if t else "")
+                 for t, g in gen.parts]
+        return "; then ".join(parts)
+    return str(getattr(gen, "label", "") or kind)
+
+
 def hazard_text(res: StudyResults) -> str:
     """What was simulated, in a phrase."""
+    if res.generators:
+        return "; and ".join(describe_generator(g) for g in res.generators)
     labels = [x for x in res.hazard_labels if x]
     if labels:
         return "; ".join(labels)
@@ -99,10 +152,14 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
     people = res.metrics.get("people_out", {})
     n_cust = g.get("customers", 0) or 0
 
-    intro = (f"We simulated {res.completed:,} events ({hazard_text(res)}) on the "
-             f"{res.grid.name} grid: {g.get('buses', '?')} buses, "
+    intro = (f"We simulated {res.completed:,} events on the {res.grid.name} grid "
+             f"({g.get('buses', '?')} buses, "
              f"{fmt_num(total, 'MW')} of demand")
-    intro += f", {fmt_num(n_cust)} customers." if n_cust else "."
+    intro += f", {fmt_num(n_cust)} customers)" if n_cust else ")"
+    intro += f". Each event is {hazard_text(res)}"
+    drawn = any(type(gen).__name__ != "ExplicitScenarios" for gen in res.generators)
+    intro += ("; what fails is drawn at random and differs from one event to the next."
+              if drawn else ".")
     if res.completed < res.n:
         intro += (f" The run stopped after {res.completed:,} of {res.n:,} planned events; "
                   "the numbers cover those only.")
