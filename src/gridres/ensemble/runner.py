@@ -431,6 +431,22 @@ def default_batch_size(n: int, slots: int) -> int:
     return int(min(128, max(16, math.ceil(n / (16 * max(slots, 1))))))
 
 
+def _batches(todo: list[tuple[int, int]], size: int | None, slots: int):
+    """Inclusive index ranges to run, in order. With a fixed ``size`` every batch has that
+    size; by default batches shrink towards the end (down to 16 scenarios) so that all
+    workers finish at about the same time."""
+    left = sum(b - a + 1 for a, b in todo)
+    top = size or default_batch_size(left, slots)
+    for lo, hi in todo:
+        a = lo
+        while a <= hi:
+            k = size or max(min(16, top), min(top, math.ceil(left / (4 * slots))))
+            b = min(a + k, hi + 1) - 1
+            yield a, b
+            left -= b - a + 1
+            a = b + 1
+
+
 def _resolve_grid(grid: Any) -> tuple[Network, str]:
     if isinstance(grid, Network):
         return grid, ""
@@ -613,9 +629,7 @@ def _run(root: Path, temporary: bool, manifest: dict[str, Any], net: Network, ge
             with _executor(job, workers if scheduler is None else 0, scheduler) as (
                 submit, slots, cancel
             ):
-                size = batch_size or default_batch_size(n_todo, slots)
-                batches = iter([(a, min(a + size, b + 1) - 1)
-                                for lo, b in todo for a in range(lo, b + 1, size)])
+                batches = iter(_batches(todo, batch_size, slots))
                 window = 1 if slots == 1 and scheduler is None else 2 * slots
                 pending: set[cf.Future] = set()
                 try:
