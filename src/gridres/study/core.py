@@ -50,7 +50,9 @@ from gridres.study.schema import (
     PlanSection,
     RestorationSection,
     StudyInfo,
+    parse_restoration,
     parse_section,
+    plain_message,
 )
 from gridres.study.tomltext import dumps, format_path, key_lines, line_of
 
@@ -363,115 +365,6 @@ def _build(path: Path, raw: dict[str, Any], out: Collector) -> Study | None:
     return Study(path=path.resolve(), info=info, grid=grid, hazards=hazards,
                  hazard_section=hazard_section, ensemble=ensemble, cascade=cascade, restoration=restoration, plan=plan,
                  outputs=outputs)
-
-
-_PARAM = re.compile(r"The '(\w+)' parameter")
-_FOR = re.compile(r"\(for ([^)]+)\)")
-
-
-def parse_restoration(raw: Any, path: tuple[str | int, ...], out: Collector
-                      ) -> RestorationSection:
-    """Read ``[restoration]``: ``policies`` plus the keys of
-    :class:`gridres.restoration.RestorationSettings`, checked by that class; its
-    messages name the parameter, which gives the key path."""
-    if not isinstance(raw, dict):
-        out.add(path, "must be a table")
-        raw = {}
-    given = dict(raw)
-    policies_raw = given.pop("policies", None)
-    policies: tuple[str, ...] = ()
-    if policies_raw is not None:
-        if isinstance(policies_raw, str):
-            policies_raw = [policies_raw]
-        if not isinstance(policies_raw, list) or not all(isinstance(p, str)
-                                                         for p in policies_raw):
-            out.add((*path, "policies"), "must be a list of policy names")
-        else:
-            policies = tuple(policies_raw)
-            _unique(list(policies), (*path, "policies"), out)
-    priority_raw = given.pop("priority", [])
-    priority: tuple[str, ...] = ()
-    if not isinstance(priority_raw, list) or not all(isinstance(p, str) for p in priority_raw):
-        out.add((*path, "priority"), "must be a list of element tokens such as "
-                "\"branch:L12\" (the repair order of the priority-list policy)")
-    else:
-        priority = tuple(priority_raw)
-    if "priority-list" in policies and not priority:
-        out.add((*path, "policies"), "the priority-list policy needs priority = "
-                "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
-    try:
-        from gridres.restoration.settings import RestorationSettings
-    except ImportError:
-        logger.info("gridres.restoration not available: [restoration] kept as given")
-        return RestorationSection(policies, None, given, priority)
-    known = [f.name for f in dataclasses.fields(RestorationSettings)]
-    kwargs = {}
-    for key, value in given.items():
-        if key not in known:
-            import difflib
-
-            close = difflib.get_close_matches(key, known + ["policies", "priority"], n=1,
-                                              cutoff=0.6)
-            hint = (f"did you mean {close[0]!r}?" if close
-                    else f"known keys: policies, priority, {', '.join(known)}")
-            out.add((*path, key), f"unknown key; {hint}")
-            continue
-        kwargs[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value) \
-            if key in ("depots", "needs_spare") and isinstance(value, list) else value
-    settings = None
-    # build once to report the first problem; then drop it and retry so that every
-    # faulty key is reported, not only the first
-    for _ in range(len(kwargs) + 1):
-        try:
-            settings = RestorationSettings(**kwargs)
-            break
-        except (ValueError, TypeError) as exc:
-            msg = str(exc)
-            m = _PARAM.search(msg)
-            key = m.group(1) if m and m.group(1) in kwargs else None
-            where: tuple[str | int, ...] = (*path, key) if key else path
-            item = _item_named(msg, kwargs.get(key)) if key else None
-            if item is not None:
-                where = (*where, item)
-            out.add(where, plain_message(msg, key))
-            if key is None:
-                break
-            if item is not None:
-                kwargs[key] = {k: v for k, v in kwargs[key].items() if k != item}
-            else:
-                kwargs.pop(key)
-    return RestorationSection(policies, settings, given, priority)
-
-
-def _item_named(msg: str, value: Any) -> str | None:
-    """The entry of a table-valued parameter that a message is about: ``(for KEY)``, or
-    a ``Got 'KEY' instead`` that names one of its keys."""
-    if not isinstance(value, dict):
-        return None
-    f = _FOR.search(msg)
-    if f and f.group(1) in value:
-        return f.group(1)
-    g = re.search(r"Got '([^']*)' instead", msg)
-    if g and g.group(1) in value:
-        return g.group(1)
-    return None
-
-
-def plain_message(msg: str, key: str | None = None) -> str:
-    """``The 'crews' parameter of restoration must be an int >= 1. Got -2 instead.`` ->
-    ``must be an int >= 1, got -2``."""
-    m = re.match(r"The '\w+' parameter of [\w ]+ must be (.*)\. Got (.*) instead\.?$", msg)
-    if m:
-        return f"must be {m.group(1)}, got {m.group(2)}"
-    return msg.strip().rstrip(".")
-
-
-def _unique(items: list[str], path: tuple[str | int, ...], out: Collector) -> None:
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        if item in seen:
-            out.add((*path, i), f"{item!r} is listed twice")
-        seen.add(item)
 
 
 def hazard_path(study_or_section: Any, i: int) -> tuple[str | int, ...]:
