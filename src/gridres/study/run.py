@@ -89,12 +89,14 @@ def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, l
     from gridres.study.evaluate import StudyEvaluator, curve_hours
 
     cascade = study.cascade.mode != "off"
+    kwargs: dict[str, Any] = {"cascade": cascade, "margin": study.cascade.margin}
     if study.cascade.mode == "redispatch":
-        fields = {f.name for f in dataclasses.fields(ImpactEvaluator)}
-        if "mode" not in fields:
+        if "mode" in {f.name for f in dataclasses.fields(ImpactEvaluator)}:
+            kwargs["mode"] = "redispatch"
+        else:
             pending["cascade"] = ("redispatch cascades are not available in ensembles yet; "
                                   "overloaded branches trip instead")
-    impact = ImpactEvaluator(cascade=cascade, margin=study.cascade.margin)
+    impact = ImpactEvaluator(**kwargs)
     r = study.restoration
     if r is None:
         return StudyEvaluator(impact), []
@@ -282,8 +284,15 @@ def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
                   scenario_spec=scenario_text(st),
                   progress=lambda done, total: progress("ensemble", done, total))
     gen = _combined(generators)
+    from gridres.ensemble.runner import EnsembleInterrupted
+
     try:
         return run_ensemble(grid, gen, n, st.seed, **kwargs)
+    except EnsembleInterrupted as exc:
+        raise EnsembleInterrupted(
+            f"interrupted after {exc.done} of {exc.n} scenarios; finished ones are kept in "
+            f"{folder}: run the same study with the same --out again to continue",
+            exc.done, exc.n, exc.out) from None
     except UsageError as exc:
         # another ensemble (the study changed): this folder is ours, start afresh
         if (folder / "manifest.json").is_file():
