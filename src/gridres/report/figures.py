@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = [
     "data_uri",
@@ -137,9 +138,11 @@ def distribution_figure(records: pd.DataFrame, metrics: Mapping[str, Mapping[str
                 ax.axvline(v, color="#333333", linestyle=style, linewidth=1.2,
                            label=f"{label} {_fmt(v)}")
         ax.set_xlabel(METRIC_LABELS.get(col, col))
-        ax.set_ylabel("Scenarios" if k == 0 else "")
+        ax.set_ylabel("Events" if k == 0 else "")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt(v)))
         _style(ax)
-        ax.legend(frameon=False, fontsize=7)
+        ax.legend(fontsize=7, framealpha=0.85, edgecolor="none")
     fig.tight_layout()
     return fig
 
@@ -154,12 +157,9 @@ def _bins(values: np.ndarray) -> int | np.ndarray:
 
 
 def _fmt(v: float) -> str:
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 10:
-        return f"{v:.0f}"
-    return f"{v:.2g}"
+    from gridres.report.narrative import fmt_num
+
+    return fmt_num(v)
 
 
 def contingency_figure(ranking: pd.DataFrame, value: str, label: str, top: int = 10) -> Figure:

@@ -229,10 +229,16 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
                 f"Energy not served averages {fmt_num(m.get('ens_mwh', {}).get('mean'), 'MWh')}"
                 f"; critical sites spend {fmt_num(m.get('facility_hours_dark', {}).get('mean'))} "
                 "facility-hours in the dark.")
+        reached = m.get("t100_h", {}).get("share_reached", 1.0)
+        if reached is not None and reached < 1.0 and st.settings is not None:
+            text += (f" In {fmt_pct(1.0 - reached)} of the events some load is still off "
+                     f"at the end of the {fmt_num(st.settings.horizon_h)}-hour horizon "
+                     "(counted as restored at the horizon).")
         stock_lasted = m.get("waves_stock_lasted", {})
         spares = dict(st.settings.spare_stock) if st.settings is not None else {}
         if spares:
-            stock = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in spares.items())
+            stock = ", ".join(_plural(v, {"bus": "bus spare"}.get(k, k))
+                              for k, v in spares.items())
             text += f" Spares in stock at the start: {stock}."
             waves = res.records["n_waves"].mean() if "n_waves" in res.records else None
             if waves and waves > 1 and stock_lasted:
