@@ -218,7 +218,7 @@ def dc_flows(net, imp):
     _, first = np.unique(labels, return_index=True)
     ground[first] = True
     inj = (np.bincount(net.gen_bus, weights=imp.gen_mw, minlength=net.n_bus) - imp.served_mw
-           - np.where(imp.energized, net.fixed_mw, 0.0))
+           - imp.fixed_mw)
     rhs = inj / net.base_mva - shift_injections(net, live)[1]
     theta = spla.spsolve(susceptance_matrix(net, eff.branch, ground), rhs)
     return branch_flows(net, theta, live)

@@ -617,7 +617,7 @@ def conservation_error(imp) -> float:
     injection (generation - served load - fixed demand of energized buses)."""
     net = imp.net
     inj = (np.bincount(net.gen_bus, weights=imp.gen_mw, minlength=net.n_bus) - imp.served_mw
-           - np.where(imp.energized, net.fixed_mw, 0.0))
+           - imp.fixed_mw)
     return float(np.abs(net.incidence.T @ imp.flow_mw - inj).max())
 
 
@@ -691,3 +691,33 @@ def test_blank_numeric_cell_takes_default_or_is_refused():
     except GridError:
         return  # refusing the blank cell with a clear message is fine too
     assert imp.flow_mw == approx([50.0], **TOL)
+
+
+def test_surplus_injection_in_an_island_without_the_case_reference_is_curtailed():
+    """a: generator p 50 / pmax 100 (the island's reference, not the case's); b: a -30 MW
+    load (embedded generation). Demand is -30 MW even with the generator at zero, so the
+    generator stops and b's injection is curtailed to zero: nothing flows."""
+    g = make_grid(
+        [{"id": "a"}, {"id": "b", "load_mw": -30.0}],
+        [line("ab", "a", "b")],
+        [gen("g", "a", 50.0, 100.0)],
+    )
+    imp = assess(g.network)
+    assert imp.gen_mw == approx([0.0], abs=1e-9)
+    assert imp.flow_mw == approx([0.0], abs=1e-9)
+    assert conservation_error(imp) < 1e-9
+
+
+def test_partial_curtailment_of_surplus_injection():
+    """c: 10 MW load, b: -30 MW; generator at a (no case reference). Surplus 20 MW with
+    the generator at zero: b keeps 10 MW of its 30, which flows b -> c."""
+    g = make_grid(
+        [{"id": "a"}, {"id": "b", "load_mw": -30.0}, {"id": "c", "load_mw": 10.0}],
+        [line("ab", "a", "b"), line("bc", "b", "c")],
+        [gen("g", "a", 50.0, 100.0)],
+    )
+    imp = assess(g.network)
+    assert imp.gen_mw == approx([0.0], abs=1e-9)
+    assert imp.served_total_mw == approx(10.0)
+    assert imp.flow_mw == approx([0.0, 10.0], abs=1e-9)
+    assert conservation_error(imp) < 1e-9

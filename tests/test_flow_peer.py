@@ -105,7 +105,7 @@ def engine_reference_flows(imp):
     eff = imp.state
     live = eff.branch & imp.energized[net.f]
     inj = (np.bincount(net.gen_bus, weights=imp.gen_mw, minlength=net.n_bus) - imp.served_mw
-           - np.where(imp.energized, net.fixed_mw, 0.0))
+           - imp.fixed_mw)
     _, pbusinj = shift_injections(net, live)
     _, labels = components(net, eff.branch)
     ground = choose_grounds(net, labels, eff)

@@ -149,6 +149,8 @@ def check_invariants(net, state, dispatch_range: bool = True) -> None:
                          minlength=imp.n_islands)
     fixed = np.bincount(imp.island[alive], weights=net.fixed_mw[alive], minlength=imp.n_islands)
     live = (cap > 0) & (fixed <= cap + TOL)
+    # fixed demand in effect: surplus negative loads may be curtailed (impact module notes)
+    fixed = np.bincount(imp.island[alive], weights=imp.fixed_mw[alive], minlength=imp.n_islands)
     assert np.array_equal(imp.energized[alive], live[imp.island[alive]])
     # the topology primitives agree: same islands; unsupplied = alive without capacity
     assert np.array_equal(islands(net, state), imp.island)
@@ -167,7 +169,7 @@ def check_invariants(net, state, dispatch_range: bool = True) -> None:
 
     # power is conserved at every bus: flows leaving = net injection
     inj = (np.bincount(net.gen_bus, weights=imp.gen_mw, minlength=net.n_bus) - imp.served_mw
-           - np.where(imp.energized, net.fixed_mw, 0.0))
+           - imp.fixed_mw)
     assert np.allclose(net.incidence.T @ imp.flow_mw, inj, atol=TOL)
     assert (imp.flow_mw[~branch] == 0).all()
 

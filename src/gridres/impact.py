@@ -17,7 +17,11 @@ is an island's largest generator below zero, the island is re-dispatched in prop
 available capacity instead. The case's reference bus may absorb any surplus, as MATPOWER's
 slack does (in AC cases the DC slack is often negative: it carries the losses). Negative
 loads and shunt conductance (``gs_mw``) are fixed injections: never shed, not counted as
-load.
+load. Two consequences worth knowing: an island whose fixed demand alone exceeds its
+capacity collapses (it is dark); an island without the case's reference bus whose
+negative loads exceed its demand even with every generator at zero curtails those
+injections in proportion. Because shunt demand is never shed, cutting a shunt-heavy bus
+off can free capacity and raise the load served elsewhere.
 """
 
 from __future__ import annotations
@@ -64,6 +68,9 @@ class Impact:
         Alive branches with ``|flow| > rating × (1 + margin)``.
     facility : ndarray of str, shape (n_fac,)
         ``"grid"``, ``"backup"`` (own backup covers its demand) or ``"dark"``.
+    fixed_mw : ndarray, shape (n_bus,)
+        Fixed demand in effect at each bus (shunts and negative loads of energized buses,
+        after any curtailment of surplus injections; 0 elsewhere).
     stages : list of ndarray of int
         Branch positions tripped in each cascade stage (empty without cascade).
     """
@@ -80,6 +87,7 @@ class Impact:
     loading: np.ndarray
     overloaded: np.ndarray
     facility: np.ndarray
+    fixed_mw: np.ndarray
     stages: list[np.ndarray] = field(default_factory=list)
 
     # -- scalar metrics ------------------------------------------------------------------
@@ -177,6 +185,9 @@ def balance(
     energized_comp : ndarray of bool, shape (C,)
     crit_shed_frac : ndarray, shape (n_bus,)
         Fraction of each bus's critical-facility load that is shed.
+    fixed_mw : ndarray, shape (n_bus,)
+        Fixed demand (shunts, negative loads) in effect at each energized bus, after any
+        curtailment of surplus injections.
 
     Notes
     -----
@@ -251,9 +262,19 @@ def balance(
     share = np.divide(pmax, ref_cap[gcomp], out=np.zeros_like(pmax), where=ref_cap[gcomp] > 0)
     scheduled = np.where(at_ref, ref_out[gcomp] * share, sched)
     scale = np.divide(served_need, cap, out=np.zeros(n_comp), where=cap > 0)
-    proportional = pmax * np.minimum(scale[gcomp], 1.0)
+    proportional = pmax * np.clip(scale[gcomp], 0.0, 1.0)
     gen_mw[g] = np.where(energized[gcomp], np.where(ok, scheduled, proportional), 0.0)
-    return served, gen_mw, energized, crit_frac
+
+    # -- an island whose fixed injections (negative loads) exceed its demand even with its
+    # generators at zero curtails those injections in proportion (embedded generation
+    # backs off); the case's reference bus instead absorbs the surplus (handled above)
+    neg = np.minimum(fixed, 0.0)
+    surplus = np.where(energized & ~slack_ok, np.clip(-served_need, 0.0, None), 0.0)
+    neg_c = -np.bincount(labels, weights=neg, minlength=n_comp)
+    keep = np.clip(1.0 - np.divide(surplus, neg_c, out=np.zeros(n_comp), where=neg_c > 0),
+                   0.0, 1.0)
+    fixed_eff = np.where(energized_bus, np.maximum(fixed, 0.0) + neg * keep[labels], 0.0)
+    return served, gen_mw, energized, crit_frac, fixed_eff
 
 
 def _grounds(net: Network, labels: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -275,10 +296,10 @@ def _grounds(net: Network, labels: np.ndarray, ref: np.ndarray) -> np.ndarray:
 def _solve(net: Network, eff: State, margin: float, factor=None) -> tuple:
     n_comp, labels = components(net, eff.branch)
     ref = reference_buses(net, labels, eff)
-    served, gen_mw, energized_comp, crit_frac = balance(net, labels, ref, eff)
+    served, gen_mw, energized_comp, crit_frac, fixed_eff = balance(net, labels, ref, eff)
     energized = energized_comp[labels] & eff.bus
     inj = np.bincount(net.gen_bus, weights=gen_mw, minlength=net.n_bus) - served
-    inj = inj - np.where(energized, net.fixed_mw, 0.0)
+    inj = inj - fixed_eff
     # dark islands carry no flow: their shift injections are dropped too
     branch_live = eff.branch & energized[net.f]
     _, pbusinj = shift_injections(net, branch_live)
@@ -290,7 +311,8 @@ def _solve(net: Network, eff: State, margin: float, factor=None) -> tuple:
     with np.errstate(divide="ignore", invalid="ignore"):
         loading = np.where(np.isfinite(net.rating_mw), np.abs(flow) / net.rating_mw, 0.0)
     overloaded = branch_live & (np.abs(flow) > net.rating_mw * (1.0 + margin) + 1e-9)
-    return labels, energized, served, gen_mw, flow, theta, loading, overloaded, crit_frac, factor
+    return (labels, energized, served, gen_mw, flow, theta, loading, overloaded, crit_frac,
+            fixed_eff, factor)
 
 
 def assess(
@@ -343,9 +365,8 @@ def assess(
     stages: list[np.ndarray] = []
     factor = None  # a cascade keeps the latest refactorisation for its next stages
     while True:
-        labels, energized, served, gen_mw, flow, theta, loading, over, crit_frac, factor = (
-            _solve(net, eff, margin, factor)
-        )
+        (labels, energized, served, gen_mw, flow, theta, loading, over, crit_frac, fixed_eff,
+         factor) = _solve(net, eff, margin, factor)
         if not cascade or not over.any() or len(stages) >= max_stages:
             break
         tripped = np.flatnonzero(over)
@@ -380,5 +401,6 @@ def assess(
         loading=loading,
         overloaded=over,
         facility=facility.astype(object),
+        fixed_mw=fixed_eff,
         stages=stages,
     )
