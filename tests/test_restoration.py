@@ -173,11 +173,35 @@ def test_facility_backup_runs_out_exactly():
     assert f["hours_dark"] == pytest.approx(9.0)
     assert res.metrics["facility_hours_dark"] == pytest.approx(9.0)
     assert res.metrics["people_hours"] == pytest.approx(9000.0)
+    assert res.metrics["people_affected"] == 1000
     c = res.curve.set_index("time_h")
     assert c.loc[0.0, "facilities_on_backup"] == 1 and c.loc[0.0, "facilities_dark"] == 0
     assert c.loc[10.0, "facilities_dark"] == 1 and c.loc[10.0, "facilities_on_backup"] == 0
     assert c.loc[10.0, "lost_mw"] == pytest.approx(55.0)  # served load unchanged at 10 h
     assert c.loc[19.0, "facilities_dark"] == 0
+
+
+def test_horizon_stops_the_run():
+    # one crew, as listed, stopped at 10 h: l1 done at 6 h, l2 under way.
+    # ENS = 65*6 + 55*4 = 610 MWh up to the horizon; nothing reaches t100
+    g = feeder()
+    res = run(g, all_four(g), "as-listed", crews=1, horizon_h=10.0)
+    m = res.metrics
+    assert m["ens_mwh"] == pytest.approx(610.0)
+    assert m["end_h"] == 10.0 and m["repairs"] == 1 and m["unfinished"] == 3
+    assert math.isnan(m["t100_h"]) and math.isnan(m["t90_h"])
+    assert res.schedule["end_h"].isna().sum() == 3
+
+
+def test_a_policy_that_never_sends_a_crew():
+    # idle crews with nothing left to wait for (the transformer's replacement arrives at
+    # once): the run takes the jobs in listing order and says so
+    g = feeder()
+    res = run(g, all_four(g), lambda d: None, crews=1, spare_lead_time_h={"transformer": 0.0})
+    assert res.metrics["ens_mwh"] == pytest.approx(3165.0)
+    assert any("listing order" in n for n in res.notes)
+    with pytest.raises(UsageError, match="not a position"):
+        run(g, all_four(g), lambda d: 7, crews=1)
 
 
 def test_backup_left_carries_over_to_a_second_wave():

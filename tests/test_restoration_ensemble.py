@@ -122,3 +122,23 @@ def test_policies_compared_on_the_same_ensemble(matpower_grid):
     d = paired_difference(recs, "ens_mwh", "greedy", "as-listed")
     diff = recs["ens_mwh__greedy"] - recs["ens_mwh__as-listed"]
     assert d.mean_diff == pytest.approx(diff.mean())
+
+
+def test_evaluator_with_impact_fields_keeps_the_ensemble_summary(matpower_grid):
+    from gridres.ensemble import ImpactEvaluator, run_ensemble
+    from gridres.scenarios.spec import scenario_from_spec
+
+    g = matpower_grid("case30")
+    settings = RestorationSettings(crews=2, repair_sigma=0.3)
+    plain = RestorationEvaluator.for_grid(g, settings, policies=("greedy",))
+    both = RestorationEvaluator.for_grid(g, settings, policies=("greedy",),
+                                         impact=ImpactEvaluator())
+    sc = Scenario.single(branches=[1, 2, 3])
+    r_plain = plain(g.network, sc, np.random.default_rng([2, 0]))
+    r_both = both(g.network, sc, np.random.default_rng([2, 0]))
+    assert {"shed_mw", "customers_out", "bus_counts"} <= set(r_both)
+    assert {k: r_both[k] for k in r_plain} == r_plain  # same repair times
+    gen = scenario_from_spec("random:k=3", g)
+    res = run_ensemble(g, gen, 8, seed=1, workers=1, evaluator=both)
+    assert "shed_mw" in res.summary.to_dict()["metrics"]
+    assert res.records["ens_mwh__greedy"].notna().all()

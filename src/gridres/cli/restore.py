@@ -185,6 +185,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     for name, res in results.items():
         m = res.metrics
         rows.append({"policy": name, **{k: m[k] for k in _COLUMNS},
+                     "people_affected": m["people_affected"],
                      "peak_lost_mw": m["peak_lost_mw"], "end_h": m["end_h"],
                      "repairs": m["repairs"], "unfinished": m["unfinished"],
                      "notes": list(res.notes)})

@@ -93,6 +93,13 @@ class RestorationEvaluator:
         Policy names.
     priority : tuple of str
         Element tokens for ``priority-list``.
+    impact : callable, optional
+        Another evaluator whose fields are added to each record, typically
+        :class:`gridres.ensemble.ImpactEvaluator` (the final state after every wave,
+        cascades included), so that an ensemble's summary keeps its shed-load and
+        facility statistics. It is called first; it must not draw from ``rng``
+        (``ImpactEvaluator`` does not), so the repair times stay those of a run without
+        it.
 
     Record fields
     -------------
@@ -119,6 +126,7 @@ class RestorationEvaluator:
     assets: Assets
     policies: tuple[str, ...] = ("greedy",)
     priority: tuple[str, ...] = ()
+    impact: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(dict.fromkeys(self.policies)))
@@ -132,14 +140,15 @@ class RestorationEvaluator:
         settings: RestorationSettings | None = None,
         policies: Iterable[str] = ("greedy",),
         priority: Iterable[str] = (),
+        impact: Any = None,
     ) -> RestorationEvaluator:
         """The evaluator for ``grid`` (repair hours and locations read from it)."""
-        return cls(prepare(grid, settings), tuple(policies), tuple(priority))
+        return cls(prepare(grid, settings), tuple(policies), tuple(priority), impact)
 
     def __repr__(self) -> str:
         return (f"RestorationEvaluator(grid={self.assets.grid_name!r}, "
                 f"policies={list(self.policies)!r}, priority={list(self.priority)!r}, "
-                f"settings={self.assets.settings!r})")
+                f"settings={self.assets.settings!r}, impact={self.impact!r})")
 
     def fields(self) -> list[str]:
         """Record columns this evaluator adds."""
@@ -148,12 +157,17 @@ class RestorationEvaluator:
 
     def __call__(self, net: Network, scenario: Scenario,
                  rng: np.random.Generator) -> dict[str, Any]:
+        if not self.assets.matches(net):
+            raise UsageError(f"the restoration assets were prepared for grid "
+                             f"{self.assets.grid_name!r}, not for network {net.name!r}; "
+                             "build the evaluator with RestorationEvaluator.for_grid(grid)")
+        rec: dict[str, Any] = dict(self.impact(net, scenario, rng)) if self.impact else {}
         s = self.assets.settings
         mult = repair_multipliers(scenario, s.repair_sigma, rng)
         pri = self.priority if "priority-list" in self.policies else None
         results = {name: simulate(net, self.assets, scenario, fn, multipliers=mult)
                    for name, fn in _policies(self.policies, pri)}
-        rec: dict[str, Any] = record_fields(results)
+        rec.update(record_fields(results))
         for name, res in results.items():
             rec[f"notes__{name}"] = ";".join(res.notes)
         return rec

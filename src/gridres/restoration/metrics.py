@@ -16,7 +16,8 @@ Definitions
 ``facility_hours_dark``
     Hours a facility that had grid power before the event spends with neither grid power
     nor backup, summed over facilities (per facility in the result's ``facilities``
-    table); ``people_hours`` weighs them by the facility's ``people``.
+    table); ``people_hours`` weighs them by the facility's ``people``, and
+    ``people_affected`` counts the people of facilities that were dark at all.
 ``t50_h``, ``t90_h``, ``t100_h``
     Hours from the first wave until the lost load stays at or below 50 %, 10 % and 0 %
     of its peak for the rest of the run (NaN if that is not reached within the horizon;
@@ -239,6 +240,7 @@ def summarize_run(run, policy: str, t_end: float):
         "customer_hours": energy_not_served(times, cust, t_end),
         "facility_hours_dark": float(dark.sum()),
         "people_hours": float((dark * people).sum()),
+        "people_affected": int(people[dark > 0].sum()),
         "t50_h": t50,
         "t90_h": t90,
         "t100_h": t100,

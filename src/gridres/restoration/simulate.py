@@ -237,8 +237,8 @@ class Decision:
     def facility_rank(self) -> np.ndarray:
         """Per candidate, a sort key ``(rank, backup_left_h, -people)`` of the most
         critical facility that depends on it (loses grid power if this element alone
-        were out), as a structured view: an array of shape (k, 3); ``inf`` rank where
-        no facility depends on it."""
+        were out): an array of shape (k, 3), rank ``inf`` where no facility depends on
+        it. Lower sorts first."""
         return np.array([self.run.facility_key(j) for j in self.candidates], dtype=float
                         ).reshape(len(self.candidates), 3)
 
@@ -341,13 +341,13 @@ class _Run:
         self.points: list[tuple] = []  # (t, served, lost, customers_out, fac_grid)
         self._dep: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
         self._gain_cache: dict[bytes, dict[int, float]] = {}
-        fac = net
-        self.fac_covered = (fac.fac_backup_mw >= fac.fac_demand_mw - 1e-9) & (
-            fac.fac_backup_hours > 0)
-        self.fac_left = np.where(self.fac_covered, fac.fac_backup_hours, 0.0).astype(float)
-        self.fac_rank = np.array(
-            [self.s.facility_priority.get(k, max(self.s.facility_priority.values(), default=0)
-                                          + 1) for k in assets.fac_kind], dtype=float)
+        # a facility's backup carries it when it covers its demand (as in assess)
+        self.fac_covered = (net.fac_backup_mw >= net.fac_demand_mw - 1e-9) & (
+            net.fac_backup_hours > 0)
+        self.fac_left = np.where(self.fac_covered, net.fac_backup_hours, 0.0).astype(float)
+        unlisted = max(self.s.facility_priority.values(), default=0) + 1
+        self.fac_rank = np.array([self.s.facility_priority.get(k, unlisted)
+                                  for k in assets.fac_kind], dtype=float)
         self.t = 0.0
         self.waves_left = len(scenario.waves)
         self.waves_seen = 0

@@ -66,7 +66,8 @@ def supply(net: Network, bus: np.ndarray, branch: np.ndarray, gen: np.ndarray) -
     _, labels = components(net, eff.branch)
     # served load does not depend on the reference bus (only the dispatch does)
     _, ref = np.unique(labels, return_index=True)
-    served, _, energized_comp, crit_frac = balance(net, labels, ref.astype(np.int64), eff)
+    out = balance(net, labels, ref.astype(np.int64), eff)
+    served, energized_comp, crit_frac = out[0], out[2], out[3]
     energized = energized_comp[labels] & eff.bus
     fac_grid = energized[net.fac_bus] & (crit_frac[net.fac_bus] <= 1e-12)
     return Supply(served, energized, fac_grid, float(served.sum()))
