@@ -107,7 +107,8 @@ def _fmt(v) -> str:
 @click.option("--crews", type=int, default=3, show_default=True, help="Repair crews.")
 @click.option("--depot", "depots", multiple=True, metavar="BUS|X,Y",
               help="Crew depot: a bus id or x,y in the grid's CRS (repeatable).")
-@click.option("--speed-kmh", type=float, default=40.0, show_default=True)
+@click.option("--speed-kmh", type=float, default=40.0, show_default=True,
+              help="Crew travel speed.")
 @click.option("--road-factor", type=float, default=1.3, show_default=True,
               help="Road distance over straight-line distance.")
 @click.option("--repair-sigma", type=float, default=0.0, show_default=True,
@@ -118,7 +119,8 @@ def _fmt(v) -> str:
               help="Spare lead time per kind, e.g. transformer=500 [default: 768].")
 @click.option("--needs-spare", "needs", multiple=True, metavar="KIND",
               help="Another kind whose repair needs a spare: bus, generator or line.")
-@click.option("--horizon-h", type=float, default=8760.0, show_default=True)
+@click.option("--horizon-h", type=float, default=8760.0, show_default=True,
+              help="Stop the simulation here even if repairs remain.")
 @json_option
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for curves, schedules (CSV and JSON), facilities and summary.")

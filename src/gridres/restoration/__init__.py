@@ -1,17 +1,48 @@
 """Restoration: crews, repair times, spare stock, and policies compared.
 
 After the damage, in what order should the grid be repaired, and how fast does power
-come back? :func:`simulate` plays a scenario's waves of failures forward with a number
-of crews, repair hours per kind of equipment, spare stock with lead times and a policy
-that picks each crew's next job; it returns the restoration curve, the crew schedule and
-metrics (energy not served, customer-hours, facility hours dark, time to restore 50, 90
-and 100 %). :class:`RestorationEvaluator` does the same for every policy inside an
-ensemble, on the same scenarios; :func:`paired_difference` and :func:`compare_policies`
-compare policies over the ensemble's records.
+come back? :func:`simulate` plays a scenario's waves of failures forward in hours with a
+number of crews (depots, straight-line travel × road factor at a speed), repair hours per
+kind of equipment (per-asset overrides, optional lognormal uncertainty), spare stock with
+lead times, and a policy that picks each crew's next job. After every repair the grid is
+re-assessed with the engine's rules (islands reconnect, generators return, load is picked
+up); critical facilities burn their backup while dark. It returns a
+:class:`RestorationResult`: the restoration curve, the crew schedule, per-facility hours
+dark and the metrics of :mod:`.metrics` (energy not served against the pre-event load,
+customer-hours, facility hours dark, people-hours, time to restore 50/90/100 %, waves the
+spare stock lasted).
+
+Modules: :mod:`.settings` (every parameter and its default, validated), :mod:`.assets`
+(per-element kinds, repair hours, locations), :mod:`.supply` (served load of a state),
+:mod:`.simulate` (the event simulation and the policy interface), :mod:`.policies`
+(``as-listed``, ``largest-load-first``, ``critical-first``, ``greedy``, ``nearest``,
+``priority-list``), :mod:`.optimal` (the MILP policy, small cases), :mod:`.metrics`
+(pure metric functions, paired differences across policies), :mod:`.evaluator`
+(:func:`compare` for one scenario, :class:`RestorationEvaluator` for ensembles).
+
+Command line: ``gridres restore GRID --fail branch:L7 --fail bus:B3 --crews 3 --policy
+greedy --policy critical-first [--json] [--out DIR]`` or ``--scenario SPEC --seed S``
+(the same draw as scenario 0 of an ensemble with that seed).
+
+Performance (``benchmarks/bench_restoration.py``, shared 2-core machine): ``greedy``
+restoration of 50 damaged elements (``random:k=50,elements=mixed``) with 4 crews on
+case_ACTIVSg2000 takes 0.33 s (median of 20, max 0.42 s); an ensemble of 1,000 such
+scenarios on 2 workers 128 s.
 
 Examples
 --------
->>> from gridres.restoration import RestorationSettings, prepare, simulate, compare
+>>> import pandas as pd
+>>> from gridres.model import Grid
+>>> from gridres.scenarios.base import Scenario
+>>> g = Grid(buses=pd.DataFrame({"id": ["s", "a"], "ref": [True, False],
+...                              "load_mw": [0.0, 10.0]}),
+...          branches=pd.DataFrame({"id": ["l1"], "from_bus": ["s"], "to_bus": ["a"],
+...                                 "x_pu": [0.1], "length_km": [10.0]}),
+...          generators=pd.DataFrame({"id": ["g"], "bus": ["s"], "pmax_mw": [50.0]}))
+>>> res = compare(g, Scenario.single(branches=[0]), ["greedy", "as-listed"],
+...               RestorationSettings(crews=1))
+>>> {p: r.metrics["ens_mwh"] for p, r in res.items()}
+{'greedy': 60.0, 'as-listed': 60.0}
 """
 
 from gridres.restoration.assets import Assets, prepare
