@@ -1,0 +1,772 @@
+"""Score designs on common random numbers, reusing the base case's results where exact.
+
+:class:`PlanEvaluator` holds the base case (grid, restoration settings, scenario
+generator, seed, number of scenarios, restoration policy) and evaluates *designs*: the
+base with a set of interventions applied (in a canonical order, so that a set names one
+design). Every design sees the same scenarios (:mod:`gridres.redundancy.crn`) and is
+restored with the same policy; each scenario's record holds energy not served,
+customer-hours, facility-hours dark and people-hours
+(:data:`gridres.restoration.FIELDS`).
+
+Reusing results
+---------------
+A design ``D + x`` is evaluated from a design ``D`` already evaluated (the base, or the
+portfolio so far). In scenario ``i`` the restoration of ``D + x`` is *the same run* as
+that of ``D`` (same schedule, same curve, same metrics) when the intervention ``x``
+cannot change it, and then ``D``'s result is copied. The conditions, each exact:
+
+* The damage is the same: ``x`` changes no failure of scenario ``i`` (hardening that
+  spares no asset the scenario failed; a new element that does not fail).
+* *No failure*: the scenario fails nothing (both runs lose nothing).
+* *Nothing lost*: with every failure of the scenario applied at once (``S_min``, the
+  worst state any restoration passes through, since every state of a run has at least
+  its elements alive), every bus with demand is supplied in full and every facility
+  that had grid power keeps it. Then every state of any run is fully supplied, in ``D``
+  and in ``D + x`` (extra lines and capacity only merge or strengthen islands): all
+  metrics are 0 in both.
+* *A new line between buses already connected* in ``S_min`` (both alive): it joins
+  buses that every state of the run already connects, so every island, every served
+  load and every policy input is unchanged.
+* *Backup at a facility* that never lost grid power in ``D``'s run: the backup is never
+  used; and unless the policy reads backups (``critical-first`` ranks jobs by the
+  backup left at facilities that depend on them), nothing else reads it. For
+  ``critical-first`` the facility must also depend on none of the failed elements.
+* *One more crew* when no job of ``D``'s run waited for a crew: the new crew comes last
+  in the crews' order and never finds a job (not for ``optimal``, whose plan sees every
+  crew).
+* *More spares of a kind* when the scenario fails no more elements of that kind than
+  ``D`` has spares in stock: every job already took a spare from the stock (not for
+  ``optimal``).
+* *Faster repair of a kind* when the scenario fails no element of that kind.
+
+Anything else (new generation without the *nothing lost* condition, other changes of
+the grid or of the settings) is simulated. A test checks that results with reuse equal
+those without, scenario by scenario.
+
+Parallelism: simulations go out in batches to a process pool; every record depends on
+the design and the scenario index only, so results do not depend on the number of
+workers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import logging
+import math
+import multiprocessing as mp
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridres.errors import UsageError
+from gridres.model import Grid, Network
+from gridres.redundancy.crn import CommonScenarios, scenario_key
+from gridres.redundancy.interventions import REPAIR_FIELDS, Design, Intervention
+from gridres.restoration.settings import RestorationSettings
+from gridres.scenarios.base import Scenario, ScenarioGenerator
+
+__all__ = [
+    "METRICS",
+    "DesignResult",
+    "Change",
+    "PlanEvaluator",
+    "design_change",
+    "Benefit",
+    "benefit",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Per-scenario metrics of every design (restoration metrics, see
+#: :mod:`gridres.restoration.metrics`).
+METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours")
+
+#: Policies that read facility backups.
+_READS_BACKUP = frozenset({"critical-first"})
+#: Policies whose plan sees every crew and spare (no crew or spare reuse).
+_READS_SNAPSHOT = frozenset({"optimal"})
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class DesignResult:
+    """Per-scenario results of one design.
+
+    Attributes
+    ----------
+    key : frozenset of str
+        Ids of the interventions applied.
+    design : Design
+    metrics : ndarray, shape (n, len(METRICS))
+    labels : ndarray of int32, shape (n, n_bus)
+        Island of every bus in ``S_min`` (all of the scenario's failures applied), -1
+        for dead buses.
+    lossless : ndarray of bool, shape (n,)
+        ``S_min`` supplies every bus with demand in full and keeps every facility that
+        had grid power on the grid.
+    fac_lost : ndarray of bool, shape (n, n_fac)
+        Facility without grid power at some time of the run.
+    fac_dep : ndarray of bool, shape (n, n_fac)
+        Facility that loses grid power if one of the failed elements alone were out
+        (computed for policies that read backups only).
+    crew_waited : ndarray of bool, shape (n,)
+        Some job of the run waited for a free crew.
+    simulated : ndarray of bool, shape (n,)
+        Scenarios simulated for this design (the others reused an earlier result).
+    """
+
+    key: frozenset
+    design: Design
+    metrics: np.ndarray
+    labels: np.ndarray
+    lossless: np.ndarray
+    fac_lost: np.ndarray
+    fac_dep: np.ndarray
+    crew_waited: np.ndarray
+    simulated: np.ndarray
+
+    def values(self, metric: str) -> np.ndarray:
+        """Per-scenario values of ``metric`` (one of :data:`METRICS`)."""
+        return self.metrics[:, METRICS.index(metric)]
+
+    def mean(self, metric: str) -> float:
+        return float(self.values(metric).mean())
+
+    @property
+    def n_simulated(self) -> int:
+        return int(self.simulated.sum())
+
+
+# -- what changed between two designs -----------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    """How a design differs from another (see :func:`design_change`)."""
+
+    new_branches: tuple[tuple[int, int], ...] = ()
+    new_gens: bool = False
+    facilities: tuple[int, ...] = ()
+    crews_up: bool = False
+    spares_up: tuple[str, ...] = ()
+    repair_kinds: tuple[str, ...] = ()
+    repair_tokens: tuple[str, ...] = ()
+    other_settings: bool = False
+    other_grid: bool = False
+
+
+def _same_rows(a: pd.DataFrame, b: pd.DataFrame, skip: Sequence[str] = ()) -> bool:
+    cols = [c for c in a.columns if c != "geometry" and c not in skip]
+    if list(cols) != [c for c in b.columns if c != "geometry" and c not in skip]:
+        return False
+    return a[cols].equals(b[cols])
+
+
+def design_change(parent: Design, child: Design) -> Change:
+    """What ``child`` adds to ``parent``: new branches (their end buses), new generators,
+    facilities whose backup changed, and restoration settings changed by kind; anything
+    else is ``other_grid`` or ``other_settings``.
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> from gridres.redundancy.interventions import add_crews
+    >>> g = load_grid("ieee14")
+    >>> d = Design(g, RestorationSettings())
+    >>> design_change(d, Design(g, add_crews(d.settings))).crews_up
+    True
+    """
+    pg, cg = parent.grid, child.grid
+    other_grid = not _same_rows(pg.buses, cg.buses)
+    new_branches: list[tuple[int, int]] = []
+    nb = len(pg.branches)
+    if len(cg.branches) < nb or not cg.branches.index[:nb].equals(pg.branches.index) or \
+            not _same_rows(pg.branches, cg.branches.iloc[:nb]):
+        other_grid = True
+    else:
+        extra = cg.branches.iloc[nb:]
+        f = cg.buses.index.get_indexer(extra["from_bus"].astype(str))
+        t = cg.buses.index.get_indexer(extra["to_bus"].astype(str))
+        new_branches = [(int(a), int(b)) for a, b in zip(f, t, strict=True)]
+    ng = len(pg.generators)
+    if len(cg.generators) < ng or not cg.generators.index[:ng].equals(pg.generators.index) or \
+            not _same_rows(pg.generators, cg.generators.iloc[:ng]):
+        other_grid = True
+    new_gens = len(cg.generators) > ng
+    facilities: list[int] = []
+    pf, cf_ = pg.facilities, cg.facilities
+    if not pf.index.equals(cf_.index) or not _same_rows(pf, cf_, ("backup_mw", "backup_hours")):
+        other_grid = True
+    else:
+        diff = ((pf["backup_mw"].to_numpy(float) != cf_["backup_mw"].to_numpy(float))
+                | (pf["backup_hours"].to_numpy(float) != cf_["backup_hours"].to_numpy(float)))
+        facilities = np.flatnonzero(diff).tolist()
+
+    ps, cs = parent.settings, child.settings
+    crews_up = False
+    spares_up: list[str] = []
+    repair_kinds: set[str] = set()
+    tokens: set[str] = set()
+    other = False
+    from dataclasses import fields
+
+    for f_ in fields(RestorationSettings):
+        a, b = getattr(ps, f_.name), getattr(cs, f_.name)
+        if a == b:
+            continue
+        name = f_.name
+        if name == "crews":
+            crews_up, other = (True, other) if b > a else (crews_up, True)
+        elif name == "spare_stock":
+            for kind in set(a) | set(b):
+                x, y = int(a.get(kind, 0)), int(b.get(kind, 0))
+                if y > x and kind in cs.needs_spare and kind in ps.needs_spare:
+                    spares_up.append(kind)
+                elif y != x and (kind in cs.needs_spare or kind in ps.needs_spare):
+                    other = True
+        elif name == "spare_lead_time_h":
+            repair_kinds |= {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+        elif name == "repair_h":
+            tokens |= {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+        elif name == "default_line_km":
+            repair_kinds.add("line")
+        else:
+            kind = next((k for k, names in REPAIR_FIELDS.items() if name in names), None)
+            if kind is None:
+                other = True
+            else:
+                repair_kinds.add(kind)
+    return Change(tuple(new_branches), new_gens, tuple(facilities), crews_up,
+                  tuple(sorted(spares_up)), tuple(sorted(repair_kinds)),
+                  tuple(sorted(tokens)), other, other_grid)
+
+
+def _kind_counts(sc: Scenario, branch_kind: np.ndarray) -> dict[str, int]:
+    out = {"bus": 0, "line": 0, "transformer": 0, "generator": 0}
+    for w in sc.waves:
+        out["bus"] += len(w.buses)
+        out["generator"] += len(w.gens)
+        if len(w.branches):
+            tr = int((branch_kind[w.branches] == "transformer").sum())
+            out["transformer"] += tr
+            out["line"] += len(w.branches) - tr
+    return out
+
+
+def _unchanged(change: Change, parent: DesignResult, i: int, policy: str,
+               counts: Callable[[], dict[str, int]], failed_tokens: Callable[[], set[str]]
+               ) -> bool:
+    """Whether the child's run of scenario ``i`` is the parent's run (same damage
+    already checked); see the module notes."""
+    if change.other_grid:
+        return False
+    if parent.lossless[i]:
+        return True
+    if change.other_settings or change.new_gens:
+        return False
+    lab = parent.labels[i]
+    for f, t in change.new_branches:
+        if lab[f] < 0 or lab[f] != lab[t]:
+            return False
+    for fac in change.facilities:
+        if parent.fac_lost[i, fac]:
+            return False
+        if policy in _READS_BACKUP and parent.fac_dep[i, fac]:
+            return False
+    if change.crews_up and (policy in _READS_SNAPSHOT or parent.crew_waited[i]):
+        return False
+    if change.spares_up:
+        if policy in _READS_SNAPSHOT:
+            return False
+        stock = parent.design.settings.spare_stock
+        c = counts()
+        if any(c[k] > int(stock.get(k, 0)) for k in change.spares_up):
+            return False
+    if change.repair_kinds:
+        c = counts()
+        if any(c.get(k, 0) > 0 for k in change.repair_kinds):
+            return False
+    if change.repair_tokens and set(change.repair_tokens) & failed_tokens():
+        return False
+    return True
+
+
+# -- the worker side ----------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(base: Design, policy: str, priority: tuple[str, ...]) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.clear()
+    _WORKER.update(base=base, policy=policy, priority=priority, cache={})
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+
+
+def _build(base: Design, interventions: Sequence[Intervention]) -> Design:
+    d = base
+    for iv in sorted(interventions, key=lambda x: x.id):
+        d = iv.apply(d)
+    return d
+
+
+@dataclass(frozen=True, eq=False)
+class _Compiled:
+    net: Network
+    assets: Any
+    policy: Any
+    base_fac_grid: np.ndarray
+    base_served: np.ndarray
+
+
+def _compiled(key: frozenset, interventions: Sequence[Intervention]) -> _Compiled:
+    cache = _WORKER["cache"]
+    c = cache.get(key)
+    if c is None:
+        from gridres.restoration import get_policy, prepare
+        from gridres.restoration.supply import supply
+
+        design = _build(_WORKER["base"], interventions)
+        net = design.grid.network
+        intact = net.intact()
+        s = supply(net, intact.bus, intact.branch, intact.gen)
+        pol = _WORKER["policy"]
+        fn = get_policy(pol, _WORKER["priority"] if pol == "priority-list" else None)
+        c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid, s.served_mw)
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = c
+    return c
+
+
+def _simulate(key: frozenset, interventions: Sequence[Intervention],
+              items: Sequence[tuple[int, Scenario, np.ndarray]]) -> list[tuple]:
+    """Restore each scenario of a batch in one design; metrics and reuse information."""
+    from gridres.restoration.simulate import simulate
+    from gridres.restoration.supply import supply
+    from gridres.topology import components, effective
+
+    c = _compiled(key, interventions)
+    net = c.net
+    need_dep = _WORKER["policy"] in _READS_BACKUP
+    load = np.maximum(net.load_mw, 0.0)
+    has_need = ((load > 0) | (net.gs_mw > 0)) & net.bus_in_service
+    out = []
+    for i, sc, mult in items:
+        res = simulate(net, c.assets, sc, c.policy, multipliers=mult)
+        m = [float(res.metrics[k]) for k in METRICS]
+        st = sc.final_state(net)
+        eff = effective(net, st)
+        _, lab = components(net, eff.branch)
+        labels = np.where(eff.bus, lab, -1).astype(np.int32)
+        s = supply(net, st.bus, st.branch, st.gen)
+        full = s.served_mw >= load - 1e-9 * np.maximum(load, 1.0)
+        lossless = bool(np.all(s.energized[has_need] & full[has_need])
+                        and np.all(s.fac_grid[c.base_fac_grid]))
+        fac = res.facilities
+        fac_lost = ((fac["hours_dark"].to_numpy(float) + fac["hours_on_backup"].to_numpy(float))
+                    > 0)
+        sched = res.schedule
+        waited = bool(((sched["crew"].to_numpy() < 0)
+                       | (sched["travel_start_h"].to_numpy(float)
+                          > sched["fail_h"].to_numpy(float) + 1e-9)).any())
+        dep = np.zeros(len(net.fac_ids), dtype=bool)
+        if need_dep and not lossless:
+            intact = net.intact()
+            seen = set()
+            for w in sc.waves:
+                for etype, arr in enumerate((w.buses, w.branches, w.gens)):
+                    for p in arr:
+                        if (etype, int(p)) in seen:
+                            continue
+                        seen.add((etype, int(p)))
+                        masks = [intact.bus.copy(), intact.branch.copy(), intact.gen.copy()]
+                        masks[etype][p] = False
+                        dep |= c.base_fac_grid & ~supply(net, *masks).fac_grid
+        out.append((i, m, labels, lossless, fac_lost, dep, waited))
+    return out
+
+
+def _pool_task(key: frozenset, interventions: Sequence[Intervention], items) -> list[tuple]:
+    return _simulate(key, interventions, items)
+
+
+class _Inline(cf.Executor):
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+            fut.set_exception(exc)
+        return fut
+
+
+def _mp_context():
+    methods = mp.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
+# -- the evaluator ------------------------------------------------------------------------
+class PlanEvaluator:
+    """Evaluate designs of one base case on common random numbers.
+
+    Parameters
+    ----------
+    grid : Grid
+        The base grid (the generator's grid).
+    generator : ScenarioGenerator
+    settings : RestorationSettings
+    seed : int
+    n : int
+        Scenarios ``0 .. n-1``.
+    policy : str
+        Restoration policy (a name of :func:`gridres.restoration.policy_names`).
+    priority : sequence of str
+        Element tokens for ``priority-list``.
+    workers : int
+        Worker processes (1: in this process).
+    reuse : bool
+        Reuse results where exact (see the module notes); ``False`` simulates every
+        scenario of every design (for checks).
+    progress : callable, optional
+        ``progress(done, total)`` over the simulations of each :meth:`evaluate` call.
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> from gridres.scenarios.spec import scenario_from_spec
+    >>> g = load_grid("ieee14")
+    >>> ev = PlanEvaluator(g, scenario_from_spec("random:k=1", g), RestorationSettings(),
+    ...                    seed=1, n=20)
+    >>> base = ev.base_result()
+    >>> base.metrics.shape, base.n_simulated
+    ((20, 4), 20)
+    """
+
+    def __init__(self, grid: Grid, generator: ScenarioGenerator, settings: RestorationSettings,
+                 *, seed: int, n: int, policy: str = "greedy",
+                 priority: Sequence[str] = (), workers: int = 1, reuse: bool = True,
+                 progress: Progress | None = None) -> None:
+        from gridres.restoration import get_policy
+
+        if not (isinstance(n, int) and n >= 1):
+            raise UsageError(f"The 'n' parameter of the plan must be an int >= 1. Got {n!r} "
+                             "instead.")
+        if not (isinstance(workers, int) and workers >= 1):
+            raise UsageError(f"The 'workers' parameter of the plan must be an int >= 1. Got "
+                             f"{workers!r} instead.")
+        get_policy(policy, priority if policy == "priority-list" else None)
+        self.base = Design(grid.replace(), settings)
+        self.crn = CommonScenarios(grid, generator, seed, settings.repair_sigma)
+        self.seed = int(seed)
+        self.n = n
+        self.policy = policy
+        self.priority = tuple(priority)
+        self.workers = workers
+        self.reuse = reuse
+        self.progress = progress
+        self.interventions: dict[str, Intervention] = {}
+        self.results: dict[frozenset, DesignResult] = {}
+        self._designs: dict[frozenset, Design] = {frozenset(): self.base}
+        self._kinds: dict[frozenset, np.ndarray] = {}
+        self._executor: cf.Executor | None = None
+        self.simulations = 0
+        self.reused = 0
+
+    # -- pool ---------------------------------------------------------------------------
+    def __enter__(self) -> PlanEvaluator:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the worker pool down (it starts again on the next evaluation)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _pool(self) -> cf.Executor:
+        if self._executor is None:
+            if self.workers == 1:
+                _init_worker(self.base, self.policy, self.priority)
+                self._executor = _Inline()
+            else:
+                self._executor = cf.ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=_mp_context(),
+                    initializer=_init_worker, initargs=(self.base, self.policy, self.priority))
+        return self._executor
+
+    # -- designs ------------------------------------------------------------------------
+    def register(self, interventions: Iterable[Intervention]) -> None:
+        """Make interventions known by id (ids must be unique)."""
+        for iv in interventions:
+            old = self.interventions.get(iv.id)
+            if old is not None and old is not iv:
+                raise UsageError(f"two candidate interventions share the id {iv.id!r}; give "
+                                 "each candidate its own id")
+            self.interventions[iv.id] = iv
+
+    def design(self, key: Iterable[str]) -> Design:
+        """The design with the given interventions applied (canonical order: by id)."""
+        key = frozenset(key)
+        d = self._designs.get(key)
+        if d is None:
+            d = _build(self.base, [self.interventions[k] for k in key])
+            self._designs[key] = d
+        return d
+
+    def _context(self, key: frozenset):
+        d = self.design(key)
+        return self.crn.context(key, d.grid, d.hardening)
+
+    def _branch_kind(self, key: frozenset) -> np.ndarray:
+        k = self._kinds.get(key)
+        if k is None:
+            kinds = self.design(key).grid.branches["kind"].astype(str).str.lower().to_numpy()
+            k = self._kinds[key] = np.where(kinds == "transformer", "transformer", "line")
+        return k
+
+    def base_result(self) -> DesignResult:
+        """Results of the base case."""
+        return self.evaluate([frozenset()])[0]
+
+    def result(self, key: Iterable[str]) -> DesignResult:
+        """Results of one design (evaluated if needed)."""
+        return self.evaluate([frozenset(key)])[0]
+
+    def evaluate(self, keys: Sequence[Iterable[str]]) -> list[DesignResult]:
+        """Evaluate designs (each a set of intervention ids), reusing what is exact.
+
+        Every design's parents (the design without one of its interventions) that are
+        already evaluated are tried for reuse; the others' scenarios are simulated, all
+        designs of one call in one pool session.
+        """
+        keys = [frozenset(k) for k in keys]
+        for k in keys:
+            unknown = [x for x in k if x not in self.interventions]
+            if unknown:
+                raise UsageError(f"unknown intervention id {unknown[0]!r}")
+        todo_keys = [k for k in dict.fromkeys(keys) if k not in self.results]
+        pending: dict[frozenset, dict[str, Any]] = {}
+        jobs: list[tuple[frozenset, list[tuple[int, Scenario, np.ndarray]]]] = []
+        for key in todo_keys:
+            state = self._prepare(key)
+            pending[key] = state
+            if state["todo"]:
+                jobs.append((key, state["todo"]))
+        total = sum(len(t) for _, t in jobs)
+        if total:
+            self._run(jobs, pending, total)
+        for key in todo_keys:
+            s = pending[key]
+            self.results[key] = DesignResult(
+                key=key, design=self.design(key), metrics=s["metrics"], labels=s["labels"],
+                lossless=s["lossless"], fac_lost=s["fac_lost"], fac_dep=s["fac_dep"],
+                crew_waited=s["waited"], simulated=s["simulated"])
+        return [self.results[k] for k in keys]
+
+    def _prepare(self, key: frozenset) -> dict[str, Any]:
+        n = self.n
+        design = self.design(key)
+        net = design.grid.network
+        state: dict[str, Any] = {
+            "metrics": np.zeros((n, len(METRICS))),
+            "labels": np.full((n, net.n_bus), -1, dtype=np.int32),
+            "lossless": np.zeros(n, dtype=bool),
+            "fac_lost": np.zeros((n, len(net.fac_ids)), dtype=bool),
+            "fac_dep": np.zeros((n, len(net.fac_ids)), dtype=bool),
+            "waited": np.zeros(n, dtype=bool),
+            "simulated": np.zeros(n, dtype=bool),
+            "todo": [],
+        }
+        ctx = self._context(key)
+        parents = []
+        if self.reuse:
+            for x in sorted(key):
+                pk = key - {x}
+                if pk in self.results:
+                    parents.append((self.results[pk], self._context(pk),
+                                    design_change(self.design(pk), design)))
+        kinds = self._branch_kind(key)
+        for i in range(n):
+            sc, mult = self.crn.scenario(ctx, i)
+            src = None
+            if parents:
+                sk = scenario_key(sc)
+                empty = all(w.size == 0 for w in sc.waves)
+                memo: dict[str, Any] = {}
+
+                def counts(sc=sc, memo=memo) -> dict[str, int]:
+                    if "c" not in memo:
+                        memo["c"] = _kind_counts(sc, kinds)
+                    return memo["c"]
+
+                def tokens(sc=sc, memo=memo, net=net) -> set[str]:
+                    if "t" not in memo:
+                        memo["t"] = {f"{kind}:{ids[p]}" for w in sc.waves for kind, ids, arr in (
+                            ("bus", net.bus_ids, w.buses), ("branch", net.branch_ids, w.branches),
+                            ("gen", net.gen_ids, w.gens)) for p in arr}
+                    return memo["t"]
+
+                for parent, pctx, change in parents:
+                    psc, _ = self.crn.scenario(pctx, i)
+                    if psc is not sc and scenario_key(psc) != sk:
+                        continue
+                    if empty or _unchanged(change, parent, i, self.policy, counts, tokens):
+                        src = parent
+                        break
+            if src is not None:
+                state["metrics"][i] = src.metrics[i]
+                state["labels"][i] = src.labels[i]
+                state["lossless"][i] = src.lossless[i]
+                state["fac_lost"][i] = src.fac_lost[i]
+                state["fac_dep"][i] = src.fac_dep[i]
+                state["waited"][i] = src.crew_waited[i]
+                self.reused += 1
+            else:
+                state["todo"].append((i, sc, mult))
+                state["simulated"][i] = True
+        return state
+
+    def _run(self, jobs, pending, total: int) -> None:
+        pool = self._pool()
+        slots = max(1, self.workers)
+        size = int(min(64, max(4, math.ceil(total / (4 * slots)))))
+        futures = []
+        for key, todo in jobs:
+            ivs = tuple(self.interventions[k] for k in sorted(key))
+            for a in range(0, len(todo), size):
+                futures.append((key, pool.submit(_pool_task, key, ivs, todo[a:a + size])))
+        done = 0
+        if self.progress:
+            self.progress(0, total)
+        by_future = {fut: key for key, fut in futures}
+        for fut in cf.as_completed(by_future):
+            key = by_future[fut]
+            s = pending[key]
+            rows = fut.result()
+            for i, m, labels, lossless, fac_lost, dep, waited in rows:
+                s["metrics"][i] = m
+                s["labels"][i] = labels
+                s["lossless"][i] = lossless
+                s["fac_lost"][i] = fac_lost
+                s["fac_dep"][i] = dep
+                s["waited"][i] = waited
+            done += len(rows)
+            self.simulations += len(rows)
+            if self.progress:
+                self.progress(done, total)
+
+    # -- comparisons ----------------------------------------------------------------------
+    def compare(self, before: DesignResult, after: DesignResult, metric: str,
+                level: float = 0.95) -> Benefit:
+        """Drop of ``metric`` from ``before`` to ``after`` (see :func:`benefit`)."""
+        return benefit(before.values(metric), after.values(metric), metric, level=level)
+
+    def cvar_drop(self, before: DesignResult, after: DesignResult, metric: str = "ens_mwh",
+                  level: float = 0.95, n_boot: int = 1000) -> tuple[float, float, float]:
+        """Drop of CVaR95 of ``metric`` and a paired percentile-bootstrap interval (the same
+        resamples for every design, drawn from the plan's seed)."""
+        return cvar_drop(before.values(metric), after.values(metric), self.seed, level, n_boot)
+
+
+@dataclass(frozen=True)
+class Benefit:
+    """Mean drop of a metric from one design to another over the same scenarios.
+
+    Attributes
+    ----------
+    metric : str
+    n : int
+    before, after : float
+        Means.
+    drop : float
+        ``before - after`` (positive: the second design is better).
+    ci_low, ci_high : float
+        Paired Student-t confidence interval of ``drop``.
+    level : float
+    """
+
+    metric: str
+    n: int
+    before: float
+    after: float
+    drop: float
+    ci_low: float
+    ci_high: float
+    level: float = 0.95
+
+
+def benefit(before: np.ndarray, after: np.ndarray, metric: str = "ens_mwh",
+            level: float = 0.95) -> Benefit:
+    """Mean paired drop ``before - after`` with a Student-t interval, by
+    :func:`gridres.restoration.paired_difference`.
+
+    Examples
+    --------
+    >>> b = benefit(np.array([10.0, 20.0, 30.0]), np.array([7.0, 17.0, 26.0]))
+    >>> b.drop, round(b.ci_low, 3), round(b.ci_high, 3)
+    (3.333333333333333, 1.899, 4.768)
+    """
+    from gridres.restoration.metrics import paired_difference
+
+    records = pd.DataFrame({f"{metric}__after": np.asarray(after, dtype=float),
+                            f"{metric}__before": np.asarray(before, dtype=float)})
+    d = paired_difference(records, metric, "after", "before", level=level)
+    lo, hi = -d.ci_high, -d.ci_low
+    if d.n >= 2 and not math.isfinite(lo) and d.mean_diff == 0:
+        lo = hi = 0.0
+    return Benefit(metric, d.n, d.mean_b, d.mean_a, -d.mean_diff, lo, hi, level)
+
+
+_BOOT = 104
+_BOOT_CACHE: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def cvar_drop(before: np.ndarray, after: np.ndarray, seed: int, level: float = 0.95,
+              n_boot: int = 1000) -> tuple[float, float, float]:
+    """``CVaR(before) - CVaR(after)`` at ``level`` (the mean of the worst
+    ``ceil((1 - level) n)`` scenarios, as :func:`gridres.ensemble.tail_stats`) and a 95 %
+    paired percentile-bootstrap interval.
+
+    Examples
+    --------
+    >>> x = np.arange(100.0)
+    >>> cvar_drop(x, x * 0.5, seed=1)[0]
+    48.5
+    """
+    from gridres.ensemble.summary import tail_stats
+
+    a = np.asarray(before, dtype=float)
+    b = np.asarray(after, dtype=float)
+    n = len(a)
+    drop = tail_stats(a, level)["cvar95"] - tail_stats(b, level)["cvar95"]
+    if n < 2:
+        return float(drop), math.nan, math.nan
+    k = max(1, math.ceil(round((1.0 - level) * n, 9)))
+    ck = (int(seed), n, n_boot)
+    idx = _BOOT_CACHE.get(ck)
+    if idx is None:
+        idx = np.random.default_rng([int(seed), _BOOT, n]).integers(0, n, size=(n_boot, n))
+        _BOOT_CACHE.clear()
+        _BOOT_CACHE[ck] = idx
+
+    def tail(x: np.ndarray) -> np.ndarray:
+        s = x[idx]
+        return np.partition(s, n - k, axis=1)[:, n - k:].mean(axis=1)
+
+    boots = tail(a) - tail(b)
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return float(drop), float(lo), float(hi)
