@@ -47,10 +47,11 @@ def plain_cascade(net, state, margin: float = 0.0) -> float:
     while True:
         _, labels = components(net, eff.branch)
         ref = reference_buses(net, labels, eff)
-        served, gen_mw, energized_comp, _ = balance(net, labels, ref, eff)
+        res = balance(net, labels, ref, eff)
+        served, gen_mw, energized_comp = res[0], res[1], res[2]
         energized = energized_comp[labels] & eff.bus
-        inj = np.bincount(net.gen_bus, weights=gen_mw, minlength=net.n_bus) - served
-        inj = inj - np.where(energized, net.fixed_mw, 0.0)
+        fixed = res[4] if len(res) > 4 else np.where(energized, net.fixed_mw, 0.0)
+        inj = np.bincount(net.gen_bus, weights=gen_mw, minlength=net.n_bus) - served - fixed
         live = eff.branch & energized[net.f]
         _, pbusinj = shift_injections(net, live)
         ground = np.zeros(net.n_bus, dtype=bool)
