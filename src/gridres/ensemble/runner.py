@@ -386,10 +386,10 @@ def network_fingerprint(net: Network) -> str:
 def describe(obj: Any) -> str:
     """A stable, short text for a generator or evaluator, for the manifest.
 
-    Dataclasses give their class name and the fields they show in their ``repr``, with
-    grids and networks by name and arrays and tables by shape and hash (the grid itself
-    is checked by its own fingerprint); other objects give their ``repr`` where it has
-    no memory address, else their class path.
+    Its ``repr`` where that is one short line without a memory address (a dataclass's, or
+    a class's own); otherwise, for dataclasses, the class name and the fields shown in
+    ``repr``, with grids and networks by name and arrays and tables by shape and hash
+    (the grid itself is checked by its own fingerprint); else the class path.
 
     Examples
     --------
@@ -397,14 +397,14 @@ def describe(obj: Any) -> str:
     >>> describe(ImpactEvaluator(cascade=False))
     'ImpactEvaluator(cascade=False, margin=0.0)'
     """
+    text = repr(obj)
+    if " at 0x" not in text and "\n" not in text and len(text) <= 400:
+        return text
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         shown = [f"{f.name}={_brief(getattr(obj, f.name))}"
                  for f in dataclasses.fields(obj) if f.repr]
         return f"{type(obj).__qualname__}({', '.join(shown)})"
-    text = repr(obj)
-    if " at 0x" in text or text.startswith("<"):
-        return f"{type(obj).__module__}.{type(obj).__qualname__}"
-    return text
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
 def _brief(v: Any) -> str:
