@@ -32,8 +32,8 @@ from gridres.ensemble import (
     summarize,
     tail_stats,
 )
-from gridres.ensemble.runner import _Job
 from gridres.ensemble.store import clean_stale, list_parts, missing_ranges
+from gridres.ensemble.workers import Job
 from gridres.errors import UsageError
 from gridres.impact import FACILITY_DARK, assess
 from gridres.io import load_grid
@@ -392,7 +392,7 @@ def test_job_pickles_without_the_factorisation_and_keeps_networks_shared(grid):
     gen = scenario_from_spec("random:k=2", grid)  # holds the grid, whose network it checks
     net = grid.network
     _ = net.solver  # built: a SuperLU object, which does not pickle
-    job = pickle.loads(pickle.dumps(_Job(net, gen, ImpactEvaluator(), 5)))
+    job = pickle.loads(pickle.dumps(Job(net, gen, ImpactEvaluator(), 5)))
     assert "solver" not in vars(job.net)
     assert job.net is job.generator.grid.network  # one network per worker, not two
     assert job.net.bus_ids.equals(net.bus_ids) and job.seed == 5
@@ -464,13 +464,13 @@ def test_cli_end_to_end_with_a_scenario_spec(tmp_path):
 def test_forkserver_workers_get_the_job_pickled_once_and_agree(grid, reference, tmp_path):
     import threading
 
-    from gridres.ensemble.runner import _mp_context
+    from gridres.ensemble.workers import mp_context
 
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)  # a thread makes fork unsafe
     other.start()
     try:
-        assert _mp_context().get_start_method() == "forkserver"
+        assert mp_context().get_start_method() == "forkserver"
         res = run_ensemble(grid, RandomBranches(6), 150, 7, workers=2, out=tmp_path / "fs")
     finally:
         stop.set()

@@ -12,7 +12,6 @@ from gridres.ensemble.evaluate import BUS_COUNTS, Evaluator, ImpactEvaluator
 from gridres.ensemble.runner import (
     EnsembleInterrupted,
     EnsembleResult,
-    ScenarioFailed,
     default_batch_size,
     describe,
     network_fingerprint,
@@ -26,6 +25,7 @@ from gridres.ensemble.summary import (
     summarize,
     tail_stats,
 )
+from gridres.ensemble.workers import ScenarioFailed
 
 __all__ = [
     "BUS_COUNTS",

@@ -1,0 +1,280 @@
+"""Where batches run: the job each worker receives once, the batch function, and the
+executors (this process, a process pool, a Dask cluster).
+
+A worker gets the compiled network, the generator, the evaluator and the seed once: by
+inheritance (``fork``), as the pool initializer's argument (``forkserver``, ``spawn``),
+or scattered to every Dask worker. It keeps the network's DC factorisation
+(``net.solver``) for all its batches. :func:`run_batch` draws and evaluates scenarios
+``first..last`` and returns their records and the batch's bus counts; the parent writes
+them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import io
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridres.ensemble.evaluate import BUS_COUNTS, SEP, failed_elements
+from gridres.errors import GridresError, UsageError
+from gridres.model import Network
+
+__all__ = ["Job", "ScenarioFailed", "executor", "mp_context", "run_batch"]
+
+
+class Job:
+    """Network, generator, evaluator and seed: sent to each worker once.
+
+    Pickles every :class:`~gridres.model.Network` it reaches (its own, and the one a
+    generator's grid has compiled) without its cached factorisation, which does not
+    pickle, and keeps shared networks shared; each worker builds its own factorisation on
+    first use and keeps it.
+    """
+
+    def __init__(self, net: Network, generator: Any, evaluator: Any, seed: int) -> None:
+        self.net = net
+        self.generator = generator
+        self.evaluator = evaluator
+        self.seed = seed
+        self.lock = threading.Lock()  # Dask workers may run batches in threads
+
+    def __reduce__(self):
+        buf = io.BytesIO()
+        _NetworkPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(
+            (self.net, self.generator, self.evaluator, self.seed))
+        return (_job_from_bytes, (buf.getvalue(),))
+
+
+def _job_from_bytes(data: bytes) -> Job:
+    return Job(*pickle.loads(data))
+
+
+def _network_from_fields(fields: dict[str, Any]) -> Network:
+    return Network(**fields)
+
+
+class _NetworkPickler(pickle.Pickler):
+    """Pickles networks by their fields only (no cached solver, incidence, ...)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is Network:
+            fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+            return _network_from_fields, (fields,)
+        return NotImplemented
+
+
+_WORKER_JOB: Job | None = None  # set once per worker process by _init_worker
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager:
+    """Limit BLAS to one thread: one worker per core is the parallelism, and the
+    engine's small dense products run slower threaded (twice so on a busy machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: only speed depends on it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _init_worker(job: Job) -> None:
+    global _WORKER_JOB
+    # Ctrl-C reaches the whole process group: only the parent handles it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _one_blas_thread()  # for the life of the worker process
+    _exit_with_parent()
+    _WORKER_JOB = job
+
+
+def _exit_with_parent(every_s: float = 1.0) -> None:
+    """End this worker when its parent dies (``kill -9`` of a run): a process pool's
+    workers would otherwise wait forever for work."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="gridres-parent-watch", daemon=True).start()
+
+
+def _pool_batch(first: int, last: int):
+    assert _WORKER_JOB is not None, "worker not initialised"
+    return run_batch(_WORKER_JOB, first, last)
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, list | tuple | np.ndarray):
+        return SEP.join(str(x) for x in v)
+    return v
+
+
+def run_batch(job: Job, first: int, last: int) -> tuple[int, int, pd.DataFrame, pd.DataFrame]:
+    """Draw and evaluate scenarios ``first..last``; return their records and the
+    batch's bus counts."""
+    net = job.net
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, np.ndarray] = {}
+    with job.lock:
+        for i in range(first, last + 1):
+            rng = np.random.default_rng([job.seed, i])
+            try:
+                scenario = job.generator.sample(net, rng)
+                n_failed, failed = failed_elements(net, scenario)
+                rec = job.evaluator(net, scenario, rng)
+            except Exception as exc:
+                raise _scenario_error(exc, i, job.seed) from exc
+            if not isinstance(rec, Mapping):
+                raise TypeError(
+                    f"evaluator {type(job.evaluator).__qualname__} returned "
+                    f"{type(rec).__name__}; it must return a dict of scalars"
+                )
+            row: dict[str, Any] = {"scenario": i, "label": scenario.label,
+                                   "n_waves": len(scenario.waves), "n_failed": n_failed,
+                                   "failed": failed}
+            for key, v in rec.items():
+                if key == BUS_COUNTS:
+                    for name, pos in v.items():
+                        acc = counts.get(name)
+                        if acc is None:
+                            acc = counts[name] = np.zeros(net.n_bus, dtype=np.int64)
+                        acc[np.unique(np.asarray(pos, dtype=np.int64))] += 1
+                else:
+                    row[key] = _value(v)
+            rows.append(row)
+    return first, last, pd.DataFrame(rows), _counts_table(net, counts)
+
+
+class ScenarioFailed(GridresError):
+    """A generator or evaluator raised on one scenario (exit code 1)."""
+
+
+def _scenario_error(exc: Exception, i: int, seed: int) -> GridresError:
+    """The error of scenario ``i``, naming it and its random stream; user errors keep
+    their class (and exit code)."""
+    where = f"scenario {i} (default_rng([{seed}, {i}]))"
+    if isinstance(exc, GridresError):
+        try:
+            return type(exc)(f"{where}: {exc}")
+        except TypeError:
+            pass
+    return ScenarioFailed(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def _counts_table(net: Network, counts: dict[str, np.ndarray]) -> pd.DataFrame:
+    names = sorted(counts)
+    if not names:
+        return pd.DataFrame({"id": pd.Series([], dtype=str)})
+    keep = np.flatnonzero(np.vstack([counts[k] for k in names]).any(axis=0))
+    table = {"id": [str(i) for i in net.bus_ids[keep]]}
+    table.update({k: counts[k][keep] for k in names})
+    return pd.DataFrame(table)
+
+
+# -- executors ----------------------------------------------------------------------------
+class _InlineExecutor(cf.Executor):
+    """Runs each call at submit time, in this process (``workers=1``)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # KeyboardInterrupt propagates at once
+            fut.set_exception(exc)
+        return fut
+
+
+def mp_context():
+    """``fork`` where it is safe (Linux, no other thread in this process): the workers
+    inherit the loaded network for free; ``forkserver`` or ``spawn`` otherwise."""
+    methods = mp.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return mp.get_context("spawn")
+
+
+Submit = Callable[[int, int], cf.Future]
+
+
+@contextlib.contextmanager
+def executor(job: Job, workers: int, scheduler: Any) -> Iterator[tuple[Submit, int, Callable]]:
+    """Yield ``(submit(first, last), slots, cancel())`` for the chosen backend."""
+    if scheduler is not None:
+        with _dask(job, scheduler) as backend:
+            yield backend
+        return
+    if workers == 1:
+        inline = _InlineExecutor()
+        with _one_blas_thread():
+            yield (lambda a, b: inline.submit(run_batch, job, a, b)), 1, (lambda: None)
+        return
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(),
+                                  initializer=_init_worker, initargs=(job,))
+    try:
+        yield (lambda a, b: pool.submit(_pool_batch, a, b)), workers, (lambda: None)
+    finally:
+        # running batches finish (one per worker at most); queued ones are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _dask(job: Job, scheduler: Any) -> Iterator[tuple[Submit, int, Callable]]:
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(
+            "--scheduler needs Dask distributed, which is not installed; install it with: "
+            "pip install 'gridres[cluster]'"
+        ) from None
+    own = not isinstance(scheduler, distributed.Client)
+    if own:
+        try:
+            client = distributed.Client(str(scheduler), timeout="10s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise GridresError(
+                f"{scheduler}: cannot reach the Dask scheduler ({exc}); start one with "
+                "`dask scheduler` or leave out --scheduler"
+            ) from None
+    else:
+        client = scheduler
+    try:
+        job_future = client.scatter(job, broadcast=True, hash=False)
+        executor = client.get_executor(pure=False)
+        slots = max(1, sum(client.nthreads().values()))
+        futures: list[cf.Future] = []
+
+        def submit(a: int, b: int) -> cf.Future:
+            fut = executor.submit(run_batch, job_future, a, b)
+            futures.append(fut)
+            return fut
+
+        def cancel() -> None:
+            for fut in futures:
+                fut.cancel()
+
+        yield submit, slots, cancel
+        executor.shutdown(wait=False)
+    finally:
+        if own:
+            client.close()
