@@ -51,6 +51,7 @@ _FILES = {
     "results.gpkg": "layers for QGIS: buses, substations, branches, facilities, hazard",
     "tables": "CSV/Parquet tables: buses, substations, branches, facilities, scenarios, ...",
     "ensemble": "the ensemble's manifest and per-batch Parquet parts (resumable)",
+    "plan": "the intervention plan: plan.json, interventions, portfolio, frontier",
 }
 
 
@@ -132,7 +133,7 @@ def _table(df: pd.DataFrame | None, top: int = 20, index_name: str = "id") -> di
     if df is None or not len(df):
         return None
     part = df.head(top)
-    headers = [index_name] + [str(c) for c in part.columns]
+    headers = [index_name] + [str(c).replace("_", " ") for c in part.columns]
     rows = []
     for i, r in part.iterrows():
         rows.append([str(i)] + [_cell(v) for v in r.tolist()])

@@ -272,13 +272,18 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
                          "in these events.")
     plan = res.plan
     if plan is not None and plan.status == "done" and plan.portfolio is not None:
-        items = [str(x) for x in plan.portfolio.index[:5]]
+        port = plan.portfolio
+        items = [str(x) for x in (port["label"] if "label" in port else port.index)[:5]]
         spent = float(plan.portfolio["cost"].sum()) if "cost" in plan.portfolio else math.nan
         objective = res.study.plan.objective if res.study.plan else "ens"
         before, after = plan.baseline.get(objective), plan.improved.get(objective)
         gain = ""
         if before and after is not None and before > 0:
-            gain = f", cutting {objective.replace('_', ' ')} by {fmt_pct((before - after) / before)}"
+            what = {"ens_mwh": "energy not served", "customer_hours": "customer-hours without "
+                    "power", "facility_hours_dark": "facility-hours dark",
+                    "people_hours": "people-hours at dark facilities"}.get(
+                objective, objective.replace("_", " "))
+            gain = f", cutting {what} by {fmt_pct((before - after) / before)}"
         parts.append(f"Within the budget of {fmt_num(plan.budget)}, the recommended portfolio "
                      f"is {_list(items)} (cost {fmt_num(spent)}){gain}.")
     elif plan is not None:

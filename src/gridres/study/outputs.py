@@ -242,6 +242,9 @@ def write_results(res: StudyResults, *, pdf: bool | None = None, html: bool | No
     if want_pdf:
         files["report.pdf"] = out / "report.pdf"
     files["ensemble"] = out / "ensemble"
+    if (out / "plan" / "plan.json").is_file() and res.plan is not None \
+            and res.plan.status == "done":
+        files["plan"] = out / "plan"
     res = dataclasses.replace(res, files=files)
     if want_html or want_pdf:
         from gridres.report.html import write_report

@@ -219,7 +219,7 @@ def run_study(
     if policies and not restoration:
         pending.setdefault("restoration", "the ensemble gave no restoration results")
 
-    plan = _plan(st, pending)
+    plan = _plan(st, pending, out_dir, workers, progress)
 
     from gridres.report.footprints import footprints
 
@@ -326,16 +326,23 @@ def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
     return out
 
 
-def _plan(st: Study, pending: dict[str, str]) -> PlanOutcome | None:
+def _plan(st: Study, pending: dict[str, str], out_dir: Path, workers: int | None,
+          progress: Progress) -> PlanOutcome | None:
+    """The ``[plan]`` through :mod:`gridres.redundancy` (its files go to ``OUT/plan``),
+    or a pending plan where that module is not available."""
     if st.plan is None:
         return None
     mod = optional("gridres.redundancy")
-    if mod is None or not hasattr(mod, "plan_study"):
+    if mod is None or not (hasattr(mod, "run_plan") or hasattr(mod, "plan_study")):
         msg = ("the intervention planner (gridres plan) is not available in this version; "
                "the candidates and budget below are checked and kept for when it is")
         pending["plan"] = msg
         return PlanOutcome(status="pending", budget=st.plan.budget, message=msg)
     try:
+        if hasattr(mod, "run_plan"):
+            result = mod.run_plan(st, workers=workers, progress=progress)
+            result.write(out_dir / "plan")
+            return result.outcome()
         return mod.plan_study(st)
     except GridresError as exc:
         pending["plan"] = str(exc)
