@@ -14,7 +14,8 @@ Lines
 Backup
     Every critical facility whose backup does not carry its demand for
     :data:`~gridres.redundancy.interventions.BACKUP_HOURS` hours gets backup that does
-    (facilities without any covering backup first, then by people served).
+    (facilities without any covering backup first, those behind a bridge (single-fed)
+    first among them, then by people served).
 Hardening
     The ``top_k`` substations and branches of the N-1 ranking (load lost when each one
     alone fails, times its failure probability under the study's hazards where they have
@@ -177,13 +178,19 @@ def _line_candidates(design: Design, line_km: float, limit: int) -> list[dict[st
 
 def _backup_candidates(design: Design, hours: float) -> list[dict[str, Any]]:
     fac = design.grid.facilities
+    net = design.grid.network
     demand = fac["demand_mw"].to_numpy(float)
     mw = fac["backup_mw"].to_numpy(float)
     h = fac["backup_hours"].to_numpy(float)
     short = (demand > 0) & ((mw < demand - 1e-9) | (h < hours - 1e-9))
     uncovered = mw < demand - 1e-9
+    single = np.zeros(net.n_bus, dtype=bool)
+    for wp in weak_points(design):
+        single[wp["buses"]] = True
+    single_fed = single[net.fac_bus]
     order = sorted(np.flatnonzero(short),
-                   key=lambda i: (not uncovered[i], -int(fac["people"].iloc[i]), fac.index[i]))
+                   key=lambda i: (not uncovered[i], not single_fed[i],
+                                  -int(fac["people"].iloc[i]), fac.index[i]))
     return [{"kind": "backup", "facility": str(fac.index[i]), "backup_hours": hours}
             for i in order]
 

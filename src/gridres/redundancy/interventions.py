@@ -174,7 +174,8 @@ def _kv(grid: Grid, bus: str) -> float:
 
 
 def line_defaults(grid: Grid, from_bus: str, to_bus: str, *,
-                  route_factor: float = ROUTE_FACTOR) -> dict[str, float]:
+                  route_factor: float = ROUTE_FACTOR,
+                  length_km: float | None = None) -> dict[str, float]:
     """Length, reactance, resistance and rating of a new line from comparable lines.
 
     Parameters
@@ -184,12 +185,14 @@ def line_defaults(grid: Grid, from_bus: str, to_bus: str, *,
         Bus ids (one voltage level).
     route_factor : float
         Route length over straight-line distance.
+    length_km : float, optional
+        The route length, instead of the distance times ``route_factor``.
 
     Returns
     -------
     dict
-        ``length_km``, ``x_pu``, ``r_pu``, ``rating_mw`` (``length_km`` NaN without bus
-        coordinates).
+        ``length_km``, ``x_pu``, ``r_pu``, ``rating_mw`` (``length_km``, ``x_pu`` and
+        ``r_pu`` NaN without bus coordinates and without ``length_km``).
 
     Raises
     ------
@@ -225,7 +228,8 @@ def line_defaults(grid: Grid, from_bus: str, to_bus: str, *,
     x = lines["x_pu"].to_numpy(float)
     r = lines["r_pu"].to_numpy(float)
     rating = lines["rating_mw"].to_numpy(float)
-    dist = bus_distance_km(grid, from_bus, to_bus) * route_factor
+    dist = (bus_distance_km(grid, from_bus, to_bus) * route_factor if length_km is None
+            else float(length_km))
     if ok.any():
         x_km = float(np.median(x[ok] / length[ok]))
         r_km = float(np.median(r[ok] / length[ok]))
@@ -307,19 +311,14 @@ def add_line(
     """
     if from_bus == to_bus:
         raise UsageError(f"a new line needs two different buses, got {from_bus!r} twice")
-    defaults = line_defaults(grid, from_bus, to_bus, route_factor=route_factor)
-    dist = defaults["length_km"]
-    if length_km is not None:
-        if not (isinstance(length_km, int | float) and math.isfinite(length_km) and length_km > 0):
-            raise UsageError(f"a new line's length_km must be a number > 0, got {length_km!r}")
-        scale = length_km / dist if math.isfinite(dist) and dist > 0 else math.nan
-        if math.isfinite(scale):
-            defaults["x_pu"] *= scale
-            defaults["r_pu"] *= scale
-        defaults["length_km"] = float(length_km)
-    if not math.isfinite(defaults["length_km"]) and (x_pu is None or length_km is None):
+    if length_km is not None and not (isinstance(length_km, int | float)
+                                      and math.isfinite(length_km) and length_km > 0):
+        raise UsageError(f"a new line's length_km must be a number > 0, got {length_km!r}")
+    defaults = line_defaults(grid, from_bus, to_bus, route_factor=route_factor,
+                             length_km=length_km)
+    if not math.isfinite(defaults["length_km"]):
         raise UsageError(f"buses {from_bus} and {to_bus} have no coordinates: give the new "
-                         "line's length_km (and x_pu)")
+                         "line's length_km")
     values = {"x_pu": x_pu, "r_pu": r_pu, "rating_mw": rating_mw}
     for key, v in values.items():
         if v is not None:
