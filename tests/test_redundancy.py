@@ -260,6 +260,17 @@ def test_design_change_names_what_differs() -> None:
     assert design_change(d, Design(d.grid.replace(buses=heavier), d.settings)).other_grid
 
 
+@pytest.mark.parametrize("spec", ALL_KINDS, ids=lambda s: s["kind"])
+def test_what_an_intervention_says_it_changes_is_what_changes(spec) -> None:
+    from gridres.redundancy.evaluate import intervention_change
+
+    d = make_intervention({"kind": "line", "from_bus": "H", "to_bus": "B"},
+                          Design(ring_grid(), RestorationSettings()))
+    base = d.apply(Design(ring_grid(), RestorationSettings()))   # a design with a new line
+    iv = make_intervention(spec, base)
+    assert intervention_change(iv, base) == design_change(base, iv.apply(base))
+
+
 # -- common random numbers ------------------------------------------------------------------
 def lonlat_ring():
     return ring_grid()

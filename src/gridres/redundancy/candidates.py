@@ -19,9 +19,11 @@ Backup
 Hardening
     The ``top_k`` substations and branches of the N-1 ranking (load lost when each one
     alone fails, times its failure probability under the study's hazards where they have
-    fragility curves).
-Spares and crews
-    One more spare of every kind whose repairs need one, and one more crew.
+    fragility curves; then, under such hazards, the most exposed assets, whose failures
+    matter in events that fail several at once).
+Restoration
+    One more crew, one more spare of every kind whose repairs need one, and line and
+    transformer repairs in half the time.
 
 Categories are interleaved (line, backup, hardening, restoration, line, ...) until
 ``max_candidates`` are chosen, so that a small bound still offers every kind of option.
@@ -229,7 +231,7 @@ def _harden_candidates(design: Design, generator: ScenarioGenerator | None,
     for _, r in df.iterrows():
         kind, _, ident = str(r["element"]).partition(":")
         impact = float(r["shed_mw"])
-        if impact <= 0:
+        if impact <= 0 and exposure is None:
             continue
         if kind == "substation":
             bus = int(sub_of[ident][0])
@@ -241,9 +243,11 @@ def _harden_candidates(design: Design, generator: ScenarioGenerator | None,
             table = {"kind": "harden", "branch": ident}
         if p <= 1e-3:
             continue
-        rows.append((-impact * p, str(r["element"]), table))
-    rows.sort(key=lambda x: (x[0], x[1]))
-    return [t for _, _, t in rows[:top_k]]
+        # expected load lost alone first; then the most exposed assets, whose failures
+        # matter in the events that fail several at once
+        rows.append((-impact * p, -p, str(r["element"]), table))
+    rows.sort(key=lambda x: (x[0], x[1], x[2]))
+    return [t for *_, t in rows[:top_k]]
 
 
 def generate_candidates(
@@ -296,9 +300,9 @@ def generate_candidates(
     lines = _line_candidates(design, line_km, max_candidates)
     backups = _backup_candidates(design, backup_hours)
     harden = _harden_candidates(design, generator, top_k)
-    restore: list[dict[str, Any]] = [{"kind": "spares", "equipment": k}
-                                     for k in design.settings.needs_spare]
-    restore.append({"kind": "crews"})
+    restore: list[dict[str, Any]] = [{"kind": "crews"}]
+    restore += [{"kind": "spares", "equipment": k} for k in design.settings.needs_spare]
+    restore += [{"kind": "repair", "equipment": k} for k in ("line", "transformer")]
     groups = [lines, backups, harden, restore]
     chosen: list[Intervention] = []
     seen = set(exclude)

@@ -115,6 +115,7 @@ class Draw:
     scenario: Scenario
     parts: tuple[list[Wave], ...]
     multipliers: np.ndarray
+    failed: frozenset = frozenset()  # (etype, position) of every failure (buses by substation)
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +125,8 @@ class _Context:
     identity: bool
     ratio: tuple  # per part: (sub, branch, gen) arrays of p'/p (1: not hardened), or None
     new: tuple  # per part: list of (etype, position, name, p) of new elements
+    hardened: frozenset = frozenset()  # (etype, position) of hardened assets (bus: substation)
+    signature: Hashable = ()  # what the scenarios depend on: hardening and new elements
 
 
 class CommonScenarios:
@@ -150,6 +153,8 @@ class CommonScenarios:
         self.subs = substations(grid)
         self._draws: dict[int, Draw] = {}
         self._hard_p: dict[tuple[int, float], Any] = {}
+        self._new_p: dict[tuple[int, int, str], float] = {}
+        self._changed: dict[tuple[Hashable, int], tuple[Scenario, np.ndarray]] = {}
         self._contexts: dict[Hashable, _Context] = {}
 
     # -- the base case --------------------------------------------------------------------
@@ -166,7 +171,13 @@ class CommonScenarios:
         else:
             again = np.random.default_rng([self.seed, i])
             parts = tuple(_shift(g.sample(self.net, again), t) for t, g in self.parts)
-        d = Draw(sc, parts, mult)
+        failed = set()
+        for part in parts:
+            for w in part:
+                failed.update((_BUS, int(s)) for s in self.subs.of_bus[w.buses])
+                failed.update((_BRANCH, int(b)) for b in w.branches)
+                failed.update((_GEN, int(g)) for g in w.gens)
+        d = Draw(sc, parts, mult, frozenset(failed))
         self._draws[i] = d
         return d
 
@@ -209,7 +220,7 @@ class CommonScenarios:
         new_gen = np.arange(n_gen, len(grid.generators))
         hard = {k: float(f) for k, f in hardening.items() if float(f) > 1.0}
         ratios, news = [], []
-        design_hz: dict[int, Any] = {}
+        hardened: set[tuple[int, int]] = set()
         for k, (_, gen) in enumerate(self.parts):
             hazard = _is_hazard(gen)
             if hard:
@@ -223,6 +234,7 @@ class CommonScenarios:
                         pos, arr, which = int(net.branch_ids.get_loc(ident)), br_r, 1
                     else:
                         pos, arr, which = int(net.gen_ids.get_loc(ident)), gen_r, 2
+                    hardened.add((which, pos))
                     if not hazard or not np.isfinite(factor):
                         arr[pos] = 0.0
                         continue
@@ -234,23 +246,26 @@ class CommonScenarios:
                 ratios.append(None)
             items = []
             if hazard and (len(new_br) or len(new_gen)):
-                from gridres.scenarios.hazard import HazardScenarios
+                elements = [(_BRANCH, int(b), str(grid.branches.index[b])) for b in new_br] + \
+                    [(_GEN, int(g), str(grid.generators.index[g])) for g in new_gen]
+                if any((k, et, name) not in self._new_p for et, _, name in elements):
+                    # a new element's probability depends on it and the hazard only: one
+                    # footprint pass over this design's grid serves every later design
+                    from gridres.scenarios.hazard import HazardScenarios
 
-                hz = design_hz.get(k)
-                if hz is None:
-                    hz = design_hz[k] = HazardScenarios(grid, gen.footprint, gen.fragility,
-                                                        gen.time_h)
-                for b in new_br:
-                    if hz.p_branch[b] > 0:
-                        items.append((_BRANCH, int(b), str(grid.branches.index[b]),
-                                      float(hz.p_branch[b])))
-                for g in new_gen:
-                    if hz.p_gen[g] > 0:
-                        items.append((_GEN, int(g), str(grid.generators.index[g]),
-                                      float(hz.p_gen[g])))
+                    hz = HazardScenarios(grid, gen.footprint, gen.fragility, gen.time_h)
+                    for et, pos, name in elements:
+                        p = hz.p_branch[pos] if et == _BRANCH else hz.p_gen[pos]
+                        self._new_p[(k, et, name)] = float(p)
+                for et, pos, name in elements:
+                    p = self._new_p[(k, et, name)]
+                    if p > 0:
+                        items.append((et, pos, name, p))
             news.append(tuple(items))
         identity = not hard and not any(news)
-        ctx = _Context(identity, tuple(ratios), tuple(news))
+        sig = (tuple(sorted(hard.items())), tuple(tuple((et, name) for et, _, name, _ in items)
+                                                  for items in news))
+        ctx = _Context(identity, tuple(ratios), tuple(news), frozenset(hardened), sig)
         self._contexts[key] = ctx
         return ctx
 
@@ -261,8 +276,17 @@ class CommonScenarios:
     def scenario(self, ctx: _Context, i: int) -> tuple[Scenario, np.ndarray]:
         """Scenario ``i`` in a design and its repair-time factors."""
         d = self.draw(i)
-        if ctx.identity:
+        if ctx.identity or (not any(ctx.new) and not (ctx.hardened & d.failed)):
             return d.scenario, d.multipliers
+        memo = self._changed.get((ctx.signature, i))
+        if memo is None:
+            memo = self._transform(ctx, i, d)
+            if len(self._changed) > 500_000:
+                self._changed.clear()
+            self._changed[(ctx.signature, i)] = memo
+        return memo
+
+    def _transform(self, ctx: _Context, i: int, d: Draw) -> tuple[Scenario, np.ndarray]:
         net, subs = self.net, self.subs
         waves: list[Wave] = []
         changed = False

@@ -77,6 +77,7 @@ __all__ = [
     "Change",
     "PlanEvaluator",
     "design_change",
+    "intervention_change",
     "Benefit",
     "benefit",
 ]
@@ -244,6 +245,45 @@ def design_change(parent: Design, child: Design) -> Change:
     return Change(tuple(new_branches), new_gens, tuple(facilities), crews_up,
                   tuple(sorted(spares_up)), tuple(sorted(repair_kinds)),
                   tuple(sorted(tokens)), other, other_grid)
+
+
+def intervention_change(iv: Intervention, parent: Design) -> Change:
+    """What adding ``iv`` to ``parent`` changes, read from the intervention itself; the
+    same as :func:`design_change` of ``parent`` and ``iv.apply(parent)`` (tested), without
+    comparing tables.
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> from gridres.redundancy.interventions import make_intervention
+    >>> d = Design(load_grid("ieee14"), RestorationSettings())
+    >>> intervention_change(make_intervention({"kind": "crews"}, d), d).crews_up
+    True
+    """
+    p = iv.params
+    grid = parent.grid
+    if iv.kind == "line":
+        f, t = grid.lookup("buses", [p["from_bus"], p["to_bus"]])
+        return Change(new_branches=((int(f), int(t)),))
+    if iv.kind in ("backup", "microgrid"):
+        child = iv.apply(parent).grid.facilities
+        old = grid.facilities
+        diff = ((old["backup_mw"].to_numpy(float) != child["backup_mw"].to_numpy(float))
+                | (old["backup_hours"].to_numpy(float)
+                   != child["backup_hours"].to_numpy(float)))
+        return Change(facilities=tuple(np.flatnonzero(diff).tolist()),
+                      new_gens=iv.kind == "microgrid")
+    if iv.kind in ("generator", "storage"):
+        return Change(new_gens=True)
+    if iv.kind == "spares":
+        return Change(spares_up=(p["equipment"],))
+    if iv.kind == "crews":
+        return Change(crews_up=True)
+    if iv.kind == "repair":
+        return Change(repair_kinds=(p["equipment"],))
+    if iv.kind in ("harden", "protect"):
+        return Change()
+    return design_change(parent, iv.apply(parent))
 
 
 def _kind_counts(sc: Scenario, branch_kind: np.ndarray) -> dict[str, int]:
@@ -523,7 +563,8 @@ class PlanEvaluator:
         key = frozenset(key)
         d = self._designs.get(key)
         if d is None:
-            d = _build(self.base, [self.interventions[k] for k in key])
+            last = max(key)   # canonical order: the largest id is applied last
+            d = self.interventions[last].apply(self.design(key - {last}))
             self._designs[key] = d
         return d
 
@@ -598,13 +639,13 @@ class PlanEvaluator:
                 pk = key - {x}
                 if pk in self.results:
                     parents.append((self.results[pk], self._context(pk),
-                                    design_change(self.design(pk), design)))
+                                    intervention_change(self.interventions[x],
+                                                        self.design(pk))))
         kinds = self._branch_kind(key)
         for i in range(n):
             sc, mult = self.crn.scenario(ctx, i)
             src = None
             if parents:
-                sk = scenario_key(sc)
                 empty = all(w.size == 0 for w in sc.waves)
                 memo: dict[str, Any] = {}
 
@@ -622,8 +663,11 @@ class PlanEvaluator:
 
                 for parent, pctx, change in parents:
                     psc, _ = self.crn.scenario(pctx, i)
-                    if psc is not sc and scenario_key(psc) != sk:
-                        continue
+                    if psc is not sc:
+                        if "k" not in memo:
+                            memo["k"] = scenario_key(sc)
+                        if scenario_key(psc) != memo["k"]:
+                            continue
                     if empty or _unchanged(change, parent, i, self.policy, counts, tokens):
                         src = parent
                         break
