@@ -69,7 +69,7 @@ def _fmt(v) -> str:
         return "-"
     if v == 0:
         return "0"
-    return f"{v:,.3f}" if isinstance(v, float) and abs(v) < 1000 else f"{v:,.1f}"
+    return f"{v:.3g}" if abs(v) < 1 else f"{v:,.1f}"
 
 
 def print_summary(doc: dict, top: int = 10) -> None:
