@@ -285,12 +285,16 @@ class Network:
 
     @cached_property
     def branch_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Branches as a from→to CSR structure: ``(order, indices, indptr)`` where
-        ``order`` sorts branches by from bus; masks index it as ``mask[order]``."""
-        order = np.argsort(self.f, kind="stable")
-        indptr = np.zeros(self.n_bus + 1, dtype=np.int32)
-        np.cumsum(np.bincount(self.f, minlength=self.n_bus), out=indptr[1:])
-        return order, self.t[order].astype(np.int32), indptr
+        """Branches sorted by (from bus, to bus): ``(order, to_bus, from_bus)`` in that
+        order; a branch mask indexes it as ``mask[order]``. Used to build the alive graph's
+        CSR matrix without a sort."""
+        order = np.lexsort((self.t, self.f))
+        return order, self.t[order].astype(np.int32), self.f[order]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # cached views (the solver holds a SuperLU factorisation, which does not pickle)
+        # are rebuilt on first use after unpickling
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @cached_property
     def has_shift(self) -> bool:

@@ -38,12 +38,14 @@ def components(net: Network, branch_alive: np.ndarray) -> tuple[int, np.ndarray]
     Dead buses (no alive branch) come out as single-bus components. Returns the count
     and a label per bus. ``O(n + m)``.
     """
-    order, indices, indptr = net.branch_csr
-    graph = sp.csr_matrix(
-        (branch_alive[order].astype(np.int8), indices.copy(), indptr.copy()),
-        shape=(net.n_bus, net.n_bus),
-    )
-    graph.eliminate_zeros()
+    order, indices, from_sorted = net.branch_csr
+    alive = branch_alive[order]
+    indptr = np.zeros(net.n_bus + 1, dtype=np.int32)
+    np.cumsum(np.bincount(from_sorted[alive], minlength=net.n_bus), out=indptr[1:])
+    graph = sp.csr_matrix((np.ones(int(alive.sum())), indices[alive], indptr),
+                          shape=(net.n_bus, net.n_bus))
+    # rows hold sorted, unique-per-branch indices already: spare scipy the re-sort
+    graph.has_sorted_indices = True
     return connected_components(graph, directed=False)
 
 
