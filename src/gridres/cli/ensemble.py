@@ -134,10 +134,22 @@ def print_summary(doc: dict, top: int = 10) -> None:
               help="Overload margin: trip above rating x (1 + margin).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Scenarios per batch [default: 16..128, about 16 batches per worker].")
+@click.option("--restore", is_flag=True,
+              help="Simulate restoration of every scenario and compare policies on them.")
+@click.option("--policy", "policies", multiple=True, metavar="NAME",
+              help="Restoration policy to compare (repeatable; with --restore) "
+                   "[default: greedy]. The first is the baseline of the paired differences.")
+@click.option("--crews", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Repair crews (with --restore).")
+@click.option("--repair-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Lognormal sigma of repair-time uncertainty (with --restore).")
+@click.option("--priority-file", type=click.Path(dir_okay=False),
+              help="Planner's repair order, one KIND:ID per line (adds policy priority-list).")
 @json_option
 def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | None,
             scheduler: str | None, out: str | None, resume: bool, cascade: str, margin: float,
-            batch_size: int | None, as_json: bool) -> None:
+            batch_size: int | None, restore: bool, policies: tuple[str, ...], crews: int,
+            repair_sigma: float, priority_file: str | None, as_json: bool) -> None:
     """Run N seeded outage scenarios on GRID in parallel and summarise them.
 
     Scenario i uses default_rng([seed, i]): results do not depend on --workers. With
@@ -151,6 +163,13 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
     g = load(grid)
     generator = scenario_generator(scenario_spec, g)
     evaluator = ImpactEvaluator(cascade=cascade == "trip", margin=margin)
+    names: tuple[str, ...] = ()
+    if restore:
+        evaluator, names = _restoration(g, evaluator, policies, crews, repair_sigma,
+                                        priority_file)
+    elif policies or priority_file:
+        raise UsageError("--policy and --priority-file compare restoration policies; "
+                         "add --restore")
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -179,9 +198,16 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
                 cmd = ["gridres", "ensemble", grid, "--scenario", scenario_spec, "--n", str(n),
                        "--seed", str(seed), "--out", str(out), "--cascade", cascade,
                        "--margin", str(margin), "--resume"]
+                if restore:
+                    cmd += ["--restore", "--crews", str(crews), "--repair-sigma",
+                            str(repair_sigma)]
+                    cmd += [a for p in policies for a in ("--policy", p)]
+                    cmd += ["--priority-file", priority_file] if priority_file else []
                 exc.args = (f"{exc.args[0]}: {shlex.join(cmd)}",)
             raise
     doc = res.summary.to_dict()
+    if names:
+        doc["restoration"] = _compare(res, names, seed)
     if res.n_resumed:
         console.print(f"resumed: {res.n_resumed:,} scenarios were already done")
     if res.n_run:
@@ -193,5 +219,62 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
                    "n_resumed": res.n_resumed, "elapsed_s": round(res.elapsed_s, 3)})
         return
     print_summary(doc)
+    if names:
+        print_restoration(doc["restoration"])
     if res.out:
         console.print(f"wrote {res.out}/summary.json and {res.out}/parts/")
+
+
+def _restoration(grid, impact, policies, crews, sigma, priority_file):
+    """Wrap the impact evaluator with restoration under every policy."""
+    from gridres.restoration import (
+        RestorationEvaluator,
+        RestorationSettings,
+        policy_names,
+        read_priority_file,
+    )
+
+    names = tuple(policies or ("greedy",))
+    unknown = [p for p in names if p not in policy_names()]
+    if unknown:
+        raise UsageError(f"--policy {unknown[0]!r}: unknown policy; choose from "
+                         f"{', '.join(policy_names())}")
+    priority = read_priority_file(priority_file).elements if priority_file else ()
+    if priority and "priority-list" not in names:
+        names += ("priority-list",)
+    evaluator = RestorationEvaluator.for_grid(
+        grid, RestorationSettings(crews=crews, repair_sigma=sigma), names, priority,
+        impact=impact)
+    return evaluator, names
+
+
+_METRICS = (("ens_mwh", "energy not served (MWh)"), ("customer_hours", "customer-hours"),
+            ("facility_hours_dark", "facility-hours dark"))
+
+
+def _compare(res, names: tuple[str, ...], seed: int) -> dict:
+    """Per-metric comparison of policies on the ensemble's common scenarios: expected
+    value, p95 and the paired difference against the first policy with its 95 % CI."""
+    from gridres.ensemble import load_records
+    from gridres.restoration import compare_policies
+
+    records = load_records(res.out) if res.out else res.records
+    out = {"baseline": names[0], "metrics": {}}
+    for metric, _ in _METRICS:
+        table = compare_policies(records, names, metric, baseline=names[0], seed=seed)
+        out["metrics"][metric] = table.reset_index().to_dict(orient="records")
+    return out
+
+
+def print_restoration(doc: dict) -> None:
+    """Rich tables of a policy comparison on stderr."""
+    for metric, title in _METRICS:
+        rows = doc["metrics"][metric]
+        t = Table(title=f"Restoration: {title} (paired against {doc['baseline']})")
+        for col in ("policy", "mean", "p95", "difference", "95 % CI"):
+            t.add_column(col, justify="left" if col == "policy" else "right")
+        for r in rows:
+            ci = ("-" if r["policy"] == doc["baseline"]
+                  else f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
+            t.add_row(r["policy"], _fmt(r["mean"]), _fmt(r["p95"]), _fmt(r["diff"]), ci)
+        console.print(t)
