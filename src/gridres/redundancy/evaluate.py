@@ -340,12 +340,17 @@ def _unchanged(change: Change, parent: DesignResult, i: int, policy: str,
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(base: Design, policy: str, priority: tuple[str, ...]) -> None:
+def _init_worker(base: Design, policy: str, priority: tuple[str, ...],
+                 process: bool = True) -> None:
+    """Set up a worker; in a worker process (not inline) Ctrl-C is left to the parent
+    and BLAS runs one thread (one worker per core is the parallelism)."""
+    _WORKER.clear()
+    _WORKER.update(base=base, policy=policy, priority=priority, cache={})
+    if not process:
+        return
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER.clear()
-    _WORKER.update(base=base, policy=policy, priority=priority, cache={})
     with contextlib.suppress(ImportError):
         from threadpoolctl import threadpool_limits
 
@@ -540,7 +545,7 @@ class PlanEvaluator:
     def _pool(self) -> cf.Executor:
         if self._executor is None:
             if self.workers == 1:
-                _init_worker(self.base, self.policy, self.priority)
+                _init_worker(self.base, self.policy, self.priority, process=False)
                 self._executor = _Inline()
             else:
                 self._executor = cf.ProcessPoolExecutor(

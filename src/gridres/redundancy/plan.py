@@ -295,8 +295,11 @@ def run_plan(
     key = "plan" if plan is None or "plan" in _sections(st) else "interventions"
     candidates = study_candidates(listed, ev.base, costs, where=f"{key}.candidates")
     if generate:
-        candidates += generate_candidates(ev.base, generator, costs, max_candidates=bound,
-                                          exclude=[c.id for c in candidates])
+        listed_as = {(c.kind, repr(sorted(c.params.items()))) for c in candidates}
+        candidates += [g for g in generate_candidates(ev.base, generator, costs,
+                                                      max_candidates=bound,
+                                                      exclude=[c.id for c in candidates])
+                       if (g.kind, repr(sorted(g.params.items()))) not in listed_as]
     if not candidates:
         raise UsageError(f"{st.path}: no candidate interventions: list [[plan.candidates]] "
                          "or set generate = true")
@@ -328,7 +331,8 @@ def _sections(study: Any) -> Mapping[str, Any]:
         return {}
 
 
-def plan_study(study: Any) -> Any:
+def plan_study(study: Any, **kwargs: Any) -> Any:
     """The plan of a study as :class:`gridres.study.results.PlanOutcome` (for
-    ``gridres run``)."""
-    return run_plan(study).outcome()
+    ``gridres run``); keyword arguments go to :func:`run_plan` (``workers``,
+    ``progress``, ...)."""
+    return run_plan(study, **kwargs).outcome()
