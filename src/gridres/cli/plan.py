@@ -18,9 +18,16 @@ def _num(v: object, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
     if isinstance(v, float):
-        text = f"{v:,.{digits}f}"
+        text = f"{v:,.{digits if abs(v) < 100 else 0}f}"
         return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
     return str(v)
+
+
+def _half(lo: float, hi: float) -> str:
+    """Half-width of a (symmetric, Student-t) interval."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "-"
+    return _num((hi - lo) / 2.0)
 
 
 def _print(res, top: int) -> None:
@@ -29,14 +36,14 @@ def _print(res, top: int) -> None:
     t = Table(title=f"{res.study}: {len(res.candidates)} interventions on {res.n:,} scenarios "
                     f"(seed {res.seed}, policy {res.policy}), by {res.objective} drop per cost")
     t.add_column("intervention", no_wrap=True)
-    for col in ("cost", "ENS drop MWh", "95 % CI"):
+    for col in ("cost", "ENS drop MWh", "95 % CI ±"):
         t.add_column(col, justify="right")
     if res.objective != "ens_mwh":
         t.add_column(f"drop {unit}", justify="right")
     t.add_column("per cost", justify="right")
     for ident, row in res.ranking.head(top).iterrows():
         cells = [str(ident), _num(row["cost"], 2), _num(row["ens_reduction_mwh"]),
-                 f"{_num(row['ci_low'])}..{_num(row['ci_high'])}"]
+                 _half(row["ci_low"], row["ci_high"])]
         if res.objective != "ens_mwh":
             cells.append(_num(row["benefit"]))
         t.add_row(*cells, _num(row["benefit_per_cost"]))
@@ -47,11 +54,11 @@ def _print(res, top: int) -> None:
     budget = "no budget limit" if res.budget is None else f"budget {_num(res.budget, 2)}"
     t = Table(title=f"Portfolio ({budget}, {res.currency} by default)")
     t.add_column("intervention", no_wrap=True)
-    for col in ("cost", "total cost", f"drop {unit}", "95 % CI"):
+    for col in ("cost", "total cost", f"drop {unit}", "95 % CI ±"):
         t.add_column(col, justify="right")
     for ident, row in p.iterrows():
         t.add_row(str(ident), _num(row["cost"], 2), _num(row["cumulative_cost"], 2),
-                  _num(row["benefit"]), f"{_num(row['ci_low'])}..{_num(row['ci_high'])}")
+                  _num(row["benefit"]), _half(row["ci_low"], row["ci_high"]))
     console.print(t)
     if not len(p):
         console.print("no intervention within the budget lowers the objective")
