@@ -67,6 +67,8 @@ def _col(df: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
     return np.full(len(df), default)
 
 
+#: The line the parser needs (MATPOWER case format version 2).
+_FUNCTION = re.compile(r"function\s*mpc\s*=")
 _FRACTION = re.compile(r"(?<![\w.])(-?\d+(?:\.\d*)?)\s*/\s*(\d+(?:\.\d*)?)(?![\w.])")
 
 
@@ -198,6 +200,11 @@ def read_matpower(
         raise InputNotFound(f"{path}: no such file")
     try:
         text = path.read_text(errors="replace")
+        if not _FUNCTION.search(text):
+            raise GridError(
+                f"{path}: not a readable MATPOWER case: no 'function mpc = NAME' line; a case "
+                "file starts with it and sets mpc.baseMVA, mpc.bus, mpc.gen and mpc.branch"
+            )
         cf = _read_with_fractions(path, text) if _FRACTION.search(text) else CaseFrames(str(path))
         bus, branch, gen = cf.bus, cf.branch, cf.gen
         base_mva = float(cf.baseMVA)

@@ -126,7 +126,8 @@ class StudyError(GridError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         more = len(problems) - 1
-        tail = f" (and {more} more; run `gridres check` to list them)" if more else ""
+        tail = (f" (and {more} more; run `gridres check {problems[0].file}` to list them)"
+                if more else "")
         super().__init__(f"{problems[0]}{tail}")
 
 
