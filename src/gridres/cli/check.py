@@ -6,6 +6,8 @@ import click
 
 from gridres.cli.common import console, emit_json, json_option
 
+__all__ = ["command"]
+
 
 @click.command("check")
 @click.argument("study", metavar="STUDY.toml")
@@ -38,7 +40,8 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
         console.print(f"note: {escape(note)}", soft_wrap=True)
     if result.problems:
         n = len(result.problems)
-        console.print(f"{study}: {n} problem{'s' if n != 1 else ''}", soft_wrap=True)
+        if n > 1:  # one problem is its own summary: one line, as for every error
+            console.print(f"{escape(study)}: {n} problems", soft_wrap=True)
         return result.exit_code
     s = result.study
     assert s is not None
@@ -48,5 +51,5 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
         parts.append(f"restoration with {s.restoration.settings.crews if s.restoration.settings else '?'} crews")
     if s.plan is not None:
         parts.append(f"plan within a budget of {s.plan.budget:,.0f}")
-    console.print(f"{study}: ok ({'; '.join(parts)})", soft_wrap=True)
+    console.print(f"{escape(study)}: ok ({escape('; '.join(parts))})", soft_wrap=True)
     return 0

@@ -7,6 +7,9 @@ import json
 import logging
 import math
 import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,7 +18,8 @@ from rich.console import Console
 
 from gridres.errors import GridresError
 
-__all__ = ["console", "grid_argument", "json_option", "emit_json", "load", "run_cli", "jsonable"]
+__all__ = ["console", "grid_argument", "json_option", "emit_json", "load", "run_cli", "jsonable",
+           "output_file", "output_folder"]
 
 #: Messages, progress and tables go to stderr; stdout is for --json only.
 console = Console(stderr=True, highlight=False)
@@ -47,9 +51,21 @@ def emit_json(doc: Any) -> None:
 
 def load(spec: str, *, validate: bool = True):
     """Load a grid for a command; with ``validate`` (default) refuse invalid grids."""
+    from gridres.errors import InputNotFound, UsageError
     from gridres.io import load_grid
 
-    grid = load_grid(spec)
+    if not str(spec).strip():
+        raise UsageError("GRID is empty: give a .m or .gpkg file, a bundled grid name "
+                         "(gridres grids) or matpower:NAME")
+    try:
+        grid = load_grid(spec)
+    except InputNotFound:
+        if not Path(spec).is_dir():
+            raise
+        raise InputNotFound(
+            f"{spec}: is a folder, not a grid; give a .m or .gpkg file, a bundled grid name "
+            "(gridres grids) or matpower:NAME (GeoJSON export folders cannot be read back)"
+        ) from None
     if validate:
         from gridres import validate as v
 
@@ -59,11 +75,91 @@ def load(spec: str, *, validate: bool = True):
     return grid
 
 
+def _writable(folder: Path) -> str | None:
+    """Why nothing can be written in ``folder`` or in the folders still to be made under
+    its nearest existing ancestor; None when writing can go ahead."""
+    probe = folder.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file, not a folder"
+    try:  # the only sure test (permissions, read-only mounts, /proc): create and drop a file
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        return f"cannot create files in {probe} ({exc.strerror or exc})"
+    return None
+
+
+def output_file(out: str, suffixes: Iterable[str], option: str = "--out") -> Path:
+    """Check an output file before any work is done: a known suffix, not a folder, and a
+    place that can be written (missing folders are made when writing).
+
+    Parameters
+    ----------
+    out : str
+        The path the user gave.
+    suffixes : iterable of str
+        Accepted suffixes with their dot, e.g. ``(".csv", ".parquet")``.
+    option : str
+        The option's name, for messages.
+
+    Raises
+    ------
+    UsageError
+        Naming the path and the fix (exit code 2).
+    """
+    from gridres.errors import UsageError
+
+    path = Path(out)
+    allowed = tuple(suffixes)
+    if path.is_dir():
+        raise UsageError(f"{option} {out}: is a folder; give a file name such as "
+                         f"{path / ('results' + allowed[0])}")
+    if path.suffix.lower() not in allowed:
+        names = " or ".join(filter(None, (", ".join(allowed[:-1]), allowed[-1])))
+        got = f"{path.suffix!r}" if path.suffix else "no suffix"
+        raise UsageError(f"{option} {out}: unknown output format ({got}); end the file name "
+                         f"in {names}")
+    why = _writable(path.parent)
+    if why:
+        raise UsageError(f"{option} {out}: {why}; choose a folder you can write to")
+    return path
+
+
+def output_folder(out: str, option: str = "--out") -> Path:
+    """Check an output folder before any work is done: not a file, and writable (it is
+    made, with its parents, when writing).
+
+    Raises
+    ------
+    UsageError
+        Naming the path and the fix (exit code 2).
+    """
+    from gridres.errors import UsageError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {out}: is a file; give a folder (it is made if missing)")
+    why = _writable(path)
+    if why:
+        raise UsageError(f"{option} {out}: {why}; choose a folder you can write to")
+    return path
+
+
+def _debug_first(args: list[str]) -> tuple[list[str], bool]:
+    """Accept ``--debug`` anywhere on the line (``gridres flow x --debug``) by moving it
+    before the command, where the group reads it. Only tokens before ``--`` count."""
+    end = args.index("--") if "--" in args else len(args)
+    head = [a for a in args[:end] if a != "--debug"]
+    debug = len(head) < end
+    return (["--debug"] if debug else []) + head + args[end:], debug
+
+
 def run_cli(group: click.Group, argv: list[str] | None = None) -> int:
     """Run the click group with one error handler: a one-line red message on stderr and
-    the error's exit code; ``--debug`` shows the traceback."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    the error's exit code; ``--debug`` (anywhere on the line) shows the traceback."""
+    args, debug = _debug_first(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -71,8 +167,14 @@ def run_cli(group: click.Group, argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         console.print("[red]error:[/red] interrupted")
         return 130
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `gridres`: the help text
         exc.show()
+        return exc.exit_code
+    except click.ClickException as exc:  # bad options or arguments: one line, like ours
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        message = " ".join(exc.format_message().split()).rstrip(".")  # one line
+        console.print("[red]error:[/red] " + _escape(message + hint), soft_wrap=True)
         return exc.exit_code
     except GridresError as exc:
         if debug:
@@ -82,6 +184,14 @@ def run_cli(group: click.Group, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]error:[/red] interrupted")
         return 130
+    except OSError as exc:  # a file the system would not read or write
+        if debug:
+            console.print_exception()
+        where = f"{exc.filename}: " if exc.filename else ""
+        console.print(f"[red]error:[/red] {_escape(where)}{_escape(exc.strerror or str(exc))} "
+                      "(check the path and its permissions; run with --debug for the "
+                      "traceback)", soft_wrap=True)
+        return 1
     except Exception as exc:  # one handler for everything unexpected
         if debug:
             console.print_exception()

@@ -6,7 +6,14 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, grid_argument, json_option, load
+from gridres.cli.common import (
+    console,
+    emit_json,
+    grid_argument,
+    json_option,
+    load,
+    output_file,
+)
 from gridres.errors import UsageError
 
 __all__ = ["command", "write_results"]
@@ -40,7 +47,8 @@ def write_results(df, out: str) -> None:
               help="1: every single outage; 2: screened double outages (see --top).")
 @click.option("--cascade", is_flag=True, help="Trip overloaded branches until stable.")
 @click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Overload margin: overloaded above rating x (1 + margin).")
+              help="Overload margin, a fraction: a branch is overloaded above rating_mw x "
+                   "(1 + margin); 0.1 = 10 % over.")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
               help="N-2: pair up the TOP most severe single outages.")
 @click.option("--partners", type=click.IntRange(min=0), default=5, show_default=True,
@@ -65,8 +73,8 @@ def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int
 
     from gridres.contingency import contingencies, n_minus_2, sweep
 
-    if out and out.rsplit(".", 1)[-1].lower() not in ("parquet", "csv"):
-        raise UsageError(f"--out {out}: unknown output format; use .parquet or .csv")
+    if out:
+        output_file(out, (".parquet", ".csv"))
     g = load(grid)
     cases = contingencies(g, kind)
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),

@@ -6,8 +6,18 @@ from pathlib import Path
 
 import click
 
-from gridres.cli.common import console, grid_argument, load
+from gridres.cli.common import (
+    console,
+    emit_json,
+    grid_argument,
+    json_option,
+    load,
+    output_file,
+    output_folder,
+)
 from gridres.errors import UsageError
+
+__all__ = ["command", "output_target"]
 
 _FORMATS = ("gpkg", "geojson")
 
@@ -35,14 +45,14 @@ def output_target(out: str, fmt: str | None) -> tuple[str, Path]:
             path = path.with_name(path.name + ".gpkg")
         if path.is_dir():
             raise UsageError(f"{path}: is a folder; give a .gpkg file name")
-        return fmt, path
+        return fmt, output_file(str(path), (".gpkg",), option="OUT")
     if inferred == "gpkg":
         raise UsageError(f"{out}: --format geojson writes a folder; drop the .gpkg suffix")
     if inferred == "geojson":
         path = path.with_suffix("")
     if path.exists() and not path.is_dir():
         raise UsageError(f"{path}: is a file; GeoJSON export writes a folder")
-    return fmt, path
+    return fmt, output_folder(str(path), option="OUT")
 
 
 @click.command("export")
@@ -52,7 +62,8 @@ def output_target(out: str, fmt: str | None) -> tuple[str, Path]:
               help="gpkg: one GeoPackage file (the native format); geojson: a folder with "
                    "one .geojson per layer, in longitude/latitude. Default: from OUT's "
                    "suffix.")
-def command(grid: str, out: str, fmt: str | None) -> None:
+@json_option
+def command(grid: str, out: str, fmt: str | None, as_json: bool) -> None:
     """Write GRID to OUT as a GeoPackage (.gpkg) or a folder of GeoJSON files.
 
     \b
@@ -69,20 +80,30 @@ def command(grid: str, out: str, fmt: str | None) -> None:
 
     fmt, path = output_target(out, fmt)
     g = load(grid, validate=False)
+    doc = {"grid": g.name, "format": fmt, "buses": len(g.buses), "branches": len(g.branches),
+           "generators": len(g.generators), "facilities": len(g.facilities),
+           "crs": crs_label(g.crs)}
     if fmt == "gpkg":
         from gridres.io.geopackage import write_geopackage
 
         write_geopackage(g, path)
-        console.print(f"wrote {path} (GeoPackage: {len(g.buses)} buses, "
+        if as_json:
+            emit_json({**doc, "path": str(path), "files": [str(path)]})
+            return
+        console.print(f"wrote {escape(str(path))} (GeoPackage: {len(g.buses)} buses, "
                       f"{len(g.branches)} branches, {len(g.generators)} generators, "
-                      f"{len(g.facilities)} facilities; CRS {crs_label(g.crs)})",
+                      f"{len(g.facilities)} facilities; CRS {escape(crs_label(g.crs))})",
                       soft_wrap=True)
         return
     from gridres.io.geopackage import write_geojson
 
     done = write_geojson(g, path)
+    if as_json:
+        emit_json({**doc, "path": str(done.folder), "files": [str(p) for p in done.files],
+                   "reprojected": done.reprojected, "note": done.note})
+        return
     names = ", ".join(p.name for p in done.files)
-    console.print(f"wrote {len(done.files)} GeoJSON files to {done.folder}/: {names}",
-                  soft_wrap=True)
+    console.print(f"wrote {len(done.files)} GeoJSON files to {escape(str(done.folder))}/: "
+                  f"{names}", soft_wrap=True)
     if done.note:
         console.print(f"[yellow]note:[/yellow] {escape(done.note)}", soft_wrap=True)

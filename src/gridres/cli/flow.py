@@ -6,18 +6,39 @@ import click
 import numpy as np
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, grid_argument, json_option, load
+from gridres.cli.common import (
+    console,
+    emit_json,
+    grid_argument,
+    json_option,
+    load,
+    output_file,
+)
 from gridres.report.tables import branch_table, write_tables
+
+__all__ = ["command"]
+
+#: Suffixes of --out.
+OUT_SUFFIXES = (".csv", ".parquet", ".gpkg")
 
 
 @click.command("flow")
 @grid_argument
 @json_option
-@click.option("--out", type=click.Path(dir_okay=False), help="Write flows (.csv, .parquet, .gpkg).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write every branch's flow: .csv or .parquet (a table), .gpkg (a map "
+                   "layer with the branch lines).")
 def command(grid: str, as_json: bool, out: str | None) -> None:
-    """DC power flow of the intact GRID."""
+    """DC power flow of the intact GRID: flow of every branch in MW (positive from
+    from_bus to to_bus) and its loading, |flow| / rating_mw (branches without a rating
+    show '-').
+
+    Prints the 15 largest flows and the number of branches over their rating.
+    """
     from gridres.impact import assess
 
+    if out:
+        output_file(out, OUT_SUFFIXES)
     g = load(grid)
     imp = assess(g.network)
     table = branch_table(g, imp)

@@ -12,8 +12,18 @@ import click
 import numpy as np
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, grid_argument, json_option, jsonable, load
+from gridres.cli.common import (
+    console,
+    emit_json,
+    grid_argument,
+    json_option,
+    jsonable,
+    load,
+    output_folder,
+)
 from gridres.errors import UsageError
+
+__all__ = ["command"]
 
 _COLUMNS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours", "t50_h",
             "t90_h", "t100_h", "waves_stock_lasted")
@@ -46,7 +56,7 @@ def _depots(values: tuple[str, ...]) -> tuple:
     return tuple(out)
 
 
-def _scenario(g, fails: tuple[str, ...], spec: str | None, rng):
+def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str | None = None):
     from gridres.scenarios.base import Scenario
 
     if fails and spec:
@@ -54,7 +64,7 @@ def _scenario(g, fails: tuple[str, ...], spec: str | None, rng):
     if fails:
         from gridres.cli.outage import parse_failures
 
-        state = parse_failures(g, fails)
+        state = parse_failures(g, fails, label=label)
         net = g.network
         return Scenario.single(
             buses=np.flatnonzero(net.bus_in_service & ~state.bus),
@@ -73,9 +83,10 @@ def _scenario(g, fails: tuple[str, ...], spec: str | None, rng):
 
 
 def _fail_order(g, fails: tuple[str, ...]) -> tuple[str, ...]:
-    from gridres.restoration.settings import element_token
+    """The --fail elements as repair-order tokens (a substation: its buses, in order)."""
+    from gridres.cli.outage import failure_tokens
 
-    return tuple(element_token(f) for f in fails)
+    return tuple(dict.fromkeys(failure_tokens(g, fails)))
 
 
 def _safe(name: str) -> str:
@@ -93,10 +104,12 @@ def _fmt(v) -> str:
 @click.command("restore")
 @grid_argument
 @click.option("--fail", "fails", multiple=True, metavar="KIND:ID",
-              help="A failed element: bus:ID, branch:ID or gen:ID (repeatable; as-listed "
-                   "follows this order).")
+              help="A failed element: bus:ID, branch:ID, gen:ID or substation:NAME "
+                   "(repeatable; as-listed follows this order).")
 @click.option("--scenario", "spec", metavar="SPEC",
-              help="Scenario spec (as gridres ensemble), drawn as ensemble scenario 0 of --seed.")
+              help="Instead of --fail: a scenario spec drawn with --seed (as scenario 0 of "
+                   "gridres ensemble), e.g. random:k=3,elements=branch or "
+                   "circle:lon=13.6,lat=48.4,radius_km=30,peak=45 (wind gusts in m/s).")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed of the scenario draw and of repair-time uncertainty.")
 @click.option("--policy", "policies", multiple=True, metavar="NAME",
@@ -104,15 +117,17 @@ def _fmt(v) -> str:
                    "critical-first, greedy, nearest, optimal, priority-list. [default: greedy]")
 @click.option("--priority-file", type=click.Path(dir_okay=False),
               help="Repair order for priority-list: one KIND:ID per line.")
-@click.option("--crews", type=int, default=3, show_default=True, help="Repair crews.")
+@click.option("--crews", type=int, default=3, show_default=True,
+              help="Repair crews working at the same time (1 or more).")
 @click.option("--depot", "depots", multiple=True, metavar="BUS|X,Y",
               help="Crew depot: a bus id or x,y in the grid's CRS (repeatable).")
 @click.option("--speed-kmh", type=float, default=40.0, show_default=True,
-              help="Crew travel speed.")
+              help="Crew travel speed in km/h.")
 @click.option("--road-factor", type=float, default=1.3, show_default=True,
               help="Road distance over straight-line distance.")
 @click.option("--repair-sigma", type=float, default=0.0, show_default=True,
-              help="Log-sd of lognormal repair-time factors (needs --seed when > 0).")
+              help="Spread of repair times: the log standard deviation of lognormal "
+                   "factors on the nominal hours, 0 to 3 (needs --seed when > 0).")
 @click.option("--spares", "spares", multiple=True, metavar="KIND=N",
               help="Spares in stock per kind, e.g. transformer=3 [default: transformer=2].")
 @click.option("--lead-time", "lead", multiple=True, metavar="KIND=HOURS",
@@ -120,7 +135,8 @@ def _fmt(v) -> str:
 @click.option("--needs-spare", "needs", multiple=True, metavar="KIND",
               help="Another kind whose repair needs a spare: bus, generator or line.")
 @click.option("--horizon-h", type=float, default=8760.0, show_default=True,
-              help="Stop the simulation here even if repairs remain.")
+              help="Hours after the first failure at which the simulation stops, even if "
+                   "repairs remain.")
 @json_option
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for curves, schedules (CSV and JSON), facilities and summary.")
@@ -145,6 +161,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     )
     from gridres.restoration.simulate import repair_multipliers
 
+    if out:
+        output_folder(out)
     g = load(grid)
     settings = RestorationSettings().replace(
         crews=crews, depots=_depots(depots), speed_kmh=speed_kmh, road_factor=road_factor,
@@ -156,7 +174,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         **({"needs_spare": tuple(needs)} if needs else {}),
     )
     rng = np.random.default_rng([seed, 0]) if seed is not None else None
-    scenario = _scenario(g, fails, spec, rng)
+    scenario = _scenario(g, fails, spec, rng, label=grid)
     if repair_sigma > 0 and rng is None:
         raise UsageError("--repair-sigma needs --seed N (repair times are drawn from it)")
     mult = repair_multipliers(scenario, repair_sigma, rng)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gridres.cli.common import console, emit_json, json_option
+from gridres.cli.common import console, emit_json, json_option, output_folder
 
 __all__ = ["command", "progress_bars", "run_and_report"]
 
@@ -16,7 +16,8 @@ __all__ = ["command", "progress_bars", "run_and_report"]
 @contextlib.contextmanager
 def progress_bars(enabled: bool = True) -> Iterator:
     """A ``progress(step, done, total)`` callback drawing one rich bar per step on
-    stderr (nothing when disabled)."""
+    stderr (nothing when disabled). The bars appear with the first step, so a run that
+    stops before any (an invalid study) prints nothing but its error."""
     if not enabled:
         yield None
         return
@@ -35,12 +36,17 @@ def progress_bars(enabled: bool = True) -> Iterator:
     tasks: dict[str, int] = {}
 
     def update(step: str, done: int, total: int) -> None:
+        if not tasks:
+            bars.start()
         if step not in tasks:
             tasks[step] = bars.add_task(step, total=max(total, 1))
         bars.update(tasks[step], completed=done, total=max(total, 1))
 
-    with bars:
+    try:
         yield update
+    finally:
+        if tasks:
+            bars.stop()
 
 
 def run_and_report(study: str | Path, out: str | None, scenarios: int | None, pdf: bool,
@@ -50,6 +56,8 @@ def run_and_report(study: str | Path, out: str | None, scenarios: int | None, pd
     from gridres.study.outputs import summary_document
     from gridres.study.run import run_study
 
+    if out is not None:
+        output_folder(str(out))
     with progress_bars(enabled=console.is_terminal or not as_json) as progress:
         res = run_study(study, out, n=scenarios, pdf=pdf or None, progress=progress)
     if as_json:

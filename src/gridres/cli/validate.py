@@ -21,12 +21,26 @@ EXIT_INVALID = 65
 def command(ctx: click.Context, grid: str, as_json: bool) -> None:
     """List every problem of GRID (errors and warnings) and how to fix each.
 
-    Exits 65 if there is any error, 0 if there are none (warnings alone pass).
+    Exits 65 if there is any error, 0 if there are none (warnings alone pass); 66 if
+    GRID does not exist. A file that cannot be read as a grid at all (not a GeoPackage,
+    a missing layer, a duplicate id) is one error: with --json it is reported in the
+    same document, under problems.
     """
+    from gridres.errors import GridError
     from gridres.io import load_grid
     from gridres.validate import check_grid
 
-    g = load_grid(grid)  # no strict check here: an invalid grid is reported, not refused
+    try:
+        g = load_grid(grid)  # no strict check here: an invalid grid is reported, not refused
+    except GridError as exc:
+        if not as_json:
+            raise
+        emit_json({
+            "grid": grid, "valid": False, "errors": 1, "warnings": 0,
+            "problems": [{"severity": "error", "file": grid, "layer": "", "id": "",
+                          "field": "", "message": str(exc), "fix": ""}],
+        })
+        ctx.exit(EXIT_INVALID)
     problems = check_grid(g, strict=False)
     n_err = sum(p.severity == "error" for p in problems)
     n_warn = len(problems) - n_err
