@@ -766,8 +766,8 @@ def benefit(before: np.ndarray, after: np.ndarray, metric: str = "ens_mwh",
     Examples
     --------
     >>> b = benefit(np.array([10.0, 20.0, 30.0]), np.array([7.0, 17.0, 26.0]))
-    >>> b.drop, round(b.ci_low, 3), round(b.ci_high, 3)
-    (3.333333333333333, 1.899, 4.768)
+    >>> round(b.drop, 6), round(b.ci_low, 3), round(b.ci_high, 3)
+    (3.333333, 1.899, 4.768)
     """
     from gridres.restoration.metrics import paired_difference
 

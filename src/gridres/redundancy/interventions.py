@@ -306,7 +306,7 @@ def add_line(
     ...                                 "length_km": [10.0, 30.0], "rating_mw": [100.0, 80.0]}))
     >>> g2 = add_line(g, "a", "c", length_km=20.0)
     >>> row = g2.branches.loc["new-a-c"]
-    >>> round(row["x_pu"], 6), row["rating_mw"], len(g.branches)
+    >>> round(float(row["x_pu"]), 6), float(row["rating_mw"]), len(g.branches)
     (0.2, 90.0, 2)
     """
     if from_bus == to_bus:
@@ -399,8 +399,8 @@ def add_generator(grid: Grid, bus: str, pmax_mw: float, *, id: str | None = None
     --------
     >>> import pandas as pd
     >>> g = Grid(buses=pd.DataFrame({"id": ["a"]}), branches=None)
-    >>> add_generator(g, "a", 5.0).generators.loc["backup-a", "pmax_mw"]
-    np.float64(5.0)
+    >>> float(add_generator(g, "a", 5.0).generators.loc["backup-a", "pmax_mw"])
+    5.0
     """
     grid.lookup("buses", [bus])
     if not (isinstance(pmax_mw, int | float) and not isinstance(pmax_mw, bool)
