@@ -4,12 +4,11 @@ most resilience, and the portfolio within the budget."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import click
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, json_option
+from gridres.cli.common import console, emit_json, json_option, output_folder
 
 __all__ = ["command"]
 
@@ -108,10 +107,10 @@ def command(study: str, budget: float | None, out: str | None, scenarios: int | 
     from gridres.study.core import load_study
 
     st = load_study(study)
+    folder = output_folder(out) if out else st.results_dir() / "plan"
     with progress_bars(enabled=console.is_terminal and not as_json) as progress:
         res = run_plan(study, budget=budget, n=scenarios, workers=workers, generate=generate,
                        max_candidates=max_candidates, progress=progress)
-    folder = Path(out) if out else st.results_dir() / "plan"
     files = res.write(folder)
     if as_json:
         doc = res.to_dict()
