@@ -358,11 +358,7 @@ class State:
         gens: Iterable[int] = (),
     ) -> State:
         """Return a new State with the given positions failed."""
-        bus, branch, gen = self.bus.copy(), self.branch.copy(), self.gen.copy()
-        bus[np.asarray(list(buses), dtype=np.int64)] = False
-        branch[np.asarray(list(branches), dtype=np.int64)] = False
-        gen[np.asarray(list(gens), dtype=np.int64)] = False
-        return State(bus, branch, gen)
+        return self._with(False, buses, branches, gens)
 
     def restore(
         self,
@@ -371,11 +367,13 @@ class State:
         gens: Iterable[int] = (),
     ) -> State:
         """Return a new State with the given positions alive again."""
-        bus, branch, gen = self.bus.copy(), self.branch.copy(), self.gen.copy()
-        bus[np.asarray(list(buses), dtype=np.int64)] = True
-        branch[np.asarray(list(branches), dtype=np.int64)] = True
-        gen[np.asarray(list(gens), dtype=np.int64)] = True
-        return State(bus, branch, gen)
+        return self._with(True, buses, branches, gens)
+
+    def _with(self, alive: bool, buses, branches, gens) -> State:
+        masks = [self.bus.copy(), self.branch.copy(), self.gen.copy()]
+        for mask, positions in zip(masks, (buses, branches, gens), strict=True):
+            mask[np.asarray(list(positions), dtype=np.int64)] = alive
+        return State(*masks)
 
 
 def compile_grid(grid: Grid) -> Network:
