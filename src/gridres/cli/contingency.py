@@ -22,6 +22,11 @@ __all__ = ["command", "write_results"]
 TABLE_ROWS = 20
 
 
+def _short(element: str) -> str:
+    """``branch:1+branch:7`` as ``1+7``: the ids without their kind prefixes."""
+    return "+".join(part.partition(":")[2] or part for part in element.split("+"))
+
+
 def write_results(df, out: str) -> None:
     """Write a sweep's results atomically as ``.parquet`` or ``.csv`` (dark facility ids
     joined by ``;`` in CSV)."""
@@ -69,6 +74,7 @@ def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int
     N-2 screening: all pairs among the --top worst single outages, plus for branches
     each candidate with its --partners largest-LODF branches; every pair assessed exactly.
     """
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from gridres.contingency import contingencies, n_minus_2, sweep
@@ -117,14 +123,19 @@ def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int
     label = "N-1" if k == 1 else "N-2"
     t = Table(title=f"{g.name}: {label} {kind} outages, {min(TABLE_ROWS, len(df))} worst "
                     f"of {len(df)}")
-    for col in ("#", "element", "shed MW", "cust. out", "dark fac.", "islands", "max load",
-                "overl."):
-        if col == "element":
-            t.add_column(col, max_width=28, overflow="ellipsis", no_wrap=True, ratio=1)
+    # Numbers are never cut: narrow two-line headers; the element column takes the rest
+    # and wraps a long id. Elements are named without their KIND: prefix (the header).
+    heads = ("#", kind, "shed\nMW", "cust.\nout", "dark\nfac.", "isl.", "max\nload",
+             "over-\nloads")
+    rows = [(str(r.rank), _short(r.element), f"{r.shed_mw:.2f}", f"{r.customers_out:.0f}",
+             str(r.dark_facilities), str(r.islands), f"{r.max_loading:.3f}",
+             str(r.overloaded)) for r in df.head(TABLE_ROWS).itertuples(index=False)]
+    for j, head in enumerate(heads):
+        if j == 1:
+            t.add_column(head, overflow="fold", ratio=1)
         else:
-            t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    for r in df.head(TABLE_ROWS).itertuples(index=False):
-        t.add_row(str(r.rank), r.element, f"{r.shed_mw:.2f}", f"{r.customers_out:.0f}",
-                  str(r.dark_facilities), str(r.islands), f"{r.max_loading:.3f}",
-                  str(r.overloaded))
+            width = max(*map(len, head.split("\n")), *(len(r[j]) for r in rows), 1)
+            t.add_column(head, justify="right", no_wrap=True, min_width=width)
+    for r in rows:
+        t.add_row(*r[:1], escape(r[1]), *r[2:])
     console.print(t)

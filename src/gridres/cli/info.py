@@ -13,15 +13,18 @@ from gridres.cli.common import console, emit_json, grid_argument, json_option, l
 
 __all__ = ["command", "LIST_COLUMNS", "element_rows"]
 
-#: Columns shown by --list, per element kind (those the grid has).
+#: Columns listed by --list, per element kind (those the grid has), most useful first:
+#: a table narrower than the terminal leaves out the last ones (--json has them all).
 LIST_COLUMNS: dict[str, tuple[str, ...]] = {
-    "buses": ("name", "substation", "base_kv", "load_mw", "customers", "priority",
-              "in_service"),
+    "buses": ("base_kv", "load_mw", "customers", "substation", "priority", "in_service",
+              "name"),
     "branches": ("from_bus", "to_bus", "kind", "rating_mw", "length_km", "in_service"),
     "generators": ("bus", "kind", "p_mw", "pmax_mw", "blackstart", "in_service"),
-    "facilities": ("bus", "name", "kind", "demand_mw", "backup_mw", "backup_hours",
-                   "people"),
+    "facilities": ("bus", "kind", "demand_mw", "backup_mw", "backup_hours", "people",
+                   "name"),
 }
+#: Free-text columns: they wrap within this width instead of widening the table.
+_TEXT = {"name": 24, "substation": 18}
 
 
 def _plain(v):
@@ -41,6 +44,25 @@ def element_rows(grid, kind: str) -> list[dict]:
     cols = [c for c in LIST_COLUMNS[kind] if c in table.columns]
     return [{"id": str(i), **{c: _plain(v) for c, v in zip(cols, row, strict=True)}}
             for i, row in zip(table.index, table[cols].itertuples(index=False), strict=True)]
+
+
+_LEFT = {"id", "bus", "from_bus", "to_bus", "kind"}
+
+
+def _fit(cols: list[str], cells: list[dict], width: int) -> tuple[list[str], list[str]]:
+    """The columns, in order, that fit in ``width`` characters without cutting a value
+    (ids and numbers are never cut; free text wraps), and those left out."""
+    used = 1  # the table's left border
+    keep: list[str] = []
+    for i, c in enumerate(cols):
+        need = max(len(c), *(len(r[c]) for r in cells))
+        if c in _TEXT:
+            need = min(need, _TEXT[c])
+        if keep and used + need + 3 > width:
+            return keep, cols[i:]
+        keep.append(c)
+        used += need + 3
+    return keep, []
 
 
 def _cell(v) -> str:
@@ -74,15 +96,19 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
         if not rows:
             console.print(f"{escape(g.name)}: no {kind}")
             return
-        cols = list(rows[0])
+        cells = [{c: _cell(v) for c, v in r.items()} for r in rows]
+        cols, left_out = _fit(list(rows[0]), cells, console.width)
         table = Table(title=f"{g.name}: {len(rows)} {kind}")
         for c in cols:
-            table.add_column(c, justify="left" if c in ("id", "name", "substation", "bus",
-                                                         "from_bus", "to_bus", "kind")
-                             else "right")
-        for r in rows:
-            table.add_row(*(_cell(r[c]) for c in cols))
+            text = c in _TEXT
+            table.add_column(c, justify="left" if text or c in _LEFT else "right",
+                             no_wrap=not text, overflow="fold",
+                             max_width=_TEXT.get(c))
+        for r in cells:
+            table.add_row(*(r[c] for c in cols))
         console.print(table)
+        if left_out:
+            console.print(f"(left out for width: {', '.join(left_out)}; --json lists all)")
         return
     summary = g.summary()
     if as_json:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from gridres.cli.common import (
@@ -241,18 +242,42 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         console.print(f"wrote {out}/")
 
 
+_HEADS = ("ENS MWh", "customer-h", "facility-h dark", "people-h", "t50 h", "t90 h",
+          "t100 h", "waves stock lasted")
+
+
 def _table(grid_name: str, scenario, rows: list[dict]) -> None:
+    """The comparison table: one row per policy where that fits the terminal, else one
+    column per policy; numbers are never cut (they wrap as a last resort)."""
     n = sum(w.size for w in scenario.waves)
-    t = Table(title=f"{grid_name}: restoration of {n} failed element(s) in "
-                    f"{len(scenario.waves)} wave(s)")
-    t.add_column("policy")
-    for col in ("ENS MWh", "customer-h", "facility-h dark", "people-h", "t50 h", "t90 h",
-                "t100 h", "waves stock lasted"):
-        t.add_column(col, justify="right")
+    title = (f"{grid_name}: restoration of {n} failed element(s) in "
+             f"{len(scenario.waves)} wave(s)")
     best = min(r["ens_mwh"] for r in rows)
-    for r in rows:
-        name = f"[bold]{r['policy']}[/bold]" if r["ens_mwh"] <= best + 1e-9 else r["policy"]
-        t.add_row(name, *(_fmt(r[k]) for k in _COLUMNS))
+    names = [r["policy"] for r in rows]
+    values = [[_fmt(r[k]) for k in _COLUMNS] for r in rows]
+    shown = [f"[bold]{escape(name)}[/bold]" if r["ens_mwh"] <= best + 1e-9 else escape(name)
+             for name, r in zip(names, rows, strict=True)]
+    width = console.width
+    wide = 1 + max(map(len, names + ["policy"])) + 3 + sum(
+        max(max(map(len, h.split())), *(len(v[j]) for v in values)) + 3
+        for j, h in enumerate(_HEADS))
+    if wide <= width:
+        t = Table(title=title)
+        t.add_column("policy", no_wrap=True)
+        for h in _HEADS:
+            t.add_column(h, justify="right", no_wrap=False)
+        for name, v in zip(shown, values, strict=True):
+            t.add_row(name, *v)
+        console.print(t)
+        return
+    tall = 1 + max(map(len, _HEADS)) + 3 + sum(
+        max(len(name), *map(len, v)) + 3 for name, v in zip(names, values, strict=True))
+    t = Table(title=title)
+    t.add_column("metric", no_wrap=True)
+    for name in shown:
+        t.add_column(name, justify="right", no_wrap=tall <= width, overflow="fold")
+    for j, h in enumerate(_HEADS):
+        t.add_row(h, *(v[j] for v in values))
     console.print(t)
 
 
