@@ -312,10 +312,16 @@ def test_a_file_that_is_no_matpower_case_is_65_and_says_why(content: bytes, comm
     assert "Error:" not in line and "groupdict" not in line  # no parser internals
 
 
-def test_a_grid_folder_is_66_and_says_it_is_a_folder(tmp_path: Path, capsys) -> None:
-    code, out, err = run(capsys, "info", tmp_path)
+@pytest.mark.parametrize("command", ["info", "validate", "flow"])
+def test_a_folder_or_a_study_given_as_grid_says_what_it_is(command: str, tmp_path: Path,
+                                                           study: Path, capsys) -> None:
+    code, out, err = run(capsys, command, tmp_path)
     assert (code, out) == (66, "")
     assert f"{tmp_path}: is a folder, not a grid" in one_line_error(err)
+    code, out, err = run(capsys, command, study)
+    assert (code, out) == (66, "")
+    assert f"is a study file, not a grid; check it with `gridres check {study}`" in \
+        one_line_error(err)
 
 
 def test_validate_json_reports_an_unreadable_grid_as_a_problem(tmp_path: Path,

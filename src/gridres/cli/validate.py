@@ -26,12 +26,12 @@ def command(ctx: click.Context, grid: str, as_json: bool) -> None:
     a missing layer, a duplicate id) is one error: with --json it is reported in the
     same document, under problems.
     """
+    from gridres.cli.common import read_grid
     from gridres.errors import GridError
-    from gridres.io import load_grid
     from gridres.validate import check_grid
 
     try:
-        g = load_grid(grid)  # no strict check here: an invalid grid is reported, not refused
+        g = read_grid(grid)  # no strict check here: an invalid grid is reported, not refused
     except GridError as exc:
         if not as_json:
             raise
