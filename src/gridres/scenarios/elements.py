@@ -6,7 +6,9 @@ sampling without replacement, and the check that a generator samples the network
 grid it was built for.
 
 A *substation* is the set of buses that share a non-empty ``substation`` name in the bus
-table; a bus without a substation name is a substation of its own (named by its bus id).
+table; buses without a name that stand at the same location form one (named ``x,y``); any
+other bus is a substation of its own (named by its bus id). Contingency sweeps, scenario
+generators and ``--fail substation:NAME`` all use this one grouping.
 Failing a substation fails all of its buses.
 """
 
@@ -89,9 +91,20 @@ def substations(grid: Grid) -> Substations:
     >>> list(s.names), s.of_bus.tolist()
     (['S', 'c'], [0, 0, 1])
     """
-    name = grid.buses["substation"].astype(str).str.strip()
-    key = name.where(name != "", pd.Series(grid.buses.index, index=grid.buses.index))
-    codes, uniques = pd.factorize(key, sort=False)
+    b = grid.buses
+    keys = b["substation"].astype(str).str.strip().to_numpy(dtype=object)
+    empty = keys == ""
+    if empty.any() and grid.has_geometry:
+        # buses at the same location form a substation, named "x,y"
+        geom = b["geometry"].to_numpy()
+        for i in np.flatnonzero(empty):
+            g = geom[i]
+            if g is not None and not getattr(g, "is_empty", True):
+                p = g.representative_point() if g.geom_type != "Point" else g
+                keys[i] = f"{p.x:.9g},{p.y:.9g}"
+        empty = keys == ""
+    keys[empty] = b.index.to_numpy()[empty]
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), sort=False)
     codes = codes.astype(np.int64)
     alive = np.zeros(len(uniques), dtype=bool)
     np.logical_or.at(alive, codes, grid.buses["in_service"].to_numpy(bool))
