@@ -418,3 +418,24 @@ def test_export_errors(tmp_path: Path, capsys, args, code: int, message: str) ->
     assert got == code and stdout == ""
     assert message in stderr
     assert not (tmp_path / "x.gpkg").exists() and not (tmp_path / "x").exists()
+
+
+def test_lookalike_column_is_warned(caplog):
+    """A layer with ``load`` instead of ``load_mw`` would silently load 0 MW: say so."""
+    import logging
+    from pathlib import Path
+
+    import pandas as pd
+
+    from gridres.io.geopackage import _warn_lookalikes
+    from gridres.model import BUS_COLUMNS
+
+    df = pd.DataFrame({"id": ["a"], "load": [5.0], "base_kv": [110.0]})
+    with caplog.at_level(logging.WARNING, logger="gridres.io.geopackage"):
+        _warn_lookalikes(Path("x.gpkg"), "buses", df, BUS_COLUMNS)
+    assert "no column 'load_mw' but has 'load'" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gridres.io.geopackage"):
+        _warn_lookalikes(Path("x.gpkg"), "buses", df.rename(columns={"load": "load_mw"}),
+                         BUS_COLUMNS)
+    assert caplog.text == ""

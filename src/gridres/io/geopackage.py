@@ -238,6 +238,7 @@ def _check_columns(path: Path, layer: str, df: pd.DataFrame) -> pd.DataFrame:
     for col in _REQUIRED_COLUMNS[layer]:
         if col not in df.columns:
             raise _fail(path, layer, f": required column {col!r} is missing; add it")
+    _warn_lookalikes(path, layer, df, columns)
     for col, default in columns.items():
         if col not in df.columns:
             continue
@@ -301,6 +302,24 @@ def _as_flag(path: Path, layer: str, df: pd.DataFrame, col: str) -> pd.Series:
         raise _fail(path, layer, f"{_record(df, k)}: field {col!r} is {_show(s.iloc[k])}, not "
                     "a flag; store true/false (or 1/0)")
     return out.astype(bool)
+
+
+def _warn_lookalikes(path: Path, layer: str, df: pd.DataFrame, columns: dict) -> None:
+    """Warn where a schema column is absent but an extra column looks like it (``load``
+    for ``load_mw``): the default would silently stand in for the planner's data."""
+    import difflib
+
+    extra = [c for c in df.columns if c not in columns and c not in ("id", "geometry")]
+    for col in columns:
+        if col in df.columns:
+            continue
+        stem = col.rsplit("_", 1)[0] if col.endswith(("_mw", "_kv", "_km", "_pu", "_h")) else col
+        close = [c for c in extra if c.lower() == stem or c.lower().startswith(stem + "_")]
+        close = close or difflib.get_close_matches(col, extra, n=1, cutoff=0.8)
+        if close:
+            logger.warning("%s: layer %s has no column %r but has %r; rename it to %r, "
+                           "or the default %r is used", path, layer, col, close[0], col,
+                           columns[col])
 
 
 def _read_layer(path: Path, layer: str) -> pd.DataFrame:
