@@ -16,9 +16,20 @@ Modules: :mod:`.settings` (every parameter and its default, validated), :mod:`.a
 (per-element kinds, repair hours, locations), :mod:`.supply` (served load of a state),
 :mod:`.simulate` (the event simulation and the policy interface), :mod:`.policies`
 (``as-listed``, ``largest-load-first``, ``critical-first``, ``greedy``, ``nearest``,
-``priority-list``), :mod:`.optimal` (the MILP policy, small cases), :mod:`.metrics`
-(pure metric functions, paired differences across policies), :mod:`.evaluator`
-(:func:`compare` for one scenario, :class:`RestorationEvaluator` for ensembles).
+``priority-list``), :mod:`.critical` (the cheapest repairs that bring a facility back),
+:mod:`.optimal` (the MILP policy, small cases), :mod:`.metrics` (pure metric functions,
+paired differences across policies), :mod:`.evaluator` (:func:`compare` for one
+scenario, :class:`RestorationEvaluator` for ensembles).
+
+Critical facilities first: ``critical-first`` judges every decision on the current
+damage. Each facility that had grid power before the event and lacks it now needs the
+cheapest set of repairs, in repair hours, that reconnects its bus to generation
+(:func:`repair_sets`; a job under way counts with the hours it has left, a pending job
+with its repair hours plus any wait for a spare). A crew goes to a repair in the set of
+the most critical such facility: kind (``facility_priority``: hospital, emergency,
+water, telecom, heating, shelter), then least backup left, then most people, then the
+smallest set; repairs in no facility's set follow ``greedy``. With meshed damage, where
+no single failed element cuts a facility off, the set still names its repairs.
 
 Command line: ``gridres restore GRID --fail branch:L7 --fail bus:B3 --crews 3 --policy
 greedy --policy critical-first [--json] [--out DIR]`` or ``--scenario SPEC --seed S``
@@ -46,6 +57,7 @@ Examples
 """
 
 from gridres.restoration.assets import Assets, prepare
+from gridres.restoration.critical import RepairSets, repair_sets
 from gridres.restoration.evaluator import RestorationEvaluator, compare
 from gridres.restoration.metrics import (
     FIELDS,
@@ -74,6 +86,7 @@ __all__ = [
     "POLICIES",
     "PairedDifference",
     "PriorityList",
+    "RepairSets",
     "RestorationEvaluator",
     "RestorationResult",
     "RestorationSettings",
@@ -88,6 +101,7 @@ __all__ = [
     "policy_names",
     "prepare",
     "read_priority_file",
+    "repair_sets",
     "restoration_times",
     "simulate",
     "supply",

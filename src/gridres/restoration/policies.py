@@ -18,10 +18,18 @@ Built-in policies (:data:`POLICIES`); ties always go to the job listed first:
     Largest :attr:`~Decision.dependent_mw` first: the MW lost if the element alone
     were out (on a radial feeder, the load downstream of it).
 ``critical-first``
-    Jobs on which a critical facility depends (it loses grid power if the element alone
-    were out): the facility kind's rank first (hospital, emergency, water, telecom,
-    heating, shelter, other; see ``facility_priority``), then the least backup left,
-    then the most people; then jobs without facilities by ``largest-load-first``.
+    Repairs that bring critical facilities back first, judged on the current damage. A
+    facility that had grid power before the event and lacks it now (on backup or dark)
+    needs the cheapest set of repairs that reconnects its bus to generation: fewest
+    repair hours (spare waits included) over the current islands, a job under way
+    costing the hours it has left, so that the next crew takes the next repair of the
+    same set, or a quicker way round a long repair under way.
+    A job ranks with the most critical facility whose set holds it: the facility kind
+    first (hospital, emergency, water, telecom, heating, shelter, other; see
+    ``facility_priority``), then the least backup left, then the most people, then the
+    smallest set. Jobs of equal rank, and jobs in no facility's set, go by ``greedy``'s
+    order. So with meshed damage, where no single failed element cuts a facility off,
+    its repairs still come first (rule: gridres.restoration.critical).
 ``greedy``
     Most MW reconnected per crew-hour: what the repair would actually reconnect on top
     of the current state (jobs under way counted as done), divided by travel + wait +
@@ -88,21 +96,35 @@ def largest_load_first(d: Decision) -> int:
 
 
 def critical_first(d: Decision) -> int:
-    """Critical facilities by rank, least backup left, most people; then load."""
+    """Repairs that bring back the most critical facility first (see the module notes).
+
+    Each candidate takes the key of the most critical facility whose cheapest repair set
+    (:func:`~gridres.restoration.critical.repair_sets`, on the current state with jobs
+    under way costing their expected remaining hours) holds it: facility kind's rank,
+    then least backup left, then most people, then the set's total hours; ties and
+    candidates in no set in ``greedy``'s order, then listing order.
+    """
     fr = d.facility_rank
-    return _first([-d.dependent_mw, fr[:, 2], fr[:, 1], fr[:, 0]], d)
+    return _first([_greedy_key(d), fr[:, 3], fr[:, 2], fr[:, 1], fr[:, 0]], d)
+
+
+def _greedy_key(d: Decision) -> np.ndarray:
+    """``greedy``'s order as one key (lower first): minus the MW reconnected per
+    crew-hour; where no candidate reconnects anything, minus the dependent MW per
+    crew-hour; where nothing depends on any, the crew-hours."""
+    hours = np.maximum(d.crew_hours, 1e-6)
+    gain = d.gain_mw
+    if gain.max(initial=0.0) > _EPS:
+        return -(gain / hours)
+    dep = d.dependent_mw
+    if dep.max(initial=0.0) > _EPS:
+        return -(dep / hours)
+    return hours
 
 
 def greedy(d: Decision) -> int:
     """Most MW reconnected per crew-hour (see the module notes)."""
-    hours = np.maximum(d.crew_hours, 1e-6)
-    gain = d.gain_mw
-    if gain.max(initial=0.0) > _EPS:
-        return _first([-(gain / hours)], d)
-    dep = d.dependent_mw
-    if dep.max(initial=0.0) > _EPS:
-        return _first([-(dep / hours)], d)
-    return _first([hours], d)
+    return _first([_greedy_key(d)], d)
 
 
 def nearest(d: Decision) -> int:

@@ -235,12 +235,23 @@ class Decision:
 
     @cached_property
     def facility_rank(self) -> np.ndarray:
-        """Per candidate, a sort key ``(rank, backup_left_h, -people)`` of the most
-        critical facility that depends on it (loses grid power if this element alone
-        were out): an array of shape (k, 3), rank ``inf`` where no facility depends on
-        it. Lower sorts first."""
-        return np.array([self.run.facility_key(j) for j in self.candidates], dtype=float
-                        ).reshape(len(self.candidates), 3)
+        """Per candidate, the sort key of the most critical facility the repair helps
+        bring back: an array of shape (k, 4) with columns ``rank`` (the facility kind's
+        rank, ``facility_priority``), ``backup_left_h``, ``-people`` and
+        ``set_hours``; lower sorts first, rank ``inf`` where the repair helps no
+        facility.
+
+        A repair helps a facility that had grid power before the event and lacks it now
+        (on backup or dark) when it is in the facility's cheapest repair set
+        (:func:`~gridres.restoration.critical.repair_sets`), judged on the current
+        state. A pending job costs its expected repair hours plus the wait for its spare
+        if sent now, a job under way the hours it is expected to need still (a set may
+        hold jobs under way; they take no crew); ``set_hours`` is the set's total.
+        Computed once per state, time and set of jobs under way."""
+        keys = self.run.facility_keys()
+        none = (math.inf, math.inf, 0.0, math.inf)
+        return np.array([keys.get(int(j), none) for j in self.candidates], dtype=float
+                        ).reshape(len(self.candidates), 4)
 
     def snapshot(self) -> Snapshot:
         """The whole simulation state, for planning policies."""
@@ -341,6 +352,7 @@ class _Run:
         self.points: list[tuple] = []  # (t, served, lost, customers_out, fac_grid)
         self._dep: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
         self._gain_cache: dict[bytes, dict[int, float]] = {}
+        self._fac_memo: tuple | None = None
         # a facility's backup carries it when it covers its demand (as in assess)
         self.fac_covered = (net.fac_backup_mw >= net.fac_demand_mw - 1e-9) & (
             net.fac_backup_hours > 0)
@@ -548,26 +560,61 @@ class _Run:
                               self.base.fac_grid & ~s.fac_grid)
         return self._dep[key]
 
-    def facility_key(self, jid: int) -> tuple[float, float, float]:
-        _, facs = self.dependency(jid)
-        idx = np.flatnonzero(facs)
-        if not len(idx):
-            return (math.inf, math.inf, 0.0)
-        order = np.lexsort((-self.net.fac_people[idx], self.fac_left[idx], self.fac_rank[idx]))
-        f = idx[order[0]]
-        return (float(self.fac_rank[f]), float(self.fac_left[f]), -float(self.net.fac_people[f]))
+    def _spare_delay_h(self, job: _Job) -> float:
+        """Hours from now until the spare of a pending job would be on hand if it were
+        sent now (0 without a spare)."""
+        if not job.spare:
+            return 0.0
+        pool = self.pools[job.kind]
+        item = (pool.item_of(job.id) if job.id in pool.holders
+                else pool.preview(self._claim_key(job)))
+        return max(0.0, item - self.t)
+
+    def _expected_end_h(self, job: _Job) -> float:
+        """Expected end of an active job (with its expected repair hours)."""
+        if job.status == REPAIRING:
+            return job.start + job.expected_h
+        ready = job.arrive
+        if job.spare:
+            ready = max(ready, self.pools[job.kind].item_of(job.id))
+        return ready + job.expected_h
+
+    def facility_keys(self) -> dict[int, tuple[float, float, float, float]]:
+        """Per pending job id, the key ``(rank, backup_left_h, -people, set_hours)`` of
+        the most critical facility whose cheapest repair set holds the job (see
+        :attr:`Decision.facility_rank`); jobs in no set are left out."""
+        from gridres.restoration.critical import repair_sets
+
+        active = [c.job for c in self.crews if c.job is not None]
+        key = (self.bus.tobytes() + self.branch.tobytes() + self.gen.tobytes(), self.t,
+               tuple(sorted(j.id for j in active)))
+        if self._fac_memo is not None and self._fac_memo[0] == key:
+            return self._fac_memo[1]
+        need = np.flatnonzero(self.base.fac_grid)
+        best: dict[int, tuple[float, float, float, float]] = {}
+        pending = self.pending()
+        if len(need) and pending:
+            hours = [np.full(n, np.inf) for n in (self.net.n_bus, self.net.n_branch,
+                                                   self.net.n_gen)]
+            for job in pending:
+                hours[job.etype][job.pos] = job.expected_h + self._spare_delay_h(job)
+            for job in active:
+                hours[job.etype][job.pos] = max(0.0, self._expected_end_h(job) - self.t)
+            rs = repair_sets(self.net, (self.bus, self.branch, self.gen), tuple(hours), need)
+            people = self.net.fac_people
+            for i, f in enumerate(need):
+                k = (float(self.fac_rank[f]), float(self.fac_left[f]), -float(people[f]),
+                     float(rs.hours[i]))
+                for el in rs.members[i]:
+                    job = self.open[el]
+                    if job.status == PENDING and (job.id not in best or k < best[job.id]):
+                        best[job.id] = k
+        self._fac_memo = (key, best)
+        return best
 
     def snapshot(self) -> Snapshot:
         active = [c.job for c in self.crews if c.job is not None]
-        ends = []
-        for j in active:
-            if j.status == REPAIRING:
-                ends.append(j.start + j.expected_h)
-            else:
-                wait_until = j.arrive
-                if j.spare:
-                    wait_until = max(wait_until, self.pools[j.kind].item_of(j.id))
-                ends.append(wait_until + j.expected_h)
+        ends = [self._expected_end_h(j) for j in active]
         ready = np.array([self.t if c.job is None else ends[active.index(c.job)]
                           for c in self.crews])
         xy = np.array([c.xy if c.job is None else c.job.xy for c in self.crews], dtype=float)
