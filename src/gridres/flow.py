@@ -95,33 +95,45 @@ class Factor:
     what the cache held before: same state, bit-for-bit the same flows.
     """
 
-    __slots__ = ("lu", "branch", "ground", "_cols", "_max_cols")
+    __slots__ = ("lu", "branch", "ground", "_slot", "_buf", "_max_cols")
 
     def __init__(self, net: Network, branch: np.ndarray, ground: np.ndarray) -> None:
         self.branch = branch.copy()
         self.ground = ground.copy()
         self.lu = factorise(susceptance_matrix(net, branch, ground))
-        self._cols: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._slot: OrderedDict[tuple[str, int], int] = OrderedDict()  # key -> row of _buf
         self._max_cols = max(64, int(CACHE_BYTES // (8 * max(net.n_bus, 1))))
+        self._buf: np.ndarray | None = None  # (max_cols, n_bus), allocated on first use
 
-    def column(self, net: Network, key: tuple[str, int]) -> np.ndarray:
-        """Solved update column for ``("b", branch)`` or ``("g", bus)``, cached (LRU)."""
-        col = self._cols.get(key)
-        if col is not None:
-            self._cols.move_to_end(key)
-            return col
-        e = np.zeros(net.n_bus)
-        kind, k = key
-        if kind == "b":
-            e[net.f[k]] += 1.0
-            e[net.t[k]] -= 1.0
-        else:
-            e[k] = 1.0
-        col = self.lu.solve(e)
-        self._cols[key] = col
-        if len(self._cols) > self._max_cols:
-            self._cols.popitem(last=False)
-        return col
+    def columns(self, net: Network, keys: list[tuple[str, int]]) -> np.ndarray:
+        """Solved update columns, shape (n_bus, len(keys)), for keys ``("b", branch)``
+        or ``("g", bus)``; cached in least-recently-used order."""
+        if self._buf is None:
+            self._buf = np.empty((self._max_cols, net.n_bus))
+        rows = np.empty(len(keys), dtype=np.int64)
+        slot = self._slot
+        for j, key in enumerate(keys):
+            r = slot.get(key)
+            if r is None:
+                r = len(slot) if len(slot) < self._max_cols else slot.popitem(last=False)[1]
+                e = np.zeros(net.n_bus)
+                kind, k = key
+                if kind == "b":
+                    e[net.f[k]] += 1.0
+                    e[net.t[k]] -= 1.0
+                else:
+                    e[k] = 1.0
+                self._buf[r] = self.lu.solve(e)
+                slot[key] = r
+            else:
+                slot.move_to_end(key)
+            rows[j] = r
+        return self._buf[rows].T
+
+    @property
+    def cached(self) -> int:
+        """Number of cached columns."""
+        return len(self._slot)
 
 
 class DCSolver:
@@ -205,8 +217,7 @@ class DCSolver:
             -net.b_pu[removed], net.b_pu[added], np.ones(len(g_add)), -np.ones(len(g_del))
         ])
         y = fac.lu.solve(rhs)
-        z = np.column_stack([fac.column(net, ("b", int(k))) for k in br]
-                            + [fac.column(net, ("g", int(i))) for i in gr])
+        z = fac.columns(net, [("b", int(k)) for k in br] + [("g", int(i)) for i in gr])
         # Uᵀ z and Uᵀ y by row picks
         utz = np.vstack([z[net.f[br]] - z[net.t[br]], z[gr]])
         uty = np.concatenate([y[net.f[br]] - y[net.t[br]], y[gr]])
@@ -219,6 +230,13 @@ def choose_grounds(net: Network, labels: np.ndarray, eff) -> np.ndarray:
     ground = np.zeros(net.n_bus, dtype=bool)
     ground[reference_buses(net, labels, eff)] = True
     return ground
+
+
+def first_buses(labels: np.ndarray) -> np.ndarray:
+    """Lowest bus of every component, for labels numbered in order of first appearance
+    (as :func:`scipy.sparse.csgraph.connected_components` numbers them). ``O(n)``."""
+    prev = np.maximum.accumulate(np.r_[-1, labels[:-1]])
+    return np.flatnonzero(labels > prev).astype(np.int64)
 
 
 def reference_buses(net: Network, labels: np.ndarray, eff) -> np.ndarray:
@@ -241,8 +259,7 @@ def reference_buses(net: Network, labels: np.ndarray, eff) -> np.ndarray:
         Bus position of each component's reference.
     """
     n_comp = int(labels.max()) + 1 if len(labels) else 0
-    _, first = np.unique(labels, return_index=True)
-    ref = first.astype(np.int64)
+    ref = first_buses(labels)
     g = np.flatnonzero(eff.gen)
     if len(g):
         gl = labels[net.gen_bus[g]]

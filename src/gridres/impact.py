@@ -375,13 +375,11 @@ def assess(
         branch[tripped] = False
         eff = State(eff.bus, branch, eff.gen)
 
-    island = np.full(net.n_bus, -1, dtype=np.int64)
-    alive = np.flatnonzero(eff.bus)
-    if len(alive):
-        _, first, inv = np.unique(labels[alive], return_index=True, return_inverse=True)
-        rank = np.empty(len(first), dtype=np.int64)
-        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-        island[alive] = rank[inv]
+    # islands: components of alive buses, numbered in order of their lowest bus (the
+    # components' own order: dead buses are single-bus components and drop out)
+    comp_alive = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=bool)
+    comp_alive[labels[eff.bus]] = True
+    island = np.where(eff.bus, (np.cumsum(comp_alive) - 1)[labels], -1).astype(np.int64)
     load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
     shed = load - served
 
