@@ -10,7 +10,9 @@ What a study without a ``[plan]`` table gets: generated candidates, objective
 ``ens_mwh``, default costs, and the budget given on the command line (none: the
 portfolio goes on while a pick helps).
 
-Restoration policy: the first policy of ``[restoration] policies``, else ``greedy``.
+Restoration policy: ``[plan] policy``, else the first policy of ``[restoration]
+policies``, else ``greedy``; ``priority-list`` repairs in the order of ``[restoration]
+priority``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from gridres.redundancy.costs import CURRENCY, cost_table
 from gridres.redundancy.evaluate import METRICS, PlanEvaluator
 from gridres.redundancy.interventions import Intervention
 from gridres.redundancy.portfolio import (
-    REDUCTION,
     Step,
     frontier_table,
     greedy_portfolio,
@@ -157,19 +158,11 @@ class PlanResult:
         }
 
     def outcome(self):
-        """The plan as :class:`gridres.study.results.PlanOutcome` for the study report."""
-        from gridres.study.results import PlanOutcome
+        """The plan as :class:`gridres.study.results.PlanOutcome` for the study report
+        (see :func:`gridres.study.results.plan_outcome`)."""
+        from gridres.study.results import plan_outcome
 
-        ranking = self.ranking[["kind", "label", "cost", "benefit", "ci_low", "ci_high",
-                                "benefit_per_cost"]].rename(
-            columns={"ci_low": "ens_ci_low", "ci_high": "ens_ci_high"}) \
-            if len(self.ranking) else self.ranking
-        if len(self.ranking):
-            ranking.insert(4, REDUCTION["ens_mwh"], self.ranking[REDUCTION["ens_mwh"]])
-        return PlanOutcome(status="done", budget=self.budget if self.budget is not None
-                           else math.nan, ranking=ranking, portfolio=self.portfolio,
-                           baseline=dict(self.baseline), improved=dict(self.improved),
-                           message="")
+        return plan_outcome(self)
 
     def write(self, folder: str | os.PathLike) -> dict[str, Path]:
         """Write ``plan.json``, ``interventions.csv``, ``portfolio.csv`` and
@@ -275,8 +268,10 @@ def run_plan(
     generator = _generator(checked.generators)
     r = st.restoration
     settings = r.settings if r is not None and r.settings is not None else RestorationSettings()
-    policy = r.policies[0] if r is not None and r.policies else DEFAULT_POLICY
     plan = st.plan
+    policy = plan.policy if plan is not None else (
+        r.policies[0] if r is not None and r.policies else DEFAULT_POLICY)
+    priority = r.priority if r is not None else ()
     objective = plan.objective if plan is not None else "ens_mwh"
     costs = cost_table(plan.costs if plan is not None else None)
     if budget is None and plan is not None:
@@ -290,7 +285,7 @@ def run_plan(
         plan.max_candidates if plan is not None else 20)
 
     ev = PlanEvaluator(grid, generator, settings, seed=st.seed, n=n, policy=policy,
-                       workers=_workers(st, workers),
+                       priority=priority, workers=_workers(st, workers),
                        progress=(lambda d, t: progress("plan", d, t)) if progress else None)
     key = "plan" if plan is None or "plan" in _sections(st) else "interventions"
     candidates = study_candidates(listed, ev.base, costs, where=f"{key}.candidates")

@@ -11,7 +11,8 @@ examples)::
     [cascade]      mode, margin, max_stages
     [restoration]  crews, depots, speed_kmh, road_factor, repair_hours, spares,
                    lead_time_hours, policies, horizon_hours
-    [plan]         budget, objective, candidates, costs, generate, max_candidates
+    [plan]         budget, objective, policy, candidates, costs, generate,
+                   max_candidates
                    (``[interventions]`` is the same table under another name)
     [outputs]      dir, html, pdf, gpkg, tables
 
@@ -42,6 +43,7 @@ from typing import Any
 
 from gridres.errors import GridError, InputNotFound
 from gridres.study.schema import (
+    PLAN_POLICY,
     CascadeSection,
     Collector,
     EnsembleSection,
@@ -360,7 +362,14 @@ def _build(path: Path, raw: dict[str, Any], out: Collector) -> Study | None:
         out.add(("interventions",), "give either [plan] or [interventions], not both")
     for key in ("plan", "interventions"):
         if key in raw:
-            plan = parse_section(PlanSection, raw[key], (key,), out)
+            policy = (restoration.policies[0] if restoration is not None
+                      and restoration.policies else PLAN_POLICY)
+            plan = parse_section(PlanSection, raw[key], (key,), out,
+                                 extra={"policy": policy})
+            given = raw[key].get("policy") if isinstance(raw[key], dict) else None
+            if given == "priority-list" and not (restoration and restoration.priority):
+                out.add((key, "policy"), "the priority-list policy needs priority = "
+                        "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     outputs = parse_section(OutputsSection, raw.get("outputs"), ("outputs",), out)
     hazards, hazard_section = _hazards(path.parent, raw, out)
     return Study(path=path.resolve(), info=info, grid=grid, hazards=hazards,

@@ -86,10 +86,18 @@ def summary_document(res: StudyResults) -> dict[str, Any]:
         doc["restoration"] = {p: o.metrics for p, o in res.restoration.items()}
         doc["best_policy"] = res.best_policy()
     if res.plan is not None:
-        doc["plan"] = {"status": res.plan.status, "budget": res.plan.budget,
-                       "message": res.plan.message}
-        if res.plan.portfolio is not None:
-            doc["plan"]["portfolio"] = [str(i) for i in res.plan.portfolio.index]
+        p = res.plan
+        doc["plan"] = {"status": p.status, "budget": p.budget, "message": p.message}
+        if p.status == "done":
+            doc["plan"].update(objective=p.objective, policy=p.policy, currency=p.currency,
+                               n=p.n)
+        if p.portfolio is not None:
+            doc["plan"]["portfolio"] = [str(i) for i in p.portfolio.index]
+            doc["plan"]["portfolio_cost"] = float(p.portfolio["cost"].sum()) \
+                if "cost" in p.portfolio and len(p.portfolio) else 0.0
+        if p.baseline and p.objective in p.baseline:
+            doc["plan"]["objective_mean"] = {"baseline": p.baseline[p.objective],
+                                             "with_portfolio": p.improved.get(p.objective)}
     if res.contingency is not None and len(res.contingency):
         top = res.contingency.head(10)
         doc["n_minus_1"] = [{"element": str(i), **{c: _jsonable(top.at[i, c])
@@ -129,6 +137,8 @@ def _frames(res: StudyResults) -> dict[str, pd.DataFrame]:
             frames["plan_ranking"] = res.plan.ranking
         if res.plan.portfolio is not None:
             frames["plan_portfolio"] = res.plan.portfolio
+        if res.plan.frontier is not None:
+            frames["plan_frontier"] = res.plan.frontier.set_index("step")
     return frames
 
 

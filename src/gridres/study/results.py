@@ -8,6 +8,7 @@ out; ``pending`` says why, in words for the reader.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pandas as pd
 
 from gridres.study.core import Study
 
-__all__ = ["PolicyOutcome", "PlanOutcome", "StudyResults", "RESTORATION_METRICS"]
+__all__ = ["PolicyOutcome", "PlanOutcome", "StudyResults", "RESTORATION_METRICS", "plan_outcome"]
 
 #: Per-scenario restoration metrics and what they mean (units in the names).
 RESTORATION_METRICS: dict[str, str] = {
@@ -56,8 +57,42 @@ class PolicyOutcome:
 
 @dataclass(frozen=True, eq=False)
 class PlanOutcome:
-    """The intervention plan: ranked candidates and the chosen portfolio, or the reason
-    it is pending (``status`` other than ``"done"``)."""
+    """The intervention plan: ranked candidates, the chosen portfolio and the efficient
+    frontier, or the reason it is pending (``status`` other than ``"done"``).
+
+    Attributes
+    ----------
+    status : str
+        ``"done"``, ``"pending"`` (the planner is not available) or ``"failed"``.
+    budget : float
+        NaN: no limit.
+    ranking : pandas.DataFrame or None
+        Every candidate alone against the base case, best benefit per cost first; index
+        ``id``; ``kind``, ``label``, ``cost``, ``benefit`` (drop of the objective's mean)
+        with ``benefit_ci_low``/``benefit_ci_high``, ``ens_reduction_mwh`` with
+        ``ens_ci_low``/``ens_ci_high``, ``benefit_per_cost``.
+    portfolio : pandas.DataFrame or None
+        The chosen interventions in order; index ``id``; ``kind``, ``label``, ``cost``,
+        ``cumulative_cost``, ``marginal_benefit``, ``benefit`` (cumulative) with
+        ``ci_low``/``ci_high``.
+    frontier : pandas.DataFrame or None
+        The greedy path: one row per pick after a first row for the base case (cost 0),
+        ``step``, ``id``, ``label``, ``cost``, ``cumulative_cost``,
+        ``marginal_benefit``, ``benefit`` with ``ci_low``/``ci_high`` (against the base
+        case), ``within_budget`` (False: what more money would buy).
+    baseline, improved : dict
+        Mean of every metric without and with the portfolio.
+    objective : str
+        The metric the portfolio lowers.
+    policy : str
+        Restoration policy the plan was evaluated under.
+    currency : str
+        Unit of costs and budget.
+    n : int
+        Scenarios each candidate was evaluated on.
+    message : str
+        Why the plan is pending or failed.
+    """
 
     status: str
     budget: float
@@ -66,6 +101,53 @@ class PlanOutcome:
     baseline: dict[str, float] = field(default_factory=dict)
     improved: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    frontier: pd.DataFrame | None = None
+    objective: str = ""
+    policy: str = ""
+    currency: str = ""
+    n: int = 0
+
+
+def plan_outcome(result: Any) -> PlanOutcome:
+    """A :class:`gridres.redundancy.PlanResult` as the report's :class:`PlanOutcome`.
+
+    Parameters
+    ----------
+    result : PlanResult
+
+    Returns
+    -------
+    PlanOutcome
+        ``status="done"``.
+    """
+    from gridres.redundancy.portfolio import REDUCTION
+
+    r = result.ranking
+    objective = result.objective
+    col = REDUCTION[objective]
+    lo, hi = ("ci_low", "ci_high") if objective == "ens_mwh" else (f"{col}_ci_low",
+                                                                    f"{col}_ci_high")
+    cols = ["kind", "label", "cost", "benefit", "benefit_ci_low", "benefit_ci_high",
+            "ens_reduction_mwh", "ens_ci_low", "ens_ci_high", "benefit_per_cost"]
+    if len(r):
+        ranking = pd.DataFrame({
+            "kind": r["kind"], "label": r["label"], "cost": r["cost"],
+            "benefit": r["benefit"], "benefit_ci_low": r[lo], "benefit_ci_high": r[hi],
+            "ens_reduction_mwh": r[REDUCTION["ens_mwh"]], "ens_ci_low": r["ci_low"],
+            "ens_ci_high": r["ci_high"], "benefit_per_cost": r["benefit_per_cost"]},
+            index=r.index)
+    else:
+        ranking = pd.DataFrame(columns=cols, index=pd.Index([], name="id"))
+    frontier = result.frontier.copy()
+    labels = {c.id: c.label for c in result.candidates}
+    frontier.insert(2, "label", [labels.get(i, "") if i else "no intervention"
+                                 for i in frontier["id"]])
+    budget = result.budget
+    return PlanOutcome(
+        status="done", budget=math.nan if budget is None else float(budget),
+        ranking=ranking, portfolio=result.portfolio, baseline=dict(result.baseline),
+        improved=dict(result.improved), frontier=frontier, objective=objective,
+        policy=result.policy, currency=result.currency, n=int(result.n))
 
 
 @dataclass(frozen=True, eq=False)

@@ -41,7 +41,7 @@ import pandas as pd
 
 from gridres.errors import GridresError, UsageError
 from gridres.study.core import Study, StudyCheck, analyse_study, raise_problems
-from gridres.study.results import PlanOutcome, PolicyOutcome, StudyResults
+from gridres.study.results import PlanOutcome, PolicyOutcome, StudyResults, plan_outcome
 from gridres.study.semantic import hazard_spec, optional
 
 __all__ = ["run_study", "Progress", "ENV_SCENARIOS", "scenario_text"]
@@ -219,7 +219,9 @@ def run_study(
     if policies and not restoration:
         pending.setdefault("restoration", "the ensemble gave no restoration results")
 
+    t = time.perf_counter()
     plan = _plan(st, pending, out_dir, workers, progress)
+    timings["plan"] = time.perf_counter() - t
 
     from gridres.report.footprints import footprints
 
@@ -342,7 +344,7 @@ def _plan(st: Study, pending: dict[str, str], out_dir: Path, workers: int | None
         if hasattr(mod, "run_plan"):
             result = mod.run_plan(st, workers=workers, progress=progress)
             result.write(out_dir / "plan")
-            return result.outcome()
+            return plan_outcome(result)
         return mod.plan_study(st)
     except GridresError as exc:
         pending["plan"] = str(exc)

@@ -27,6 +27,7 @@ __all__ = [
     "CascadeSection",
     "RestorationSection",
     "PlanSection",
+    "PLAN_POLICY",
     "OutputsSection",
     "Collector",
     "parse_section",
@@ -79,6 +80,23 @@ def one_of(*options: str) -> Check:
         return f"unknown value {v!r}{hint} (one of: {', '.join(options)})"
 
     return check
+
+
+def _restoration_policy(v: str) -> str | None:
+    """A name of :func:`gridres.restoration.policy_names` (not checked where restoration
+    is not available)."""
+    from gridres.study.semantic import policy_names  # semantic imports this module
+
+    names = policy_names()
+    if names is None or v in names:
+        return None
+    close = difflib.get_close_matches(v, names, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown restoration policy {v!r}{hint} (one of: {', '.join(names)})"
+
+
+#: Restoration policy of a plan when the study names none (also ``gridres plan``'s).
+PLAN_POLICY = "greedy"
 
 
 def each(check: Check) -> Check:
@@ -191,10 +209,17 @@ class PlanSection:
                         "not served), customer_hours, facility_hours_dark, people_hours.",
                         one_of("ens_mwh", "customer_hours", "facility_hours_dark",
                                "people_hours"))
-    candidates: list[dict[str, Any]] = _f([], "table_list", "Candidate interventions "
-                                          "(kind, target, cost, ...).")
-    costs: dict[str, float] = _f({}, "float_map", "Default cost per intervention kind.",
-                                 each(ge(0)))
+    policy: str = _f(PLAN_POLICY, "str", "Restoration policy every candidate is evaluated "
+                     "under (default: the first [restoration] policy, else greedy).",
+                     _restoration_policy)
+    candidates: list[dict[str, Any]] = _f([], "table_list", "Candidate interventions: "
+                                          "kind (line, backup, generator, storage, "
+                                          "microgrid, harden, protect, spares, crews, "
+                                          "repair), its keys, optionally id and cost.")
+    costs: dict[str, float] = _f({}, "float_map", "Unit costs in the budget's currency "
+                                 "(line_per_km, backup_per_mw, harden_substation, ...; "
+                                 "defaults in gridres.redundancy.costs) or a flat cost "
+                                 "per intervention kind.", each(ge(0)))
     generate: bool = _f(False, "bool", "Add candidates generated from the grid.")
     max_candidates: int = _f(20, "int", "Bound on generated candidates.", ge(1))
 

@@ -204,28 +204,95 @@ _TARGETS = {"bus": "buses", "from_bus": "buses", "to_bus": "buses", "branch": "b
 
 def _check_plan(study: Study, raw: Mapping[str, Any], grid: Any, out: Collector,
                 notes: list[str]) -> None:
+    """Price and check every candidate as the planner will (kinds, keys, values, ids,
+    costs); without the planner, only kinds, costs and the ids of grid elements."""
     plan = study.plan
     assert plan is not None
     key = "plan" if "plan" in raw else "interventions"
-    for i, cand in enumerate(plan.candidates):
-        base = (key, "candidates", i)
-        kind = cand.get("kind")
-        if not isinstance(kind, str) or not kind:
-            out.add(base, "a candidate needs kind = \"...\" (e.g. \"line\", \"backup\", "
-                    "\"harden\")")
-        cost = cand.get("cost", plan.costs.get(kind) if isinstance(kind, str) else None)
-        if cost is None:
-            out.add(base, f"no cost: give cost = ... or a [{key}.costs] entry for {kind!r}")
-        elif isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0:
-            out.add((*base, "cost"), f"cost must be a number >= 0, got {cost!r}")
-        for field, table in _TARGETS.items():
-            if field in cand:
-                ident = str(cand[field])
-                index = getattr(grid, table).index
-                ok = ident in index or (table == "buses" and _bus_or_substation(grid, ident))
-                if not ok:
-                    out.add((*base, field), f"no {field.replace('_', ' ')} {ident!r} in grid "
-                            f"{grid.name}")
-    if optional("gridres.redundancy") is None:
+    red = optional("gridres.redundancy")
+    if red is None:
         notes.append("plan not evaluated yet: gridres.redundancy is not available; the "
                      "report shows the plan as pending")
+        for i, cand in enumerate(plan.candidates):
+            _check_candidate_plainly(cand, (key, "candidates", i), plan.costs, grid, out)
+        return
+    good: dict[str, float] = {}
+    for name, value in plan.costs.items():
+        try:
+            red.cost_table({name: value})
+        except GridresError as exc:
+            msg = _strip(str(exc))
+            out.add((key, "costs", name),
+                    msg.split("; keys:")[0] if "did you mean" in msg else msg)
+        else:
+            good[name] = value
+    costs = red.cost_table(good)
+    r = study.restoration
+    settings = r.settings if r is not None and r.settings is not None else None
+    if settings is None:
+        from gridres.restoration import RestorationSettings
+
+        settings = RestorationSettings()
+    design = red.Design(grid, settings)
+    seen: dict[str, int] = {}
+    for i, cand in enumerate(plan.candidates):
+        base = (key, "candidates", i)
+        try:
+            iv = red.make_intervention(cand, design, costs)
+        except (GridresError, ValueError, KeyError, TypeError) as exc:
+            msg = _strip(str(exc))
+            if not isinstance(exc, GridresError):
+                msg = f"cannot use this candidate ({type(exc).__name__}: {msg})"
+            field = _candidate_key(cand, msg)
+            out.add((*base, field) if field else base, msg)
+            continue
+        if iv.id in seen:
+            out.add((*base, "id") if "id" in cand else base,
+                    f"id {iv.id!r} is taken by {key}.candidates[{seen[iv.id]}]; give each "
+                    "candidate its own id")
+        else:
+            seen[iv.id] = i
+
+
+_WHO = re.compile(r"^candidate '[^']*': ")
+
+
+def _candidate_key(cand: Mapping[str, Any], message: str) -> str | None:
+    """The key of a candidate table that a problem is about: one the message quotes
+    (``unknown key 'facter'``), else one whose value it quotes (``no bus with id
+    'X'``), else one it names (``facility = "ID"``)."""
+    text = _WHO.sub("", message)
+    for k in cand:
+        if f"'{k}'" in text:
+            return k
+    for k, v in cand.items():
+        if k in ("id", "label") or isinstance(v, bool):
+            continue
+        if isinstance(v, str) and f"'{v}'" in text:
+            return k
+        if isinstance(v, int | float) and re.search(rf"got {re.escape(repr(v))}\b", text):
+            return k
+    for k in cand:
+        if re.search(rf"(?<![\w.]){re.escape(k)}(?![\w])", text):
+            return k
+    return None
+
+
+def _check_candidate_plainly(cand: Mapping[str, Any], base: tuple[str | int, ...],
+                             costs: Mapping[str, float], grid: Any, out: Collector) -> None:
+    kind = cand.get("kind")
+    if not isinstance(kind, str) or not kind:
+        out.add(base, "a candidate needs kind = \"...\" (e.g. \"line\", \"backup\", "
+                "\"harden\")")
+    cost = cand.get("cost", costs.get(kind) if isinstance(kind, str) else None)
+    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float)
+                             or cost < 0):
+        out.add((*base, "cost"), f"cost must be a number >= 0, got {cost!r}")
+    for field, table in _TARGETS.items():
+        if field in cand:
+            ident = str(cand[field])
+            index = getattr(grid, table).index
+            ok = ident in index or (table == "buses" and _bus_or_substation(grid, ident))
+            if not ok:
+                out.add((*base, field), f"no {field.replace('_', ' ')} {ident!r} in grid "
+                        f"{grid.name}")
