@@ -24,6 +24,7 @@ __all__ = [
     "distribution_figure",
     "contingency_figure",
     "facility_figure",
+    "frontier_figure",
     "METRIC_LABELS",
     "POLICY_COLOURS",
 ]
@@ -186,5 +187,69 @@ def facility_figure(facilities: pd.DataFrame, column: str, label: str, top: int 
     ax.barh(names, part[column].to_numpy(float), color="#e78ac3")
     ax.set_xlabel(label)
     _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def frontier_figure(frontier: pd.DataFrame, budget: float, ylabel: str, currency: str = "",
+                    baseline: float | None = None) -> Figure:
+    """The efficient frontier: benefit against cumulative cost along the greedy path.
+
+    Parameters
+    ----------
+    frontier : DataFrame
+        One row per portfolio (the first: no intervention): ``cumulative_cost``,
+        ``benefit`` with ``ci_low``/``ci_high`` (drawn as error bars) and
+        ``within_budget`` (False: drawn hollow, what more money would buy). Points are
+        numbered by their row (the step of the greedy path).
+    budget : float
+        Drawn as a dashed vertical line (NaN: none).
+    ylabel : str
+        What the benefit is.
+    currency : str
+        Unit of the costs.
+    baseline : float, optional
+        The objective's mean without interventions: a right-hand axis shows the
+        benefit as a share of it.
+    """
+    df = frontier.reset_index(drop=True)
+    x = df["cumulative_cost"].to_numpy(float)
+    y = df["benefit"].to_numpy(float)
+    lo = df["ci_low"].to_numpy(float) if "ci_low" in df else y
+    hi = df["ci_high"].to_numpy(float) if "ci_high" in df else y
+    within = df["within_budget"].to_numpy(bool) if "within_budget" in df else \
+        np.ones(len(df), bool)
+    fig = Figure(figsize=(7.2, 3.8))
+    ax = fig.add_subplot()
+    ax.plot(x, y, color="#0072B2", linewidth=1.6, zorder=2)
+    err = np.vstack([np.maximum(y - lo, 0.0), np.maximum(hi - y, 0.0)])
+    ax.errorbar(x[1:], y[1:], yerr=err[:, 1:], fmt="none", ecolor="#7f7f7f",
+                elinewidth=1.0, capsize=3, zorder=1, label="95 % confidence interval")
+    ax.scatter(x[within], y[within], s=36, color="#0072B2", zorder=3,
+               label="within the budget")
+    if (~within).any():
+        ax.scatter(x[~within], y[~within], s=36, facecolor="white", edgecolor="#0072B2",
+                   linewidth=1.4, zorder=3, label="beyond the budget")
+    for k in range(1, len(df)):  # step numbers, alternately above and below the path
+        above = k % 2 == 1
+        ax.annotate(str(k), (x[k], y[k]), xytext=(-9 if above else 5, 5 if above else -12),
+                    textcoords="offset points", fontsize=8, color="#333333")
+    if budget is not None and math.isfinite(budget):
+        ax.axvline(budget, color="#D55E00", linestyle="--", linewidth=1.2,
+                   label=f"budget {_fmt(budget)}")
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    unit = f" ({currency})" if currency else ""
+    ax.set_xlabel(f"Cumulative cost{unit}")
+    ax.set_ylabel(ylabel)
+    right = max([float(np.nanmax(x)) if len(x) else 0.0]
+                + ([budget] if budget is not None and math.isfinite(budget) else []))
+    ax.set_xlim(left=0, right=max(right * 1.12, 1e-9))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt(v)))
+    if baseline is not None and math.isfinite(baseline) and baseline > 0:
+        sec = ax.secondary_yaxis("right", functions=(lambda v: 100.0 * v / baseline,
+                                                     lambda p: p * baseline / 100.0))
+        sec.set_ylabel("% of the base case")
+    _style(ax)
+    ax.legend(fontsize=7, frameon=False, loc="best")
     fig.tight_layout()
     return fig

@@ -24,15 +24,19 @@ from gridres.report.figures import (
     data_uri,
     distribution_figure,
     facility_figure,
+    frontier_figure,
     restoration_figure,
 )
 from gridres.report.maps import can_map, grid_map
 from gridres.report.narrative import (
+    denoise,
     executive_summary,
     facility_rows,
+    fmt_ci,
     fmt_num,
     fmt_pct,
     methods,
+    objective_words,
 )
 from gridres.study.results import RESTORATION_METRICS, StudyResults
 
@@ -172,11 +176,12 @@ def _plan_ctx(res: StudyResults) -> dict[str, Any] | None:
     ctx: dict[str, Any] = {"budget": fmt_num(st.budget), "objective": st.objective,
                            "n_candidates": len(st.candidates), "status": "pending",
                            "message": "", "ranking": None, "portfolio": None,
-                           "candidates": None}
+                           "candidates": None, "frontier_uri": None, "intro": "",
+                           "outcome": "", "beyond": "", "more": 0}
     if p is not None:
-        ctx.update(status=p.status, message=p.message, budget=fmt_num(p.budget),
-                   ranking=_table(p.ranking, 20, "intervention"),
-                   portfolio=_table(p.portfolio, 20, "intervention"))
+        ctx.update(status=p.status, message=p.message, budget=fmt_num(p.budget))
+    if p is not None and p.status == "done":
+        ctx.update(_plan_done(p))
     if ctx["status"] != "done" and st.candidates:
         keys: list[str] = []
         for cand in st.candidates:
@@ -187,6 +192,92 @@ def _plan_ctx(res: StudyResults) -> dict[str, Any] | None:
     if not ctx["message"]:
         ctx["message"] = "the intervention planner has not run for this study."
     return ctx
+
+
+#: Rows of the ranked interventions shown in the report (all are in plan/).
+PLAN_TOP = 20
+
+
+def _plan_done(p: Any) -> dict[str, Any]:
+    """Words, figure and tables of a plan that ran."""
+    what, unit = objective_words(p.objective)
+    cur = p.currency or "cost units"
+    budget = (f"{fmt_num(p.budget)} {cur}" if math.isfinite(p.budget)
+              else "no budget limit")
+    ranking = p.ranking if p.ranking is not None else pd.DataFrame()
+    port = p.portfolio if p.portfolio is not None else pd.DataFrame()
+    out: dict[str, Any] = {"budget": budget}
+    out["intro"] = (f"{len(ranking)} interventions were evaluated, each on the same "
+                    f"{p.n:,} events (same seeds) with the {p.policy} restoration policy. "
+                    f"The objective is the expected {what} per event"
+                    f"{f' ({unit})' if unit else ''}; the budget is {budget}.")
+    before, after = p.baseline.get(p.objective), p.improved.get(p.objective)
+    if len(port):
+        spent = float(port["cost"].sum())
+        last = port.iloc[-1]
+        out["outcome"] = (
+            f"The portfolio costs {fmt_num(spent)} {cur} and lowers the expected {what} "
+            f"from {fmt_num(before, unit)} to {fmt_num(after, unit)} per event "
+            f"({fmt_pct((before - after) / before) if before else 'n/a'}; 95 % confidence "
+            f"interval of the saving {fmt_ci(last['ci_low'], last['ci_high'], unit)}).")
+    else:
+        out["outcome"] = (f"No intervention within the budget lowers the expected {what} "
+                          "in these events.")
+    f = p.frontier
+    if f is not None and len(f) > 1:
+        out["frontier_uri"] = _figure(frontier_figure, f, p.budget,
+                                      f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}"
+                                      ", per event", p.currency, before)
+        beyond = f[~f["within_budget"].astype(bool)]
+        if len(beyond):
+            items = [f"“{r['label'] or r['id']}” (+{fmt_num(r['marginal_benefit'], unit)} at "
+                     f"{fmt_num(r['cumulative_cost'])} {cur} in all)"
+                     for _, r in beyond.iterrows()]
+            out["beyond"] = ("Beyond the budget the frontier goes on with "
+                             + "; then ".join(items) + ".")
+    chosen = set(map(str, port.index))
+    ens = p.baseline.get("ens_mwh")
+    rows = []
+    for k, (ident, r) in enumerate(ranking.head(PLAN_TOP).iterrows(), start=1):
+        cells: list[Any] = [str(k), _named(ident, r["label"]), str(r["kind"]),
+                            fmt_num(r["cost"]),
+                            _with_ci(r["benefit"], r["benefit_ci_low"], r["benefit_ci_high"],
+                                     before)]
+        if p.objective != "ens_mwh":
+            cells.append(_with_ci(r["ens_reduction_mwh"], r["ens_ci_low"], r["ens_ci_high"],
+                                  ens))
+        per = r["benefit_per_cost"]
+        cells.append(fmt_num(denoise(per, before) if math.isfinite(per) else per))
+        rows.append({"cells": cells, "chosen": str(ident) in chosen})
+    head = ["#", "Intervention", "Kind", f"Cost ({cur})",
+            f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}"]
+    if p.objective != "ens_mwh":
+        head.append("Energy not served avoided (MWh)")
+    head.append(f"Avoided per {cur}" if p.currency else "Avoided per unit cost")
+    out["ranking"] = {"headers": head, "rows": rows} if rows else None
+    out["more"] = max(0, len(ranking) - PLAN_TOP)
+    prow = []
+    for k, (ident, r) in enumerate(port.iterrows(), start=1):
+        prow.append([str(k), _named(ident, r["label"]), fmt_num(r["cost"]),
+                     fmt_num(r["cumulative_cost"]), fmt_num(denoise(r["marginal_benefit"],
+                                                                    before)),
+                     _with_ci(r["benefit"], r["ci_low"], r["ci_high"], before)])
+    out["portfolio"] = {"headers": ["Step", "Intervention", f"Cost ({cur})",
+                                    f"Cumulative cost ({cur})", "Avoided by this pick",
+                                    "Avoided by the portfolio so far"],
+                        "rows": prow} if prow else None
+    return out
+
+
+def _named(ident: Any, label: Any) -> str:
+    return f"{label} ({ident})" if label else str(ident)
+
+
+def _with_ci(value: Any, low: Any, high: Any, scale: Any = None) -> dict[str, str]:
+    """A table cell with a value and, below it, its 95 % confidence interval (noise
+    next to ``scale`` shown as 0)."""
+    return {"value": fmt_num(denoise(value, scale)),
+            "ci": fmt_ci(denoise(low, scale), denoise(high, scale))}
 
 
 def render_report(res: StudyResults) -> str:
