@@ -28,9 +28,9 @@ cannot change it, and then ``D``'s result is copied. The conditions, each exact:
   buses that every state of the run already connects, so every island, every served
   load and every policy input is unchanged.
 * *Backup at a facility* that never lost grid power in ``D``'s run: the backup is never
-  used; and unless the policy reads backups (``critical-first`` ranks jobs by the
-  backup left at facilities that depend on them), nothing else reads it. For
-  ``critical-first`` the facility must also depend on none of the failed elements.
+  used, and nothing else reads it (``critical-first`` reads the backup left only at
+  facilities without grid power). For ``critical-first`` the facility must also depend
+  on none of the failed elements, a check that is no longer needed but still correct.
 * *One more crew* when no job of ``D``'s run waited for a crew: the new crew comes last
   in the crews' order and never finds a job (not for ``optimal``, whose plan sees every
   crew).
