@@ -335,3 +335,19 @@ def test_plan_report_renders_offline_in_chromium(hardening) -> None:
     assert outside == []
     assert all(i["complete"] and i["naturalWidth"] > 0 for i in page.images), page.images
     assert not math.isnan(page.height) and page.height > 4000
+
+
+def test_pdf_without_a_browser_has_the_frontier_and_portfolio_pages(hardening,
+                                                                     tmp_path: Path) -> None:
+    import dataclasses
+
+    from gridres.report.pdf import write_pdf
+
+    def pages(res, name: str) -> int:
+        out = tmp_path / name
+        assert write_pdf(res, hardening.out_dir / "report.html", out,
+                         engine="matplotlib") == "matplotlib"
+        return len(re.findall(rb"/Type\s*/Page[^s]", out.read_bytes()))
+
+    assert pages(hardening, "plan.pdf") == pages(dataclasses.replace(hardening, plan=None),
+                                                 "none.pdf") + 2

@@ -298,6 +298,8 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
     plan = res.plan
     if plan is not None and plan.status == "done":
         parts += _plan_words(plan)
+    elif plan is not None and plan.status == "failed":
+        parts.append(f"The intervention plan could not be made: {plan.message}")
     elif plan is not None:
         parts.append(f"The intervention plan is pending: {plan.message}")
     if res.contingency is not None and len(res.contingency):

@@ -6,7 +6,8 @@
    executable is on PATH: the same HTML, printed by the browser, with networking and
    background services off and a throw-away profile.
 3. Otherwise a figures-and-tables PDF drawn with matplotlib: the executive summary,
-   every figure of the report and its main tables, one page each.
+   every figure of the report and its main tables (with a plan: the efficient frontier
+   and the portfolio), one page each.
 """
 
 from __future__ import annotations
@@ -178,3 +179,17 @@ def _matplotlib_pdf(res, pdf_path: Path) -> None:
             cols = [c for c in ("shed_mw", "customers_out", "islands", "max_loading")
                     if c in res.contingency]
             _table_page(pdf, "Single outages (N-1)", res.contingency[cols])
+        plan = res.plan
+        if plan is not None and plan.status == "done":
+            from gridres.report.narrative import objective_words
+
+            what, unit = objective_words(plan.objective)
+            if plan.frontier is not None and len(plan.frontier) > 1:
+                pdf.savefig(figures.frontier_figure(
+                    plan.frontier, plan.budget,
+                    f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}, per event",
+                    plan.currency, plan.baseline.get(plan.objective)))
+            if plan.portfolio is not None and len(plan.portfolio):
+                _table_page(pdf, f"Portfolio within the budget ({plan.currency})",
+                            plan.portfolio[["label", "cost", "cumulative_cost", "benefit",
+                                            "ci_low", "ci_high"]])
