@@ -87,9 +87,10 @@ def substations(grid: Grid) -> dict[str, np.ndarray]:
     """Bus positions of every substation.
 
     Buses are grouped by the ``substation`` column where it is non-empty; the others by
-    identical geometry location where the grid has geometry (named ``x,y``); any bus
-    left over is a substation of its own (named by its id). Out-of-service buses are
-    left out.
+    identical geometry location where the grid has geometry (named by the group's first
+    bus id); any bus left over is a substation of its own (named by its id).
+    Out-of-service buses are left out. The grouping is
+    :func:`gridres.scenarios.elements.substations`.
 
     Examples
     --------

@@ -6,8 +6,8 @@ sampling without replacement, and the check that a generator samples the network
 grid it was built for.
 
 A *substation* is the set of buses that share a non-empty ``substation`` name in the bus
-table; buses without a name that stand at the same location form one (named ``x,y``); any
-other bus is a substation of its own (named by its bus id). Contingency sweeps, scenario
+table; buses without a name that stand at the same location form one (named by its first
+bus's id); any other bus is a substation of its own (named by its bus id). Contingency sweeps, scenario
 generators and ``--fail substation:NAME`` all use this one grouping.
 Failing a substation fails all of its buses.
 """
@@ -105,6 +105,11 @@ def substations(grid: Grid) -> Substations:
         empty = keys == ""
     keys[empty] = b.index.to_numpy()[empty]
     codes, uniques = pd.factorize(pd.Series(keys, dtype=object), sort=False)
+    # a group found by location is named by its first bus's id
+    named = b["substation"].astype(str).str.strip().to_numpy() != ""
+    first = np.unique(codes, return_index=True)[1]
+    uniques = np.where(named[first], np.asarray(uniques, dtype=object),
+                       b.index.to_numpy()[first])
     codes = codes.astype(np.int64)
     alive = np.zeros(len(uniques), dtype=bool)
     np.logical_or.at(alive, codes, grid.buses["in_service"].to_numpy(bool))
