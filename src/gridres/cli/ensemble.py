@@ -128,8 +128,11 @@ def print_summary(doc: dict, top: int = 10) -> None:
 @click.option("--out", type=click.Path(file_okay=False),
               help="Results folder (manifest, Parquet parts, summary.json); needed to resume.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
-@click.option("--cascade", type=click.Choice(["trip", "off"]), default="trip", show_default=True,
-              help="trip: overloaded branches trip until none is left; off: no cascade.")
+@click.option("--cascade", type=click.Choice(["trip", "redispatch", "off"]), default="trip",
+              show_default=True,
+              help="trip: overloaded branches trip until none is left; redispatch: "
+                   "least-cost redispatch and shedding (an LP) before tripping what stays "
+                   "overloaded; off: no cascade.")
 @click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Overload margin: trip above rating x (1 + margin).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
@@ -162,7 +165,8 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
         raise UsageError("--resume needs --out DIR (the folder of the run to continue)")
     g = load(grid)
     generator = scenario_generator(scenario_spec, g)
-    evaluator = ImpactEvaluator(cascade=cascade == "trip", margin=margin)
+    evaluator = ImpactEvaluator(cascade=cascade != "off", margin=margin,
+                                mode="redispatch" if cascade == "redispatch" else "trip")
     names: tuple[str, ...] = ()
     if restore:
         evaluator, names = _restoration(g, evaluator, policies, crews, repair_sigma,

@@ -118,9 +118,13 @@ class ImpactEvaluator:
     Parameters
     ----------
     cascade : bool
-        Trip overloaded branches until none is left (``trip`` mode).
+        Follow overloads through a cascade (see ``mode``); False: no cascade.
     margin : float
         Overload margin, ``>= 0``: trip above ``rating × (1 + margin)``.
+    mode : {"trip", "redispatch"}
+        ``trip``: overloaded branches trip until none is left (no operator action);
+        ``redispatch``: generation is redispatched and load shed at least cost before
+        tripping what stays overloaded (:func:`gridres.cascade.cascade`).
 
     Examples
     --------
@@ -135,8 +139,16 @@ class ImpactEvaluator:
 
     cascade: bool = True
     margin: float = 0.0
+    mode: str = "trip"
 
     def __post_init__(self) -> None:
+        if self.mode not in ("trip", "redispatch"):
+            from gridres.errors import UsageError
+
+            raise UsageError(
+                f"The 'mode' parameter of ImpactEvaluator must be 'trip' or 'redispatch'. "
+                f"Got {self.mode!r} instead."
+            )
         if not self.margin >= 0:
             from gridres.errors import UsageError
 
@@ -150,7 +162,13 @@ class ImpactEvaluator:
     ) -> dict[str, Any]:
         from gridres.impact import assess
 
-        imp = assess(net, scenario.final_state(net), cascade=self.cascade, margin=self.margin)
+        state = scenario.final_state(net)
+        if self.cascade and self.mode == "redispatch":
+            from gridres.cascade import cascade
+
+            imp = cascade(net, state, mode="redispatch", margin=self.margin).final
+        else:
+            imp = assess(net, state, cascade=self.cascade, margin=self.margin)
         dark_bus = np.flatnonzero(net.bus_in_service & ~imp.energized)
         tripped = (
             np.unique(np.concatenate(imp.stages)) if imp.stages else np.zeros(0, dtype=np.int64)
