@@ -126,7 +126,7 @@ def _line_candidates(design: Design, line_km: float, limit: int) -> list[dict[st
     ids = net.bus_ids
     tables: list[dict[str, Any]] = []
     pairs: set[tuple[int, int]] = set()
-    from gridres.redundancy.interventions import _bus_xy, _geographic
+    from gridres.redundancy.grid_edits import _bus_xy, _geographic
     from gridres.restoration.assets import distance_km
 
     xy = _bus_xy(grid)
