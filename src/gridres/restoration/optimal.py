@@ -60,7 +60,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from gridres.restoration.simulate import Decision, Snapshot
+from gridres.restoration.interface import Decision, Snapshot
 from gridres.restoration.supply import supply
 
 __all__ = ["Plan", "optimal", "plan_restoration", "lost_by_subset", "mobius"]

@@ -57,8 +57,8 @@ import numpy as np
 
 from gridres.errors import InputNotFound, UsageError
 from gridres.model import Network
+from gridres.restoration.interface import Decision, Policy
 from gridres.restoration.settings import element_token
-from gridres.restoration.simulate import Decision, Policy
 from gridres.topology import components, effective
 
 __all__ = [

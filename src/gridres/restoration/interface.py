@@ -1,0 +1,211 @@
+"""What a restoration policy sees and what a run returns: the types at the edge of the
+event loop of :func:`~gridres.restoration.simulate.simulate`.
+
+* :data:`Policy`: a callable that picks a free crew's next job from a :class:`Decision`.
+* :class:`Decision`: the free crew, the jobs waiting for a crew and what each would cost
+  it, with lazily computed aids (MW gained, load depending on an element, facility
+  ranks); :class:`Snapshot` is the whole simulation state for planning policies.
+* :class:`RestorationResult`: the curve, schedule, facility hours and metrics of a run.
+
+Every name here is importable from :mod:`gridres.restoration.simulate` too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from gridres.restoration.simulate import _Run
+
+__all__ = ["Decision", "Snapshot", "RestorationResult", "Policy"]
+
+logger = logging.getLogger(__name__)
+
+#: A policy: given a :class:`Decision`, the position in ``decision.candidates`` of the
+#: job to send the crew to, or ``None`` to leave the crew idle until the next event.
+Policy = Callable[["Decision"], "int | None"]
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The simulation's state at a decision, for planning policies.
+
+    Attributes
+    ----------
+    time_h : float
+    pending : ndarray of int
+        Jobs waiting for a crew.
+    active : ndarray of int
+        Jobs a crew is travelling to, waiting at or repairing.
+    active_end_h : ndarray of float
+        Expected end of each active job (with the expected repair hours).
+    crew_ready_h : ndarray of float, shape (crews,)
+        When each crew is free (its active job's expected end, else now).
+    crew_xy : ndarray, shape (crews, 2)
+        Where each crew is free (its active job's site, else where it is).
+    spare_items : dict of str to list of float
+        Per kind, arrival times of spares not yet used (sorted), of which the first
+        ``spare_held[kind]`` are promised to active jobs.
+    spare_held : dict of str to int
+    alive : tuple of ndarray
+        Current alive masks (bus, branch, gen).
+    """
+
+    time_h: float
+    pending: np.ndarray
+    active: np.ndarray
+    active_end_h: np.ndarray
+    crew_ready_h: np.ndarray
+    crew_xy: np.ndarray
+    spare_items: dict
+    spare_held: dict
+    alive: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class Decision:
+    """What a policy sees when a crew is free. Arrays are aligned with ``candidates``.
+
+    Attributes
+    ----------
+    time_h : float
+        Now.
+    crew : int
+        The free crew.
+    candidates : ndarray of int
+        Job ids waiting for a crew (in order of listing: wave, then buses, branches,
+        generators in grid order).
+    travel_h : ndarray
+        Travel hours from the crew to each job.
+    wait_h : ndarray
+        Hours the crew would wait on site for a spare if sent now (0 without a spare).
+    repair_h : ndarray
+        Expected repair hours (the realised hours, with uncertainty, are not known to
+        policies).
+    """
+
+    time_h: float
+    crew: int
+    candidates: np.ndarray
+    travel_h: np.ndarray
+    wait_h: np.ndarray
+    repair_h: np.ndarray
+    run: _Run = field(repr=False)
+
+    @property
+    def crew_hours(self) -> np.ndarray:
+        """Hours the crew spends on each job if sent now: travel, wait and repair."""
+        return self.travel_h + self.wait_h + self.repair_h
+
+    @property
+    def elements(self) -> list[str]:
+        """Element tokens (``branch:ID``) of the candidates."""
+        return [self.run.jobs[j].token for j in self.candidates]
+
+    @property
+    def kinds(self) -> list[str]:
+        return [self.run.jobs[j].kind for j in self.candidates]
+
+    @property
+    def memo(self) -> dict:
+        """A dictionary that lives for one simulation (for policies that plan)."""
+        return self.run.memo
+
+    @property
+    def settings(self):
+        return self.run.assets.settings
+
+    @cached_property
+    def gain_mw(self) -> np.ndarray:
+        """MW each candidate would reconnect if repaired now, on top of the current
+        state with every job already under way counted as done (so that two crews do
+        not chase the same load). Exact for up to ``greedy_max_candidates``
+        candidates with a positive bound, 0 for the rest."""
+        return self.run.gains(self.candidates, self.crew_hours)
+
+    @cached_property
+    def dependent_mw(self) -> np.ndarray:
+        """MW lost if this element alone were out (everything else intact): the load
+        that depends on it. Per element, computed once per run."""
+        return np.array([self.run.dependency(j)[0] for j in self.candidates])
+
+    @cached_property
+    def facility_rank(self) -> np.ndarray:
+        """Per candidate, the sort key of the most critical facility the repair helps
+        bring back: an array of shape (k, 4) with columns ``rank`` (the facility kind's
+        rank, ``facility_priority``), ``backup_left_h``, ``-people`` and
+        ``set_hours``; lower sorts first, rank ``inf`` where the repair helps no
+        facility.
+
+        A repair helps a facility that had grid power before the event and lacks it now
+        (on backup or dark) when it is in the facility's cheapest repair set
+        (:func:`~gridres.restoration.critical.repair_sets`), judged on the current
+        state. A pending job costs its expected repair hours plus the wait for its spare
+        if sent now, a job under way the hours it is expected to need still (a set may
+        hold jobs under way; they take no crew); ``set_hours`` is the set's total.
+        Computed once per state, time and set of jobs under way."""
+        keys = self.run.facility_keys()
+        none = (math.inf, math.inf, 0.0, math.inf)
+        return np.array([keys.get(int(j), none) for j in self.candidates], dtype=float
+                        ).reshape(len(self.candidates), 4)
+
+    def snapshot(self) -> Snapshot:
+        """The whole simulation state, for planning policies."""
+        return self.run.snapshot()
+
+    def note(self, message: str) -> None:
+        """Add a note to the result (once per distinct message)."""
+        if message not in self.run.notes:
+            self.run.notes.append(message)
+
+
+@dataclass(frozen=True, eq=False)
+class RestorationResult:
+    """Outcome of one restoration run.
+
+    Attributes
+    ----------
+    policy : str
+    curve : pandas.DataFrame
+        Step function, one row per change: ``time_h`` (from this time until the next
+        row), ``served_mw``, ``lost_mw`` (pre-event served load not served),
+        ``customers_out``, ``facilities_dark``, ``facilities_on_backup``.
+    schedule : pandas.DataFrame
+        One row per job: ``crew`` (-1 if never started), ``element`` (``KIND:ID``),
+        ``kind``, ``wave``, ``fail_h``, ``travel_start_h``, ``arrive_h``, ``start_h``,
+        ``end_h``, ``repair_h`` (realised), ``waited_for_spare_h``, ``spare``
+        (``""``, ``"stock"``: on hand at the failure, ``"ordered"``: arrived after it),
+        ``spare_arrival_h``, ``restarts``.
+    facilities : pandas.DataFrame
+        Per facility (index id): ``kind``, ``people``, ``hours_dark``,
+        ``hours_on_backup``, ``people_hours``.
+    metrics : dict
+        See :func:`gridres.restoration.metrics.summarize_run`.
+    notes : tuple of str
+        What the run could not do as asked (e.g. ``optimal`` falling back).
+    """
+
+    policy: str
+    curve: pd.DataFrame
+    schedule: pd.DataFrame
+    facilities: pd.DataFrame
+    metrics: dict
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready document: policy, metrics, notes, curve and schedule records."""
+        return {
+            "policy": self.policy,
+            "metrics": self.metrics,
+            "notes": list(self.notes),
+            "curve": self.curve.to_dict(orient="records"),
+            "schedule": self.schedule.to_dict(orient="records"),
+        }
