@@ -61,16 +61,10 @@ BACKUP_HOURS = 72.0
 
 # -- geometry helpers ----------------------------------------------------------------------
 def _geographic(grid: Grid) -> tuple[bool, float]:
-    """(lon/lat?, km per coordinate unit of a projected CRS)."""
-    if grid.crs:
-        from pyproj import CRS
+    """(lon/lat?, km per coordinate unit of a projected CRS); lon/lat without a CRS."""
+    from gridres.restoration.assets import crs_units
 
-        crs = CRS.from_user_input(grid.crs)
-        if crs.is_geographic:
-            return True, 1.0
-        factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-        return False, float(factor) / 1000.0
-    return True, 1.0
+    return crs_units(grid.crs) if grid.crs else (True, 1.0)
 
 
 def _bus_xy(grid: Grid) -> np.ndarray:

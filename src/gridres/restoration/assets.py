@@ -28,7 +28,7 @@ from gridres.errors import UsageError
 from gridres.model import Grid
 from gridres.restoration.settings import RestorationSettings
 
-__all__ = ["Assets", "prepare", "distance_km", "EARTH_RADIUS_KM"]
+__all__ = ["Assets", "prepare", "distance_km", "crs_units", "EARTH_RADIUS_KM"]
 
 logger = logging.getLogger(__name__)
 
@@ -154,15 +154,27 @@ def _points(series: pd.Series | None, n: int) -> np.ndarray:
     return xy
 
 
+def crs_units(crs: object) -> tuple[bool, float]:
+    """Whether coordinates in ``crs`` are lon/lat degrees, and the km per coordinate unit
+    of a projected CRS (1.0 for a geographic one).
+
+    Examples
+    --------
+    >>> crs_units("EPSG:4326"), crs_units("EPSG:25832")
+    ((True, 1.0), (False, 0.001))
+    """
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        return True, 1.0
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return False, float(factor) / 1000.0
+
+
 def _crs_kind(grid: Grid, bus_xy: np.ndarray) -> tuple[bool, float]:
     if grid.crs:
-        from pyproj import CRS
-
-        crs = CRS.from_user_input(grid.crs)
-        if crs.is_geographic:
-            return True, 1.0
-        factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-        return False, float(factor) / 1000.0
+        return crs_units(grid.crs)
     ok = np.isfinite(bus_xy).all(axis=1)
     if ok.any():
         x, y = bus_xy[ok, 0], bus_xy[ok, 1]
