@@ -16,7 +16,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests --doctest-modules src/gridres
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

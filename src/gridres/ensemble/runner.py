@@ -142,7 +142,7 @@ def describe(obj: Any) -> str:
     --------
     >>> from gridres.ensemble import ImpactEvaluator
     >>> describe(ImpactEvaluator(cascade=False))
-    'ImpactEvaluator(cascade=False, margin=0.0)'
+    "ImpactEvaluator(cascade=False, margin=0.0, mode='trip')"
     """
     text = repr(obj)
     if " at 0x" not in text and "\n" not in text and len(text) <= 400:
