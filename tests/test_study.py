@@ -442,3 +442,13 @@ def test_priority_list_policy_needs_a_list_of_known_elements(tmp_path: Path) -> 
     [problem] = check_study(path)
     assert (problem.line, problem.path) == (9, "restoration.priority[1]")
     assert "no bus with id '99'" in problem.message
+
+
+def test_default_results_dir_is_in_the_working_directory(tmp_path, monkeypatch):
+    """A bundled example study lives inside the installed package: its results must not
+    be written there by default."""
+    from gridres.study import load_study
+
+    monkeypatch.chdir(tmp_path)
+    study = load_study(STUDIES / "hardening.toml")
+    assert study.results_dir() == tmp_path / "results" / study.name

@@ -180,13 +180,14 @@ class Study:
         return resolve_grid_source(self.grid.source, self.folder)
 
     def results_dir(self, override: str | os.PathLike | None = None) -> Path:
-        """Results directory: ``override`` (``--out``), else ``[outputs] dir``, else
-        ``results/NAME`` beside the study file."""
+        """Results directory: ``override`` (``--out``), else ``[outputs] dir`` (relative
+        to the study file), else ``results/NAME`` in the working directory, never beside
+        a study that may sit inside the installed package (the bundled examples)."""
         if override:
             return Path(override)
         if self.outputs.dir:
             return _resolve(self.outputs.dir, self.folder)
-        return self.folder / "results" / self.name
+        return Path.cwd() / "results" / self.name
 
     def replace(self, **changes: Any) -> Study:
         """A copy with whole sections replaced; see also :meth:`with_scenarios`."""
