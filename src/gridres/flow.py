@@ -66,14 +66,17 @@ def shift_injections(net: Network, branch_alive: np.ndarray) -> tuple[np.ndarray
     return pfinj, pbus
 
 
-def branch_flows(net: Network, theta: np.ndarray, branch_alive: np.ndarray) -> np.ndarray:
+def branch_flows(
+    net: Network, theta: np.ndarray, branch_alive: np.ndarray, pfinj: np.ndarray | None = None
+) -> np.ndarray:
     """Branch flows in MW from the from-bus side; zero on dead branches.
 
-    ``Pf = (b (θ_f − θ_t) + Pfinj) · baseMVA``.
+    ``Pf = (b (θ_f − θ_t) + Pfinj) · baseMVA``; pass ``pfinj`` where
+    :func:`shift_injections` was already called for the same branches.
     """
     flow = net.b_pu * (theta[net.f] - theta[net.t])
     if net.has_shift:
-        flow = flow + shift_injections(net, branch_alive)[0]
+        flow = flow + (shift_injections(net, branch_alive)[0] if pfinj is None else pfinj)
     return np.where(branch_alive, flow, 0.0) * net.base_mva
 
 

@@ -35,7 +35,16 @@ from gridres.flow import branch_flows, reference_buses, shift_injections
 from gridres.model import CRITICAL_PRIORITY, Network, State
 from gridres.topology import components, effective
 
-__all__ = ["Impact", "assess", "balance", "FACILITY_GRID", "FACILITY_BACKUP", "FACILITY_DARK"]
+__all__ = [
+    "Impact",
+    "assess",
+    "balance",
+    "keeps_schedule",
+    "shortfall",
+    "FACILITY_GRID",
+    "FACILITY_BACKUP",
+    "FACILITY_DARK",
+]
 
 FACILITY_GRID, FACILITY_BACKUP, FACILITY_DARK = "grid", "backup", "dark"
 _EPS = 1e-9
@@ -148,7 +157,7 @@ class Impact:
             "dark_buses": net.bus_ids[dark_bus].tolist(),
             "dark_facilities": net.fac_ids[self.dark_facilities].tolist(),
             "facilities_on_backup": net.fac_ids[self.facility == FACILITY_BACKUP].tolist(),
-            "failed_branches": net.branch_ids[net.solver.base_branch & ~self.state.branch].tolist(),
+            "failed_branches": net.branch_ids[net.live_branch & ~self.state.branch].tolist(),
             "max_loading": round(self.max_loading, 6),
             "overloaded_branches": [
                 {
@@ -161,6 +170,48 @@ class Impact:
             ],
             "cascade_stages": [net.branch_ids[s].tolist() for s in self.stages],
         }
+
+
+def shortfall(need: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Load to shed per island: demand above capacity, rounding noise ignored."""
+    deficit = np.clip(need - cap, 0.0, None)
+    deficit[deficit < 1e-9 * np.maximum(need, 1.0)] = 0.0
+    return deficit
+
+
+def keeps_schedule(
+    cap: np.ndarray,
+    need: np.ndarray,
+    deficit: np.ndarray,
+    ref_cap: np.ndarray,
+    ref_sched: np.ndarray,
+    sched: np.ndarray,
+    case_ref: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference bus's output per island, and whether the island keeps its schedule
+    with the reference taking the slack (rule 4); otherwise it is re-dispatched.
+
+    The case's reference bus stands for MATPOWER's slack: it may absorb any surplus (the
+    loss allocation of AC cases shows up as a negative DC slack); a reference chosen as
+    an island's largest generator stays within [0, pmax]. Nothing may be shed.
+
+    Parameters
+    ----------
+    cap, need, deficit : ndarray, shape (C,)
+        Capacity, demand (load plus fixed demand) and shortfall (:func:`shortfall`).
+    ref_cap, ref_sched : ndarray, shape (C,)
+        Capacity and schedule of the generators at each island's reference bus.
+    sched : ndarray, shape (C,)
+        Schedule of all the island's generators.
+    case_ref : ndarray of bool, shape (C,)
+        Whether the island's reference is the case's reference bus.
+    """
+    ref_out = ref_sched + need - deficit - sched
+    tol = 1e-6 * np.maximum(cap, 1.0)
+    lower = np.where(case_ref, -np.inf, -tol)
+    ok = ((cap > _EPS) & (deficit == 0) & (ref_cap > _EPS) & (ref_out >= lower)
+          & (ref_out <= ref_cap + tol))
+    return ref_out, ok
 
 
 def balance(
@@ -207,8 +258,7 @@ def balance(
     # an island whose fixed demand (shunts, negative loads) alone exceeds its capacity
     # cannot be balanced by shedding: it collapses and is dark
     energized = (cap > _EPS) & (fixed_need <= cap + 1e-9 * np.maximum(cap, 1.0))
-    deficit = np.where(energized, np.clip(need - cap, 0.0, None), 0.0)
-    deficit[deficit < 1e-9 * np.maximum(need, 1.0)] = 0.0
+    deficit = np.where(energized, shortfall(need, cap), 0.0)
 
     # -- load shedding by class: segments (bus, class, mw), non-critical and critical
     crit = np.minimum(net.critical_mw, load)
@@ -249,13 +299,8 @@ def balance(
     ref_cap = np.bincount(gcomp, weights=np.where(at_ref, pmax, 0.0), minlength=n_comp)
     ref_sched = np.bincount(gcomp, weights=np.where(at_ref, sched, 0.0), minlength=n_comp)
     served_need = need - deficit
-    ref_out = ref_sched + served_need - total_sched
-    tol = 1e-6 * np.maximum(cap, 1.0)
-    # the case's reference bus stands for MATPOWER's slack: it may absorb any surplus
-    # (the loss allocation of AC cases shows up as a negative DC slack); a reference
-    # chosen as an island's largest generator stays within [0, pmax]
-    lower = np.where(net.is_ref[ref], -np.inf, -tol)
-    slack_ok = (deficit == 0) & (ref_cap > _EPS) & (ref_out >= lower) & (ref_out <= ref_cap + tol)
+    ref_out, slack_ok = keeps_schedule(cap, need, deficit, ref_cap, ref_sched, total_sched,
+                                       net.is_ref[ref])
     ok = slack_ok[gcomp]
     # the reference bus's total output is shared by its generators in proportion to pmax,
     # so each stays within [0, pmax] whenever the total is within [0, capacity]
@@ -294,7 +339,7 @@ def _grounds(net: Network, labels: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def _solve(net: Network, eff: State, margin: float, factor=None) -> tuple:
-    n_comp, labels = components(net, eff.branch)
+    _, labels = components(net, eff.branch)
     ref = reference_buses(net, labels, eff)
     served, gen_mw, energized_comp, crit_frac, fixed_eff = balance(net, labels, ref, eff)
     energized = energized_comp[labels] & eff.bus
@@ -302,12 +347,12 @@ def _solve(net: Network, eff: State, margin: float, factor=None) -> tuple:
     inj = inj - fixed_eff
     # dark islands carry no flow: their shift injections are dropped too
     branch_live = eff.branch & energized[net.f]
-    _, pbusinj = shift_injections(net, branch_live)
+    pfinj, pbusinj = shift_injections(net, branch_live)
     rhs = inj / net.base_mva - pbusinj
     theta, factor = net.solver.solve(rhs, eff.branch, _grounds(net, labels, ref), factor)
     # angles relative to each component's reference bus
     theta = theta - theta[ref][labels]
-    flow = branch_flows(net, theta, branch_live)
+    flow = branch_flows(net, theta, branch_live, pfinj)
     with np.errstate(divide="ignore", invalid="ignore"):
         loading = np.where(np.isfinite(net.rating_mw), np.abs(flow) / net.rating_mw, 0.0)
     overloaded = branch_live & (np.abs(flow) > net.rating_mw * (1.0 + margin) + 1e-9)

@@ -297,6 +297,11 @@ class Network:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @cached_property
+    def live_branch(self) -> np.ndarray:
+        """In-service branches between in-service buses: the intact grid's branches."""
+        return self.branch_in_service & self.bus_in_service[self.f] & self.bus_in_service[self.t]
+
+    @cached_property
     def has_shift(self) -> bool:
         """Whether any branch has a phase shift."""
         return bool(np.any(self.shift_rad != 0))

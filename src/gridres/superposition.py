@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gridres.impact import Impact, assess
+from gridres.impact import Impact, assess, keeps_schedule, shortfall
 from gridres.model import Network
 from gridres.sensitivity import IntactFactor, bus_tree, intact_factor
 
@@ -121,7 +121,7 @@ class SuperpositionSweep:
         self.fixed = np.where(eff.bus, net.fixed_mw, 0.0)
         self.cust = np.where(net.bus_in_service, net.customers, 0).astype(float)
         self.p0_inj = (np.bincount(net.gen_bus, weights=imp0.gen_mw, minlength=n)
-                       - imp0.served_mw - np.where(imp0.energized, net.fixed_mw, 0.0))
+                       - imp0.served_mw - imp0.fixed_mw)
         # prefix sums over the preorder: sum over pre-range [lo, hi) = cs[hi] - cs[lo]
         stack = np.vstack([self.cap, self.sched, self.demand, self.fixed, self.cust,
                            self.p0_inj, (net.is_ref & eff.bus).astype(float)])
@@ -486,14 +486,9 @@ class SuperpositionSweep:
 
 def _dispatch_ok(cap, need, ref_cap, ref_sched, sched, case_ref) -> np.ndarray:
     """Whether a component keeps its schedule with its reference bus taking the slack
-    and nothing shed (the first branch of :func:`gridres.impact.balance`)."""
-    deficit = np.clip(need - cap, 0.0, None)
-    deficit[deficit < 1e-9 * np.maximum(need, 1.0)] = 0.0
-    tol = 1e-6 * np.maximum(cap, 1.0)
-    ref_out = ref_sched + need - deficit - sched
-    lower = np.where(case_ref, -np.inf, -tol)
-    return ((cap > _EPS) & (deficit == 0) & (ref_cap > _EPS) & (ref_out >= lower)
-            & (ref_out <= ref_cap + tol))
+    and nothing shed: the engine's own rule, :func:`gridres.impact.keeps_schedule`."""
+    return keeps_schedule(cap, need, shortfall(need, cap), ref_cap, ref_sched, sched,
+                          case_ref)[1]
 
 
 class _RangeMax:
