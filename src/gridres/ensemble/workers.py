@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import dataclasses
-import io
 import multiprocessing as mp
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -38,10 +35,9 @@ __all__ = ["Job", "ScenarioFailed", "executor", "mp_context", "run_batch"]
 class Job:
     """Network, generator, evaluator and seed: sent to each worker once.
 
-    Pickles every :class:`~gridres.model.Network` it reaches (its own, and the one a
-    generator's grid has compiled) without its cached factorisation, which does not
-    pickle, and keeps shared networks shared; each worker builds its own factorisation on
-    first use and keeps it.
+    Networks pickle without their cached factorisation (``Network.__getstate__``), and
+    one pickle keeps shared networks shared (the job's own and the one a generator's
+    grid has compiled); each worker builds its factorisation on first use and keeps it.
     """
 
     def __init__(self, net: Network, generator: Any, evaluator: Any, seed: int) -> None:
@@ -52,28 +48,7 @@ class Job:
         self.lock = threading.Lock()  # Dask workers may run batches in threads
 
     def __reduce__(self):
-        buf = io.BytesIO()
-        _NetworkPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(
-            (self.net, self.generator, self.evaluator, self.seed))
-        return (_job_from_bytes, (buf.getvalue(),))
-
-
-def _job_from_bytes(data: bytes) -> Job:
-    return Job(*pickle.loads(data))
-
-
-def _network_from_fields(fields: dict[str, Any]) -> Network:
-    return Network(**fields)
-
-
-class _NetworkPickler(pickle.Pickler):
-    """Pickles networks by their fields only (no cached solver, incidence, ...)."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is Network:
-            fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-            return _network_from_fields, (fields,)
-        return NotImplemented
+        return (Job, (self.net, self.generator, self.evaluator, self.seed))
 
 
 _WORKER_JOB: Job | None = None  # set once per worker process by _init_worker
