@@ -403,7 +403,7 @@ def _island_lp(net: Network, imp: Impact, isl: int, limit: np.ndarray,
     load = np.maximum(net.load_mw[buses], 0.0)
     crit = np.minimum(net.critical_mw[buses], load)
     seg_mw = np.r_[load - crit, crit]
-    fixed = net.fixed_mw[buses]
+    fixed = imp.fixed_mw[buses]  # as the engine balanced it (surplus injections curtailed)
     classes = np.unique(net.priority)
     rank = np.searchsorted(classes, net.priority[buses])
     red_c, shed_c, crit_c = costs
