@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gridres.flow import first_buses
 from gridres.impact import balance
 from gridres.model import Network, State
 from gridres.topology import components, effective
@@ -65,8 +66,7 @@ def supply(net: Network, bus: np.ndarray, branch: np.ndarray, gen: np.ndarray) -
     eff = effective(net, State(bus, branch, gen))
     _, labels = components(net, eff.branch)
     # served load does not depend on the reference bus (only the dispatch does)
-    _, ref = np.unique(labels, return_index=True)
-    out = balance(net, labels, ref.astype(np.int64), eff)
+    out = balance(net, labels, first_buses(labels), eff)
     served, energized_comp, crit_frac = out[0], out[2], out[3]
     energized = energized_comp[labels] & eff.bus
     fac_grid = energized[net.fac_bus] & (crit_frac[net.fac_bus] <= 1e-12)
