@@ -34,7 +34,7 @@ from gridres.ensemble import (
 )
 from gridres.ensemble.store import clean_stale, list_parts, missing_ranges
 from gridres.ensemble.workers import Job
-from gridres.errors import UsageError
+from gridres.errors import GridError, UsageError
 from gridres.impact import FACILITY_DARK, assess
 from gridres.io import load_grid
 from gridres.scenarios.base import Scenario
@@ -402,7 +402,7 @@ def test_job_pickles_without_the_factorisation_and_keeps_networks_shared(grid):
 
 
 def test_missing_ranges_and_stale_files(tmp_path):
-    from gridres.ensemble.store import Part
+    from gridres.ensemble.store import Part, write_batch
 
     parts = [Part(0, 9, tmp_path / "a"), Part(20, 29, tmp_path / "b")]
     assert missing_ranges(parts, 40) == [(10, 19), (30, 39)]
@@ -410,12 +410,25 @@ def test_missing_ranges_and_stale_files(tmp_path):
     assert missing_ranges([], 5) == [(0, 4)]
     d = tmp_path / "parts"
     d.mkdir()
-    for name in ("part-00000000-00000009.parquet", "buses-00000000-00000009.parquet",
-                 "buses-00000010-00000019.parquet", ".part-00000010-00000019.abc.parquet"):
-        (d / name).write_bytes(b"")
+
+    def batch(a, b):
+        records = pd.DataFrame({"scenario": np.arange(a, b + 1, dtype="int64")})
+        write_batch(d, a, b, records, pd.DataFrame({"id": ["1"], "dark": [1]}))
+
+    batch(0, 9)
+    batch(10, 19)
+    # a crash after the batch was listed and its bus counts renamed, before its records
+    # part was: the line is dead, its bus counts are gridres's own and go
+    (d / "part-00000010-00000019.parquet").unlink()
+    (d / ".part-00000020-00000029.parquet.gridres-abc123.tmp").write_bytes(b"")
     assert clean_stale(d) == 2
     assert sorted(p.name for p in d.iterdir()) == ["buses-00000000-00000009.parquet",
                                                    "part-00000000-00000009.parquet"]
+    assert [(p.first, p.last) for p in list_parts(d)] == [(0, 9)]
+    # a part that the list does not name is refused (exit 65), not resumed into
+    (d / "part-00000030-00000039.parquet").write_bytes(b"PAR1")
+    with pytest.raises(GridError, match="part-00000030-00000039.parquet: a part that"):
+        clean_stale(d)
 
 
 def test_cli_runs_writes_summary_and_resumes(grid, reference, tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import hashlib
+import json
 import logging
 import math
 import os
@@ -37,6 +38,8 @@ import pandas as pd
 
 from gridres.ensemble.evaluate import Evaluator, ImpactEvaluator
 from gridres.ensemble.store import (
+    JOURNAL,
+    MANIFEST,
     PARTS,
     SUMMARY,
     check_manifest,
@@ -44,13 +47,16 @@ from gridres.ensemble.store import (
     list_parts,
     load_records,
     missing_ranges,
+    owned_files,
+    read_journal,
     read_manifest,
     write_batch,
     write_manifest,
 )
 from gridres.ensemble.summary import EnsembleSummary, summarize
 from gridres.ensemble.workers import Job, executor
-from gridres.errors import GridresError, UsageError
+from gridres.errors import GridError, GridresError, UsageError
+from gridres.io.folder import OutputFolder, write_file
 from gridres.model import Grid, Network
 from gridres.scenarios.base import ScenarioGenerator
 
@@ -65,8 +71,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Manifest format; bump when records change meaning.
-FORMAT = 1
+#: Manifest format; bump when records change meaning (2: parts listed with SHA-256).
+FORMAT = 2
 
 
 class EnsembleInterrupted(GridresError):
@@ -248,6 +254,8 @@ def run_ensemble(
     batch_size: int | None = None,
     scenario_spec: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
+    restart: bool = False,
 ) -> EnsembleResult:
     """Draw and evaluate ``n`` scenarios in parallel, streaming records to ``out``.
 
@@ -282,6 +290,12 @@ def run_ensemble(
         :func:`describe`.
     progress : callable, optional
         Called as ``progress(done, n)`` at start and after every finished batch.
+    force : bool
+        Write into ``out`` even when it holds files gridres did not write (they are
+        kept, never touched; see :mod:`gridres.io.folder`).
+    restart : bool
+        With ``resume``: when ``out`` holds a *different* ensemble, delete its files
+        (only those gridres recorded) and start afresh instead of refusing.
 
     Returns
     -------
@@ -290,7 +304,12 @@ def run_ensemble(
     Raises
     ------
     UsageError
-        Bad parameters; ``out`` holds another run (or, with ``resume``, a different one).
+        Bad parameters; ``out`` holds another run (or, with ``resume``, a different
+        one), files gridres did not write (without ``force``), or another command holds
+        its lock.
+    GridError
+        A part, list of parts or manifest in ``out`` that is not what gridres wrote
+        (exit 65).
     EnsembleInterrupted
         On Ctrl-C: finished batches stay on disk; ``resume=True`` continues.
 
@@ -323,19 +342,29 @@ def run_ensemble(
     net, source = _resolve_grid(grid)
     manifest = _manifest(net, source, scenario_spec or describe(generator), n, seed, evaluator)
 
-    temporary = out is None
-    root = Path(tempfile.mkdtemp(prefix="gridres-ensemble-")) if temporary else Path(out)
-    try:
-        return _run(root, temporary, manifest, net, generator, evaluator, n, seed, workers,
-                    scheduler, batch_size, resume, progress)
-    finally:
-        if temporary:
+    if out is None:
+        root = Path(tempfile.mkdtemp(prefix="gridres-ensemble-"))
+        try:
+            return _run(root, True, manifest, net, generator, evaluator, n, seed, workers,
+                        scheduler, batch_size, resume, progress)
+        finally:
             shutil.rmtree(root, ignore_errors=True)
+    with OutputFolder(out, force=force).open(check=False) as folder:
+        _prepare(folder, manifest, resume, restart)
+        return _run(folder.path, False, manifest, net, generator, evaluator, n, seed,
+                    workers, scheduler, batch_size, resume, progress)
 
 
-def _prepare(root: Path, manifest: dict[str, Any], resume: bool) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
+def _prepare(folder: OutputFolder, manifest: dict[str, Any], resume: bool,
+             restart: bool) -> None:
+    """Make ``folder`` ready for this run's batches (it is open and locked): refuse what
+    is not gridres's, tidy what a crash left, check or write the manifest."""
+    root = folder.path
     parts_dir = root / PARTS
+    ours = JOURNAL in folder.recorded
+    if ours:
+        clean_stale(parts_dir)
+    folder.check(owned_files(root) if ours else ())
     existing = read_manifest(root)
     if existing is not None:
         if not resume:
@@ -343,26 +372,44 @@ def _prepare(root: Path, manifest: dict[str, Any], resume: bool) -> Path:
                 f"{root}: already holds an ensemble ({existing.get('n')} scenarios, seed "
                 f"{existing.get('seed')}); add --resume to continue it or use a new --out DIR"
             )
-        check_manifest(root, existing, manifest)
-        clean_stale(parts_dir)
-    else:
-        if list_parts(parts_dir):
-            raise UsageError(
-                f"{parts_dir}: holds parts but {root} has no manifest.json; remove the "
-                "folder or use a new --out DIR"
-            )
-        if resume:
-            logger.info("%s: nothing to resume, starting a new run", root)
+        try:
+            check_manifest(root, existing, manifest)
+        except UsageError as exc:
+            if not restart or not ours:
+                raise
+            logger.info("%s: %s; starting the ensemble afresh", root, exc)
+            _reset(folder)
+            existing = None
+    elif ours and read_journal(root):
+        raise GridError(f"{root / JOURNAL}: lists parts but {root} has no {MANIFEST}; the "
+                        "folder was edited by hand: use a new --out DIR")
+    elif resume:
+        logger.info("%s: nothing to resume, starting a new run", root)
+    if existing is None:
         write_manifest(root, manifest)
+        folder.claim(root / JOURNAL)
+        (root / JOURNAL).touch()
     parts_dir.mkdir(exist_ok=True)
-    return parts_dir
+
+
+def _reset(folder: OutputFolder) -> None:
+    """Delete the ensemble's files (only those its list and record name)."""
+    root = folder.path
+    for rel in sorted(owned_files(root)):
+        (root / rel).unlink(missing_ok=True)
+    for name in (JOURNAL, MANIFEST, SUMMARY):
+        if name in folder.recorded:
+            folder.remove(root / name)
 
 
 def _run(root: Path, temporary: bool, manifest: dict[str, Any], net: Network, generator: Any,
          evaluator: Any, n: int, seed: int, workers: int, scheduler: Any,
          batch_size: int | None, resume: bool,
          progress: Callable[[int, int], None] | None) -> EnsembleResult:
-    parts_dir = _prepare(root, manifest, resume)
+    parts_dir = root / PARTS
+    if temporary:
+        write_manifest(root, manifest)
+        parts_dir.mkdir()
     todo = missing_ranges(list_parts(parts_dir), n)
     n_todo = sum(b - a + 1 for a, b in todo)
     n_resumed = n - n_todo
@@ -424,9 +471,5 @@ def _run(root: Path, temporary: bool, manifest: dict[str, Any], net: Network, ge
 
 
 def _write_summary(root: Path, summary: EnsembleSummary) -> None:
-    import json
-
-    from gridres.io.atomic import atomic_path
-
-    with atomic_path(root / SUMMARY) as tmp:
-        tmp.write_text(json.dumps(summary.to_dict(), indent=2, allow_nan=False) + "\n")
+    with write_file(root / SUMMARY, "w") as fh:
+        fh.write(json.dumps(summary.to_dict(), indent=2, allow_nan=False) + "\n")

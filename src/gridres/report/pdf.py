@@ -4,7 +4,10 @@
    with its print stylesheet.
 2. Headless Chromium, where a ``chromium`` (or ``chromium-browser``, ``google-chrome``)
    executable is on PATH: the same HTML, printed by the browser, with networking and
-   background services off and a throw-away profile.
+   background services off and a throw-away profile. Chromium keeps its sandbox
+   (the report is trusted, but names in it come from grid and study files); only when
+   gridres runs as root, where Chromium refuses to start sandboxed, is ``--no-sandbox``
+   added (:func:`chromium_flags`).
 3. Otherwise a figures-and-tables PDF drawn with matplotlib: the executive summary,
    every figure of the report and its main tables (with a plan: the efficient frontier
    and the portfolio), one page each.
@@ -23,14 +26,28 @@ from pathlib import Path
 from gridres.errors import GridresError
 from gridres.io.atomic import atomic_path
 
-__all__ = ["write_pdf", "chromium_executable", "CHROMIUM_FLAGS", "pdf_engine"]
+__all__ = ["write_pdf", "chromium_executable", "chromium_flags", "CHROMIUM_FLAGS", "pdf_engine"]
 
 logger = logging.getLogger(__name__)
 
-#: Flags for a headless Chromium that makes no request of its own.
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+#: Flags for a headless Chromium that makes no request of its own (sandboxed).
+CHROMIUM_FLAGS = ("--headless", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync")
+
+
+def chromium_flags(euid: int | None = None) -> tuple[str, ...]:
+    """:data:`CHROMIUM_FLAGS`, plus ``--no-sandbox`` only when running as root (``euid``
+    0), where Chromium will not start its sandbox.
+
+    Examples
+    --------
+    >>> "--no-sandbox" in chromium_flags(1000), "--no-sandbox" in chromium_flags(0)
+    (False, True)
+    """
+    if euid is None:
+        euid = os.geteuid() if hasattr(os, "geteuid") else -1
+    return CHROMIUM_FLAGS + (("--no-sandbox",) if euid == 0 else ())
 
 _CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -92,7 +109,7 @@ def _chromium_pdf(html_path: Path, pdf_path: Path) -> None:
         raise GridresError("no chromium executable on PATH")
     with tempfile.TemporaryDirectory(prefix="gridres-chromium-") as profile, \
             atomic_path(pdf_path) as tmp:
-        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+        cmd = [exe, *chromium_flags(), f"--user-data-dir={profile}", "--no-pdf-header-footer",
                f"--print-to-pdf={tmp}", html_path.resolve().as_uri()]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
