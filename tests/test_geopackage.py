@@ -392,6 +392,7 @@ def test_export_geojson_folder(tmp_path: Path, capsys) -> None:
     code, _, stderr = invoke(capsys, "export", "ieee14", str(tmp_path / "net.geojson"))
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "net").iterdir()) == [
+        ".gridres.json",  # the record of the files gridres wrote (gridres.io.folder)
         "branches.geojson", "buses.geojson", "facilities.geojson", "generators.geojson",
         "grid.geojson"]
     assert "cannot be transformed to longitude/latitude" in stderr

@@ -7,7 +7,6 @@ import json
 import logging
 import math
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,10 @@ import numpy as np
 from rich.console import Console
 
 from gridres.errors import GridresError
+from gridres.io.folder import cannot_write
 
-__all__ = ["console", "grid_argument", "json_option", "emit_json", "load", "run_cli", "jsonable",
-           "output_file", "output_folder", "read_grid"]
+__all__ = ["console", "grid_argument", "json_option", "force_option", "emit_json", "load",
+           "run_cli", "jsonable", "output_file", "output_folder", "hold_folder", "read_grid"]
 
 #: Messages, progress and tables go to stderr; stdout is for --json only.
 console = Console(stderr=True, highlight=False)
@@ -27,6 +27,11 @@ console = Console(stderr=True, highlight=False)
 grid_argument = click.argument("grid", metavar="GRID")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Write one JSON document to stdout.")
+force_option = click.option(
+    "--force", is_flag=True,
+    help="Go beyond the size limits (see README, 'What gridres promises') and write into "
+         "an output folder that holds files gridres did not write (they are kept: gridres "
+         "never deletes or overwrites a file it did not write).")
 
 
 def jsonable(obj: Any) -> Any:
@@ -89,22 +94,6 @@ def load(spec: str, *, validate: bool = True):
     return grid
 
 
-def _writable(folder: Path) -> str | None:
-    """Why nothing can be written in ``folder`` or in the folders still to be made under
-    its nearest existing ancestor; None when writing can go ahead."""
-    probe = folder.absolute()
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        return f"{probe} is a file, not a folder"
-    try:  # the only sure test (permissions, read-only mounts, /proc): create and drop a file
-        with tempfile.TemporaryFile(dir=probe):
-            pass
-    except OSError as exc:
-        return f"cannot create files in {probe} ({exc.strerror or exc})"
-    return None
-
-
 def output_file(out: str, suffixes: Iterable[str], option: str = "--out") -> Path:
     """Check an output file before any work is done: a known suffix, not a folder, and a
     place that can be written (missing folders are made when writing).
@@ -135,7 +124,7 @@ def output_file(out: str, suffixes: Iterable[str], option: str = "--out") -> Pat
         got = f"{path.suffix!r}" if path.suffix else "no suffix"
         raise UsageError(f"{option} {out}: unknown output format ({got}); end the file name "
                          f"in {names}")
-    why = _writable(path.parent)
+    why = cannot_write(path.parent)
     if why:
         raise UsageError(f"{option} {out}: {why}; choose a folder you can write to")
     return path
@@ -155,10 +144,21 @@ def output_folder(out: str, option: str = "--out") -> Path:
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise UsageError(f"{option} {out}: is a file; give a folder (it is made if missing)")
-    why = _writable(path)
+    why = cannot_write(path)
     if why:
         raise UsageError(f"{option} {out}: {why}; choose a folder you can write to")
     return path
+
+
+def hold_folder(out: str | Path, *, force: bool = False, option: str = "--out") -> Path:
+    """Open ``out`` as an output folder (:class:`gridres.io.folder.OutputFolder`) for the
+    rest of the command: checked, locked, refused when it holds files gridres did not
+    write (unless ``force``); released when the command ends, however it ends."""
+    from gridres.io.folder import OutputFolder
+
+    folder = OutputFolder(out, force=force, option=option)
+    click.get_current_context().with_resource(folder)
+    return folder.path
 
 
 def _debug_first(args: list[str]) -> tuple[list[str], bool]:

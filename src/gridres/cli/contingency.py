@@ -30,12 +30,12 @@ def _short(element: str) -> str:
 def write_results(df, out: str) -> None:
     """Write a sweep's results atomically as ``.parquet`` or ``.csv`` (dark facility ids
     joined by ``;`` in CSV)."""
-    from gridres.io.atomic import atomic_path
+    from gridres.io.folder import write_path
 
     suffix = out.rsplit(".", 1)[-1].lower() if "." in out else ""
     if suffix not in ("parquet", "csv"):
         raise UsageError(f"--out {out}: unknown output format; use .parquet or .csv")
-    with atomic_path(out) as tmp:
+    with write_path(out) as tmp:
         if suffix == "parquet":
             df.to_parquet(tmp, index=False)
         else:

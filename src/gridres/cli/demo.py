@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gridres.cli.common import json_option
+from gridres.cli.common import force_option, json_option
 
 __all__ = ["command", "demo_study"]
 
@@ -26,10 +26,11 @@ def demo_study():
 @click.option("--scenarios", "-n", "scenarios", type=click.IntRange(min=1), default=None,
               help="Number of storms instead of the demo's 300.")
 @click.option("--pdf", is_flag=True, help="Also write report.pdf.")
+@force_option
 @json_option
-def command(out: str, scenarios: int | None, pdf: bool, as_json: bool) -> int:
+def command(out: str, scenarios: int | None, pdf: bool, force: bool, as_json: bool) -> int:
     """Run the demo study (a windstorm over the bundled demo_region grid) and print where
     the report is. The study file is grids/studies/demo.toml."""
     from gridres.cli.run import run_and_report
 
-    return run_and_report(demo_study(), out, scenarios, pdf, as_json)
+    return run_and_report(demo_study(), out, scenarios, pdf, as_json, force=force)

@@ -23,7 +23,15 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from gridres.cli.common import console, emit_json, grid_argument, json_option, load
+from gridres.cli.common import (
+    console,
+    emit_json,
+    force_option,
+    grid_argument,
+    json_option,
+    load,
+    output_folder,
+)
 from gridres.errors import UsageError
 
 
@@ -148,11 +156,13 @@ def print_summary(doc: dict, top: int = 10) -> None:
               help="Lognormal sigma of repair-time uncertainty (with --restore).")
 @click.option("--priority-file", type=click.Path(dir_okay=False),
               help="Planner's repair order, one KIND:ID per line (adds policy priority-list).")
+@force_option
 @json_option
 def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | None,
             scheduler: str | None, out: str | None, resume: bool, cascade: str, margin: float,
             batch_size: int | None, restore: bool, policies: tuple[str, ...], crews: int,
-            repair_sigma: float, priority_file: str | None, as_json: bool) -> None:
+            repair_sigma: float, priority_file: str | None, force: bool,
+            as_json: bool) -> None:
     """Run N seeded outage scenarios on GRID in parallel and summarise them.
 
     Scenario i uses default_rng([seed, i]): results do not depend on --workers. With
@@ -160,9 +170,13 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
     command with --resume finishes the run with the same totals.
     """
     from gridres.ensemble import EnsembleInterrupted, ImpactEvaluator, run_ensemble
+    from gridres.limits import enforce, scenarios_estimate
 
     if resume and not out:
         raise UsageError("--resume needs --out DIR (the folder of the run to continue)")
+    enforce(scenarios_estimate(n), force=force, option="--n")
+    if out:
+        output_folder(out)
     g = load(grid)
     generator = scenario_generator(scenario_spec, g)
     evaluator = ImpactEvaluator(cascade=cascade != "off", margin=margin,
@@ -196,7 +210,7 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
                 res = run_ensemble(g, generator, n, seed, workers=workers, out=out,
                                    resume=resume, evaluator=evaluator, scheduler=scheduler,
                                    batch_size=batch_size, scenario_spec=scenario_spec,
-                                   progress=progress)
+                                   progress=progress, force=force)
         except EnsembleInterrupted as exc:
             if exc.out is not None:
                 cmd = ["gridres", "ensemble", grid, "--scenario", scenario_spec, "--n", str(n),

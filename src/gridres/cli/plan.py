@@ -8,7 +8,7 @@ import math
 import click
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, json_option, output_folder
+from gridres.cli.common import console, emit_json, force_option, hold_folder, json_option
 
 __all__ = ["command"]
 
@@ -92,10 +92,11 @@ def _print(res, top: int) -> None:
               help="Bound on generated candidates [default: plan.max_candidates, 20].")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
               help="Interventions shown in the ranking.")
+@force_option
 @json_option
 def command(study: str, budget: float | None, out: str | None, scenarios: int | None,
             workers: int | None, generate: bool | None, max_candidates: int | None, top: int,
-            as_json: bool) -> int:
+            force: bool, as_json: bool) -> int:
     """Rank interventions for STUDY.toml and choose a portfolio within the budget.
 
     Every candidate (the study's [[plan.candidates]], and generated ones) is scored on
@@ -103,11 +104,15 @@ def command(study: str, budget: float | None, out: str | None, scenarios: int | 
     by benefit per cost, re-evaluating after each pick. Results are saved for the report.
     """
     from gridres.cli.run import progress_bars
+    from gridres.limits import enforce, scenarios_estimate
     from gridres.redundancy.plan import run_plan
     from gridres.study.core import load_study
 
     st = load_study(study)
-    folder = output_folder(out) if out else st.results_dir() / "plan"
+    enforce(scenarios_estimate(scenarios or st.ensemble.n), force=force,
+            option="-n" if scenarios else f"{st.path.name}: ensemble.n")
+    folder = hold_folder(out or st.results_dir() / "plan", force=force,
+                         option="--out" if out else "")
     with progress_bars(enabled=console.is_terminal and not as_json) as progress:
         res = run_plan(study, budget=budget, n=scenarios, workers=workers, generate=generate,
                        max_candidates=max_candidates, progress=progress)

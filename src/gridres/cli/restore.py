@@ -16,11 +16,12 @@ from rich.table import Table
 from gridres.cli.common import (
     console,
     emit_json,
+    force_option,
     grid_argument,
+    hold_folder,
     json_option,
     jsonable,
     load,
-    output_folder,
 )
 from gridres.errors import UsageError
 
@@ -141,11 +142,12 @@ def _fmt(v) -> str:
 @json_option
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for curves, schedules (CSV and JSON), facilities and summary.")
+@force_option
 def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | None,
             policies: tuple[str, ...], priority_file: str | None, crews: int,
             depots: tuple[str, ...], speed_kmh: float, road_factor: float, repair_sigma: float,
             spares: tuple[str, ...], lead: tuple[str, ...], needs: tuple[str, ...],
-            horizon_h: float, as_json: bool, out: str | None) -> None:
+            horizon_h: float, as_json: bool, out: str | None, force: bool) -> None:
     """Simulate repairs after the failures and compare restoration policies.
 
     Crews travel to failed elements, wait for spares where needed and repair; after each
@@ -163,7 +165,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     from gridres.restoration.simulate import repair_multipliers
 
     if out:
-        output_folder(out)
+        hold_folder(out, force=force)
     g = load(grid)
     settings = RestorationSettings().replace(
         crews=crews, depots=_depots(depots), speed_kmh=speed_kmh, road_factor=road_factor,
@@ -286,23 +288,23 @@ def _write(folder: Path, doc: dict, results: dict) -> None:
     curve_*.csv, schedule_*.csv, schedule_*.json, facilities_*.csv."""
     import pandas as pd
 
-    from gridres.io.atomic import atomic_path
+    from gridres.io.folder import write_path
 
     folder.mkdir(parents=True, exist_ok=True)
     summary = {k: v for k, v in doc.items() if k != "details"}
-    with atomic_path(folder / "summary.json") as tmp:
+    with write_path(folder / "summary.json") as tmp:
         tmp.write_text(json.dumps(jsonable(summary), indent=2), encoding="utf-8")
     table = pd.DataFrame(doc["policies"]).drop(columns=["notes"])
-    with atomic_path(folder / "comparison.csv") as tmp:
+    with write_path(folder / "comparison.csv") as tmp:
         table.to_csv(tmp, index=False)
     for name, res in results.items():
         stem = _safe(name)
-        with atomic_path(folder / f"curve_{stem}.csv") as tmp:
+        with write_path(folder / f"curve_{stem}.csv") as tmp:
             res.curve.to_csv(tmp, index=False)
-        with atomic_path(folder / f"schedule_{stem}.csv") as tmp:
+        with write_path(folder / f"schedule_{stem}.csv") as tmp:
             res.schedule.to_csv(tmp, index=False)
-        with atomic_path(folder / f"schedule_{stem}.json") as tmp:
+        with write_path(folder / f"schedule_{stem}.json") as tmp:
             tmp.write_text(json.dumps(jsonable(res.schedule.to_dict(orient="records")),
                                       indent=2), encoding="utf-8")
-        with atomic_path(folder / f"facilities_{stem}.csv") as tmp:
+        with write_path(folder / f"facilities_{stem}.csv") as tmp:
             res.facilities.to_csv(tmp, index_label="id")

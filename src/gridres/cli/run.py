@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gridres.cli.common import console, emit_json, json_option, output_folder
+from gridres.cli.common import console, emit_json, force_option, json_option, output_folder
 
 __all__ = ["command", "progress_bars", "run_and_report"]
 
@@ -50,7 +50,8 @@ def progress_bars(enabled: bool = True) -> Iterator:
 
 
 def run_and_report(study: str | Path, out: str | None, scenarios: int | None, pdf: bool,
-                   as_json: bool) -> int:
+                   as_json: bool, *, force: bool = False, scheduler: str | None = None,
+                   trust_scheduler: bool = False) -> int:
     """Run a study with progress bars, then print where its report is (or its summary
     as JSON)."""
     from gridres.study.outputs import summary_document
@@ -59,7 +60,8 @@ def run_and_report(study: str | Path, out: str | None, scenarios: int | None, pd
     if out is not None:
         output_folder(str(out))
     with progress_bars(enabled=console.is_terminal or not as_json) as progress:
-        res = run_study(study, out, n=scenarios, pdf=pdf or None, progress=progress)
+        res = run_study(study, out, n=scenarios, pdf=pdf or None, progress=progress,
+                        force=force, scheduler=scheduler, trust_scheduler=trust_scheduler)
     if as_json:
         emit_json(summary_document(res))
         return 0
@@ -101,19 +103,27 @@ def _print_summary(res) -> None:
 @click.command("run")
 @click.argument("study", metavar="STUDY.toml")
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Results directory [default: [outputs] dir, else results/NAME beside "
-                   "the study].")
+              help="Results directory [default: the study's [outputs] dir, else "
+                   "./results/NAME in the working directory].")
 @click.option("--scenarios", "-n", "scenarios", type=click.IntRange(min=1), default=None,
               help="Number of scenarios instead of the study's ensemble.n (recorded in "
                    "study.resolved.toml).")
 @click.option("--pdf", is_flag=True, help="Also write report.pdf.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the ensemble on this Dask scheduler.")
+@click.option("--trust-study-scheduler", "trust_scheduler", is_flag=True,
+              help="Use the Dask scheduler the study file names (not used without this: "
+                   "Dask exchanges pickles with that host).")
+@force_option
 @json_option
 def command(study: str, out: str | None, scenarios: int | None, pdf: bool,
-            as_json: bool) -> int:
+            scheduler: str | None, trust_scheduler: bool, force: bool, as_json: bool) -> int:
     """Run STUDY.toml: grid, intact flow, N-1 ranking, the ensemble with restoration,
     then write the results directory and report.html.
 
     The study is checked first; every problem is reported as FILE:LINE: KEY: MESSAGE
-    (exit 65; 66 for a missing study or grid file).
+    (exit 65; 66 for a missing study or grid file). A results directory that holds files
+    gridres did not write is refused unless --force (they are never deleted).
     """
-    return run_and_report(study, out, scenarios, pdf, as_json)
+    return run_and_report(study, out, scenarios, pdf, as_json, force=force,
+                          scheduler=scheduler, trust_scheduler=trust_scheduler)

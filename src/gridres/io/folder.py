@@ -375,13 +375,15 @@ class OutputFolder:
         Raises
         ------
         UsageError
-            If ``sub`` already exists here and gridres did not record it.
+            If ``sub`` already exists here, holds files, and is neither recorded here nor
+            an output folder of gridres's own (with a record).
         """
         rel = self.relative(self.path / sub)
         full = self.path / rel
         if rel not in self._folders:
             inside = [f for f in self._files if f.startswith(rel + "/")]
-            if full.exists() and not inside and (full.is_symlink() or any(full.iterdir())):
+            ours = bool(inside) or (full / RECORD).is_file()
+            if full.is_symlink() or (full.exists() and not ours and any(full.iterdir())):
                 raise UsageError(
                     f"{full}: not made by gridres, which never writes into it; move it away "
                     f"or choose another {self.option or 'folder'}")

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from gridres.errors import GridError, InputNotFound
-from gridres.io.atomic import atomic_path
+from gridres.io.folder import write_path
 from gridres.model import (
     BRANCH_COLUMNS,
     BUS_COLUMNS,
@@ -174,7 +174,7 @@ def write_geopackage(grid: Grid, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     frames = {layer: _table_frame(grid, layer) for layer in LAYERS}
-    with atomic_path(path) as tmp:
+    with write_path(path) as tmp:
         for layer, (frame, spatial) in frames.items():
             kwargs: dict[str, Any] = {"layer": layer, "driver": "GPKG"}
             if spatial:
@@ -596,14 +596,14 @@ def write_geojson(grid: Grid, folder: str | os.PathLike) -> GeoJSONExport:
                 frame[col] = frame[col].where(np.isfinite(frame[col]), np.nan)
         out = folder / f"{layer}.geojson"
         options = {"RFC7946": "YES"} if spatial and ok else {}
-        with atomic_path(out) as tmp, warnings.catch_warnings():
+        with write_path(out) as tmp, warnings.catch_warnings():
             warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
             pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GeoJSON",
                                     layer_options=options or None)
         files.append(out)
     meta = _grid_table(grid)
     out = folder / "grid.geojson"
-    with atomic_path(out) as tmp, warnings.catch_warnings():
+    with write_path(out) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
         pyogrio.write_dataframe(gpd.GeoDataFrame(meta, geometry=[None]), tmp, layer="grid",
                                 driver="GeoJSON")

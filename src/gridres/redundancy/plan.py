@@ -167,18 +167,18 @@ class PlanResult:
     def write(self, folder: str | os.PathLike) -> dict[str, Path]:
         """Write ``plan.json``, ``interventions.csv``, ``portfolio.csv`` and
         ``frontier.csv`` into ``folder`` (each file atomically); return their paths."""
-        from gridres.io.atomic import atomic_path
+        from gridres.io.folder import write_path
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         files = {}
-        with atomic_path(folder / "plan.json") as tmp:
+        with write_path(folder / "plan.json") as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
                            encoding="utf-8")
         files["plan.json"] = folder / "plan.json"
         for name, df in (("interventions.csv", self.ranking), ("portfolio.csv", self.portfolio),
                          ("frontier.csv", self.frontier)):
-            with atomic_path(folder / name) as tmp:
+            with write_path(folder / name) as tmp:
                 df.to_csv(tmp, index=name != "frontier.csv")
             files[name] = folder / name
         return files

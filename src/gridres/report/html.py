@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from gridres.io.atomic import atomic_path
+from gridres.io.folder import write_path
 from gridres.report.figures import (
     METRIC_LABELS,
     contingency_figure,
@@ -370,6 +370,6 @@ def write_report(res: StudyResults, path: str | os.PathLike) -> Path:
     """Render the report and write it atomically to ``path``; return the path."""
     html = render_report(res)
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with write_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     return path

@@ -24,7 +24,7 @@ import textwrap
 from pathlib import Path
 
 from gridres.errors import GridresError
-from gridres.io.atomic import atomic_path
+from gridres.io.folder import write_path
 
 __all__ = ["write_pdf", "chromium_executable", "chromium_flags", "CHROMIUM_FLAGS", "pdf_engine"]
 
@@ -90,7 +90,7 @@ def write_pdf(res, html_path: str | os.PathLike, pdf_path: str | os.PathLike,
     if engine == "weasyprint":
         import weasyprint
 
-        with atomic_path(pdf_path) as tmp:
+        with write_path(pdf_path) as tmp:
             weasyprint.HTML(filename=str(html_path)).write_pdf(str(tmp))
         return engine
     if engine == "chromium":
@@ -108,7 +108,7 @@ def _chromium_pdf(html_path: Path, pdf_path: Path) -> None:
     if exe is None:
         raise GridresError("no chromium executable on PATH")
     with tempfile.TemporaryDirectory(prefix="gridres-chromium-") as profile, \
-            atomic_path(pdf_path) as tmp:
+            write_path(pdf_path) as tmp:
         cmd = [exe, *chromium_flags(), f"--user-data-dir={profile}", "--no-pdf-header-footer",
                f"--print-to-pdf={tmp}", html_path.resolve().as_uri()]
         try:
@@ -175,7 +175,7 @@ def _matplotlib_pdf(res, pdf_path: Path) -> None:
     from gridres.report.maps import can_map, grid_map
     from gridres.report.narrative import executive_summary
 
-    with atomic_path(pdf_path) as tmp, PdfPages(tmp, metadata={"Creator": "gridres"}) as pdf:
+    with write_path(pdf_path) as tmp, PdfPages(tmp, metadata={"Creator": "gridres"}) as pdf:
         _text_page(pdf, res.study.name, [(p["heading"], p["text"])
                                          for p in executive_summary(res)])
         if can_map(res.grid):

@@ -7,7 +7,7 @@ import pandas as pd
 
 from gridres.errors import UsageError
 from gridres.impact import Impact
-from gridres.io.atomic import atomic_path
+from gridres.io.folder import write_path
 from gridres.model import Grid
 
 __all__ = ["bus_table", "branch_table", "facility_table", "write_impact", "write_tables"]
@@ -75,7 +75,7 @@ def write_tables(grid: Grid, tables: dict[str, pd.DataFrame], out: str) -> None:
     ``branches``, ``generators``, ``facilities``)."""
     suffix = out.rsplit(".", 1)[-1].lower() if "." in out else ""
     first = next(iter(tables.values()))
-    with atomic_path(out) as tmp:
+    with write_path(out) as tmp:
         if suffix == "csv":
             first.to_csv(tmp, index_label="id")
         elif suffix == "parquet":

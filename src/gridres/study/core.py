@@ -61,6 +61,7 @@ from gridres.study.tomltext import dumps, format_path, key_lines, line_of
 __all__ = [
     "Problem",
     "Study",
+    "folder_name",
     "StudyError",
     "StudyCheck",
     "load_study",
@@ -187,7 +188,7 @@ class Study:
             return Path(override)
         if self.outputs.dir:
             return _resolve(self.outputs.dir, self.folder)
-        return Path.cwd() / "results" / self.name
+        return Path.cwd() / "results" / folder_name(self.name)
 
     def replace(self, **changes: Any) -> Study:
         """A copy with whole sections replaced; see also :meth:`with_scenarios`."""
@@ -235,6 +236,22 @@ def _plain(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return [_plain(x) for x in v]
     return v
+
+
+def folder_name(name: str) -> str:
+    """A study name as one safe folder name: path separators, ``..`` and characters
+    other than letters, digits, ``.``, ``-``, ``_`` and spaces become ``_``; leading dots
+    go (no hidden folder, no way out of ``results/``).
+
+    Examples
+    --------
+    >>> folder_name("../../../x"), folder_name("/etc/passwd"), folder_name("Storm 2024")
+    ('x', 'etc_passwd', 'Storm 2024')
+    >>> folder_name(".."), folder_name("a\\b:c")
+    ('study', 'a_b_c')
+    """
+    safe = re.sub(r"[^\w.\- ]+", "_", str(name)).strip(". _")[:100]
+    return safe if safe and set(safe) != {"."} else "study"
 
 
 def _resolve(text: str, folder: Path) -> Path:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridres.io.atomic import atomic_path
+from gridres.io.folder import write_path
 from gridres.study.results import StudyResults
 
 __all__ = ["write_results", "write_tables", "write_geopackage", "summary_document"]
@@ -111,7 +111,7 @@ def summary_document(res: StudyResults) -> dict[str, Any]:
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    with atomic_path(path) as tmp:
+    with write_path(path) as tmp:
         tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -160,7 +160,7 @@ def write_tables(res: StudyResults, folder: Path, formats: list[str]) -> dict[st
             continue
         for fmt in formats:
             path = folder / f"{name}.{fmt}"
-            with atomic_path(path) as tmp:
+            with write_path(path) as tmp:
                 if fmt == "csv":
                     df.to_csv(tmp, index=True)
                 else:
@@ -209,7 +209,7 @@ def write_geopackage(res: StudyResults, path: Path) -> Path:
                                      geometry(grid.facilities, res.facilities.index))
     if res.footprints is not None and len(res.footprints):
         layers["hazard_footprints"] = res.footprints.reset_index(drop=True)
-    with atomic_path(path) as tmp:
+    with write_path(path) as tmp:
         for name, gdf in layers.items():
             if len(gdf) == 0:
                 continue
@@ -237,7 +237,7 @@ def write_results(res: StudyResults, *, pdf: bool | None = None, html: bool | No
     progress("writing results", 0, steps)
     files: dict[str, Path] = {}
     resolved = out / "study.resolved.toml"
-    with atomic_path(resolved) as tmp:
+    with write_path(resolved) as tmp:
         tmp.write_text(res.study.resolved_toml(), encoding="utf-8")
     files["study.resolved.toml"] = resolved
     tick()

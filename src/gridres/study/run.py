@@ -20,7 +20,10 @@ Results directory
 
 Running a study again into the same directory reuses the finished ensemble parts when
 the ensemble is the same (same grid, scenarios, n, seed and evaluator) and starts the
-ensemble afresh when it is not; every other file is rewritten.
+ensemble afresh when it is not; every other file is rewritten. The directory is an
+output folder of :mod:`gridres.io.folder`: locked while the study runs, and refused when
+it holds files gridres did not write (unless ``force``, which still never deletes or
+overwrites them).
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +42,8 @@ import numpy as np
 import pandas as pd
 
 from gridres.errors import GridresError, UsageError
+from gridres.io.folder import OutputFolder
+from gridres.limits import enforce, scenarios_estimate
 from gridres.study.core import Study, StudyCheck, analyse_study, raise_problems
 from gridres.study.results import PlanOutcome, PolicyOutcome, StudyResults, plan_outcome
 from gridres.study.semantic import hazard_spec, optional
@@ -74,10 +78,17 @@ def _combined(generators: tuple[Any, ...]) -> Any:
     return WaveSequence([(0.0, g) for g in generators])
 
 
-def _workers(study: Study) -> tuple[int | None, Any]:
+def _workers(study: Study, trust_scheduler: bool = False) -> tuple[int | None, Any]:
     e = study.ensemble
     if e.scheduler.startswith("tcp://"):
-        return None, e.scheduler
+        if trust_scheduler:
+            return None, e.scheduler
+        # Dask exchanges pickles: a study file must not choose where this machine sends
+        # them (or what it runs in return)
+        logger.warning("the study names the Dask scheduler %s; it is not used without "
+                       "--trust-study-scheduler (or --scheduler), local processes run "
+                       "instead", e.scheduler)
+        return None, None
     if e.scheduler == "serial":
         return 1, None
     return (None if e.workers == "auto" else int(e.workers)), None
@@ -137,6 +148,9 @@ def run_study(
     html: bool | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    force: bool = False,
+    scheduler: str | None = None,
+    trust_scheduler: bool = False,
 ) -> StudyResults:
     """Run a study end to end and write its results directory.
 
@@ -157,6 +171,16 @@ def run_study(
         recorded).
     progress : callable, optional
         ``progress(step, done, total)`` for every long step.
+    force : bool
+        Run more scenarios than :data:`gridres.limits.MAX_SCENARIOS`, and write into a
+        results directory that holds files gridres did not write (they are kept).
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler to run the ensemble on (overrides the
+        study's ``ensemble.scheduler``).
+    trust_scheduler : bool
+        Use a ``tcp://`` scheduler that the study file names. Without it (or
+        ``scheduler``), the ensemble runs on local processes: Dask exchanges pickles, so
+        a study file alone never chooses a remote host.
 
     Returns
     -------
@@ -166,6 +190,9 @@ def run_study(
     ------
     StudyError, InputNotFound
         If the study has problems (exit codes 65, 66).
+    UsageError
+        More scenarios than the limit (without ``force``); a results directory that
+        cannot be written, is in use, or holds files gridres did not write (exit 2).
     """
     progress = progress or _noop
     timings: dict[str, float] = {}
@@ -184,10 +211,21 @@ def run_study(
         if n < 1:
             raise UsageError(f"--scenarios must be >= 1, got {n}")
         st = st.with_scenarios(n)
+    enforce(scenarios_estimate(st.ensemble.n), force=force,
+            option="-n" if n is not None else f"{st.path.name}: ensemble.n")
+    with OutputFolder(st.results_dir(out), force=force) as folder:
+        folder.delegate("ensemble")  # output folders of their own (gridres ensemble, plan)
+        folder.delegate("plan")
+        return _run(st, checked, folder.path, timings, t0, pdf=pdf, html=html,
+                    workers=workers, progress=progress, force=force,
+                    backend=(workers, scheduler, trust_scheduler))
+
+
+def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float],
+         t0: float, *, pdf: bool | None, html: bool | None, workers: int | None,
+         progress: Progress, force: bool, backend: tuple[Any, ...]) -> StudyResults:
     grid = checked.grid
     generators = checked.generators
-    out_dir = st.results_dir(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     pending: dict[str, str] = {}
     for note in checked.notes:
         logger.info(note)
@@ -208,7 +246,7 @@ def run_study(
     t = time.perf_counter()
     evaluator, policies = _evaluator(st, grid, pending)
     ens = _ensemble(st, grid, generators, evaluator, out_dir / "ensemble", progress,
-                    workers)
+                    backend, force)
     timings["ensemble"] = time.perf_counter() - t
 
     from gridres.ensemble.store import load_records
@@ -220,7 +258,7 @@ def run_study(
         pending.setdefault("restoration", "the ensemble gave no restoration results")
 
     t = time.perf_counter()
-    plan = _plan(st, pending, out_dir, workers, progress)
+    plan = _plan(st, pending, out_dir, workers, progress, force)
     timings["plan"] = time.perf_counter() - t
 
     from gridres.report.footprints import footprints
@@ -274,16 +312,22 @@ def _contingency(st: Study, grid: Any, progress: Progress,
 
 
 def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
-              folder: Path, progress: Progress, workers_override: int | None) -> Any:
+              folder: Path, progress: Progress, backend: tuple[Any, ...],
+              force: bool) -> Any:
     from gridres.ensemble.runner import run_ensemble
 
-    workers, scheduler = _workers(st)
-    if workers_override is not None:
+    workers_override, scheduler_override, trust = backend
+    workers, scheduler = _workers(st, trust or scheduler_override is not None)
+    if scheduler_override is not None:
+        workers, scheduler = None, scheduler_override
+    elif workers_override is not None:
         workers, scheduler = workers_override, None
     n = st.ensemble.n
-    kwargs = dict(workers=workers, out=folder, resume=True, evaluator=evaluator,
-                  scheduler=scheduler, batch_size=st.ensemble.batch_size or None,
-                  scenario_spec=scenario_text(st),
+    # a different ensemble in the folder (the study changed) is deleted, file by file,
+    # from the ensemble's own list: this folder is gridres's
+    kwargs = dict(workers=workers, out=folder, resume=True, restart=True, force=force,
+                  evaluator=evaluator, scheduler=scheduler,
+                  batch_size=st.ensemble.batch_size or None, scenario_spec=scenario_text(st),
                   progress=lambda done, total: progress("ensemble", done, total))
     gen = _combined(generators)
     from gridres.ensemble.runner import EnsembleInterrupted
@@ -295,13 +339,6 @@ def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
             f"interrupted after {exc.done} of {exc.n} scenarios; finished ones are kept in "
             f"{folder}: run the same study with the same --out again to continue",
             exc.done, exc.n, exc.out) from None
-    except UsageError as exc:
-        # another ensemble (the study changed): this folder is ours, start afresh
-        if (folder / "manifest.json").is_file():
-            logger.info("%s: %s; starting the ensemble afresh", folder, exc)
-            shutil.rmtree(folder)
-            return run_ensemble(grid, gen, n, st.seed, **kwargs)
-        raise
 
 
 def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
@@ -329,7 +366,7 @@ def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
 
 
 def _plan(st: Study, pending: dict[str, str], out_dir: Path, workers: int | None,
-          progress: Progress) -> PlanOutcome | None:
+          progress: Progress, force: bool) -> PlanOutcome | None:
     """The ``[plan]`` through :mod:`gridres.redundancy` (its files go to ``OUT/plan``),
     or a pending plan where that module is not available."""
     if st.plan is None:
@@ -343,7 +380,8 @@ def _plan(st: Study, pending: dict[str, str], out_dir: Path, workers: int | None
     try:
         if hasattr(mod, "run_plan"):
             result = mod.run_plan(st, workers=workers, progress=progress)
-            result.write(out_dir / "plan")
+            with OutputFolder(out_dir / "plan", force=force) as folder:
+                result.write(folder.path)
             return plan_outcome(result)
         return mod.plan_study(st)
     except GridresError as exc:

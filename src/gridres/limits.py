@@ -1,0 +1,139 @@
+"""How much work a command takes on without ``--force``: estimates and limits.
+
+A typo (``--n 1000000000000``, ``--top 100000``) should not start a run that lasts
+centuries or fills the disk. Before a long step starts, gridres estimates its size and
+refuses anything beyond these limits with exit 2, the estimate and the way to lift the
+limit (``--force``):
+
+======================= ============ ===================================================
+what                    limit        where
+======================= ============ ===================================================
+scenarios of a run      1,000,000    ``ensemble --n``, ``run -n``, a study's
+                                     ``ensemble.n``, ``plan -n``
+outage pairs (N-2)      200,000      ``contingency --k 2 --top T --partners P``
+======================= ============ ===================================================
+
+The estimates are deliberately rough (bytes per record measured on the bundled grids);
+they say how big, not how long to the second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gridres.errors import UsageError
+
+__all__ = ["MAX_SCENARIOS", "MAX_PAIRS", "Estimate", "scenarios_estimate", "pairs_estimate",
+           "enforce", "human_bytes"]
+
+#: Scenarios a run takes on without ``--force``.
+MAX_SCENARIOS = 1_000_000
+#: Outage pairs an N-2 sweep takes on without ``--force``.
+MAX_PAIRS = 200_000
+
+#: Rough sizes: a scenario's record on disk (Parquet) and in memory when summarised;
+#: a ranked outage row in memory.
+_RECORD_DISK_B = 200
+_RECORD_MEMORY_B = 1_000
+_PAIR_MEMORY_B = 400
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The size of a piece of work.
+
+    Attributes
+    ----------
+    what : str
+        What is counted (``"scenarios"``, ``"outage pairs"``).
+    count : int
+        How many.
+    limit : int
+        The most taken on without ``--force``.
+    disk_b, memory_b : int
+        Rough bytes written and held in memory.
+    """
+
+    what: str
+    count: int
+    limit: int
+    disk_b: int = 0
+    memory_b: int = 0
+
+    @property
+    def beyond(self) -> bool:
+        return self.count > self.limit
+
+    def __str__(self) -> str:
+        sizes = []
+        if self.disk_b:
+            sizes.append(f"about {human_bytes(self.disk_b)} on disk")
+        if self.memory_b:
+            sizes.append(f"about {human_bytes(self.memory_b)} of memory")
+        extra = f" ({', '.join(sizes)})" if sizes else ""
+        return f"{self.count:,} {self.what}{extra}"
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` → ``'1.5 KB'``.
+
+    Examples
+    --------
+    >>> human_bytes(1536), human_bytes(2e15)
+    ('1.5 KB', '1.8 PB')
+    """
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PB"
+
+
+def scenarios_estimate(n: int) -> Estimate:
+    """The size of a run of ``n`` scenarios.
+
+    Examples
+    --------
+    >>> str(scenarios_estimate(10**12))
+    '1,000,000,000,000 scenarios (about 181.9 TB on disk, about 909.5 TB of memory)'
+    """
+    return Estimate("scenarios", int(n), MAX_SCENARIOS, int(n) * _RECORD_DISK_B,
+                    int(n) * _RECORD_MEMORY_B)
+
+
+def pairs_estimate(candidates: int, partners: int, n_elements: int) -> Estimate:
+    """An upper bound on the outage pairs of an N-2 screen: every pair among
+    ``candidates``, plus ``partners`` more per candidate (at most ``n_elements - 1``).
+
+    Examples
+    --------
+    >>> pairs_estimate(20, 5, 186).count
+    290
+    """
+    c = max(int(candidates), 0)
+    per = min(max(int(partners), 0), max(int(n_elements) - 1, 0))
+    count = c * (c - 1) // 2 + c * per
+    return Estimate("outage pairs", count, MAX_PAIRS, 0, count * _PAIR_MEMORY_B)
+
+
+def enforce(estimate: Estimate, *, force: bool, option: str) -> None:
+    """Refuse work beyond its limit unless ``force``.
+
+    Raises
+    ------
+    UsageError
+        With the estimate, the limit and how to lift it (exit 2).
+
+    Examples
+    --------
+    >>> enforce(scenarios_estimate(10), force=False, option="--n")
+    >>> enforce(scenarios_estimate(2_000_000), force=False, option="--n")
+    Traceback (most recent call last):
+    ...
+    gridres.errors.UsageError: --n: 2,000,000 scenarios (about 381.5 MB on disk, about 1.9 GB \
+of memory) is beyond the limit of 1,000,000 scenarios; lower --n, or add --force to run it \
+anyway
+    """
+    if estimate.beyond and not force:
+        raise UsageError(f"{option}: {estimate} is beyond the limit of {estimate.limit:,} "
+                         f"{estimate.what}; lower {option}, or add --force to run it anyway")
