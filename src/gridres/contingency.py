@@ -14,6 +14,7 @@ itself. Either way every figure equals assess's.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ __all__ = [
     "sweep",
     "n_minus_1",
     "n_minus_2",
+    "n_minus_2_size",
     "rank_results",
 ]
 
@@ -269,6 +271,60 @@ def n_minus_1(grid: Grid, kind: str = "branch", **kwargs) -> pd.DataFrame:
     return sweep(grid, contingencies(grid, kind), **kwargs)
 
 
+def _screen(grid: Grid, kind: str, top: int, first: pd.DataFrame | None,
+            kwargs: dict) -> tuple[dict[str, Contingency], list[str]]:
+    singles = contingencies(grid, kind)
+    by_name = {c.element: c for c in singles}
+    if first is None:
+        sweep_kwargs = {k: v for k, v in kwargs.items() if k != "progress"}
+        first = sweep(grid, singles, **sweep_kwargs)
+    return by_name, [e for e in first["element"].tolist() if e in by_name][:top]
+
+
+def n_minus_2_size(grid: Grid, kind: str = "branch", *, top: int = 20,
+                   partners: int = 5) -> int:
+    """An upper bound on the pairs :func:`n_minus_2` assesses, known before any work.
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> n_minus_2_size(load_grid("matpower:case14"), "branch", top=4, partners=1)
+    10
+    """
+    n = len(contingencies(grid, kind))
+    c = min(top, n)
+    # partners inside the candidates pair up among themselves already
+    per = min(partners, max(grid.network.n_branch - c, 0)) if kind == "branch" else 0
+    return c * (c - 1) // 2 + c * per
+
+
+def _pairs(grid: Grid, kind: str, cand: list[str], by_name: dict[str, Contingency],
+           partners: int, block: int = 256):
+    """The screened pairs, one at a time (never all in memory): every pair among the
+    candidates, then each branch candidate with its largest-|LODF| partners outside the
+    candidates (those inside are pairs already)."""
+    for i, a in enumerate(cand):
+        for b in cand[i + 1:]:
+            yield tuple(sorted((a, b)))
+    if kind != "branch" or partners <= 0 or not cand:
+        return
+    net = grid.network
+    inside = set(cand)
+    pos = np.array([by_name[e].branches[0] for e in cand])
+    p0 = np.abs(assess(net).flow_mw)
+    for lo in range(0, len(cand), block):
+        cols = lodf(net, pos[lo:lo + block])
+        for j, e in enumerate(cand[lo:lo + block]):
+            col = cols[:, j]
+            score = np.abs(col) if np.isfinite(col).all() else p0.copy()
+            score = np.where(net.branch_in_service, np.nan_to_num(score), -1.0)
+            score[pos[lo + j]] = -1.0
+            for k in np.argsort(-score, kind="stable")[:partners]:
+                other = f"branch:{net.branch_ids[k]}"
+                if score[k] > 0 and other not in inside:
+                    yield tuple(sorted((e, other)))
+
+
 def n_minus_2(
     grid: Grid,
     kind: str = "branch",
@@ -276,6 +332,7 @@ def n_minus_2(
     top: int = 20,
     partners: int = 5,
     first: pd.DataFrame | None = None,
+    chunk: int = 4096,
     **kwargs,
 ) -> pd.DataFrame:
     """Screened double outages of one kind, each assessed exactly, ranked by impact.
@@ -298,8 +355,11 @@ def n_minus_2(
         LODF partners per branch candidate (``0`` for pairs among candidates only).
     first : pandas.DataFrame, optional
         An N-1 result of the same kind to rank the candidates by (computed if absent).
+    chunk : int
+        Pairs built and assessed at a time: the pairs are never all in memory (see
+        :func:`n_minus_2_size` for their number, known up front).
     **kwargs
-        Passed to :func:`sweep`.
+        Passed to :func:`sweep` (``progress`` is called after every pair).
 
     Returns
     -------
@@ -312,33 +372,24 @@ def n_minus_2(
     >>> df = n_minus_2(load_grid("matpower:case14"), "branch", top=4, partners=1)
     >>> bool((df["kind"] == "pair").all())
     True
+
+    Notes
+    -----
+    Memory: ``chunk`` pairs and the result rows; LODF columns ``256`` candidates at a
+    time (``n_branch × 256`` floats).
     """
-    if top < 1 or partners < 0:
-        raise UsageError(
-            f"n_minus_2 needs top >= 1 and partners >= 0. Got top={top}, partners={partners}."
-        )
-    singles = contingencies(grid, kind)
-    by_name = {c.element: c for c in singles}
-    if first is None:
-        sweep_kwargs = {k: v for k, v in kwargs.items() if k != "progress"}
-        first = sweep(grid, singles, **sweep_kwargs)
-    cand = [e for e in first["element"].tolist() if e in by_name][:top]
-    pairs: dict[tuple[str, str], None] = {}
-    for i, a in enumerate(cand):
-        for b in cand[i + 1:]:
-            pairs[tuple(sorted((a, b)))] = None
-    net = grid.network
-    if kind == "branch" and partners > 0 and cand:
-        pos = np.array([by_name[e].branches[0] for e in cand])
-        cols = lodf(net, pos)
-        p0 = np.abs(assess(net).flow_mw)
-        for j, e in enumerate(cand):
-            score = np.abs(cols[:, j]) if np.isfinite(cols[:, j]).all() else p0.copy()
-            score = np.where(net.branch_in_service, np.nan_to_num(score), -1.0)
-            score[pos[j]] = -1.0
-            for k in np.argsort(-score, kind="stable")[:partners]:
-                if score[k] > 0:
-                    other = f"branch:{net.branch_ids[k]}"
-                    pairs[tuple(sorted((e, other)))] = None
-    cases = [by_name[a] + by_name[b] for a, b in pairs]
-    return sweep(grid, cases, fast=False, **{k: v for k, v in kwargs.items() if k != "fast"})
+    if top < 1 or partners < 0 or chunk < 1:
+        raise UsageError(f"n_minus_2 needs top >= 1, partners >= 0 and chunk >= 1. Got "
+                         f"top={top}, partners={partners}, chunk={chunk}.")
+    by_name, cand = _screen(grid, kind, top, first, kwargs)
+    kwargs = {k: v for k, v in kwargs.items() if k != "fast"}
+    frames = []
+    pairs = _pairs(grid, kind, cand, by_name, partners)
+    while True:
+        batch = [by_name[a] + by_name[b] for a, b in itertools.islice(pairs, chunk)]
+        if not batch:
+            break
+        frames.append(sweep(grid, batch, fast=False, **kwargs))
+    if not frames:
+        return sweep(grid, [], fast=False, **kwargs)
+    return rank_results(pd.concat(frames, ignore_index=True))

@@ -101,19 +101,16 @@ def scenarios_estimate(n: int) -> Estimate:
                     int(n) * _RECORD_MEMORY_B)
 
 
-def pairs_estimate(candidates: int, partners: int, n_elements: int) -> Estimate:
-    """An upper bound on the outage pairs of an N-2 screen: every pair among
-    ``candidates``, plus ``partners`` more per candidate (at most ``n_elements - 1``).
+def pairs_estimate(count: int) -> Estimate:
+    """The size of an N-2 screen of ``count`` outage pairs (see
+    :func:`gridres.contingency.n_minus_2_size`).
 
     Examples
     --------
-    >>> pairs_estimate(20, 5, 186).count
-    290
+    >>> str(pairs_estimate(4_192_267))
+    '4,192,267 outage pairs (about 1.6 GB of memory)'
     """
-    c = max(int(candidates), 0)
-    per = min(max(int(partners), 0), max(int(n_elements) - 1, 0))
-    count = c * (c - 1) // 2 + c * per
-    return Estimate("outage pairs", count, MAX_PAIRS, 0, count * _PAIR_MEMORY_B)
+    return Estimate("outage pairs", int(count), MAX_PAIRS, 0, int(count) * _PAIR_MEMORY_B)
 
 
 def enforce(estimate: Estimate, *, force: bool, option: str) -> None:

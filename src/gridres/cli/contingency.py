@@ -9,6 +9,7 @@ from rich.table import Table
 from gridres.cli.common import (
     console,
     emit_json,
+    force_option,
     grid_argument,
     json_option,
     load,
@@ -64,8 +65,9 @@ def write_results(df, out: str) -> None:
 @json_option
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Write all ranked results (.parquet or .csv).")
+@force_option
 def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int,
-            partners: int, exact: bool, as_json: bool, out: str | None) -> None:
+            partners: int, exact: bool, as_json: bool, out: str | None, force: bool) -> None:
     """Fail every element of one kind in GRID, one at a time (or in screened pairs with
     --k 2), and rank the outages by impact: shed MW, then customers out, then worst
     post-outage loading.
@@ -77,12 +79,16 @@ def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from gridres.contingency import contingencies, n_minus_2, sweep
+    from gridres.contingency import contingencies, n_minus_2, n_minus_2_size, sweep
+    from gridres.limits import enforce, pairs_estimate
 
     if out:
         output_file(out, (".parquet", ".csv"))
     g = load(grid)
     cases = contingencies(g, kind)
+    if k == 2:  # before any work: --top 100000 on a big grid is millions of pairs
+        size = n_minus_2_size(g, kind, top=top, partners=partners)
+        enforce(pairs_estimate(size), force=force, option="--top/--partners")
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True,
                   disable=not console.is_terminal) as bar:
@@ -90,7 +96,7 @@ def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int
         df = sweep(g, cases, cascade=cascade, margin=margin, fast=not exact,
                    progress=lambda n: bar.advance(task, n))
         if k == 2:
-            bar.update(task, description=f"N-2 {kind}", completed=0, total=None)
+            bar.update(task, description=f"N-2 {kind}", completed=0, total=size)
             df = n_minus_2(g, kind, top=top, partners=partners, first=df, cascade=cascade,
                            margin=margin, progress=lambda n: bar.advance(task, n))
     if out:
