@@ -14,7 +14,7 @@ import pytest
 import shapely
 from scipy import stats
 
-from gridres.errors import InputNotFound, UsageError
+from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.scenarios.fragility import Fragility, fragility_set, sample_failures
 from gridres.scenarios.hazard import (
     CircleFootprint,
@@ -322,8 +322,12 @@ def test_polygon_layer_errors(tmp_path):
     pts = tmp_path / "points.gpkg"
     gpd.GeoDataFrame({"depth_m": [1.0]}, geometry=[shapely.Point(10, 50)],
                      crs="EPSG:4326").to_file(pts)
-    with pytest.raises(UsageError, match="expected polygons, found Point"):
+    with pytest.raises(GridError, match="expected polygons, found Point"):  # exit 65
         PolygonFootprint(pts, attr="depth_m")
+    text = tmp_path / "notes.gpkg"
+    text.write_text("not a GeoPackage\n")
+    with pytest.raises(GridError, match="notes.gpkg: not a GIS file gridres can read"):
+        PolygonFootprint(text, attr="depth_m")
 
 
 def test_demo_region_circle_strikes_near_substations_more():

@@ -11,6 +11,9 @@ what                    limit        where
 scenarios of a run      1,000,000    ``ensemble --n``, ``run -n``, a study's
                                      ``ensemble.n``, ``plan -n``
 outage pairs (N-2)      200,000      ``contingency --k 2 --top T --partners P``
+nesting of JSON/TOML    32 levels    study files, JSON scenario specs and outage files
+                                     (refused: exit 65 in a file, 2 on the command line;
+                                     no ``--force``)
 ======================= ============ ===================================================
 
 The estimates are deliberately rough (bytes per record measured on the bundled grids);
@@ -23,13 +26,16 @@ from dataclasses import dataclass
 
 from gridres.errors import UsageError
 
-__all__ = ["MAX_SCENARIOS", "MAX_PAIRS", "Estimate", "scenarios_estimate", "pairs_estimate",
+__all__ = ["MAX_SCENARIOS", "MAX_PAIRS", "MAX_NESTING", "nesting_depth", "Estimate", "scenarios_estimate", "pairs_estimate",
            "enforce", "human_bytes"]
 
 #: Scenarios a run takes on without ``--force``.
 MAX_SCENARIOS = 1_000_000
 #: Outage pairs an N-2 sweep takes on without ``--force``.
 MAX_PAIRS = 200_000
+
+#: Levels of nested lists and tables that study files and JSON inputs may have.
+MAX_NESTING = 32
 
 #: Rough sizes: a scenario's record on disk (Parquet) and in memory when summarised;
 #: a ranked outage row in memory.
@@ -72,6 +78,28 @@ class Estimate:
             sizes.append(f"about {human_bytes(self.memory_b)} of memory")
         extra = f" ({', '.join(sizes)})" if sizes else ""
         return f"{self.count:,} {self.what}{extra}"
+
+
+def nesting_depth(obj: object, stop: int = MAX_NESTING + 1) -> int:
+    """How deep lists and dicts nest in ``obj`` (a scalar is 0), counted without
+    recursion; counting stops at ``stop``.
+
+    Examples
+    --------
+    >>> nesting_depth({"a": [1, [2]]}), nesting_depth(3)
+    (3, 0)
+    """
+    deepest = 0
+    stack = [(obj, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            deepest = max(deepest, level)
+            if deepest >= stop:
+                return deepest
+            values = item.values() if isinstance(item, dict) else item
+            stack.extend((v, level + 1) for v in values)
+    return deepest
 
 
 def human_bytes(n: float) -> str:

@@ -18,10 +18,14 @@ Errors
     facilities on unknown buses; generator ``pmax_mw`` NaN or negative (but see below)
     and ``p_mw`` NaN; NaN ``load_mw``; negative ``customers``; facility ``people``,
     ``demand_mw``, ``backup_mw`` or ``backup_hours`` negative or NaN; facility ``kind``
-    not in :data:`~gridres.model.FACILITY_KINDS`; ``base_mva`` not positive.
+    not in :data:`~gridres.model.FACILITY_KINDS`; ``base_mva`` not positive; a grid
+    without buses; any infinite number (``inf``, ``1e999``) in a numeric column, except
+    ``rating_mw`` (``inf``: no limit), ``pmax_mw`` (``inf``: unlimited, as MATPOWER's
+    ``PMAX = Inf``) and ``backup_hours`` (``inf``: backup that does not run out).
 Warnings
     islands whose in-service buses carry load but which have no in-service generation
     capacity; out-of-service generators at a reference bus; no in-service reference bus;
+    more than one in-service reference bus in one island (the first is used);
     generators with ``p_mw == pmin_mw == pmax_mw < 0``, which MATPOWER cases use for
     fixed consumption (the engine counts them as negative output and no capacity).
 """
@@ -245,6 +249,23 @@ def _check_facilities(c: _Collector, facs: pd.DataFrame, bus_ids: pd.Index) -> N
     _check_geometry(c, "facilities", facs)
 
 
+#: Columns where ``+inf`` means something (no limit); everywhere else a number is finite.
+_INF_ALLOWED = {"rating_mw", "pmax_mw", "backup_hours"}
+
+
+def _check_finite(c: _Collector, layer: str, df: pd.DataFrame) -> None:
+    """Flag infinite values in every numeric column (NaN has its own rules)."""
+    for col in df.columns:
+        if col in ("x_pu", "geometry") or not pd.api.types.is_numeric_dtype(df[col]) \
+                or pd.api.types.is_bool_dtype(df[col]):
+            continue
+        v = _num(df, col)
+        bad = np.isinf(v) & ~((v > 0) & (col in _INF_ALLOWED))
+        c.flag(layer, df, bad, col, f"{col} is {{value}} (not a finite number)",
+               f"give {col} as a finite number" + (" (inf only means no limit)"
+                                                    if col in _INF_ALLOWED else ""))
+
+
 def _check_supply(c: _Collector, grid: Grid) -> None:
     """Warnings about reference buses and islands that have load but no generation."""
     from scipy.sparse import csr_matrix
@@ -263,6 +284,7 @@ def _check_supply(c: _Collector, grid: Grid) -> None:
     if not ref.any():
         c.add("warning", "buses", "", "ref", "no in-service reference bus",
               "mark the slack bus with ref = true (MATPOWER bus type 3)")
+    ref_rows = np.flatnonzero(ref)
 
     gbus = ub.get_indexer(gens["bus"].astype(str))
     g_in = gens["in_service"].to_numpy(bool)
@@ -282,6 +304,17 @@ def _check_supply(c: _Collector, grid: Grid) -> None:
     ok[ok] = alive[f[ok]] & alive[t[ok]]
     graph = csr_matrix((np.ones(int(ok.sum()), dtype=np.int8), (f[ok], t[ok])), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
+    if len(ref_rows) > 1:  # the engine takes the first reference bus of each island
+        table_rows = np.flatnonzero(first)
+        for lab in np.unique(labels[ref_rows]):
+            refs = ref_rows[labels[ref_rows] == lab]
+            if len(refs) > 1:
+                others = ", ".join(repr(str(ub[k])) for k in refs[1:])
+                c.add("warning", "buses", ub[refs[0]], "ref",
+                      f"{len(refs)} reference buses in one island: {str(ub[refs[0]])!r} is "
+                      f"used, {others} count as ordinary buses",
+                      "keep ref = true on one bus per island (MATPOWER bus type 3)",
+                      table_rows[refs[0]])
 
     g_ok = g_in & (gbus >= 0)
     g_ok[g_ok] = alive[gbus[g_ok]]
@@ -357,6 +390,11 @@ def check_grid(grid: Grid, strict: bool = True) -> list[Problem]:
         c.add("error", "grid", grid.name, "base_mva", f"base_mva is {base:g} (not positive)",
               "give the system MVA base, usually 100")
     bus_ids = grid.buses.index
+    if not len(bus_ids):
+        c.add("error", "grid", grid.name, "buses", "the grid has no buses",
+              "give a grid with at least one bus (an empty or missing buses layer?)")
+    for layer in ("buses", "branches", "generators", "facilities"):
+        _check_finite(c, layer, getattr(grid, layer))
     _check_buses(c, grid.buses)
     _check_branches(c, grid.branches, bus_ids)
     _check_generators(c, grid.generators, bus_ids)

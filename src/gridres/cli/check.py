@@ -5,8 +5,32 @@ from __future__ import annotations
 import click
 
 from gridres.cli.common import console, emit_json, json_option
+from gridres.errors import UsageError
 
 __all__ = ["command"]
+
+
+def _warnings(study) -> list[str]:
+    """What a valid study may still do that its reader should know before running it."""
+    if study is None:
+        return []
+    from gridres.limits import enforce, scenarios_estimate
+
+    out = []
+    scheduler = study.ensemble.scheduler
+    if scheduler.startswith("tcp://"):
+        out.append(f"ensemble.scheduler = {scheduler!r}: running this study would send "
+                   "pickled jobs to that host (and run what it returns); gridres run uses it "
+                   "only with --trust-study-scheduler, otherwise local processes")
+    try:
+        enforce(scenarios_estimate(study.ensemble.n), force=False, option="ensemble.n")
+    except UsageError as exc:
+        out.append(f"{exc}; gridres run needs --force or -n N")
+    if study.outputs.dir:
+        out.append(f"outputs.dir = {study.outputs.dir!r}: results go to "
+                   f"{study.results_dir()} (a folder holding files gridres did not write is "
+                   "refused)")
+    return out
 
 
 @click.command("check")
@@ -25,6 +49,7 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
     from gridres.study.core import analyse_study
 
     result = analyse_study(study, deep=not shallow)
+    warnings = _warnings(result.study)
     if as_json:
         emit_json({
             "study": study, "valid": not result.problems, "exit_code": result.exit_code,
@@ -32,8 +57,11 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
                           "message": p.message, "exit_code": p.exit_code}
                          for p in result.problems],
             "notes": list(result.notes),
+            "warnings": warnings,
         })
         return result.exit_code
+    for w in warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}", soft_wrap=True)
     for p in result.problems:
         console.print(f"[red]error:[/red] {escape(str(p))}", soft_wrap=True)
     for note in result.notes:

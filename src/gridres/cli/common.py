@@ -198,6 +198,12 @@ def run_cli(group: click.Group, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]error:[/red] interrupted")
         return 130
+    except RecursionError:  # input nested deeper than any reader should follow
+        if debug:
+            console.print_exception()
+        console.print("[red]error:[/red] the input nests lists or tables too deeply to read; "
+                      "flatten it (run with --debug for the traceback)", soft_wrap=True)
+        return 2
     except OSError as exc:  # a file the system would not read or write
         if debug:
             console.print_exception()

@@ -110,7 +110,7 @@ def command(study: str, budget: float | None, out: str | None, scenarios: int | 
 
     st = load_study(study)
     enforce(scenarios_estimate(scenarios or st.ensemble.n), force=force,
-            option="-n" if scenarios else f"{st.path.name}: ensemble.n")
+            option="-n" if scenarios else f"ensemble.n of {st.path.name}")
     folder = hold_folder(out or st.results_dir() / "plan", force=force,
                          option="--out" if out else "")
     with progress_bars(enabled=console.is_terminal and not as_json) as progress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gridres.errors import InputNotFound
+from gridres.errors import GridError, InputNotFound
 from gridres.model import Grid
 
 __all__ = ["load_grid", "bundled_grids", "grids_dir"]
@@ -46,7 +46,7 @@ def load_grid(spec: str | os.PathLike) -> Grid:
     InputNotFound
         If nothing of that name exists (exit code 66).
     GridError
-        If the file exists but is not a valid grid (exit code 65).
+        If the file exists but is not a valid grid, or not a grid at all (exit code 65).
 
     Examples
     --------
@@ -72,6 +72,11 @@ def load_grid(spec: str | os.PathLike) -> Grid:
         from gridres.io.geopackage import read_geopackage
 
         return read_geopackage(bundled[text], name=text)
+    if path.is_file():
+        raise GridError(
+            f"{path}: not a grid (unknown format {path.suffix!r}); use a MATPOWER .m file or "
+            "a .gpkg"
+        )
     if path.exists():
         raise InputNotFound(
             f"{path}: unknown grid format {path.suffix!r}; use a MATPOWER .m file or a .gpkg"

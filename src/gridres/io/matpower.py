@@ -67,6 +67,10 @@ def _col(df: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
     return np.full(len(df), default)
 
 
+#: A matrix without rows (``mpc.gen = [ ];``), comments allowed inside.
+_EMPTY_MATRIX = re.compile(r"mpc\.(bus|gen|branch)\s*=\s*\[\s*(?:%[^\n]*\s*)*\]")
+_NO_ROWS = {"bus": "buses", "gen": "generators", "branch": "branches"}
+
 #: The line the parser needs (MATPOWER case format version 2).
 _FUNCTION = re.compile(r"function\s*mpc\s*=")
 _FRACTION = re.compile(r"(?<![\w.])(-?\d+(?:\.\d*)?)\s*/\s*(\d+(?:\.\d*)?)(?![\w.])")
@@ -205,6 +209,13 @@ def read_matpower(
                 f"{path}: not a readable MATPOWER case: no 'function mpc = NAME' line; a case "
                 "file starts with it and sets mpc.baseMVA, mpc.bus, mpc.gen and mpc.branch"
             )
+        empty = _EMPTY_MATRIX.search(text)
+        if empty:
+            what = empty.group(1)
+            raise GridError(
+                f"{path}: mpc.{what} has no rows: the case has no {_NO_ROWS[what]}; a MATPOWER "
+                "case needs at least one bus, one generator (at the reference bus) and one "
+                "branch")
         cf = _read_with_fractions(path, text) if _FRACTION.search(text) else CaseFrames(str(path))
         bus, branch, gen = cf.bus, cf.branch, cf.gen
         base_mva = float(cf.baseMVA)

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from gridres.errors import GridError, InputNotFound, UsageError
+from gridres.limits import MAX_NESTING, nesting_depth
 from gridres.model import Grid, Network
 from gridres.scenarios.base import Scenario, Wave
 from gridres.scenarios.elements import check_network, parse_tokens
@@ -258,5 +259,10 @@ def read_scenarios(path: str | Path, grid: Grid) -> tuple[Scenario, ...]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise GridError(f"{path}: not valid JSON ({exc})") from None
+        except RecursionError:
+            data = None
+        if data is None or nesting_depth(data) > MAX_NESTING:
+            raise GridError(f"{path}: lists or objects nested more than {MAX_NESTING} "
+                            "levels deep; an outage file is a list of scenarios")
         return scenarios_from_records(data, grid, where=str(path))
     raise UsageError(f"{path}: unknown outage file type {suffix!r}; use .csv or .json")

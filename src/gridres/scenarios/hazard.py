@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from gridres.errors import InputNotFound, UsageError
+from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.model import Grid, Network
 from gridres.scenarios.base import Scenario, Wave
 from gridres.scenarios.elements import Substations, check_network, check_param, substations
@@ -362,13 +362,19 @@ class PolygonFootprint:
             raise InputNotFound(f"{path}: no such polygon file (GeoJSON or GeoPackage)")
         try:
             layers = [str(x) for x in pyogrio.list_layers(path)[:, 0]]
-        except Exception as exc:  # noqa: BLE001 - any driver error means "not a layer file"
-            raise UsageError(f"{path}: not a readable GeoJSON/GeoPackage ({exc})") from None
+        except Exception:  # noqa: BLE001 - any driver error means "not a layer file"
+            raise GridError(f"{path}: not a GIS file gridres can read; give polygons as "
+                            "GeoJSON or GeoPackage") from None
         if self.layer is not None and self.layer not in layers:
             raise UsageError(
                 f"{path}: no layer {self.layer!r}; layers: {', '.join(layers)}"
             )
-        frame = gpd.read_file(path, layer=self.layer)
+        try:
+            frame = gpd.read_file(path, layer=self.layer)
+        except Exception as exc:  # noqa: BLE001 - a damaged layer: one line, exit 65
+            raise GridError(f"{path}: its polygon layer cannot be read "
+                            f"({type(exc).__name__}); give polygons as GeoJSON or "
+                            "GeoPackage") from None
         if self.attr not in frame.columns or self.attr == "geometry":
             cols = [c for c in frame.columns if c != "geometry"]
             raise UsageError(
@@ -377,14 +383,14 @@ class PolygonFootprint:
             )
         kinds = set(frame.geometry.geom_type.dropna())
         if not kinds <= {"Polygon", "MultiPolygon"}:
-            raise UsageError(f"{path}: expected polygons, found {', '.join(sorted(kinds))}")
+            raise GridError(f"{path}: expected polygons, found {', '.join(sorted(kinds))}")
         values = frame[self.attr]
         import pandas as pd
 
         numeric = pd.to_numeric(values, errors="coerce")
         bad = np.flatnonzero(numeric.isna() & values.notna())
         if len(bad):
-            raise UsageError(
+            raise GridError(
                 f"{path}: polygon {int(bad[0])} has {self.attr}={values.iloc[bad[0]]!r}, not a "
                 "number"
             )

@@ -82,6 +82,7 @@ from pathlib import Path
 from typing import Any
 
 from gridres.errors import UsageError
+from gridres.limits import MAX_NESTING, nesting_depth
 from gridres.model import Grid
 from gridres.scenarios.base import ScenarioGenerator
 from gridres.scenarios.elements import ELEMENT_KINDS
@@ -125,6 +126,12 @@ def parse_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
             table = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"scenario spec is not valid JSON: {exc}") from None
+        except RecursionError:
+            table = None
+        if table is None or nesting_depth(table) > MAX_NESTING:
+            raise UsageError(f"scenario spec nests lists or objects more than {MAX_NESTING} "
+                             "levels deep; a spec is a flat object such as "
+                             '{"kind": "random", "k": 2}')
         if not isinstance(table, dict):
             raise UsageError("a JSON scenario spec must be an object with a 'kind'")
         return _nest(table)

@@ -37,7 +37,10 @@ from gridres.scenarios.elements import (
     weighted_choice,
 )
 
-__all__ = ["WaveSequence", "StrikeCampaign", "merge_waves"]
+__all__ = ["WaveSequence", "StrikeCampaign", "merge_waves", "MAX_STRIKE_WAVES"]
+
+#: Most strikes in one campaign (1,000 strikes a day apart is close to three years).
+MAX_STRIKE_WAVES = 1_000
 
 _TARGETS = {"substation": "substations", "bus": "buses", "branch": "branches", "gen": "generators"}
 
@@ -155,8 +158,8 @@ class StrikeCampaign:
         def is_int(v) -> bool:
             return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
-        check_param(is_int(self.waves) and self.waves >= 1, "waves", who, "an int >= 1",
-                    self.waves)
+        check_param(is_int(self.waves) and 1 <= self.waves <= MAX_STRIKE_WAVES, "waves", who,
+                    f"an int from 1 to {MAX_STRIKE_WAVES:,}", self.waves)
         check_param(is_int(self.k) and self.k >= 1, "k", who, "an int >= 1", self.k)
         check_param(self.target in _TARGETS, "target", who, "one of " + ", ".join(_TARGETS),
                     self.target)
@@ -178,6 +181,10 @@ class StrikeCampaign:
                      "generators": net.gen_in_service}[table]
         w = np.where(alive, w, 0.0)
         n_ok = int((w > 0).sum())
+        if self.distinct:  # the real limit first: waves alone may ask for too many
+            check_param(self.waves <= n_ok, "waves", who,
+                        f"at most {n_ok} ({n_ok} {self.target} targets with {self.weight} > 0, "
+                        "each struck once; or distinct=false)", self.waves)
         need = self.waves * self.k if self.distinct else self.k
         check_param(need <= n_ok, "k", who,
                     f"at most {n_ok // (self.waves if self.distinct else 1)} "

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from gridres.errors import GridError, InputNotFound
+from gridres.limits import MAX_NESTING, nesting_depth
 from gridres.study.schema import (
     PLAN_POLICY,
     CascadeSection,
@@ -338,6 +339,12 @@ def analyse_study(path: str | os.PathLike, *, deep: bool = True) -> StudyCheck:
         col = f" at column {m.group(2)}" if m else ""
         return StudyCheck(None, [Problem(str(path), line, "",
                                          f"TOML syntax error{col}: {msg}")])
+    except RecursionError:
+        raw = None
+    if raw is None or nesting_depth(raw) > MAX_NESTING:
+        return StudyCheck(None, [Problem(str(path), None, "",
+                                         f"arrays or tables nested more than {MAX_NESTING} "
+                                         "levels deep; a study needs a few levels at most")])
     lines = key_lines(text)
     out = Collector()
     study = _build(path, raw, out)

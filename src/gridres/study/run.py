@@ -212,7 +212,7 @@ def run_study(
             raise UsageError(f"--scenarios must be >= 1, got {n}")
         st = st.with_scenarios(n)
     enforce(scenarios_estimate(st.ensemble.n), force=force,
-            option="-n" if n is not None else f"{st.path.name}: ensemble.n")
+            option="-n" if n is not None else f"ensemble.n of {st.path.name}")
     with OutputFolder(st.results_dir(out), force=force) as folder:
         folder.delegate("ensemble")  # output folders of their own (gridres ensemble, plan)
         folder.delegate("plan")
