@@ -319,7 +319,7 @@ def test_a_folder_or_a_study_given_as_grid_says_what_it_is(command: str, tmp_pat
     assert (code, out) == (66, "")
     assert f"{tmp_path}: is a folder, not a grid" in one_line_error(err)
     code, out, err = run(capsys, command, study)
-    assert (code, out) == (66, "")
+    assert (code, out) == (65, "")  # a file that exists but is not a grid
     assert f"is a study file, not a grid; check it with `gridres check {study}`" in \
         one_line_error(err)
 

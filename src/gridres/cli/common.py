@@ -57,26 +57,26 @@ def emit_json(doc: Any) -> None:
 def read_grid(spec: str):
     """:func:`gridres.io.load_grid` with the hints a command line needs: an empty GRID, a
     folder, a study file given where a grid is asked for."""
-    from gridres.errors import InputNotFound, UsageError
+    from gridres.errors import GridError, InputNotFound, UsageError
     from gridres.io import load_grid
 
     if not str(spec).strip():
         raise UsageError("GRID is empty: give a .m or .gpkg file, a bundled grid name "
                          "(gridres grids) or matpower:NAME")
+    path = Path(spec)
+    if path.suffix.lower() == ".toml" and path.is_file():
+        raise GridError(
+            f"{spec}: is a study file, not a grid; check it with `gridres check {spec}` "
+            f"or run it with `gridres run {spec}`"
+        )
     try:
         return load_grid(spec)
     except InputNotFound:
-        path = Path(spec)
         if path.is_dir():
             raise InputNotFound(
                 f"{spec}: is a folder, not a grid; give a .m or .gpkg file, a bundled grid "
                 "name (gridres grids) or matpower:NAME (GeoJSON export folders cannot be "
                 "read back)"
-            ) from None
-        if path.suffix.lower() == ".toml" and path.is_file():
-            raise InputNotFound(
-                f"{spec}: is a study file, not a grid; check it with `gridres check {spec}` "
-                f"or run it with `gridres run {spec}`"
             ) from None
         raise
 

@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gridres.errors import InputNotFound, UsageError
+from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.model import Network
 from gridres.restoration.interface import Decision, Policy
 from gridres.restoration.settings import element_token
@@ -180,12 +180,19 @@ def read_priority_file(path: str | Path) -> PriorityList:
     InputNotFound
         If the file does not exist.
     UsageError
-        If a line is not an element token (the message names the file and line).
+        If a line is not an element token (the message names the file and line), or the
+        file names no element.
+    GridError
+        If the file is not text (exit 65).
     """
     path = Path(path)
     if not path.is_file():
         raise InputNotFound(f"{path}: no such priority file")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise GridError(f"{path}: not a text file; a priority file lists one KIND:ID per "
+                        "line") from None
     tokens: list[str] = []
     header = lines[0].strip().lower().replace(" ", "") if lines else ""
     csv_mode = header.startswith("kind,id")
@@ -202,6 +209,9 @@ def read_priority_file(path: str | Path) -> PriorityList:
             raise UsageError(f"{path}: line {n}: {raw.strip()!r} is not an element; write "
                              "KIND:ID with KIND one of bus, branch, gen (e.g. branch:L12)"
                              ) from None
+    if not tokens:
+        raise UsageError(f"{path}: names no element; list the repair order, one KIND:ID per "
+                         "line (e.g. branch:L12)")
     return PriorityList(tuple(tokens), name=f"priority-list:{path.name}")
 
 
