@@ -323,3 +323,38 @@ def test_the_corpus_is_large_and_its_files_are_used():
     unused = [p.name for p in HOSTILE.iterdir()
               if p.name not in named and p.suffix != ".py" and p.name != "ok.m"]
     assert unused == []
+
+
+#: Cases of the corpus whose one line must say what is wrong in the input's own words.
+MESSAGES = {
+    "m-no-generators": "mpc.gen has no rows: the case has no generators",
+    "m-load-1e999": "load_mw is inf (not a finite number)",
+    "gpkg-empty-layers": "the grid has no buses",
+    "not-a-grid": "not a grid (unknown format '.txt')",
+    "spec-polygons-text": "not a GIS file gridres can read",
+    "spec-strikes-million": "The 'waves' parameter of strikes must be an int from 1 to 1,000",
+    "spec-strikes-twenty": "must be at most 14 (14 substation targets",
+    "s-deep": "nested more than 32 levels deep",
+    "spec-json-deep": "nests lists or objects more than 32 levels deep",
+    "ens-n-huge": "1,000,000,000,000 scenarios (about 181.9 TB on disk",
+    "cli-n-2-huge": "4,191,960 outage pairs",
+    "res-tampered-part": "does not match its SHA-256 in parts.jsonl",
+    "res-foreign-part": "part-00000100-00000101.parquet: a part that",
+    "res-forged-list": "its columns, rows or scenarios differ",
+    "res-users-file": "precious_notes.txt: not written by gridres",
+    "res-run-users-file": "precious_notes.txt: not written by gridres",
+}
+
+
+@pytest.mark.parametrize("case_id", sorted(MESSAGES))
+def test_the_line_says_what_is_wrong(case_id, tmp_path, finished_ensemble, capsys,
+                                     monkeypatch):
+    _, args, code = next(c for c in CASES if c[0] == case_id)
+    work = tmp_path / "case"
+    work.mkdir()
+    _setup(case_id, work, finished_ensemble)
+    monkeypatch.chdir(tmp_path)
+    argv = [a.replace("{h}", str(HOSTILE)).replace("{t}", str(work)) for a in args]
+    capsys.readouterr()
+    assert run_cli(cli, argv) == code
+    assert MESSAGES[case_id] in " ".join(capsys.readouterr().err.split())

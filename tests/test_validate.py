@@ -416,3 +416,34 @@ def test_cli_validate_geopackage(capsys, tmp_path):
     code, out, err = invoke(capsys, "info", str(path))
     assert code == 65 and len(err.strip().splitlines()) == 1
     assert "and 2 more problems" in err
+
+
+def test_infinite_numbers_are_errors_where_they_mean_nothing():
+    buses = pd.DataFrame({"id": ["a", "b", "c"], "load_mw": [float("1e999"), -np.inf, 5.0],
+                          "ref": [True, False, False]})
+    gens = pd.DataFrame({"id": ["g1", "g2"], "bus": ["a", "b"], "pmax_mw": [np.inf, 50.0],
+                         "p_mw": [10.0, np.inf]})
+    problems = check_grid(small_grid(buses=buses, generators=gens), strict=False)
+    # 1e999 parses as inf; pmax_mw = inf is MATPOWER's unlimited and stays legal
+    assert [k for k in keys(problems, "error")] == [
+        ("error", "buses", "a", "load_mw"), ("error", "buses", "b", "load_mw"),
+        ("error", "generators", "g2", "p_mw")]
+    assert "load_mw is inf (not a finite number)" in str(problems[0])
+
+
+def test_a_grid_without_buses_is_an_error():
+    g = small_grid()
+    empty = g.replace(buses=g.buses.iloc[:0], branches=g.branches.iloc[:0],
+                      generators=g.generators.iloc[:0], facilities=g.facilities.iloc[:0])
+    assert keys(check_grid(empty, strict=False)) == [("error", "grid", empty.name, "buses")]
+    with pytest.raises(GridError, match="the grid has no buses"):
+        check_grid(empty)
+
+
+def test_two_reference_buses_in_one_island_warn_naming_the_one_used():
+    buses = pd.DataFrame({"id": ["a", "b", "c"], "load_mw": [0.0, 5.0, 5.0],
+                          "ref": [False, True, True]})
+    problems = check_grid(small_grid(buses=buses), strict=False)
+    assert keys(problems) == [("warning", "buses", "b", "ref")]
+    assert "2 reference buses in one island: 'b' is used, 'c' count as ordinary" in \
+        problems[0].message

@@ -254,16 +254,15 @@ _INF_ALLOWED = {"rating_mw", "pmax_mw", "backup_hours"}
 
 
 def _check_finite(c: _Collector, layer: str, df: pd.DataFrame) -> None:
-    """Flag infinite values in every numeric column (NaN has its own rules)."""
+    """Flag infinite values in every numeric column (NaN has its own rules; the columns
+    where ``+inf`` means no limit refuse ``-inf`` through their own sign rules)."""
     for col in df.columns:
-        if col in ("x_pu", "geometry") or not pd.api.types.is_numeric_dtype(df[col]) \
+        if col in _INF_ALLOWED or col in ("x_pu", "geometry") \
+                or not pd.api.types.is_numeric_dtype(df[col]) \
                 or pd.api.types.is_bool_dtype(df[col]):
             continue
-        v = _num(df, col)
-        bad = np.isinf(v) & ~((v > 0) & (col in _INF_ALLOWED))
-        c.flag(layer, df, bad, col, f"{col} is {{value}} (not a finite number)",
-               f"give {col} as a finite number" + (" (inf only means no limit)"
-                                                    if col in _INF_ALLOWED else ""))
+        c.flag(layer, df, np.isinf(_num(df, col)), col,
+               f"{col} is {{value}} (not a finite number)", f"give {col} as a finite number")
 
 
 def _check_supply(c: _Collector, grid: Grid) -> None:

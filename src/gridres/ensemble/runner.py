@@ -50,6 +50,7 @@ from gridres.ensemble.store import (
     owned_files,
     read_journal,
     read_manifest,
+    unlisted_files,
     write_batch,
     write_manifest,
 )
@@ -364,7 +365,9 @@ def _prepare(folder: OutputFolder, manifest: dict[str, Any], resume: bool,
     ours = JOURNAL in folder.recorded
     if ours:
         clean_stale(parts_dir)
-    folder.check(owned_files(root) if ours else ())
+    # the parts belong to the list of parts, not to the folder's record
+    folder.check(unlisted_files(root) if ours else ())
+    folder.delegate(PARTS)
     existing = read_manifest(root)
     if existing is not None:
         if not resume:

@@ -61,6 +61,7 @@ __all__ = [
     "check_manifest",
     "clean_stale",
     "owned_files",
+    "unlisted_files",
     "load_records",
     "load_bus_counts",
 ]
@@ -234,6 +235,17 @@ def list_parts(parts_dir: str | os.PathLike) -> list[Part]:
             raise GridError(f"{b.path}: overlaps {a.path.name}; the folder was edited by "
                             "hand: use a new --out DIR")
     return parts
+
+
+def unlisted_files(root: str | os.PathLike) -> list[str]:
+    """Files in ``root/parts`` (relative POSIX paths) that the list of parts does not name
+    and that are not gridres's temporary files: a user's, to be left alone."""
+    parts_dir = Path(root) / PARTS
+    if not parts_dir.is_dir():
+        return []
+    listed = {name for e in read_journal(root) for name in (e.part, e.counts)}
+    return sorted(f"{PARTS}/{e.name}" for e in os.scandir(parts_dir)
+                  if e.name not in listed and not is_temporary(e.name))
 
 
 def owned_files(root: str | os.PathLike) -> set[str]:

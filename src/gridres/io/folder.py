@@ -444,30 +444,35 @@ class OutputFolder:
         if dropped:
             logger.info("%s: removed %d unfinished temporary file(s)", self.path, dropped)
 
-    def foreign(self, owned: Iterable[str] = ()) -> list[str]:
-        """Files here (relative paths, sorted) that gridres did not record: neither in
-        the record nor in ``owned`` (names another owner vouches for)."""
-        mine = self._files | set(owned)
+    def foreign(self) -> list[str]:
+        """Files here (relative paths, sorted), outside delegated subfolders, that gridres
+        did not record."""
         out = []
         for rel, is_dir in self._walk():
             if is_temporary(rel.rsplit("/", 1)[-1]):
                 continue
-            if not is_dir and rel not in mine:
+            if not is_dir and rel not in self._files:
                 out.append(rel)
             elif is_dir and (self.path / rel).is_symlink():
                 out.append(rel)
         return sorted(out)
 
-    def check(self, owned: Iterable[str] = ()) -> list[str]:
+    def check(self, also: Iterable[str] = ()) -> list[str]:
         """Refuse (without ``force``) a folder holding files gridres did not write;
         return those files (kept, never touched, with ``force``).
+
+        Parameters
+        ----------
+        also : iterable of str
+            More such files (relative paths) that the owner of a delegated subfolder
+            found in it.
 
         Raises
         ------
         UsageError
             Naming the first such file and how many more there are.
         """
-        found = self.foreign(owned)
+        found = sorted(set(self.foreign()) | set(also))
         if found and not self.force:
             more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
             raise UsageError(
