@@ -248,7 +248,7 @@ def folder_name(name: str) -> str:
     --------
     >>> folder_name("../../../x"), folder_name("/etc/passwd"), folder_name("Storm 2024")
     ('x', 'etc_passwd', 'Storm 2024')
-    >>> folder_name(".."), folder_name("a\\b:c")
+    >>> folder_name(".."), folder_name("a/b:c")
     ('study', 'a_b_c')
     """
     safe = re.sub(r"[^\w.\- ]+", "_", str(name)).strip(". _")[:100]
