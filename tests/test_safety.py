@@ -327,3 +327,18 @@ def test_limits_name_the_estimate_and_force_lifts_them(capsys):
                          "--seed", "1"]) == 2
     err = capsys.readouterr().err
     assert "2,000,000 scenarios (about 381.5 MB on disk" in err and "--force" in err
+
+
+def test_a_changed_part_is_refused_before_any_work(tmp_path, capsys):
+    out = tmp_path / "ens"
+    args = ["ensemble", "ieee14", "--scenario", "random:k=1", "--n", "6", "--seed", "1",
+            "--workers", "1", "--batch-size", "2", "--out", str(out), "--json"]
+    assert run_cli(cli, args) == 0
+    parts = sorted((out / "parts").glob("part-*.parquet"))
+    parts[-1].unlink()  # as if the run had stopped before its last batch
+    first = parts[0]
+    first.write_bytes(first.read_bytes()[:-1] + b"\x00")
+    capsys.readouterr()
+    assert run_cli(cli, [*args, "--resume"]) == 65
+    assert f"{first}: does not match its SHA-256" in capsys.readouterr().err
+    assert not parts[-1].exists()  # nothing was run into a folder that is not trusted

@@ -51,6 +51,7 @@ from gridres.ensemble.store import (
     read_journal,
     read_manifest,
     unlisted_files,
+    verify_parts,
     write_batch,
     write_manifest,
 )
@@ -365,6 +366,7 @@ def _prepare(folder: OutputFolder, manifest: dict[str, Any], resume: bool,
     ours = JOURNAL in folder.recorded
     if ours:
         clean_stale(parts_dir)
+        verify_parts(root)  # before any work: a changed part is refused at once
     # the parts belong to the list of parts, not to the folder's record
     folder.check(unlisted_files(root) if ours else ())
     folder.delegate(PARTS)
@@ -388,10 +390,14 @@ def _prepare(folder: OutputFolder, manifest: dict[str, Any], resume: bool,
                         "folder was edited by hand: use a new --out DIR")
     elif resume:
         logger.info("%s: nothing to resume, starting a new run", root)
+    # the list before the manifest: a kill -9 between the two leaves a folder that is
+    # still ours; a list gridres did not record is never appended to (claim refuses)
+    if JOURNAL not in folder.recorded:
+        folder.claim(root / JOURNAL)
+    if not (root / JOURNAL).exists():
+        (root / JOURNAL).touch()
     if existing is None:
         write_manifest(root, manifest)
-        folder.claim(root / JOURNAL)
-        (root / JOURNAL).touch()
     parts_dir.mkdir(exist_ok=True)
 
 

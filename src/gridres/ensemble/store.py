@@ -64,6 +64,7 @@ __all__ = [
     "unlisted_files",
     "load_records",
     "load_bus_counts",
+    "verify_parts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -444,6 +445,25 @@ def load_records(path: str | os.PathLike) -> pd.DataFrame:
     frames = [_checked_part(parts_dir, e) for e in sorted(live.values())]
     df = pd.concat(frames, ignore_index=True)
     return df.sort_values("scenario", kind="stable").reset_index(drop=True)
+
+
+def verify_parts(root: str | os.PathLike) -> int:
+    """Check every finished part and its bus counts against ``parts.jsonl`` (as
+    :func:`load_records` does, without keeping them); return the scenarios they hold.
+
+    Raises
+    ------
+    GridError
+        Naming the first file that does not match (exit 65).
+    """
+    root = Path(root)
+    parts_dir = root / PARTS
+    list_parts(parts_dir)  # overlaps
+    done = 0
+    for entry in sorted(_live(root).values()):
+        done += len(_checked_part(parts_dir, entry))
+        _read_checked(parts_dir / entry.counts, entry.counts_sha256, "a bus-counts file")
+    return done
 
 
 def load_bus_counts(path: str | os.PathLike) -> pd.DataFrame:
