@@ -167,7 +167,9 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
 
     Scenario i uses default_rng([seed, i]): results do not depend on --workers. With
     --out, every finished batch is written at once; after Ctrl-C or a crash, the same
-    command with --resume finishes the run with the same totals.
+    command with --resume finishes the run with the same totals. The --out folder is
+    locked while the run lasts; one that holds files gridres did not write is refused
+    unless --force (they are kept). More than 1,000,000 scenarios need --force.
     """
     from gridres.ensemble import EnsembleInterrupted, ImpactEvaluator, run_ensemble
     from gridres.limits import enforce, scenarios_estimate
