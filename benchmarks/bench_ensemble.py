@@ -24,7 +24,13 @@ import scipy.sparse.linalg as spla
 from threadpoolctl import threadpool_limits
 
 from gridres.ensemble import run_ensemble
-from gridres.flow import branch_flows, reference_buses, shift_injections, susceptance_matrix
+from gridres.flow import (
+    branch_flows,
+    dc_solver,
+    reference_buses,
+    shift_injections,
+    susceptance_matrix,
+)
 from gridres.impact import assess, balance
 from gridres.io import load_grid
 from gridres.model import State
@@ -47,11 +53,10 @@ def plain_cascade(net, state, margin: float = 0.0) -> float:
     while True:
         _, labels = components(net, eff.branch)
         ref = reference_buses(net, labels, eff)
-        res = balance(net, labels, ref, eff)
-        served, gen_mw, energized_comp = res[0], res[1], res[2]
-        energized = energized_comp[labels] & eff.bus
-        fixed = res[4] if len(res) > 4 else np.where(energized, net.fixed_mw, 0.0)
-        inj = np.bincount(net.gen_bus, weights=gen_mw, minlength=net.n_bus) - served - fixed
+        bal = balance(net, labels, ref, eff)
+        energized = bal.energized[labels] & eff.bus
+        inj = (np.bincount(net.gen_bus, weights=bal.gen_mw, minlength=net.n_bus)
+               - bal.served_mw - bal.fixed_mw)
         live = eff.branch & energized[net.f]
         _, pbusinj = shift_injections(net, live)
         ground = np.zeros(net.n_bus, dtype=bool)
@@ -62,7 +67,7 @@ def plain_cascade(net, state, margin: float = 0.0) -> float:
         over = live & (np.abs(flow) > net.rating_mw * (1.0 + margin) + 1e-9)
         if not over.any():
             load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
-            return float(load.sum() - served.sum())
+            return float(load.sum() - bal.served_mw.sum())
         eff = State(eff.bus, eff.branch & ~over, eff.gen)
 
 
@@ -76,7 +81,7 @@ def bench(case: str, n: int, workers: int, sample: int = 200) -> None:
     t0 = time.perf_counter()
     plain = [plain_cascade(net, s) for s in states]
     plain_s = (time.perf_counter() - t0) / sample
-    _ = net.solver
+    _ = dc_solver(net)
     with threadpool_limits(limits=1, user_api="blas"):  # as in the ensemble's workers
         t0 = time.process_time()
         engine = [assess(net, s, cascade=True).shed_total_mw for s in states]

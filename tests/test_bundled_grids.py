@@ -19,6 +19,7 @@ from gridres.io import load_grid
 from gridres.io.geopackage import read_geopackage
 from gridres.io.load import bundled_grids, grids_dir
 from gridres.model import Grid
+from gridres.topology import grid_summary
 
 NAMES = ("ieee14", "ieee118", "demo_region")
 #: name -> (buses, branches, generators, facilities)
@@ -77,7 +78,7 @@ def test_loads_by_name_and_is_secure_intact(name: str) -> None:
     assert imp.shed_total_mw == 0.0 and imp.served_total_mw == pytest.approx(imp.total_load_mw)
     assert not imp.overloaded.any()
     assert (imp.facility == "grid").all()
-    total = g.summary()
+    total = grid_summary(g)
     assert total["total_capacity_mw"] > 1.2 * total["total_load_mw"]
     assert g.buses["ref"].sum() == 1
 

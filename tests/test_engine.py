@@ -14,8 +14,9 @@ from pytest import approx
 from builders import failed, make_grid
 from gridres.errors import UsageError
 from gridres.impact import FACILITY_BACKUP, FACILITY_DARK, FACILITY_GRID, assess
+from gridres.io import load_grid
 from gridres.model import to_networkx
-from gridres.topology import islands, unsupplied_buses
+from gridres.topology import grid_summary, islands, unsupplied_buses
 
 TOL = {"rel": 1e-9, "abs": 1e-9}
 
@@ -657,7 +658,7 @@ def test_total_load_counts_what_is_served_or_shed():
     )
     imp = assess(g.network)
     assert imp.served_total_mw == approx(50.0)
-    assert g.summary()["total_load_mw"] == approx(50.0)
+    assert grid_summary(g)["total_load_mw"] == approx(50.0)
     assert imp.total_load_mw == approx(imp.served_total_mw + imp.shed_total_mw)
 
 
@@ -721,3 +722,27 @@ def test_partial_curtailment_of_surplus_injection():
     assert imp.served_total_mw == approx(10.0)
     assert imp.flow_mw == approx([0.0, 10.0], abs=1e-9)
     assert conservation_error(imp) < 1e-9
+
+
+def test_state_fails_elements_by_id_or_position():
+    net = load_grid("ieee14").network
+    by_pos = net.intact().fail(buses=[net.bus_ids.get_loc("9")], branches=[0, 2])
+    by_id = net.intact().fail(buses=["9"], branches=[net.branch_ids[0], 2])
+    for a, b in ((by_pos.bus, by_id.bus), (by_pos.branch, by_id.branch)):
+        assert np.array_equal(a, b)
+    back = by_id.restore(buses=["9"])
+    assert back.bus.all() and int((~back.branch).sum()) == 2
+
+
+def test_state_names_an_unknown_id_and_a_state_without_ids():
+    from gridres.model import State, UnknownIdError
+
+    net = load_grid("ieee14").network
+    with pytest.raises(UnknownIdError, match=r"no bus with id '99'"):
+        net.intact().fail(buses=["99"])
+    bare = State(net.bus_in_service.copy(), net.branch_in_service.copy(),
+                 net.gen_in_service.copy())
+    with pytest.raises(UsageError, match="net.intact()"):
+        bare.fail(buses=["9"])
+    with pytest.raises(UsageError, match="neither a position"):
+        net.intact().fail(branches=[1.5])

@@ -6,6 +6,7 @@ import numpy as np
 
 import gridres.flow as flow
 from gridres import assess, load_grid
+from gridres.flow import dc_solver
 
 
 def _states(net, n, seed):
@@ -31,11 +32,16 @@ def test_cached_columns_give_bit_identical_flows(monkeypatch):
 
 
 def test_cache_is_bounded(monkeypatch):
+    """With no memory to spare the cache still keeps its floor of 64 columns, never
+    more, and evicting columns changes no result."""
     monkeypatch.setattr(flow, "CACHE_BYTES", 0)
     net = load_grid("matpower:case300").network
-    for s in _states(net, 60, 5):
-        assess(net, s)
-    assert net.solver.base.cached <= net.solver.base._max_cols == 64
+    states = _states(net, 60, 5)  # 60 x (3 branches + grounds): far more than 64 columns
+    flows = [assess(net, s).flow_mw for s in states]
+    assert dc_solver(net).base.cached == 64
+    fresh = load_grid("matpower:case300").network
+    assert all(np.array_equal(a, assess(fresh, s).flow_mw)
+               for a, s in zip(flows[:5], states[:5], strict=True))
 
 
 def test_grid_pickles_after_the_solver_is_built():

@@ -35,6 +35,7 @@ from gridres.ensemble import (
 from gridres.ensemble.store import clean_stale, list_parts, missing_ranges
 from gridres.ensemble.workers import Job
 from gridres.errors import GridError, UsageError
+from gridres.flow import dc_solver
 from gridres.impact import FACILITY_DARK, assess
 from gridres.io import load_grid
 from gridres.scenarios.base import Scenario
@@ -391,9 +392,9 @@ def test_job_pickles_without_the_factorisation_and_keeps_networks_shared(grid):
 
     gen = scenario_from_spec("random:k=2", grid)  # holds the grid, whose network it checks
     net = grid.network
-    _ = net.solver  # built: a SuperLU object, which does not pickle
+    _ = dc_solver(net)  # built: a SuperLU object, which does not pickle
     job = pickle.loads(pickle.dumps(Job(net, gen, ImpactEvaluator(), 5)))
-    assert "solver" not in vars(job.net)
+    assert "_dc_solver" not in vars(job.net)
     assert job.net is job.generator.grid.network  # one network per worker, not two
     assert job.net.bus_ids.equals(net.bus_ids) and job.seed == 5
     rng = np.random.default_rng([5, 0])

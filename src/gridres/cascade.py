@@ -59,16 +59,15 @@ from scipy.optimize import linprog
 
 from gridres.errors import UsageError
 from gridres.flow import shift_injections
-from gridres.impact import FACILITY_BACKUP, FACILITY_DARK, FACILITY_GRID, Impact, assess
+from gridres.impact import Impact, cascade_stages, facility_status
 from gridres.model import Network, State
-from gridres.topology import effective
+from gridres.tolerances import LP_SHED_FRACTION, OVERLOAD_MW
 
 __all__ = ["CascadeStage", "CascadeResult", "cascade", "redispatch", "shed_cost", "MODES"]
 
 logger = logging.getLogger(__name__)
 
 MODES = ("trip", "redispatch")
-_TRIP_TOL = 1e-9  # MW above the limit that counts as overloaded (as in impact.assess)
 _BACKOFF = 1e-6  # MW the programme keeps below a limit, so that solver tolerance never trips
 
 
@@ -247,11 +246,15 @@ def cascade(
         raise UsageError(f"The 'near_limit' parameter of cascade must be a float in (0, 1]. "
                          f"Got {near_limit!r} instead.")
     costs = (redispatch_cost_per_mw, shed_cost_per_mw, critical_cost_per_mw)
-    eff = effective(net, state if state is not None else net.intact())
-    imp = outage = assess(net, eff, margin=margin)
     stages: list[CascadeStage] = []
     best: tuple[float, int, Impact, float] | None = None  # (cost, stage, impact, moved)
-    while True:
+    for imp in cascade_stages(net, state, margin, max_stages):
+        if imp.stages:
+            stages.append(CascadeStage(imp.stages[-1], imp.served_total_mw, imp.shed_total_mw))
+            logger.debug("cascade stage %d: %d branches tripped, %.3f MW served",
+                         len(stages), len(imp.stages[-1]), imp.served_total_mw)
+        else:
+            outage = imp
         if mode == "redispatch" and imp.overloaded.any():
             floor = shed_cost(net, imp.served_mw, costs)  # no later stage costs less
             if best is not None and best[0] <= floor * (1 + 1e-9) + 1e-9:
@@ -261,16 +264,6 @@ def cascade(
                 cost = shed_cost(net, secured.served_mw, costs)
                 if best is None or cost < best[0] - 1e-9 * max(1.0, abs(best[0])):
                     best = (cost, len(stages), secured, moved)
-        if not imp.overloaded.any() or len(stages) >= max_stages:
-            break
-        tripped = np.flatnonzero(imp.overloaded)
-        branch = eff.branch.copy()
-        branch[tripped] = False
-        eff = State(eff.bus, branch, eff.gen)
-        imp = assess(net, eff, margin=margin)
-        stages.append(CascadeStage(tripped, imp.served_total_mw, imp.shed_total_mw))
-        logger.debug("cascade stage %d: %d branches tripped, %.3f MW served",
-                     len(stages), len(tripped), imp.served_total_mw)
     intervention, moved, final = None, 0.0, imp
     if best is not None and (imp.overloaded.any()
                              or best[0] <= shed_cost(net, imp.served_mw, costs) + 1e-9):
@@ -339,16 +332,13 @@ def redispatch(
     live = imp.state.branch & imp.energized[net.f]
     with np.errstate(divide="ignore", invalid="ignore"):
         loading = np.where(np.isfinite(net.rating_mw), np.abs(flow) / net.rating_mw, 0.0)
-    overloaded = live & (np.abs(flow) > limit + _TRIP_TOL)
+    overloaded = live & (np.abs(flow) > limit + OVERLOAD_MW)
     facility = imp.facility.copy()
-    fb = net.fac_bus
-    redo = touched[fb]
+    redo = touched[net.fac_bus]
     if redo.any():
         crit = np.minimum(net.critical_mw, load)
         frac = np.divide(crit_shed, crit, out=np.zeros(net.n_bus), where=crit > 0)
-        on_grid = imp.energized[fb] & (frac[fb] <= 1e-9)
-        covered = (net.fac_backup_mw >= net.fac_demand_mw - 1e-9) & (net.fac_backup_hours > 0)
-        status = np.where(on_grid, FACILITY_GRID, np.where(covered, FACILITY_BACKUP, FACILITY_DARK))
+        status = facility_status(net, imp.energized, frac, tol=LP_SHED_FRACTION)
         facility[redo] = status[redo]
     new = dataclasses.replace(
         imp, served_mw=served, shed_mw=load - served, gen_mw=gen_mw, flow_mw=flow,

@@ -21,9 +21,11 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from gridres.model import Network
+from gridres.topology import components, effective
 
-__all__ = ["DCSolver", "Factor", "factorise", "susceptance_matrix", "branch_flows",
-           "shift_injections", "reference_buses", "choose_grounds"]
+__all__ = ["DCSolver", "Factor", "dc_solver", "factorise", "susceptance_matrix",
+           "branch_flows", "shift_injections", "reference_buses", "choose_grounds",
+           "first_buses"]
 
 #: Above this many changed branches and grounds, refactorising beats the Woodbury update
 #: (measured: a factorisation costs about as much as 100 extra right-hand sides on
@@ -160,8 +162,6 @@ class DCSolver:
     """
 
     def __init__(self, net: Network) -> None:
-        from gridres.topology import components, effective
-
         self.net = net
         eff = effective(net, net.intact())
         _, labels = components(net, eff.branch)
@@ -226,6 +226,16 @@ class DCSolver:
         uty = np.concatenate([y[net.f[br]] - y[net.t[br]], y[gr]])
         cap = np.diag(1.0 / s) + utz
         return y - z @ np.linalg.solve(cap, uty), fac
+
+
+def dc_solver(net: Network) -> DCSolver:
+    """The intact grid's factorised DC system, built on first use and kept with ``net``
+    for every later outage (a pickled network leaves it behind; it is rebuilt on first
+    use after unpickling)."""
+    solver = net.__dict__.get("_dc_solver")
+    if solver is None:
+        solver = net.__dict__["_dc_solver"] = DCSolver(net)
+    return solver
 
 
 def choose_grounds(net: Network, labels: np.ndarray, eff) -> np.ndarray:

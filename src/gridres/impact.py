@@ -26,28 +26,42 @@ off can free capacity and raise the load served elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from gridres.flow import branch_flows, reference_buses, shift_injections
+from gridres.errors import UsageError
+from gridres.flow import Factor, branch_flows, dc_solver, reference_buses, shift_injections
 from gridres.model import CRITICAL_PRIORITY, Network, State
+from gridres.tolerances import (
+    BACKUP_MW,
+    OVERLOAD_MW,
+    REL_BALANCE,
+    REL_SLACK,
+    SHED_FRACTION,
+    ZERO_MW,
+)
 from gridres.topology import components, effective
 
 __all__ = [
     "Impact",
+    "Balance",
     "assess",
     "balance",
+    "cascade_stages",
     "keeps_schedule",
     "shortfall",
+    "backup_covers",
+    "facility_on_grid",
+    "facility_status",
     "FACILITY_GRID",
     "FACILITY_BACKUP",
     "FACILITY_DARK",
 ]
 
 FACILITY_GRID, FACILITY_BACKUP, FACILITY_DARK = "grid", "backup", "dark"
-_EPS = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,7 +189,7 @@ class Impact:
 def shortfall(need: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """Load to shed per island: demand above capacity, rounding noise ignored."""
     deficit = np.clip(need - cap, 0.0, None)
-    deficit[deficit < 1e-9 * np.maximum(need, 1.0)] = 0.0
+    deficit[deficit < REL_BALANCE * np.maximum(need, 1.0)] = 0.0
     return deficit
 
 
@@ -207,16 +221,38 @@ def keeps_schedule(
         Whether the island's reference is the case's reference bus.
     """
     ref_out = ref_sched + need - deficit - sched
-    tol = 1e-6 * np.maximum(cap, 1.0)
+    tol = REL_SLACK * np.maximum(cap, 1.0)
     lower = np.where(case_ref, -np.inf, -tol)
-    ok = ((cap > _EPS) & (deficit == 0) & (ref_cap > _EPS) & (ref_out >= lower)
+    ok = ((cap > ZERO_MW) & (deficit == 0) & (ref_cap > ZERO_MW) & (ref_out >= lower)
           & (ref_out <= ref_cap + tol))
     return ref_out, ok
 
 
-def balance(
-    net: Network, labels: np.ndarray, ref: np.ndarray, eff: State
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True, eq=False)
+class Balance:
+    """Result of :func:`balance`.
+
+    Attributes
+    ----------
+    served_mw : ndarray, shape (n_bus,)
+    gen_mw : ndarray, shape (n_gen,)
+    energized : ndarray of bool, shape (C,)
+        Per component: it has capacity and is balanced.
+    crit_shed_frac : ndarray, shape (n_bus,)
+        Fraction of each bus's critical-facility load that is shed.
+    fixed_mw : ndarray, shape (n_bus,)
+        Fixed demand (shunts, negative loads) in effect at each energized bus, after any
+        curtailment of surplus injections.
+    """
+
+    served_mw: np.ndarray
+    gen_mw: np.ndarray
+    energized: np.ndarray
+    crit_shed_frac: np.ndarray
+    fixed_mw: np.ndarray
+
+
+def balance(net: Network, labels: np.ndarray, ref: np.ndarray, eff: State) -> Balance:
     """Generation/load balance per component with priority load shedding (rule 3, 4).
 
     Parameters
@@ -231,14 +267,7 @@ def balance(
 
     Returns
     -------
-    served_mw : ndarray, shape (n_bus,)
-    gen_mw : ndarray, shape (n_gen,)
-    energized_comp : ndarray of bool, shape (C,)
-    crit_shed_frac : ndarray, shape (n_bus,)
-        Fraction of each bus's critical-facility load that is shed.
-    fixed_mw : ndarray, shape (n_bus,)
-        Fixed demand (shunts, negative loads) in effect at each energized bus, after any
-        curtailment of surplus injections.
+    Balance
 
     Notes
     -----
@@ -257,7 +286,7 @@ def balance(
     fixed_need = need - demand
     # an island whose fixed demand (shunts, negative loads) alone exceeds its capacity
     # cannot be balanced by shedding: it collapses and is dark
-    energized = (cap > _EPS) & (fixed_need <= cap + 1e-9 * np.maximum(cap, 1.0))
+    energized = (cap > ZERO_MW) & (fixed_need <= cap + REL_BALANCE * np.maximum(cap, 1.0))
     deficit = np.where(energized, shortfall(need, cap), 0.0)
 
     # -- load shedding by class: segments (bus, class, mw), non-critical and critical
@@ -319,13 +348,47 @@ def balance(
     keep = np.clip(1.0 - np.divide(surplus, neg_c, out=np.zeros(n_comp), where=neg_c > 0),
                    0.0, 1.0)
     fixed_eff = np.where(energized_bus, np.maximum(fixed, 0.0) + neg * keep[labels], 0.0)
-    return served, gen_mw, energized, crit_frac, fixed_eff
+    return Balance(served, gen_mw, energized, crit_frac, fixed_eff)
+
+
+def backup_covers(net: Network) -> np.ndarray:
+    """Facilities whose own backup carries them without grid power: ``backup_mw`` covers
+    ``demand_mw`` and ``backup_hours > 0``. Shape (n_fac,)."""
+    return (net.fac_backup_mw >= net.fac_demand_mw - BACKUP_MW) & (net.fac_backup_hours > 0)
+
+
+def facility_on_grid(net: Network, energized: np.ndarray, crit_shed_frac: np.ndarray,
+                     tol: float = SHED_FRACTION) -> np.ndarray:
+    """Facilities the grid serves in full: their bus is energized and none of the load
+    that feeds critical facilities there is shed (up to ``tol``).
+
+    Parameters
+    ----------
+    net : Network
+    energized : ndarray of bool, shape (n_bus,)
+    crit_shed_frac : ndarray, shape (n_bus,)
+        Shed fraction of each bus's critical-facility load (:class:`Balance`).
+    tol : float
+        Shed fraction that still counts as none.
+    """
+    return energized[net.fac_bus] & (crit_shed_frac[net.fac_bus] <= tol)
+
+
+def facility_status(net: Network, energized: np.ndarray, crit_shed_frac: np.ndarray,
+                    tol: float = SHED_FRACTION) -> np.ndarray:
+    """Status of every facility: ``"grid"`` where the grid serves it
+    (:func:`facility_on_grid`), else ``"backup"`` where its backup covers it
+    (:func:`backup_covers`), else ``"dark"``. Object array, shape (n_fac,)."""
+    on_grid = facility_on_grid(net, energized, crit_shed_frac, tol)
+    status = np.where(on_grid, FACILITY_GRID,
+                      np.where(backup_covers(net), FACILITY_BACKUP, FACILITY_DARK))
+    return status.astype(object)
 
 
 def _grounds(net: Network, labels: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """One ground per component, keeping the intact solver's grounds where possible so
     that the low-rank update stays small."""
-    base = net.solver.base_ground
+    base = dc_solver(net).base_ground
     ground = np.zeros(net.n_bus, dtype=bool)
     bg = np.flatnonzero(base)
     has = np.zeros(len(ref), dtype=bool)
@@ -338,26 +401,122 @@ def _grounds(net: Network, labels: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return ground
 
 
-def _solve(net: Network, eff: State, margin: float, factor=None) -> tuple:
+@dataclass(frozen=True, eq=False)
+class _Solution:
+    """One balance and DC flow of an effective state (see :func:`_solve`)."""
+
+    labels: np.ndarray  # component of every bus
+    energized: np.ndarray  # per bus
+    served_mw: np.ndarray
+    gen_mw: np.ndarray
+    flow_mw: np.ndarray
+    theta_rad: np.ndarray
+    loading: np.ndarray
+    overloaded: np.ndarray
+    crit_shed_frac: np.ndarray
+    fixed_mw: np.ndarray
+    factor: Factor  # the factorisation used, for the next stage of a cascade
+
+
+def _solve(net: Network, eff: State, margin: float, factor: Factor | None = None
+           ) -> _Solution:
     _, labels = components(net, eff.branch)
     ref = reference_buses(net, labels, eff)
-    served, gen_mw, energized_comp, crit_frac, fixed_eff = balance(net, labels, ref, eff)
-    energized = energized_comp[labels] & eff.bus
-    inj = np.bincount(net.gen_bus, weights=gen_mw, minlength=net.n_bus) - served
-    inj = inj - fixed_eff
+    bal = balance(net, labels, ref, eff)
+    energized = bal.energized[labels] & eff.bus
+    inj = np.bincount(net.gen_bus, weights=bal.gen_mw, minlength=net.n_bus) - bal.served_mw
+    inj = inj - bal.fixed_mw
     # dark islands carry no flow: their shift injections are dropped too
     branch_live = eff.branch & energized[net.f]
     pfinj, pbusinj = shift_injections(net, branch_live)
     rhs = inj / net.base_mva - pbusinj
-    theta, factor = net.solver.solve(rhs, eff.branch, _grounds(net, labels, ref), factor)
+    theta, factor = dc_solver(net).solve(rhs, eff.branch, _grounds(net, labels, ref), factor)
     # angles relative to each component's reference bus
     theta = theta - theta[ref][labels]
     flow = branch_flows(net, theta, branch_live, pfinj)
     with np.errstate(divide="ignore", invalid="ignore"):
         loading = np.where(np.isfinite(net.rating_mw), np.abs(flow) / net.rating_mw, 0.0)
-    overloaded = branch_live & (np.abs(flow) > net.rating_mw * (1.0 + margin) + 1e-9)
-    return (labels, energized, served, gen_mw, flow, theta, loading, overloaded, crit_frac,
-            fixed_eff, factor)
+    overloaded = branch_live & (np.abs(flow) > net.rating_mw * (1.0 + margin) + OVERLOAD_MW)
+    return _Solution(labels, energized, bal.served_mw, bal.gen_mw, flow, theta, loading,
+                     overloaded, bal.crit_shed_frac, bal.fixed_mw, factor)
+
+
+def _trip_loop(net: Network, eff: State, margin: float, max_stages: int
+               ) -> Iterator[tuple[State, _Solution, tuple[np.ndarray, ...]]]:
+    """The cascade of rule 5, the one loop behind :func:`assess` and
+    :func:`gridres.cascade.cascade`: yields the effective state, its solution and the
+    branches tripped so far (one array per stage), first for the outage and then after
+    every stage, until nothing is overloaded or ``max_stages`` stages have tripped. Each
+    stage starts from the previous stage's factorisation."""
+    stages: list[np.ndarray] = []
+    factor = None
+    while True:
+        sol = _solve(net, eff, margin, factor)
+        factor = sol.factor
+        yield eff, sol, tuple(stages)
+        if not sol.overloaded.any() or len(stages) >= max_stages:
+            return
+        tripped = np.flatnonzero(sol.overloaded)
+        stages.append(tripped)
+        branch = eff.branch.copy()
+        branch[tripped] = False
+        eff = State(eff.bus, branch, eff.gen, eff.ids)
+
+
+def _impact(net: Network, eff: State, sol: _Solution, stages: tuple[np.ndarray, ...]
+            ) -> Impact:
+    labels = sol.labels
+    # islands: components of alive buses, numbered in order of their lowest bus (the
+    # components' own order: dead buses are single-bus components and drop out)
+    comp_alive = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=bool)
+    comp_alive[labels[eff.bus]] = True
+    island = np.where(eff.bus, (np.cumsum(comp_alive) - 1)[labels], -1).astype(np.int64)
+    load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
+    return Impact(
+        net=net,
+        state=eff,
+        island=island,
+        energized=sol.energized,
+        served_mw=sol.served_mw,
+        shed_mw=load - sol.served_mw,
+        gen_mw=sol.gen_mw,
+        flow_mw=sol.flow_mw,
+        theta_rad=sol.theta_rad,
+        loading=sol.loading,
+        overloaded=sol.overloaded,
+        facility=facility_status(net, sol.energized, sol.crit_shed_frac),
+        fixed_mw=sol.fixed_mw,
+        stages=list(stages),
+    )
+
+
+def _check_margin(margin: float, who: str) -> None:
+    if margin < 0:
+        raise UsageError(f"The 'margin' parameter of {who} must be >= 0. Got {margin} instead.")
+
+
+def cascade_stages(
+    net: Network, state: State | None = None, margin: float = 0.0, max_stages: int = 1000
+) -> Iterator[Impact]:
+    """The stages of a cascade of overload trips (rule 5), one :class:`Impact` each.
+
+    The first is the outage itself; each next one follows the trip of every branch the
+    previous one overloads, until no branch is overloaded or ``max_stages`` stages have
+    tripped. An impact's ``stages`` lists the branches tripped so far, per stage.
+    :func:`assess` with ``cascade=True`` returns the last; stop early to act between
+    stages (as :func:`gridres.cascade.cascade` does).
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> net = load_grid("ieee14").network
+    >>> [len(imp.stages) for imp in cascade_stages(net, net.intact().fail(branches=[0]))]
+    [0]
+    """
+    _check_margin(margin, "cascade_stages")
+    eff = effective(net, state if state is not None else net.intact())
+    for eff_k, sol, stages in _trip_loop(net, eff, margin, max_stages):
+        yield _impact(net, eff_k, sol, stages)
 
 
 def assess(
@@ -402,48 +561,9 @@ def assess(
     triangular solve with ``r + 1`` right-hand sides for ``r`` changed branches and
     islands. ``O(n log n)`` otherwise.
     """
-    if margin < 0:
-        from gridres.errors import UsageError
-
-        raise UsageError(f"The 'margin' parameter of assess must be >= 0. Got {margin} instead.")
+    _check_margin(margin, "assess")
     eff = effective(net, state if state is not None else net.intact())
-    stages: list[np.ndarray] = []
-    factor = None  # a cascade keeps the latest refactorisation for its next stages
-    while True:
-        (labels, energized, served, gen_mw, flow, theta, loading, over, crit_frac, fixed_eff,
-         factor) = _solve(net, eff, margin, factor)
-        if not cascade or not over.any() or len(stages) >= max_stages:
-            break
-        tripped = np.flatnonzero(over)
-        stages.append(tripped)
-        branch = eff.branch.copy()
-        branch[tripped] = False
-        eff = State(eff.bus, branch, eff.gen)
-
-    # islands: components of alive buses, numbered in order of their lowest bus (the
-    # components' own order: dead buses are single-bus components and drop out)
-    comp_alive = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=bool)
-    comp_alive[labels[eff.bus]] = True
-    island = np.where(eff.bus, (np.cumsum(comp_alive) - 1)[labels], -1).astype(np.int64)
-    load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
-    shed = load - served
-
-    fac_grid = energized[net.fac_bus] & (crit_frac[net.fac_bus] <= 1e-12)
-    covered = (net.fac_backup_mw >= net.fac_demand_mw - 1e-9) & (net.fac_backup_hours > 0)
-    facility = np.where(fac_grid, FACILITY_GRID, np.where(covered, FACILITY_BACKUP, FACILITY_DARK))
-    return Impact(
-        net=net,
-        state=eff,
-        island=island,
-        energized=energized,
-        served_mw=served,
-        shed_mw=shed,
-        gen_mw=gen_mw,
-        flow_mw=flow,
-        theta_rad=theta,
-        loading=loading,
-        overloaded=over,
-        facility=facility.astype(object),
-        fixed_mw=fixed_eff,
-        stages=stages,
-    )
+    if not cascade:
+        return _impact(net, eff, _solve(net, eff, margin), ())
+    *_, last = _trip_loop(net, eff, margin, max_stages)
+    return _impact(net, *last)

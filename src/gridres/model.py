@@ -10,8 +10,8 @@ never edited in place to model an outage.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Iterable, Mapping
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -34,6 +34,8 @@ __all__ = [
     "State",
     "compile_grid",
     "to_networkx",
+    "lookup_ids",
+    "ElementIds",
     "UnknownIdError",
 ]
 
@@ -96,6 +98,25 @@ class UnknownIdError(UsageError):
     """An id that names no element of the grid; the message lists close matches."""
 
 
+def lookup_ids(index: pd.Index, ids: Iterable[str], noun: str, where: str) -> np.ndarray:
+    """Positions of ``ids`` in ``index``.
+
+    Raises
+    ------
+    UnknownIdError
+        Naming the first unknown id and its close matches: ``"{where}: no {noun} with
+        id 'X'; did you mean ...?"``.
+    """
+    ids = [str(i) for i in ids]
+    pos = index.get_indexer(ids)
+    bad = [i for i, p in zip(ids, pos, strict=True) if p < 0]
+    if bad:
+        close = difflib.get_close_matches(bad[0], index.tolist(), n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownIdError(f"{where}: no {noun} with id {bad[0]!r}{hint}")
+    return pos.astype(np.int64)
+
+
 def _conform(table: str, df: pd.DataFrame | None) -> pd.DataFrame:
     """Return ``df`` with string ids as index named ``id`` and every schema column."""
     columns = _TABLES[table]
@@ -151,7 +172,7 @@ class Grid:
     ...     generators=pd.DataFrame({"id": ["g1"], "bus": ["a"], "p_mw": [50.0],
     ...                              "pmax_mw": [80.0]}),
     ... )
-    >>> g.summary()["total_load_mw"]
+    >>> float(g.network.load_mw.sum())
     50.0
     """
 
@@ -182,56 +203,12 @@ class Grid:
     def has_geometry(self) -> bool:
         return "geometry" in self.buses.columns and self.buses["geometry"].notna().any()
 
-    def summary(self) -> dict[str, Any]:
-        """Counts, totals and bounds, as plain Python values."""
-        from gridres.topology import islands
-
-        net = self.network
-        labels = islands(net, net.intact())
-        n_islands = int(labels[labels >= 0].max() + 1) if (labels >= 0).any() else 0
-        out: dict[str, Any] = {
-            "name": self.name,
-            "source": self.source,
-            "buses": len(self.buses),
-            "branches": len(self.branches),
-            "generators": len(self.generators),
-            "facilities": len(self.facilities),
-            "total_load_mw": round(float(self.buses.loc[self.buses["in_service"], "load_mw"]
-                                         .clip(lower=0).sum()), 6),
-            "total_capacity_mw": round(
-                float(self.generators.loc[self.generators["in_service"], "pmax_mw"]
-                      .clip(lower=0).sum()), 6),
-            "customers": int(self.buses["customers"].sum()),
-            "people_at_facilities": int(self.facilities["people"].sum()),
-            "islands": n_islands,
-            "crs": _crs_label(self.crs),
-            "bounds": None,
-        }
-        if self.has_geometry:
-            b = self.buses["geometry"].dropna()
-            xs = [p.x for p in b]
-            ys = [p.y for p in b]
-            out["bounds"] = [min(xs), min(ys), max(xs), max(ys)]
-        return out
-
     def lookup(self, table: str, ids: Iterable[str]) -> np.ndarray:
         """Positions of ``ids`` in ``table``; raise :class:`UnknownIdError` naming the
         first unknown id and its close matches."""
-        index = getattr(self, table).index
-        ids = [str(i) for i in ids]
-        pos = index.get_indexer(ids)
-        bad = [i for i, p in zip(ids, pos, strict=True) if p < 0]
-        if bad:
-            import difflib
-
-            close = difflib.get_close_matches(bad[0], index.tolist(), n=5, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            noun = {"buses": "bus", "branches": "branch", "generators": "generator",
-                    "facilities": "facility"}[table]
-            raise UnknownIdError(
-                f"{self.source or self.name}: no {noun} with id {bad[0]!r}{hint}"
-            )
-        return pos.astype(np.int64)
+        noun = {"buses": "bus", "branches": "branch", "generators": "generator",
+                "facilities": "facility"}[table]
+        return lookup_ids(getattr(self, table).index, ids, noun, self.source or self.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,8 +269,9 @@ class Network:
         return order, self.t[order].astype(np.int32), self.f[order]
 
     def __getstate__(self) -> dict[str, Any]:
-        # cached views (the solver holds a SuperLU factorisation, which does not pickle)
-        # are rebuilt on first use after unpickling
+        # cached views (and the DC solver that gridres.flow keeps with a network: a
+        # SuperLU factorisation, which does not pickle) are rebuilt on first use
+        # after unpickling
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @cached_property
@@ -319,12 +297,19 @@ class Network:
         return len(self.gen_ids)
 
     def intact(self) -> State:
-        """The state with every in-service element alive."""
+        """The state with every in-service element alive (it knows the network's ids, so
+        :meth:`State.fail` takes ids as well as positions)."""
         return State(
             bus=self.bus_in_service.copy(),
             branch=self.branch_in_service.copy(),
             gen=self.gen_in_service.copy(),
+            ids=self.element_ids,
         )
+
+    @cached_property
+    def element_ids(self) -> ElementIds:
+        """The ids of the buses, branches and generators."""
+        return ElementIds(self.name, self.bus_ids, self.branch_ids, self.gen_ids)
 
     @cached_property
     def incidence(self) -> sp.csr_matrix:
@@ -336,12 +321,45 @@ class Network:
         vals = np.tile([1.0, -1.0], m)
         return sp.csr_matrix((vals, (rows, cols)), shape=(m, self.n_bus))
 
-    @cached_property
-    def solver(self):  # -> gridres.flow.DCSolver (import cycle avoided)
-        """The intact grid's factorised DC system, reused for every outage."""
-        from gridres.flow import DCSolver
 
-        return DCSolver(self)
+@dataclass(frozen=True, eq=False)
+class ElementIds:
+    """The ids of a network's buses, branches and generators, carried by the states made
+    from it (:meth:`Network.intact`) so that they fail elements by id."""
+
+    name: str
+    bus: pd.Index
+    branch: pd.Index
+    gen: pd.Index
+
+    def positions(self, kind: str, items: Iterable[int | str]) -> np.ndarray:
+        """Positions of ``items`` (ids or positions) among the ``kind`` elements
+        (``"bus"``, ``"branch"`` or ``"gen"``)."""
+        index = getattr(self, kind)
+        noun = "generator" if kind == "gen" else kind
+        return _positions(items, kind, lambda ids: lookup_ids(index, ids, noun, self.name))
+
+
+def _positions(items: Iterable[int | str], kind: str, lookup=None) -> np.ndarray:
+    """Integer positions from positions and (with ``lookup``) string ids."""
+    if isinstance(items, np.ndarray) and items.dtype.kind in "iu":
+        return items.astype(np.int64, copy=False)
+    items = list(items)
+    ids = [x for x in items if isinstance(x, str)]
+    if not ids:
+        bad = next((x for x in items if isinstance(x, bool | np.bool_)
+                    or not isinstance(x, int | np.integer)), None)
+        if bad is not None:
+            raise UsageError(f"{kind} {bad!r} is neither a position (an integer) nor an id "
+                             "(a string)")
+        return np.asarray(items, dtype=np.int64)
+    if lookup is None:
+        raise UsageError(
+            f"this State does not know the network's ids, so {kind} {ids[0]!r} cannot be "
+            "found: start from net.intact(), whose states fail elements by id, or pass "
+            "positions (grid.lookup(table, ids) gives them)")
+    found = iter(lookup(ids))
+    return _positions([next(found) if isinstance(x, str) else x for x in items], kind)
 
 
 @dataclass(frozen=True, eq=False)
@@ -350,35 +368,60 @@ class State:
 
     A failed bus takes its branches, loads, generators and facilities with it; the masks
     need not repeat that, the engine applies it.
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> net = load_grid("ieee14").network
+    >>> s = net.intact().fail(branches=[0, "2"], buses=["9"])
+    >>> int((~s.branch).sum()), bool(s.bus[net.bus_ids.get_loc("9")])
+    (2, False)
     """
 
     bus: np.ndarray
     branch: np.ndarray
     gen: np.ndarray
+    ids: ElementIds | None = field(default=None, repr=False)
 
     def fail(
         self,
-        buses: Iterable[int] = (),
-        branches: Iterable[int] = (),
-        gens: Iterable[int] = (),
+        buses: Iterable[int | str] = (),
+        branches: Iterable[int | str] = (),
+        gens: Iterable[int | str] = (),
     ) -> State:
-        """Return a new State with the given positions failed."""
+        """Return a new State with the given elements failed.
+
+        Parameters
+        ----------
+        buses, branches, gens : iterable of int or str
+            Positions, or ids where the state knows its network's (every state that
+            starts from :meth:`Network.intact` does).
+
+        Raises
+        ------
+        UnknownIdError
+            For an id the network does not have (the message lists close matches).
+        """
         return self._with(False, buses, branches, gens)
 
     def restore(
         self,
-        buses: Iterable[int] = (),
-        branches: Iterable[int] = (),
-        gens: Iterable[int] = (),
+        buses: Iterable[int | str] = (),
+        branches: Iterable[int | str] = (),
+        gens: Iterable[int | str] = (),
     ) -> State:
-        """Return a new State with the given positions alive again."""
+        """Return a new State with the given elements alive again (positions or ids, as
+        :meth:`fail`)."""
         return self._with(True, buses, branches, gens)
 
     def _with(self, alive: bool, buses, branches, gens) -> State:
         masks = [self.bus.copy(), self.branch.copy(), self.gen.copy()]
-        for mask, positions in zip(masks, (buses, branches, gens), strict=True):
-            mask[np.asarray(list(positions), dtype=np.int64)] = alive
-        return State(*masks)
+        for kind, mask, items in zip(("bus", "branch", "gen"), masks, (buses, branches, gens),
+                                     strict=True):
+            lookup = None if self.ids is None else (
+                lambda ids, k=kind: self.ids.positions(k, ids))
+            mask[_positions(items, kind, lookup)] = alive
+        return State(*masks, ids=self.ids)
 
 
 def compile_grid(grid: Grid) -> Network:
@@ -511,20 +554,3 @@ def to_networkx(net: Network, state: State | None = None):
             id=net.branch_ids[k], b_pu=float(net.b_pu[k]), rating_mw=float(net.rating_mw[k]),
         )
     return g
-
-
-def _crs_label(crs: str | None) -> str | None:
-    if crs is None:
-        return None
-    from gridres.io.geopackage import crs_label
-
-    return crs_label(crs)
-
-
-def _finite_or_none(v: float) -> float | None:
-    return None if v is None or not math.isfinite(v) else float(v)
-
-
-def records(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-safe copy of a flat mapping (inf/NaN become None)."""
-    return {k: _finite_or_none(v) if isinstance(v, float) else v for k, v in mapping.items()}

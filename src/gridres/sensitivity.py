@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridres.flow import factorise, susceptance_matrix
+from gridres.flow import dc_solver, factorise, susceptance_matrix
 from gridres.model import Network, State
 from gridres.topology import effective
 
@@ -60,7 +60,7 @@ class IntactFactor:
     net : Network
     backend : {"auto", "klu", "superlu"}
         ``"auto"`` uses KLU where PyKLU is importable, else SuperLU (the engine's own
-        factorisation, ``net.solver``, is reused then).
+        factorisation, :func:`gridres.flow.dc_solver`, is reused then).
     perm : array of int, optional
         A numbering of the buses (``perm[new] = old``): right-hand sides and solutions
         are then in that order. Solvers order for fill themselves; a numbering that
@@ -84,7 +84,7 @@ class IntactFactor:
                 f"The 'backend' parameter of intact_factor must be auto, klu or superlu. "
                 f"Got {backend!r} instead."
             )
-        solver = net.solver
+        solver = dc_solver(net)
         self.net = net
         self.branch = solver.base_branch
         self.ground = solver.base_ground
@@ -222,7 +222,7 @@ def bus_tree(net: Network, state: State | None = None) -> BusTree:
     nbr = other[srt].tolist()
     nbr_br = brs[srt].tolist()
 
-    ground = net.solver.base_ground
+    ground = dc_solver(net).base_ground
     roots = np.concatenate([np.flatnonzero(ground & eff.bus), np.flatnonzero(eff.bus)])
     pre = [-1] * n
     parent = [-1] * n

@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gridres.impact import Impact, assess, keeps_schedule, shortfall
+from gridres.impact import Impact, assess, backup_covers, keeps_schedule, shortfall
 from gridres.model import Network
 from gridres.sensitivity import IntactFactor, bus_tree, intact_factor
+from gridres.tolerances import OVERLOAD_MW, ZERO_MW
 
 __all__ = ["Rows", "SuperpositionSweep"]
 
 log = logging.getLogger(__name__)
 
-_EPS = 1e-9  # the engine's "has capacity" threshold (impact._EPS)
 _EMPTY = np.zeros(0, dtype=np.int64)
 _NO_MW = np.zeros(0)
 
@@ -150,8 +150,7 @@ class SuperpositionSweep:
         fpre = tree.pre[net.fac_bus]
         self.fac_sorted = np.argsort(fpre, kind="stable")
         self.fac_pre = fpre[self.fac_sorted]
-        covered = (net.fac_backup_mw >= net.fac_demand_mw - 1e-9) & (net.fac_backup_hours > 0)
-        self.fac_covered = covered
+        self.fac_covered = backup_covers(net)
         self.dark0 = tuple(imp0.dark_facilities.tolist())
         self.totals = (imp0.served_total_mw, imp0.shed_total_mw, imp0.customers_out,
                        imp0.n_islands)
@@ -176,7 +175,7 @@ class SuperpositionSweep:
         sign = np.where(self.new_of[net.f[self.rows]] == self.row_lo, 1.0, -1.0)
         self.row_scale = sign * net.b_pu[self.rows] / rating
         self.row_base = imp0.flow_mw[self.rows] / rating
-        self.row_thr = (1.0 + margin) + 1e-9 / rating
+        self.row_thr = (1.0 + margin) + OVERLOAD_MW / rating
         self.row_of = np.full(net.n_branch, -1, dtype=np.int64)
         self.row_of[self.rows] = np.arange(len(self.rows))
         self._factor: IntactFactor | None = None
@@ -201,7 +200,7 @@ class SuperpositionSweep:
                                minlength=net.n_bus)[roots]
         good = _dispatch_ok(cap, demand + fixed, self.cap[roots], self.sched[roots], sched,
                             net.is_ref[roots])
-        good &= (shed_isl <= 1e-9) & self.imp0.energized[roots] & (agg[6] <= 1)
+        good &= (shed_isl <= ZERO_MW) & self.imp0.energized[roots] & (agg[6] <= 1)
         good &= self.imp0.state.bus[roots]
         ok_root = np.zeros(net.n_bus, dtype=bool)
         ok_root[roots] = good
@@ -216,7 +215,7 @@ class SuperpositionSweep:
         if nref > 0:
             return False
         exchange = -inj  # injection that balances the part
-        if cap <= _EPS:
+        if cap <= ZERO_MW:
             case_dark.append((lo, hi))
             deltas.append((c, exchange))
             add["demand"] += demand

@@ -1,14 +1,18 @@
-"""Islands and unsupplied buses: the topology primitives a planner's question starts from."""
+"""Islands and unsupplied buses: the topology primitives a planner's question starts from,
+and a grid's summary (counts, totals, islands, extent)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from gridres.model import Network, State
+from gridres.io.geopackage import crs_label
+from gridres.model import Grid, Network, State
 
-__all__ = ["effective", "components", "islands", "unsupplied_buses"]
+__all__ = ["effective", "components", "islands", "unsupplied_buses", "grid_summary"]
 
 
 def effective(net: Network, state: State) -> State:
@@ -29,7 +33,7 @@ def effective(net: Network, state: State) -> State:
     bus = state.bus & net.bus_in_service
     branch = state.branch & net.branch_in_service & bus[net.f] & bus[net.t]
     gen = state.gen & net.gen_in_service & bus[net.gen_bus]
-    return State(bus, branch, gen)
+    return State(bus, branch, gen, state.ids)
 
 
 def components(net: Network, branch_alive: np.ndarray) -> tuple[int, np.ndarray]:
@@ -103,3 +107,43 @@ def unsupplied_buses(net: Network, state: State) -> np.ndarray:
     supplied = np.zeros(net.n_bus, dtype=bool)
     supplied[alive] = cap[labels[alive]] > 0
     return np.flatnonzero(alive & ~supplied)
+
+
+def grid_summary(grid: Grid) -> dict[str, Any]:
+    """Counts, totals, islands of the intact grid, CRS and bounds, as plain Python values
+    (what ``gridres info`` shows).
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> s = grid_summary(load_grid("ieee14"))
+    >>> s["buses"], s["islands"], s["total_load_mw"]
+    (14, 1, 259.0)
+    """
+    net = grid.network
+    labels = islands(net, net.intact())
+    n_islands = int(labels[labels >= 0].max() + 1) if (labels >= 0).any() else 0
+    buses, gens = grid.buses, grid.generators
+    out: dict[str, Any] = {
+        "name": grid.name,
+        "source": grid.source,
+        "buses": len(buses),
+        "branches": len(grid.branches),
+        "generators": len(gens),
+        "facilities": len(grid.facilities),
+        "total_load_mw": round(float(buses.loc[buses["in_service"], "load_mw"]
+                                     .clip(lower=0).sum()), 6),
+        "total_capacity_mw": round(float(gens.loc[gens["in_service"], "pmax_mw"]
+                                         .clip(lower=0).sum()), 6),
+        "customers": int(buses["customers"].sum()),
+        "people_at_facilities": int(grid.facilities["people"].sum()),
+        "islands": n_islands,
+        "crs": None if grid.crs is None else crs_label(grid.crs),
+        "bounds": None,
+    }
+    if grid.has_geometry:
+        points = buses["geometry"].dropna()
+        xs = [p.x for p in points]
+        ys = [p.y for p in points]
+        out["bounds"] = [min(xs), min(ys), max(xs), max(ys)]
+    return out

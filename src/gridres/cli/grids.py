@@ -14,10 +14,11 @@ def command(as_json: bool) -> None:
     """List the bundled grids (usable by name wherever a GRID is asked for)."""
     from gridres.io import load_grid
     from gridres.io.load import bundled_grids
+    from gridres.topology import grid_summary
 
     rows = []
     for name, path in bundled_grids().items():
-        s = load_grid(name).summary()
+        s = grid_summary(load_grid(name))
         rows.append({"name": name, "file": str(path), "buses": s["buses"],
                      "branches": s["branches"], "facilities": s["facilities"],
                      "total_load_mw": s["total_load_mw"], "crs": s["crs"]})

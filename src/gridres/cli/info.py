@@ -110,7 +110,9 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
         if left_out:
             console.print(f"(left out for width: {', '.join(left_out)}; --json lists all)")
         return
-    summary = g.summary()
+    from gridres.topology import grid_summary
+
+    summary = grid_summary(g)
     if as_json:
         emit_json(summary)
         return

@@ -8,7 +8,7 @@ finish. Batches of consecutive indices go to one :class:`concurrent.futures.Exec
 * ``workers=1``: in this process;
 * otherwise a :class:`~concurrent.futures.ProcessPoolExecutor` (``workers`` processes,
   default all cores); every worker receives the compiled network once, at start-up, and
-  keeps its DC factorisation (``net.solver``) for all its batches;
+  keeps its DC factorisation (:func:`gridres.flow.dc_solver`) for all its batches;
 * ``scheduler="tcp://HOST:PORT"`` (or a ``distributed.Client``): a Dask cluster
   (``pip install 'gridres[cluster]'``); the job is scattered to every worker once.
 

@@ -4,7 +4,7 @@ executors (this process, a process pool, a Dask cluster).
 A worker gets the compiled network, the generator, the evaluator and the seed once: by
 inheritance (``fork``), as the pool initializer's argument (``forkserver``, ``spawn``),
 or scattered to every Dask worker. It keeps the network's DC factorisation
-(``net.solver``) for all its batches. :func:`run_batch` draws and evaluates scenarios
+(:func:`gridres.flow.dc_solver`) for all its batches. :func:`run_batch` draws and evaluates scenarios
 ``first..last`` and returns their records and the batch's bus counts; the parent writes
 them.
 """

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from gridres.study.results import RESTORATION_METRICS, StudyResults
+from gridres.topology import grid_summary
 
 __all__ = ["executive_summary", "methods", "versions", "fmt_num", "fmt_pct", "fmt_ci",
            "hazard_text", "objective_words", "denoise"]
@@ -169,7 +170,7 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
     The four questions of a decision maker (what fails, who is affected, for how long,
     what helps most), answered from the study's numbers.
     """
-    g = res.grid.summary() if hasattr(res.grid, "summary") else {}
+    g = grid_summary(res.grid)
     total = res.total_load_mw
     paras: list[dict[str, str]] = []
     shed = res.metrics.get("shed_mw", {})
@@ -444,7 +445,7 @@ def methods(res: StudyResults) -> list[dict[str, Any]]:
     from gridres.study import schema
 
     study = res.study
-    g = res.grid.summary() if hasattr(res.grid, "summary") else {}
+    g = grid_summary(res.grid)
     out: list[dict[str, Any]] = []
 
     out.append({"title": "Grid", "text": (

@@ -45,8 +45,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from gridres.impact import balance
+from gridres.impact import balance, facility_on_grid
 from gridres.model import Network, State
+from gridres.tolerances import ZERO_MW
 from gridres.topology import components, effective
 
 __all__ = ["RepairSets", "repair_sets"]
@@ -54,7 +55,6 @@ __all__ = ["RepairSets", "repair_sets"]
 logger = logging.getLogger(__name__)
 
 _BUS, _BRANCH, _GEN = 0, 1, 2
-_EPS = 1e-9
 # added to every edge so that scipy keeps zero-cost edges (and ties go to fewer hops)
 _HOP = 1e-9
 
@@ -140,9 +140,10 @@ def repair_sets(
     eff = effective(net, State(bus, branch, gen))
     n, labels = components(net, eff.branch)
     _, ref = np.unique(labels, return_index=True)
-    _, _, energized, crit_frac = balance(net, labels, ref.astype(np.int64), eff)[:4]
+    bal = balance(net, labels, ref.astype(np.int64), eff)
+    energized = bal.energized  # per island
     fbus = net.fac_bus[fac]
-    supplied = eff.bus[fbus] & energized[labels[fbus]] & (crit_frac[fbus] <= 1e-12)
+    supplied = facility_on_grid(net, energized[labels] & eff.bus, bal.crit_shed_frac)[fac]
     out_hours = np.zeros(len(fac))
     members: list[tuple[tuple[int, int], ...]] = [()] * len(fac)
     todo = np.flatnonzero(~supplied)
@@ -182,7 +183,7 @@ def repair_sets(
     s = n
     e = np.flatnonzero(energized)
     add(np.full(len(e), s), e, np.zeros(len(e)), -1, -1)
-    able = net.gen_in_service & (net.gen_pmax_mw > _EPS) & net.bus_in_service[net.gen_bus]
+    able = net.gen_in_service & (net.gen_pmax_mw > ZERO_MW) & net.bus_in_service[net.gen_bus]
     g = np.flatnonzero(able & ~gen)
     lg = labels[net.gen_bus[g]]
     add(np.full(len(g), s), lg, gen_h[g] + node_cost[lg], _GEN, g)

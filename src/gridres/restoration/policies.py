@@ -305,7 +305,7 @@ class Gains:
         _, ref = np.unique(self.labels, return_index=True)
         self.ref = ref.astype(np.int64)
         self._balance = balance
-        served = balance(net, self.labels, self.ref, self.eff)[0]
+        served = balance(net, self.labels, self.ref, self.eff).served_mw
         self.served_mw = float(served.sum())
         load = np.where(self.eff.bus, np.maximum(net.load_mw, 0.0), 0.0)
         n = self.n_comp
@@ -387,5 +387,5 @@ class Gains:
             branch[inc] = True
             own = (net.gen_bus == pos) & self.masks[2] & net.gen_in_service
             gen[own] = True
-        served = self._balance(net, labels, self.ref, State(bus, branch, gen))[0]
+        served = self._balance(net, labels, self.ref, State(bus, branch, gen)).served_mw
         return max(0.0, float(served.sum()) - self.served_mw)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridres.flow import first_buses
-from gridres.impact import balance
+from gridres.impact import balance, facility_on_grid
 from gridres.model import Network, State
 from gridres.topology import components, effective
 
@@ -66,11 +66,10 @@ def supply(net: Network, bus: np.ndarray, branch: np.ndarray, gen: np.ndarray) -
     eff = effective(net, State(bus, branch, gen))
     _, labels = components(net, eff.branch)
     # served load does not depend on the reference bus (only the dispatch does)
-    out = balance(net, labels, first_buses(labels), eff)
-    served, energized_comp, crit_frac = out[0], out[2], out[3]
-    energized = energized_comp[labels] & eff.bus
-    fac_grid = energized[net.fac_bus] & (crit_frac[net.fac_bus] <= 1e-12)
-    return Supply(served, energized, fac_grid, float(served.sum()))
+    bal = balance(net, labels, first_buses(labels), eff)
+    energized = bal.energized[labels] & eff.bus
+    fac_grid = facility_on_grid(net, energized, bal.crit_shed_frac)
+    return Supply(bal.served_mw, energized, fac_grid, float(bal.served_mw.sum()))
 
 
 def customers_out(net: Network, base: Supply, now: Supply) -> float:
