@@ -63,8 +63,4 @@ def failed(
     gens: Iterable[str] = (),
 ) -> State:
     """The intact state of ``grid`` with the elements of the given string ids failed."""
-    return grid.network.intact().fail(
-        grid.lookup("buses", buses),
-        grid.lookup("branches", branches),
-        grid.lookup("generators", gens),
-    )
+    return grid.network.intact().fail(list(buses), list(branches), list(gens))

@@ -376,11 +376,11 @@ def test_outage_of_a_substation_equals_its_contingency_row(capsys) -> None:
 
 
 def test_restore_takes_a_substation_as_its_buses(capsys) -> None:
-    from gridres.contingency import substations
+    from gridres.elements import substation_buses
     from gridres.io import load_grid
 
     grid = load_grid("demo_region")
-    name, buses = next((n, b) for n, b in substations(grid).items() if len(b) > 1)
+    name, buses = next((n, b) for n, b in substation_buses(grid).items() if len(b) > 1)
     code, out, err = run(capsys, "restore", "demo_region", "--fail", f"substation:{name}",
                          "--policy", "as-listed", "--json")
     assert code == 0, err

@@ -18,9 +18,9 @@ from gridres.contingency import (
     contingencies,
     n_minus_1,
     n_minus_2,
-    substations,
     sweep,
 )
+from gridres.elements import substation_buses
 from gridres.errors import UsageError
 from gridres.impact import assess
 from gridres.model import Grid
@@ -298,12 +298,12 @@ def test_substations_group_by_name_then_location_then_bus():
          {"id": "b1"}, {"id": "b2"}, {"id": "c"}],
         [{"id": "x", "from_bus": "a1", "to_bus": "a2", "x_pu": 0.1}],
     )
-    assert {k: v.tolist() for k, v in substations(g).items()} == {
+    assert {k: v.tolist() for k, v in substation_buses(g).items()} == {
         "North": [0, 1], "b1": [2], "b2": [3], "c": [4]}
     buses = g.buses.copy()
     buses["geometry"] = [Point(0, 0), Point(0, 0), Point(1, 1), Point(1, 1), Point(2, 2)]
     g2 = g.replace(buses=buses)
-    assert sorted(v.tolist() for v in substations(g2).values()) == [[0, 1], [2, 3], [4]]
+    assert sorted(v.tolist() for v in substation_buses(g2).values()) == [[0, 1], [2, 3], [4]]
 
 
 # -- N-2 ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 import shapely
 
 from builders import make_grid
+from gridres.elements import substations
 from gridres.errors import UsageError
 from gridres.impact import assess
 from gridres.model import UnknownIdError
@@ -38,7 +39,6 @@ from gridres.redundancy import (
 from gridres.redundancy.crn import scenario_key
 from gridres.restoration import RestorationSettings
 from gridres.restoration.simulate import repair_multipliers
-from gridres.scenarios.elements import substations
 from gridres.scenarios.hazard import haversine_km
 from gridres.scenarios.spec import scenario_from_spec
 from gridres.scenarios.waves import WaveSequence

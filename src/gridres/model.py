@@ -95,7 +95,20 @@ _TABLES = {
 
 
 class UnknownIdError(UsageError):
-    """An id that names no element of the grid; the message lists close matches."""
+    """An id that names no element of the grid; the message lists close matches.
+
+    Attributes
+    ----------
+    noun : str
+        What was looked for (``bus``, ``branch``, ``generator``, ``substation`` ...).
+    close : tuple of str
+        The close matches the message offers (empty: none).
+    """
+
+    def __init__(self, message: str, *, noun: str = "", close: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.noun = noun
+        self.close = tuple(close)
 
 
 def lookup_ids(index: pd.Index, ids: Iterable[str], noun: str, where: str) -> np.ndarray:
@@ -113,7 +126,8 @@ def lookup_ids(index: pd.Index, ids: Iterable[str], noun: str, where: str) -> np
     if bad:
         close = difflib.get_close_matches(bad[0], index.tolist(), n=5, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownIdError(f"{where}: no {noun} with id {bad[0]!r}{hint}")
+        raise UnknownIdError(f"{where}: no {noun} with id {bad[0]!r}{hint}", noun=noun,
+                             close=tuple(close))
     return pos.astype(np.int64)
 
 

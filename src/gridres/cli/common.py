@@ -3,11 +3,12 @@ handler and exit codes (0 ok, 1 runtime error, 2 usage, 65 invalid data, 66 not 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from gridres.errors import GridresError
 from gridres.io.folder import cannot_write
 
 __all__ = ["console", "grid_argument", "json_option", "force_option", "emit_json", "load",
-           "run_cli", "jsonable", "output_file", "output_folder", "hold_folder", "read_grid"]
+           "run_cli", "jsonable", "output_file", "output_folder", "hold_folder", "read_grid",
+           "fail_option", "failed_elements", "failed_state"]
 
 #: Messages, progress and tables go to stderr; stdout is for --json only.
 console = Console(stderr=True, highlight=False)
@@ -92,6 +94,49 @@ def load(spec: str, *, validate: bool = True):
         if check is not None:
             check(grid, strict=True)
     return grid
+
+
+def fail_option(help: str) -> Any:
+    """The ``--fail KIND:ID`` option (repeatable), with the given help text."""
+    return click.option("--fail", "fails", multiple=True, metavar="KIND:ID", help=help)
+
+
+@contextlib.contextmanager
+def _id_hints(label: str) -> Iterator[None]:
+    """Add where to list the ids to an unknown-id error without close matches (a
+    substation always gets it); ``label`` names the grid as the user gave it."""
+    from gridres.model import UnknownIdError
+
+    try:
+        yield
+    except UnknownIdError as exc:
+        if exc.noun == "substation":
+            raise UnknownIdError(f"{exc} (list them with `gridres contingency {label} "
+                                 "--elements substation`)", noun=exc.noun,
+                                 close=exc.close) from None
+        if exc.close:
+            raise
+        table = {"bus": "buses", "branch": "branches"}.get(exc.noun, "generators")
+        raise UnknownIdError(f"{exc}; list them with `gridres info {label} --list {table}`",
+                             noun=exc.noun) from None
+
+
+def failed_elements(grid: Any, fails: tuple[str, ...], label: str) -> tuple[str, ...]:
+    """``--fail`` values as element tokens in the order given, a substation as its
+    in-service buses (:func:`gridres.elements.expand_tokens`)."""
+    from gridres.elements import expand_tokens
+
+    with _id_hints(label):
+        return expand_tokens(fails, grid, where="--fail")
+
+
+def failed_state(grid: Any, fails: tuple[str, ...], label: str) -> Any:
+    """The state with the ``--fail`` elements failed
+    (:func:`gridres.elements.outage_state`)."""
+    from gridres.elements import outage_state
+
+    with _id_hints(label):
+        return outage_state(grid, fails, where="--fail")
 
 
 def output_file(out: str, suffixes: Iterable[str], option: str = "--out") -> Path:

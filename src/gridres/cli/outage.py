@@ -8,90 +8,24 @@ from rich.table import Table
 from gridres.cli.common import (
     console,
     emit_json,
+    fail_option,
+    failed_state,
     grid_argument,
     json_option,
     load,
     output_file,
 )
-from gridres.errors import UsageError
 
-__all__ = ["command", "failure_tokens", "parse_failures"]
+__all__ = ["command"]
 
-_KINDS = {"bus": "buses", "branch": "branches", "gen": "generators", "generator": "generators"}
-_TOKEN = {"buses": "bus", "branches": "branch", "generators": "gen"}
 #: Suffixes of --out.
 OUT_SUFFIXES = (".gpkg", ".csv", ".parquet")
 
 
-def failure_tokens(grid, specs: tuple[str, ...], option: str = "--fail",
-                   label: str | None = None) -> tuple[str, ...]:
-    """Check ``KIND:ID`` strings against ``grid`` and normalise them to ``bus:ID``,
-    ``branch:ID`` or ``gen:ID`` in the order given; ``substation:NAME`` (as listed by
-    ``gridres contingency --elements substation``) becomes the tokens of its buses.
-    ``label`` names the grid as the user gave it, for the hints in messages.
-
-    Raises
-    ------
-    UsageError
-        On a malformed string or an id the grid does not have, with close matches.
-    """
-    from gridres.model import UnknownIdError
-
-    out: list[str] = []
-    subs = None
-    label = label or grid.source or grid.name
-    for spec in specs:
-        kind, sep, ident = str(spec).partition(":")
-        kind, ident = kind.strip().lower(), ident.strip()
-        if kind == "substation" and ident:
-            from gridres.contingency import substations
-
-            subs = substations(grid) if subs is None else subs
-            if ident not in subs:
-                import difflib
-
-                close = difflib.get_close_matches(ident, list(subs), n=5, cutoff=0.5)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise UsageError(
-                    f"{grid.source or grid.name}: no substation named {ident!r}{hint} (list "
-                    f"them with `gridres contingency {label} --elements substation`)"
-                )
-            out.extend(f"bus:{grid.buses.index[i]}" for i in subs[ident])
-            continue
-        if not sep or kind not in _KINDS or not ident:
-            raise UsageError(
-                f"{option} {spec!r}: write KIND:ID with KIND one of bus, branch, gen, "
-                f"substation (e.g. {option} branch:12)"
-            )
-        try:
-            grid.lookup(_KINDS[kind], [ident])
-        except UnknownIdError as exc:
-            if "did you mean" in str(exc):
-                raise
-            raise UsageError(
-                f"{exc}; list them with `gridres info {label} --list {_KINDS[kind]}`"
-            ) from None
-        out.append(f"{_TOKEN[_KINDS[kind]]}:{ident}")
-    return tuple(out)
-
-
-def parse_failures(grid, specs: tuple[str, ...], label: str | None = None):
-    """Turn ``bus:ID`` / ``branch:ID`` / ``gen:ID`` / ``substation:NAME`` strings into a
-    failed State (see :func:`failure_tokens`)."""
-    buses, branches, gens = [], [], []
-    lists = {"bus": buses, "branch": branches, "gen": gens}
-    tables = {"bus": "buses", "branch": "branches", "gen": "generators"}
-    for token in failure_tokens(grid, specs, label=label):
-        kind, _, ident = token.partition(":")
-        lists[kind].extend(grid.lookup(tables[kind], [ident]))
-    return grid.network.intact().fail(buses, branches, gens)
-
-
 @click.command("outage")
 @grid_argument
-@click.option("--fail", "fails", multiple=True, metavar="KIND:ID",
-              help="An element to fail: bus:ID, branch:ID, gen:ID or substation:NAME "
-                   "(repeatable; ids as in `gridres info GRID --list buses`).")
+@fail_option("An element to fail: bus:ID, branch:ID, gen:ID or substation:NAME "
+             "(repeatable; ids as in `gridres info GRID --list buses`).")
 @click.option("--cascade", is_flag=True, help="Trip overloaded branches until stable.")
 @click.option("--cascade-mode", type=click.Choice(["trip", "redispatch"]), default=None,
               help="trip: no operator action; redispatch: redispatch and shed at least cost "
@@ -117,7 +51,7 @@ def command(grid: str, fails: tuple[str, ...], cascade: bool, cascade_mode: str 
     if out:
         output_file(out, OUT_SUFFIXES)
     g = load(grid)
-    state = parse_failures(g, fails, label=grid)
+    state = failed_state(g, fails, label=grid)
     cascade_doc = None
     if cascade or cascade_mode:
         from gridres.cascade import cascade as run_cascade

@@ -16,6 +16,9 @@ from rich.table import Table
 from gridres.cli.common import (
     console,
     emit_json,
+    fail_option,
+    failed_elements,
+    failed_state,
     force_option,
     grid_argument,
     hold_folder,
@@ -58,15 +61,13 @@ def _depots(values: tuple[str, ...]) -> tuple:
     return tuple(out)
 
 
-def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str | None = None):
+def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str):
     from gridres.scenarios.base import Scenario
 
     if fails and spec:
         raise UsageError("give either --fail or --scenario, not both")
     if fails:
-        from gridres.cli.outage import parse_failures
-
-        state = parse_failures(g, fails, label=label)
+        state = failed_state(g, fails, label)
         net = g.network
         return Scenario.single(
             buses=np.flatnonzero(net.bus_in_service & ~state.bus),
@@ -84,11 +85,9 @@ def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str | Non
     return gen if isinstance(gen, Scenario) else gen.sample(g.network, rng)
 
 
-def _fail_order(g, fails: tuple[str, ...]) -> tuple[str, ...]:
+def _fail_order(g, fails: tuple[str, ...], label: str) -> tuple[str, ...]:
     """The --fail elements as repair-order tokens (a substation: its buses, in order)."""
-    from gridres.cli.outage import failure_tokens
-
-    return tuple(dict.fromkeys(failure_tokens(g, fails)))
+    return tuple(dict.fromkeys(failed_elements(g, fails, label)))
 
 
 def _safe(name: str) -> str:
@@ -105,9 +104,8 @@ def _fmt(v) -> str:
 
 @click.command("restore")
 @grid_argument
-@click.option("--fail", "fails", multiple=True, metavar="KIND:ID",
-              help="A failed element: bus:ID, branch:ID, gen:ID or substation:NAME "
-                   "(repeatable; as-listed follows this order).")
+@fail_option("A failed element: bus:ID, branch:ID, gen:ID or substation:NAME "
+             "(repeatable; as-listed follows this order).")
 @click.option("--scenario", "spec", metavar="SPEC",
               help="Instead of --fail: a scenario spec drawn with --seed (as scenario 0 of "
                    "gridres ensemble), e.g. random:k=3,elements=branch or "
@@ -194,7 +192,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                 raise UsageError("--policy priority-list needs --priority-file FILE")
             chosen.append((name, priority))
         elif name == "as-listed" and fails:
-            chosen.append((name, PriorityList(_fail_order(g, fails), name="as-listed")))
+            chosen.append((name, PriorityList(_fail_order(g, fails, grid), name="as-listed")))
         else:
             chosen.append((name, get_policy(name)))
 

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from gridres.elements import substation_buses, substations
 from gridres.errors import UsageError
 from gridres.redundancy.interventions import (
     BACKUP_HOURS,
@@ -203,7 +204,6 @@ def _exposure(design: Design, generator: ScenarioGenerator | None) -> tuple[dict
     if generator is None:
         return None
     from gridres.redundancy.crn import flatten
-    from gridres.scenarios.elements import substations
     from gridres.scenarios.hazard import HazardScenarios
 
     hz = [g for _, g in flatten(generator) if isinstance(g, HazardScenarios)]
@@ -219,12 +219,11 @@ def _exposure(design: Design, generator: ScenarioGenerator | None) -> tuple[dict
 def _harden_candidates(design: Design, generator: ScenarioGenerator | None,
                        top_k: int) -> list[dict[str, Any]]:
     from gridres import contingency as cg
-    from gridres.scenarios.elements import substations
 
     grid = design.grid
     cases = cg.contingencies(grid, "substation") + cg.contingencies(grid, "branch")
     df = cg.sweep(grid, cases)
-    sub_of = cg.substations(grid)
+    sub_of = substation_buses(grid)
     names = substations(grid)
     exposure = _exposure(design, generator)
     rows = []

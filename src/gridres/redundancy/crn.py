@@ -54,10 +54,10 @@ from typing import Any
 
 import numpy as np
 
+from gridres.elements import substations
 from gridres.model import Grid
 from gridres.restoration.simulate import repair_multipliers
 from gridres.scenarios.base import Scenario, ScenarioGenerator, Wave
-from gridres.scenarios.elements import substations
 from gridres.scenarios.waves import WaveSequence, merge_waves
 
 __all__ = ["CommonScenarios", "Draw", "flatten", "scenario_key", "name_key"]

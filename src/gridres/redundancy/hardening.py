@@ -10,9 +10,9 @@ import difflib
 import logging
 import math
 
+from gridres.elements import substations
 from gridres.errors import UsageError
 from gridres.model import Grid, UnknownIdError
-from gridres.scenarios.elements import substations
 
 __all__ = ["IMMUNE", "HARDEN_FACTOR", "HardKey", "hardening_targets"]
 

@@ -55,10 +55,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gridres.elements import element_token, parse_tokens
 from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.model import Network
 from gridres.restoration.interface import Decision, Policy
-from gridres.restoration.settings import element_token
 from gridres.topology import components, effective
 
 __all__ = [
@@ -165,10 +165,7 @@ class PriorityList:
     def check(self, grid) -> None:
         """Raise :class:`~gridres.model.UnknownIdError` for a token naming no element of
         ``grid``."""
-        tables = {"bus": "buses", "branch": "branches", "gen": "generators"}
-        for token in self.elements:
-            kind, _, ident = token.partition(":")
-            grid.lookup(tables[kind], [ident])
+        parse_tokens(self.elements, grid)
 
 
 def read_priority_file(path: str | Path) -> PriorityList:

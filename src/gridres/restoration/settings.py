@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from gridres.elements import element_token
 from gridres.errors import UsageError
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "DEFAULT_FACILITY_PRIORITY",
     "RestorationSettings",
     "check_param",
-    "element_token",
 ]
 
 #: Kinds of equipment a repair is for. Branches are ``line`` or ``transformer`` (the
@@ -41,9 +41,6 @@ DEFAULT_FACILITY_PRIORITY: dict[str, int] = {
     "other": 7,
 }
 
-_TOKEN_KINDS = {"bus": "bus", "branch": "branch", "gen": "gen", "generator": "gen"}
-
-
 def check_param(ok: bool, name: str, must: str, got: object) -> None:
     """Raise the standard parameter error unless ``ok``.
 
@@ -58,24 +55,6 @@ def check_param(ok: bool, name: str, must: str, got: object) -> None:
         raise UsageError(
             f"The {name!r} parameter of restoration must be {must}. Got {got!r} instead."
         )
-
-
-def element_token(token: str) -> str:
-    """Normalise an element token ``KIND:ID`` (``bus``, ``branch``, ``gen`` or
-    ``generator``) to ``bus:ID``, ``branch:ID`` or ``gen:ID``.
-
-    Examples
-    --------
-    >>> element_token("generator:G1")
-    'gen:G1'
-    """
-    kind, sep, ident = str(token).strip().partition(":")
-    if not sep or kind.strip() not in _TOKEN_KINDS or not ident.strip():
-        raise UsageError(
-            f"{token!r} is not an element: write KIND:ID with KIND one of bus, branch, gen "
-            "(e.g. branch:L12)"
-        )
-    return f"{_TOKEN_KINDS[kind.strip()]}:{ident.strip()}"
 
 
 def _is_int(v: Any) -> bool:

@@ -1,35 +1,20 @@
-"""Naming and picking the elements that scenarios fail.
-
-Shared by every generator: element tokens (``bus:ID``, ``branch:ID``, ``gen:ID``,
-``substation:NAME``), substations as groups of buses, attribute weights, weighted
-sampling without replacement, and the check that a generator samples the network of the
-grid it was built for.
-
-A *substation* is the set of buses that share a non-empty ``substation`` name in the bus
-table; buses without a name that stand at the same location form one (named by its first
-bus's id); any other bus is a substation of its own (named by its bus id). Contingency sweeps, scenario
-generators and ``--fail substation:NAME`` all use this one grouping.
-Failing a substation fails all of its buses.
+"""Picking the elements that scenarios fail: attribute weights, weighted sampling without
+replacement, and the check that a generator samples the network of the grid it was
+built for. Element tokens and substations are :mod:`gridres.elements`.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from gridres.elements import substations
 from gridres.errors import UsageError
-from gridres.model import Grid, Network, UnknownIdError
+from gridres.model import Grid, Network
 
 __all__ = [
-    "ELEMENT_KINDS",
-    "Substations",
-    "substations",
-    "parse_tokens",
     "element_weights",
     "weighted_choice",
     "check_network",
@@ -37,138 +22,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Token kinds and the grid table they name (``substation`` names groups of buses).
-ELEMENT_KINDS = {
-    "bus": "buses",
-    "branch": "branches",
-    "gen": "generators",
-    "generator": "generators",
-    "substation": "buses",
-}
-
-
-@dataclass(frozen=True, eq=False)
-class Substations:
-    """Buses grouped by substation.
-
-    Attributes
-    ----------
-    names : pandas.Index of str, shape (n_sub,)
-        Substation names (a lone bus's substation is named by its bus id).
-    of_bus : ndarray of int, shape (n_bus,)
-        Substation of every bus.
-    in_service : ndarray of bool, shape (n_sub,)
-        Substation with at least one in-service bus.
-    """
-
-    names: pd.Index
-    of_bus: np.ndarray
-    in_service: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def buses(self, subs: Iterable[int]) -> np.ndarray:
-        """Bus positions of the given substation positions."""
-        return np.flatnonzero(np.isin(self.of_bus, np.asarray(list(subs), dtype=np.int64)))
-
-    def total(self, per_bus: np.ndarray) -> np.ndarray:
-        """Sum a per-bus array over each substation."""
-        return np.bincount(self.of_bus, weights=per_bus, minlength=len(self.names))
-
-
-def substations(grid: Grid) -> Substations:
-    """Group the grid's buses into substations (see the module notes).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from gridres.model import Grid
-    >>> g = Grid(buses=pd.DataFrame({"id": ["a", "b", "c"], "substation": ["S", "S", ""]}),
-    ...          branches=None)
-    >>> s = substations(g)
-    >>> list(s.names), s.of_bus.tolist()
-    (['S', 'c'], [0, 0, 1])
-    """
-    b = grid.buses
-    keys = b["substation"].astype(str).str.strip().to_numpy(dtype=object)
-    empty = keys == ""
-    if empty.any() and grid.has_geometry:
-        # buses at the same location form a substation, named "x,y"
-        geom = b["geometry"].to_numpy()
-        for i in np.flatnonzero(empty):
-            g = geom[i]
-            if g is not None and not getattr(g, "is_empty", True):
-                p = g.representative_point() if g.geom_type != "Point" else g
-                keys[i] = f"{p.x:.9g},{p.y:.9g}"
-        empty = keys == ""
-    keys[empty] = b.index.to_numpy()[empty]
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), sort=False)
-    # a group found by location is named by its first bus's id
-    named = b["substation"].astype(str).str.strip().to_numpy() != ""
-    first = np.unique(codes, return_index=True)[1]
-    uniques = np.where(named[first], np.asarray(uniques, dtype=object),
-                       b.index.to_numpy()[first])
-    codes = codes.astype(np.int64)
-    alive = np.zeros(len(uniques), dtype=bool)
-    np.logical_or.at(alive, codes, grid.buses["in_service"].to_numpy(bool))
-    return Substations(pd.Index(uniques.astype(str), name="substation"), codes, alive)
-
-
-def parse_tokens(tokens: Iterable[str], grid: Grid, where: str = "") -> dict[str, np.ndarray]:
-    """Turn element tokens into positions.
-
-    Parameters
-    ----------
-    tokens : iterable of str
-        ``bus:ID``, ``branch:ID``, ``gen:ID`` (or ``generator:ID``), ``substation:NAME``.
-    grid : Grid
-    where : str
-        Where the tokens come from (a file and row), prefixed to error messages.
-
-    Returns
-    -------
-    dict
-        ``{"buses": ..., "branches": ..., "gens": ...}`` arrays of positions.
-
-    Raises
-    ------
-    UsageError
-        On a malformed token, an unknown kind, or an id the grid does not have.
-    """
-    out: dict[str, list[int]] = {"buses": [], "branches": [], "gens": []}
-    prefix = f"{where}: " if where else ""
-    subs: Substations | None = None
-    for token in tokens:
-        kind, sep, ident = str(token).partition(":")
-        kind, ident = kind.strip().lower(), ident.strip()
-        if not sep or kind not in ELEMENT_KINDS or not ident:
-            raise UsageError(
-                f"{prefix}{token!r} is not an element: write KIND:ID with KIND one of "
-                "bus, branch, gen, substation (e.g. branch:12)"
-            )
-        if kind == "substation":
-            subs = subs or substations(grid)
-            pos = subs.names.get_indexer([ident])
-            if pos[0] < 0:
-                close = difflib.get_close_matches(ident, subs.names.tolist(), n=5, cutoff=0.5)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise UnknownIdError(
-                    f"{prefix}{grid.source or grid.name}: no substation named {ident!r}{hint}"
-                )
-            out["buses"].extend(subs.buses(pos).tolist())
-            continue
-        table = ELEMENT_KINDS[kind]
-        try:
-            pos = grid.lookup(table, [ident])
-        except UnknownIdError as exc:
-            raise UnknownIdError(f"{prefix}{exc}") from None
-        out[{"buses": "buses", "branches": "branches", "generators": "gens"}[table]].extend(
-            pos.tolist()
-        )
-    return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
-
 
 def element_weights(grid: Grid, table: str, weight: str | None, who: str) -> np.ndarray:
     """Non-negative sampling weights of a table's elements from one of its columns.

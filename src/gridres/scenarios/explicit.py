@@ -46,11 +46,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridres.elements import parse_tokens
 from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.limits import MAX_NESTING, nesting_depth
 from gridres.model import Grid, Network
 from gridres.scenarios.base import Scenario, Wave
-from gridres.scenarios.elements import check_network, parse_tokens
+from gridres.scenarios.elements import check_network
 
 __all__ = [
     "ExplicitScenarios",

@@ -42,10 +42,11 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from gridres.elements import Substations, substations
 from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.model import Grid, Network
 from gridres.scenarios.base import Scenario, Wave
-from gridres.scenarios.elements import Substations, check_network, check_param, substations
+from gridres.scenarios.elements import check_network, check_param
 from gridres.scenarios.fragility import FragilitySet, fragility_set, sample_failures
 
 __all__ = [

@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gridres.elements import Substations, substations
 from gridres.model import Grid, Network
 from gridres.scenarios.base import Scenario, Wave
 from gridres.scenarios.elements import (
-    Substations,
     check_network,
     check_param,
     element_weights,
-    substations,
     weighted_choice,
 )
 

@@ -81,11 +81,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gridres.elements import ELEMENT_KINDS
 from gridres.errors import UsageError
 from gridres.limits import MAX_NESTING, nesting_depth
 from gridres.model import Grid
 from gridres.scenarios.base import ScenarioGenerator
-from gridres.scenarios.elements import ELEMENT_KINDS
 
 __all__ = ["scenario_from_spec", "parse_spec", "SPEC_KINDS"]
 
