@@ -16,17 +16,16 @@ from shapely.geometry import Point
 from builders import make_grid
 from gridres.cli import cli
 from gridres.errors import UsageError
+from gridres.model import State
 from gridres.restoration import (
     PriorityList,
     RestorationSettings,
     compare,
-    energy_not_served,
-    facility_timeline,
     prepare,
     read_priority_file,
-    restoration_times,
     simulate,
 )
+from gridres.restoration.metrics import energy_not_served, facility_timeline, restoration_times
 from gridres.restoration.simulate import repair_multipliers
 from gridres.restoration.supply import supply
 from gridres.scenarios.base import Scenario, Wave
@@ -379,7 +378,7 @@ def test_supply_equals_assess_on_random_states(matpower_grid):
                                rng.choice(net.n_branch, 12, replace=False),
                                rng.choice(net.n_gen, 4, replace=False))
         imp = assess(net, st)
-        sup = supply(net, st.bus, st.branch, st.gen)
+        sup = supply(net, st)
         np.testing.assert_allclose(sup.served_mw, imp.served_mw, atol=1e-9)
         np.testing.assert_array_equal(sup.energized, imp.energized)
         np.testing.assert_array_equal(sup.fac_grid, imp.facility == FACILITY_GRID)
@@ -397,15 +396,15 @@ def test_gains_equal_supply_and_bounds_hold(matpower_grid):
         fg = rng.choice(net.n_gen, 6, replace=False)
         st = net.intact().fail(fb, fl, fg)
         masks = (st.bus, st.branch, st.gen)
-        ctx = Gains(net, masks)
-        base = supply(net, *masks).total_mw
+        ctx = Gains(net, st)
+        base = supply(net, State(*masks)).total_mw
         assert ctx.served_mw == pytest.approx(base)
         cands = [(0, int(p)) for p in fb] + [(1, int(p)) for p in fl] + [(2, int(p)) for p in fg]
         ub = ctx.bounds([e for e, _ in cands], [p for _, p in cands])
         for (e, p), bound in zip(cands, ub, strict=True):
             m = [x.copy() for x in masks]
             m[e][p] = True
-            exact = max(0.0, supply(net, *m).total_mw - base)
+            exact = max(0.0, supply(net, State(*m)).total_mw - base)
             assert ctx.gain(e, p) == pytest.approx(exact, abs=1e-9)
             assert bound >= exact - 1e-9
             if bound == 0:

@@ -10,12 +10,9 @@ import numpy as np
 import pytest
 
 from builders import failed, make_grid
-from gridres.restoration import (
-    RestorationSettings,
-    prepare,
-    repair_sets,
-    simulate,
-)
+from gridres.model import State
+from gridres.restoration import RestorationSettings, prepare, simulate
+from gridres.restoration.critical import repair_sets
 from gridres.restoration.policies import critical_first
 from gridres.restoration.supply import supply
 from gridres.scenarios.base import Scenario
@@ -73,7 +70,7 @@ def test_ring_no_single_outage_darkens_the_hospital():
     net = g.network
     for line in ["l1", "l2", "l3", "l4", "l5"]:
         st = failed(g, branches=[line])
-        assert supply(net, st.bus, st.branch, st.gen).fac_grid.all(), line
+        assert supply(net, st).fac_grid.all(), line
 
 
 def test_critical_first_repairs_the_hospital_set_before_the_larger_load():
@@ -246,8 +243,8 @@ def _random_case(seed: int):
 @pytest.mark.parametrize("seed", range(40))
 def test_repair_sets_are_the_cheapest_by_brute_force(seed):
     net, fail, alive, hours = _random_case(seed)
-    rs = repair_sets(net, tuple(alive), tuple(hours))
-    now = supply(net, *alive)
+    rs = repair_sets(net, State(*alive), tuple(hours))
+    now = supply(net, State(*alive))
     np.testing.assert_array_equal(rs.supplied, now.fac_grid)
     repairable = [(t, p) for t, p in fail if np.isfinite(hours[t][p])]
     best = np.full(len(net.fac_ids), np.inf)
@@ -256,7 +253,7 @@ def test_repair_sets_are_the_cheapest_by_brute_force(seed):
             masks = [m.copy() for m in alive]
             for t, p in subset:
                 masks[t][p] = True
-            on = supply(net, *masks).energized[net.fac_bus]
+            on = supply(net, State(*masks)).energized[net.fac_bus]
             cost = sum(hours[t][p] for t, p in subset)
             best = np.where(on, np.minimum(best, cost), best)
     for f in range(len(net.fac_ids)):
@@ -271,6 +268,6 @@ def test_repair_sets_are_the_cheapest_by_brute_force(seed):
             masks = [m.copy() for m in alive]
             for t, p in rs.members[f]:
                 masks[t][p] = True
-            assert supply(net, *masks).energized[net.fac_bus[f]]
+            assert supply(net, State(*masks)).energized[net.fac_bus[f]]
         else:
             assert rs.members[f] == ()

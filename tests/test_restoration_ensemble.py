@@ -12,7 +12,6 @@ import pytest
 
 from gridres.errors import UsageError
 from gridres.restoration import (
-    FIELDS,
     RestorationEvaluator,
     RestorationSettings,
     compare_policies,
@@ -20,6 +19,7 @@ from gridres.restoration import (
     prepare,
     simulate,
 )
+from gridres.restoration.metrics import FIELDS
 from gridres.scenarios.base import Scenario
 
 

@@ -192,18 +192,21 @@ def test_optimal_equals_brute_force_with_one_crew(seed):
 
 
 def test_plan_value_is_what_the_simulator_achieves():
-    from gridres.restoration.simulate import _Run
-
     g, sc = random_case(77, 5, 1, 60.0)
     s = RestorationSettings(crews=2, depots=("b0",), spare_stock={"transformer": 0},
                             spare_lead_time_h={"transformer": 15.0})
     assets = prepare(g, s)
     res = simulate(g.network, assets, sc, "optimal")
-    # replay the first planning step by hand: same state as the simulator at time 0
-    run = _Run(g.network, assets, sc, lambda d: None, np.ones(sum(w.size for w in sc.waves)))
-    run._wave(0)
-    run.now = None
-    plan = plan_restoration(run, run.snapshot(), 60.0)
+    # plan the first decision by hand, through the context every policy gets
+    plans = []
+
+    def plan_first(d):
+        if not plans:
+            plans.append(plan_restoration(d.context, d.snapshot(), 60.0))
+        return 0
+
+    simulate(g.network, assets, sc, plan_first)
+    plan = plans[0]
     assert plan.status == "optimal"
     assert res.metrics["ens_mwh"] == pytest.approx(plan.ens_mwh, rel=1e-7, abs=1e-6)
 

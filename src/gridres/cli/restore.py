@@ -67,14 +67,7 @@ def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str):
     if fails and spec:
         raise UsageError("give either --fail or --scenario, not both")
     if fails:
-        state = failed_state(g, fails, label)
-        net = g.network
-        return Scenario.single(
-            buses=np.flatnonzero(net.bus_in_service & ~state.bus),
-            branches=np.flatnonzero(net.branch_in_service & ~state.branch),
-            gens=np.flatnonzero(net.gen_in_service & ~state.gen),
-            label="--fail",
-        )
+        return Scenario.from_state(g.network, failed_state(g, fails, label), label="--fail")
     if not spec:
         raise UsageError("say what fails: --fail KIND:ID (repeatable) or --scenario SPEC")
     if rng is None:

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from gridres.errors import UsageError
-from gridres.model import Grid, Network
+from gridres.model import Grid, Network, State
 from gridres.redundancy.crn import CommonScenarios, scenario_key
 from gridres.redundancy.interventions import Design, Intervention
 from gridres.redundancy.reuse import (
@@ -168,7 +168,7 @@ def _compiled(key: frozenset, interventions: Sequence[Intervention]) -> _Compile
         design = _build(_WORKER["base"], interventions)
         net = design.grid.network
         intact = net.intact()
-        s = supply(net, intact.bus, intact.branch, intact.gen)
+        s = supply(net, intact)
         pol = _WORKER["policy"]
         fn = get_policy(pol, _WORKER["priority"] if pol == "priority-list" else None)
         c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid, s.served_mw)
@@ -198,7 +198,7 @@ def _simulate(key: frozenset, interventions: Sequence[Intervention],
         eff = effective(net, st)
         _, lab = components(net, eff.branch)
         labels = np.where(eff.bus, lab, -1).astype(np.int32)
-        s = supply(net, st.bus, st.branch, st.gen)
+        s = supply(net, st)
         full = s.served_mw >= load - 1e-9 * np.maximum(load, 1.0)
         lossless = bool(np.all(s.energized[has_need] & full[has_need])
                         and np.all(s.fac_grid[c.base_fac_grid]))
@@ -221,7 +221,7 @@ def _simulate(key: frozenset, interventions: Sequence[Intervention],
                         seen.add((etype, int(p)))
                         masks = [intact.bus.copy(), intact.branch.copy(), intact.gen.copy()]
                         masks[etype][p] = False
-                        dep |= c.base_fac_grid & ~supply(net, *masks).fac_grid
+                        dep |= c.base_fac_grid & ~supply(net, State(*masks)).fac_grid
         out.append((i, m, labels, lossless, fac_lost, dep, waited))
     return out
 

@@ -88,7 +88,7 @@ class RepairSets:
 
 def repair_sets(
     net: Network,
-    alive: tuple[np.ndarray, np.ndarray, np.ndarray],
+    alive: State,
     hours: tuple[np.ndarray, np.ndarray, np.ndarray],
     facilities: Sequence[int] | np.ndarray | None = None,
 ) -> RepairSets:
@@ -97,8 +97,8 @@ def repair_sets(
     Parameters
     ----------
     net : Network
-    alive : tuple of ndarray of bool
-        Alive bus, branch and generator masks of the damaged state.
+    alive : State
+        What is alive in the damaged state.
     hours : tuple of ndarray of float
         Repair hours of every bus, branch and generator (shapes as the masks); read where
         the element is failed; ``inf`` marks a failed element that cannot be repaired.
@@ -123,8 +123,7 @@ def repair_sets(
     ...                              "demand_mw": [1.0]}))
     >>> net = g.network
     >>> st = net.intact().fail(branches=[0, 1, 2])     # h is fed two ways, both cut
-    >>> rs = repair_sets(net, (st.bus, st.branch, st.gen),
-    ...                  (np.zeros(3), np.array([4.0, 4.0, 10.0]), np.zeros(1)))
+    >>> rs = repair_sets(net, st, (np.zeros(3), np.array([4.0, 4.0, 10.0]), np.zeros(1)))
     >>> float(rs.hours[0]), [net.branch_ids[p] for _, p in rs.members[0]]
     (8.0, ['l1', 'l2'])
 
@@ -133,11 +132,11 @@ def repair_sets(
     See the module notes for the rule. ``O(n + m)`` for the islands, then
     ``O(k log k)`` for ``k`` failed elements.
     """
-    bus, branch, gen = (np.asarray(m, dtype=bool) for m in alive)
+    branch, gen = alive.branch, alive.gen
     bus_h, branch_h, gen_h = (np.asarray(h, dtype=float) for h in hours)
     fac = (np.arange(len(net.fac_ids)) if facilities is None
            else np.asarray(facilities, dtype=np.int64).reshape(-1))
-    eff = effective(net, State(bus, branch, gen))
+    eff = effective(net, alive)
     n, labels = components(net, eff.branch)
     _, ref = np.unique(labels, return_index=True)
     bal = balance(net, labels, ref.astype(np.int64), eff)

@@ -1,5 +1,6 @@
-"""Policies compared on the same scenarios: one grid and scenario (:func:`compare`), or
-every scenario of an ensemble (:class:`RestorationEvaluator`)."""
+"""Policies compared on the same scenarios: one outage under one policy (:func:`restore`)
+or several (:func:`compare`), or every scenario of an ensemble
+(:class:`RestorationEvaluator`)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,27 @@ from typing import Any
 
 import numpy as np
 
+from gridres.elements import as_state
 from gridres.errors import UsageError
-from gridres.model import Grid, Network
+from gridres.model import Grid, Network, State
 from gridres.restoration.assets import Assets, prepare
+from gridres.restoration.interface import RestorationResult
 from gridres.restoration.metrics import FIELDS, record_fields
 from gridres.restoration.policies import get_policy
 from gridres.restoration.settings import RestorationSettings
-from gridres.restoration.simulate import RestorationResult, repair_multipliers, simulate
+from gridres.restoration.simulate import repair_multipliers, simulate
 from gridres.scenarios.base import Scenario
 
-__all__ = ["RestorationEvaluator", "compare"]
+__all__ = ["RestorationEvaluator", "compare", "restore"]
+
+#: What an outage argument may be: a scenario, a state, or element tokens.
+Outage = Scenario | State | str | Iterable[str]
+
+
+def _scenario(grid: Grid, outage: Outage) -> Scenario:
+    if isinstance(outage, Scenario):
+        return outage
+    return Scenario.from_state(grid.network, as_state(grid, outage))
 
 
 def _policies(policies: Iterable[str], priority: Sequence[str] | None) -> list[tuple[str, Any]]:
@@ -36,7 +48,7 @@ def _policies(policies: Iterable[str], priority: Sequence[str] | None) -> list[t
 
 def compare(
     grid: Grid,
-    scenario: Scenario,
+    scenario: Outage,
     policies: Iterable[str] = ("greedy",),
     settings: RestorationSettings | None = None,
     seed: int | np.random.Generator | None = None,
@@ -49,7 +61,9 @@ def compare(
     Parameters
     ----------
     grid : Grid
-    scenario : Scenario
+    scenario : Scenario, State or iterable of str
+        The outage: a scenario (waves of failures), a state, or element tokens
+        (``"branch:L7"``, ``"substation:NAME"``) failed at time 0.
     policies : iterable of str
         Policy names (see :func:`gridres.restoration.policies.policy_names`).
     settings : RestorationSettings, optional
@@ -66,6 +80,7 @@ def compare(
     dict of str to RestorationResult
         In the order of ``policies``.
     """
+    scenario = _scenario(grid, scenario)
     assets = assets or prepare(grid, settings)
     mult = repair_multipliers(scenario, assets.settings.repair_sigma,
                               seed if assets.settings.repair_sigma > 0 else 0)
@@ -73,6 +88,28 @@ def compare(
         name: simulate(grid.network, assets, scenario, fn, multipliers=mult)
         for name, fn in _policies(policies, priority)
     }
+
+
+def restore(
+    grid: Grid,
+    outage: Outage,
+    policy: str = "greedy",
+    settings: RestorationSettings | None = None,
+    seed: int | np.random.Generator | None = None,
+    *,
+    priority: Sequence[str] | None = None,
+) -> RestorationResult:
+    """Restore one outage under one policy: :func:`compare` with a single policy.
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> res = restore(load_grid("ieee14"), ["branch:1", "branch:2"], "greedy",
+    ...               RestorationSettings(crews=1))
+    >>> res.metrics["repairs"]
+    2
+    """
+    return compare(grid, outage, (policy,), settings, seed, priority=priority)[policy]
 
 
 @dataclass(frozen=True)

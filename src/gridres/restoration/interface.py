@@ -4,34 +4,38 @@ event loop of :func:`~gridres.restoration.simulate.simulate`.
 * :data:`Policy`: a callable that picks a free crew's next job from a :class:`Decision`.
 * :class:`Decision`: the free crew, the jobs waiting for a crew and what each would cost
   it, with lazily computed aids (MW gained, load depending on an element, facility
-  ranks); :class:`Snapshot` is the whole simulation state for planning policies.
+  ranks).
+* :class:`PolicyContext`: what a policy may ask the simulation beyond one decision
+  (gains, dependencies, the whole state as a :class:`Snapshot`, promises of spares, a
+  read-only view of the jobs); the simulator implements it, policies only call it.
 * :class:`RestorationResult`: the curve, schedule, facility hours and metrics of a run.
-
-Every name here is importable from :mod:`gridres.restoration.simulate` too.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from gridres.restoration.simulate import _Run
+from gridres.model import Network, State
 
-__all__ = ["Decision", "Snapshot", "RestorationResult", "Policy"]
+__all__ = ["Decision", "JobView", "PolicyContext", "Snapshot", "RestorationResult", "Policy"]
 
 logger = logging.getLogger(__name__)
 
 #: A policy: given a :class:`Decision`, the position in ``decision.candidates`` of the
 #: job to send the crew to, or ``None`` to leave the crew idle until the next event.
 Policy = Callable[["Decision"], "int | None"]
+
+#: Job status in :attr:`JobView.status`.
+PENDING, ASSIGNED, REPAIRING, DONE = "pending", "assigned", "repairing", "done"
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,8 +59,8 @@ class Snapshot:
         Per kind, arrival times of spares not yet used (sorted), of which the first
         ``spare_held[kind]`` are promised to active jobs.
     spare_held : dict of str to int
-    alive : tuple of ndarray
-        Current alive masks (bus, branch, gen).
+    alive : State
+        What is alive now (failed elements not yet repaired are dead).
     """
 
     time_h: float
@@ -67,7 +71,113 @@ class Snapshot:
     crew_xy: np.ndarray
     spare_items: dict
     spare_held: dict
-    alive: tuple
+    alive: State
+
+
+class JobView:
+    """A read-only view of one repair job (it follows the job as the run goes on).
+
+    Attributes
+    ----------
+    id : int
+        Position in :attr:`PolicyContext.jobs`.
+    element : str
+        ``KIND:ID`` token of the failed element.
+    kind : str
+        Kind of equipment (``line``, ``transformer``, ``bus``, ``generator``).
+    etype, position : int
+        Element type (0 bus, 1 branch, 2 generator) and its position in the network.
+    wave : int
+    fail_h, expected_h : float
+        When it failed; expected repair hours.
+    xy : ndarray, shape (2,)
+        Site (NaN without coordinates).
+    needs_spare : bool
+    status : str
+        ``"pending"``, ``"assigned"``, ``"repairing"`` or ``"done"``.
+    """
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: Any) -> None:
+        self._job = job
+
+    id = property(lambda self: self._job.id)
+    element = property(lambda self: self._job.token)
+    kind = property(lambda self: self._job.kind)
+    etype = property(lambda self: self._job.etype)
+    position = property(lambda self: self._job.pos)
+    wave = property(lambda self: self._job.wave)
+    fail_h = property(lambda self: self._job.fail_h)
+    expected_h = property(lambda self: self._job.expected_h)
+    xy = property(lambda self: self._job.xy.copy())
+    needs_spare = property(lambda self: self._job.spare)
+    status = property(lambda self: self._job.status)
+
+    def __repr__(self) -> str:
+        return f"JobView({self.id}, {self.element!r}, {self.status})"
+
+
+class PolicyContext(ABC):
+    """What a policy may ask the simulation beyond its :class:`Decision`.
+
+    The simulator passes one context per run (``decision.context``); every method
+    answers for the current state and time. Policies read it and never change the run,
+    except through :meth:`reserve` (promising spares in a planned order) and
+    :meth:`note`.
+
+    Attributes
+    ----------
+    net : Network
+    assets : Assets
+        Kinds, repair hours, sites and travel of the run's elements, with its settings.
+    jobs : sequence of JobView
+        Every job of the run so far, by id.
+    base_mw : float
+        Load served before the event (the reference of energy not served).
+    open_jobs : int
+        Jobs not yet repaired (waiting or under way).
+    waves_seen : int
+        Waves of failures so far.
+    memo : dict
+        A dictionary that lives for the run (for policies that plan).
+    """
+
+    net: Network
+    assets: Any
+    jobs: Sequence[JobView]
+    base_mw: float
+    open_jobs: int
+    waves_seen: int
+    memo: dict
+
+    @abstractmethod
+    def gains(self, candidates: np.ndarray, hours: np.ndarray) -> np.ndarray:
+        """MW each candidate job would reconnect if repaired now (see
+        :attr:`Decision.gain_mw`), ``hours`` the crew-hours of each."""
+
+    @abstractmethod
+    def dependency(self, job: int) -> tuple[float, np.ndarray]:
+        """MW lost, and facilities that lose grid power, if the job's element alone were
+        out (everything else intact)."""
+
+    @abstractmethod
+    def facility_keys(self) -> dict[int, tuple[float, float, float, float]]:
+        """Per pending job id, the key of the most critical facility whose cheapest repair
+        set holds it (see :attr:`Decision.facility_rank`)."""
+
+    @abstractmethod
+    def snapshot(self) -> Snapshot:
+        """The whole simulation state now."""
+
+    @abstractmethod
+    def reserve(self, keys: dict[int, tuple]) -> None:
+        """Promise spares to pending jobs in the order of ``keys`` (replacing earlier
+        promises to pending jobs); jobs a crew is on keep theirs."""
+
+    @abstractmethod
+    def note(self, message: str) -> None:
+        """Add a note to the result (once per distinct message)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +208,7 @@ class Decision:
     travel_h: np.ndarray
     wait_h: np.ndarray
     repair_h: np.ndarray
-    run: _Run = field(repr=False)
+    context: PolicyContext = field(repr=False)
 
     @property
     def crew_hours(self) -> np.ndarray:
@@ -108,20 +218,22 @@ class Decision:
     @property
     def elements(self) -> list[str]:
         """Element tokens (``branch:ID``) of the candidates."""
-        return [self.run.jobs[j].token for j in self.candidates]
+        jobs = self.context.jobs
+        return [jobs[j].element for j in self.candidates]
 
     @property
     def kinds(self) -> list[str]:
-        return [self.run.jobs[j].kind for j in self.candidates]
+        jobs = self.context.jobs
+        return [jobs[j].kind for j in self.candidates]
 
     @property
     def memo(self) -> dict:
         """A dictionary that lives for one simulation (for policies that plan)."""
-        return self.run.memo
+        return self.context.memo
 
     @property
     def settings(self):
-        return self.run.assets.settings
+        return self.context.assets.settings
 
     @cached_property
     def gain_mw(self) -> np.ndarray:
@@ -129,13 +241,13 @@ class Decision:
         state with every job already under way counted as done (so that two crews do
         not chase the same load). Exact for up to ``greedy_max_candidates``
         candidates with a positive bound, 0 for the rest."""
-        return self.run.gains(self.candidates, self.crew_hours)
+        return self.context.gains(self.candidates, self.crew_hours)
 
     @cached_property
     def dependent_mw(self) -> np.ndarray:
         """MW lost if this element alone were out (everything else intact): the load
         that depends on it. Per element, computed once per run."""
-        return np.array([self.run.dependency(j)[0] for j in self.candidates])
+        return np.array([self.context.dependency(int(j))[0] for j in self.candidates])
 
     @cached_property
     def facility_rank(self) -> np.ndarray:
@@ -152,19 +264,18 @@ class Decision:
         if sent now, a job under way the hours it is expected to need still (a set may
         hold jobs under way; they take no crew); ``set_hours`` is the set's total.
         Computed once per state, time and set of jobs under way."""
-        keys = self.run.facility_keys()
+        keys = self.context.facility_keys()
         none = (math.inf, math.inf, 0.0, math.inf)
         return np.array([keys.get(int(j), none) for j in self.candidates], dtype=float
                         ).reshape(len(self.candidates), 4)
 
     def snapshot(self) -> Snapshot:
         """The whole simulation state, for planning policies."""
-        return self.run.snapshot()
+        return self.context.snapshot()
 
     def note(self, message: str) -> None:
         """Add a note to the result (once per distinct message)."""
-        if message not in self.run.notes:
-            self.run.notes.append(message)
+        self.context.note(message)
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,9 +39,15 @@ import numpy as np
 import pandas as pd
 
 from gridres.errors import UsageError
+from gridres.restoration.interface import RestorationResult
+from gridres.scenarios.base import as_rng
+from gridres.tolerances import SAME_TIME_H
 
 __all__ = [
+    "METRICS",
     "FIELDS",
+    "LOSS_METRICS",
+    "RunLog",
     "energy_not_served",
     "restoration_times",
     "facility_timeline",
@@ -52,9 +58,24 @@ __all__ = [
     "compare_policies",
 ]
 
-#: Per-policy metrics an ensemble records (as ``{metric}__{policy}``).
-FIELDS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours",
-          "t50_h", "t90_h", "t100_h", "waves_stock_lasted")
+#: Per-scenario restoration metrics, in words for readers (units in the names). An
+#: ensemble records each per policy (as ``{metric}__{policy}``).
+METRICS: dict[str, str] = {
+    "ens_mwh": "energy not served",
+    "customer_hours": "customer-hours without power",
+    "facility_hours_dark": "facility-hours dark (critical sites without grid or backup)",
+    "people_hours": "people-hours at dark critical facilities",
+    "t50_h": "time until 50 % of the lost load is back",
+    "t90_h": "time until 90 % of the lost load is back",
+    "t100_h": "time until all load is back (capped at the horizon)",
+    "waves_stock_lasted": "waves before a repair had to wait for an ordered spare",
+}
+
+#: The metrics' names, in order.
+FIELDS = tuple(METRICS)
+
+#: The losses among them, which a plan of interventions can lower.
+LOSS_METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours")
 
 _TOL = 1e-6
 
@@ -183,58 +204,96 @@ def facility_timeline(
     return dark, used, steps
 
 
-def summarize_run(run, policy: str, t_end: float):
-    """Build the :class:`~gridres.restoration.simulate.RestorationResult` of a finished
-    run (internal to :func:`~gridres.restoration.simulate.simulate`)."""
-    from gridres.restoration.simulate import DONE, RestorationResult
+@dataclass(frozen=True, eq=False)
+class RunLog:
+    """What one restoration run recorded, as plain values (the input of
+    :func:`summarize_run`).
 
-    net = run.net
-    pts = run.points
-    times = np.array([p[0] for p in pts])
-    served = np.array([p[1] for p in pts])
-    lost = np.array([p[2] for p in pts])
-    cust = np.array([p[3] for p in pts])
-    on_grid = np.array([p[4] for p in pts], dtype=bool).reshape(len(pts), net.fac_ids.size)
-    counted = run.base.fac_grid
-    dark, used, steps = facility_timeline(times, on_grid, counted, run.fac_covered,
-                                          net.fac_backup_hours, t_end)
+    Attributes
+    ----------
+    time_h, served_mw, lost_mw, customers_out : ndarray, shape (K,)
+        The step curve: values from each time on.
+    fac_on_grid : ndarray of bool, shape (K, n_fac)
+        Facility with grid power in each step.
+    fac_counted, fac_covered : ndarray of bool, shape (n_fac,)
+        Facilities with grid power before the event; backup able to carry them.
+    fac_ids : pandas.Index
+    fac_kind : sequence of str
+    fac_people : ndarray of int
+    fac_backup_h : ndarray of float
+        Backup autonomy of each facility at the start.
+    jobs : list of dict
+        One per job: ``crew``, ``element``, ``kind``, ``wave``, ``fail_h``,
+        ``travel_start_h``, ``arrive_h``, ``start_h``, ``end_h`` (NaN if not repaired),
+        ``repair_h``, ``needs_spare``, ``spare_arrival_h`` (NaN until the spare is taken),
+        ``restarts``.
+    first_wave_h : float
+    waves : int
+    end_h : float
+        When the run ended (full restoration or the horizon).
+    notes : tuple of str
+    """
+
+    time_h: np.ndarray
+    served_mw: np.ndarray
+    lost_mw: np.ndarray
+    customers_out: np.ndarray
+    fac_on_grid: np.ndarray
+    fac_counted: np.ndarray
+    fac_covered: np.ndarray
+    fac_ids: pd.Index
+    fac_kind: Sequence[str]
+    fac_people: np.ndarray
+    fac_backup_h: np.ndarray
+    jobs: list[dict[str, Any]]
+    first_wave_h: float
+    waves: int
+    end_h: float
+    notes: tuple[str, ...] = ()
+
+
+#: Columns of a run's schedule, in order.
+SCHEDULE_COLUMNS = ["crew", "element", "kind", "wave", "fail_h", "travel_start_h", "arrive_h",
+                    "start_h", "end_h", "repair_h", "waited_for_spare_h", "spare",
+                    "spare_arrival_h", "restarts"]
+
+
+def summarize_run(log: RunLog, policy: str) -> RestorationResult:
+    """The :class:`~gridres.restoration.interface.RestorationResult` of a finished run:
+    its curve, schedule, facility hours and every metric of the module notes."""
+    times, served, lost, cust = log.time_h, log.served_mw, log.lost_mw, log.customers_out
+    t_end = log.end_h
+    dark, used, steps = facility_timeline(times, log.fac_on_grid, log.fac_counted,
+                                          log.fac_covered, log.fac_backup_h, t_end)
     curve = pd.DataFrame({"time_h": times, "served_mw": served, "lost_mw": lost,
                           "customers_out": cust})
     curve = pd.merge_ordered(curve, steps, on="time_h", fill_method="ffill")
     curve[["facilities_dark", "facilities_on_backup"]] = (
         curve[["facilities_dark", "facilities_on_backup"]].fillna(0).astype(int))
 
-    first = float(run.scenario.waves[0].time_h) if run.scenario.waves else 0.0
-    t50, t90, t100 = restoration_times(times, lost, first)
+    t50, t90, t100 = restoration_times(times, lost, log.first_wave_h)
     if t_end < (times[-1] if len(times) else 0.0):
         t_end = float(times[-1])
     rows = []
-    for j in run.jobs:
+    for j in log.jobs:
         spare = ""
         arrival = math.nan
-        if j.spare and not math.isnan(j.spare_arrival):
-            spare = "stock" if j.spare_arrival <= j.fail_h + 1e-9 else "ordered"
-            arrival = max(0.0, j.spare_arrival)
-        waited = (max(0.0, j.start - j.arrive) if j.spare and not math.isnan(j.start)
-                  else 0.0)
-        rows.append({
-            "crew": j.crew, "element": j.token, "kind": j.kind, "wave": j.wave,
-            "fail_h": j.fail_h, "travel_start_h": j.travel_start, "arrive_h": j.arrive,
-            "start_h": j.start, "end_h": j.end if j.status == DONE else math.nan,
-            "repair_h": j.actual_h, "waited_for_spare_h": waited, "spare": spare,
-            "spare_arrival_h": arrival, "restarts": j.restarts,
-        })
-    schedule = pd.DataFrame(rows, columns=[
-        "crew", "element", "kind", "wave", "fail_h", "travel_start_h", "arrive_h", "start_h",
-        "end_h", "repair_h", "waited_for_spare_h", "spare", "spare_arrival_h", "restarts"])
-    n_waves = len(run.scenario.waves)
+        if j["needs_spare"] and not math.isnan(j["spare_arrival_h"]):
+            spare = "stock" if j["spare_arrival_h"] <= j["fail_h"] + SAME_TIME_H else "ordered"
+            arrival = max(0.0, j["spare_arrival_h"])
+        waited = (max(0.0, j["start_h"] - j["arrive_h"])
+                  if j["needs_spare"] and not math.isnan(j["start_h"]) else 0.0)
+        rows.append({**{k: j[k] for k in SCHEDULE_COLUMNS if k in j},
+                     "waited_for_spare_h": waited, "spare": spare, "spare_arrival_h": arrival})
+    schedule = pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
+    n_waves = log.waves
     ordered = schedule.loc[schedule["spare"] == "ordered", "wave"]
     lasted = int(ordered.min()) if len(ordered) else n_waves
-    people = net.fac_people
+    people = log.fac_people
     facilities = pd.DataFrame({
-        "kind": run.assets.fac_kind, "people": people, "hours_dark": dark,
+        "kind": log.fac_kind, "people": people, "hours_dark": dark,
         "hours_on_backup": used, "people_hours": dark * people,
-    }, index=pd.Index(net.fac_ids, name="id"))
+    }, index=pd.Index(log.fac_ids, name="id"))
     metrics: dict[str, Any] = {
         "ens_mwh": energy_not_served(times, lost, t_end),
         "customer_hours": energy_not_served(times, cust, t_end),
@@ -252,10 +311,10 @@ def summarize_run(run, policy: str, t_end: float):
         "waves_stock_lasted": lasted,
         "crew_wait_for_spares_h": float(schedule["waited_for_spare_h"].sum()),
         "facility_hours_dark_by_facility": {
-            str(i): float(h) for i, h in zip(net.fac_ids, dark, strict=True) if h > 0},
+            str(i): float(h) for i, h in zip(log.fac_ids, dark, strict=True) if h > 0},
     }
     return RestorationResult(policy=policy, curve=curve, schedule=schedule,
-                             facilities=facilities, metrics=metrics, notes=tuple(run.notes))
+                             facilities=facilities, metrics=metrics, notes=log.notes)
 
 
 def record_fields(results: Mapping[str, Any]) -> dict[str, float]:
@@ -367,8 +426,6 @@ def paired_difference(
             half = float(student_t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / math.sqrt(n))
             lo, hi = mean - half, mean + half
         else:
-            from gridres.scenarios.base import as_rng
-
             rng = as_rng(seed)
             idx = rng.integers(0, n, size=(n_boot, n))
             means = d[idx].mean(axis=1)

@@ -60,13 +60,14 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from gridres.restoration.interface import Decision, Snapshot
+from gridres.model import Network, State
+from gridres.restoration.interface import Decision, Policy, PolicyContext, Snapshot
 from gridres.restoration.supply import supply
+from gridres.tolerances import SAME_TIME_H
 
-__all__ = ["Plan", "optimal", "plan_restoration", "lost_by_subset", "mobius"]
+__all__ = ["Plan", "OptimalPolicy", "plan_restoration", "lost_by_subset", "mobius"]
 
 logger = logging.getLogger(__name__)
-_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,15 @@ class Plan:
     seconds: float
 
 
-def lost_by_subset(net, alive: tuple, elements: list[tuple[int, int]],
+def lost_by_subset(net: Network, alive: State, elements: list[tuple[int, int]],
                    reference_mw: float) -> np.ndarray:
     """Lost load ``g(S)`` for every subset ``S`` of ``elements`` repaired.
 
     Parameters
     ----------
     net : Network
-    alive : tuple of ndarray of bool
-        Bus, branch and generator masks with every element of ``elements`` failed.
+    alive : State
+        What is alive, with every element of ``elements`` failed.
     elements : list of (element type, position)
         Element type 0 bus, 1 branch, 2 generator.
     reference_mw : float
@@ -116,11 +117,11 @@ def lost_by_subset(net, alive: tuple, elements: list[tuple[int, int]],
     n = len(elements)
     out = np.empty(2**n)
     for mask in range(2**n):
-        masks = [m.copy() for m in alive]
+        masks = [alive.bus.copy(), alive.branch.copy(), alive.gen.copy()]
         for i, (e, p) in enumerate(elements):
             if mask >> i & 1:
                 masks[e][p] = True
-        out[mask] = max(0.0, reference_mw - supply(net, *masks).total_mw)
+        out[mask] = max(0.0, reference_mw - supply(net, State(*masks)).total_mw)
     return out
 
 
@@ -141,17 +142,18 @@ def mobius(values: np.ndarray) -> np.ndarray:
     return m
 
 
-def plan_restoration(run, snap: Snapshot, time_limit_s: float) -> Plan | None:
-    """Solve the MILP for the state ``snap`` of a simulation ``run``; ``None`` if no
-    feasible plan was found in time."""
+def plan_restoration(context: PolicyContext, snap: Snapshot, time_limit_s: float
+                     ) -> Plan | None:
+    """Solve the MILP for the state ``snap`` of a simulation (seen through its policy
+    ``context``); ``None`` if no feasible plan was found in time."""
     t_start = time.perf_counter()
-    jobs = run.jobs
+    jobs = context.jobs
     t0 = snap.time_h
     pend = [jobs[j] for j in snap.pending]
     act = [jobs[j] for j in snap.active]
-    elems = [(j.etype, j.pos) for j in pend] + [(j.etype, j.pos) for j in act]
+    elems = [(j.etype, j.position) for j in pend] + [(j.etype, j.position) for j in act]
     n_p, n = len(pend), len(pend) + len(act)
-    g = lost_by_subset(run.net, snap.alive, elems, run.base.total_mw)
+    g = lost_by_subset(context.net, snap.alive, elems, context.base_mw)
     w = -mobius(g)
     scale = max(1.0, float(np.abs(g).max()))
     terms = [t for t in range(1, 2**n) if abs(w[t]) > 1e-9 * scale]
@@ -160,21 +162,21 @@ def plan_restoration(run, snap: Snapshot, time_limit_s: float) -> Plan | None:
     crews = len(snap.crew_ready_h)
     p = np.array([j.expected_h for j in pend])
     xy = np.array([j.xy for j in pend], dtype=float).reshape(n_p, 2)
-    tau = np.vstack([run.assets.travel_h(xy[i], xy) for i in range(n_p)]) if n_p else \
+    tau = np.vstack([context.assets.travel_h(xy[i], xy) for i in range(n_p)]) if n_p else \
         np.zeros((0, 0))
-    tau_c = np.vstack([run.assets.travel_h(snap.crew_xy[c], xy) for c in range(crews)]) \
+    tau_c = np.vstack([context.assets.travel_h(snap.crew_xy[c], xy) for c in range(crews)]) \
         if n_p else np.zeros((crews, 0))
     ready = np.maximum(snap.crew_ready_h, t0)
 
     # spares: per kind, the pending jobs needing one and the spares not promised yet
     spare_groups = []
     for kind, items in snap.spare_items.items():
-        members = [i for i, j in enumerate(pend) if j.spare and j.kind == kind]
+        members = [i for i, j in enumerate(pend) if j.needs_spare and j.kind == kind]
         if not members:
             continue
         free = items[snap.spare_held.get(kind, 0):][: len(members)]
         arrivals = [max(float(a), t0) for a in free]
-        if max(arrivals) > t0 + _TOL:
+        if max(arrivals) > t0 + SAME_TIME_H:
             spare_groups.append((members, arrivals))
     latest_spare = max([max(a) for _, a in spare_groups], default=t0)
     horizon = (max(ready.max(initial=t0), latest_spare) + p.sum()
@@ -325,46 +327,59 @@ def plan_restoration(run, snap: Snapshot, time_limit_s: float) -> Plan | None:
     return Plan(tuple(seqs), starts, ens, status, time.perf_counter() - t_start)
 
 
-def optimal(d: Decision) -> int | None:
+class OptimalPolicy:
     """The ``optimal`` policy: follow the crew's sequence in the MILP plan, made at the
-    first decision and again after every wave (see the module notes); ``greedy`` where
-    the case is too large or no plan is found."""
-    from gridres.restoration.policies import greedy
+    first decision and again after every wave (see the module notes); ``fallback`` (the
+    registry uses ``greedy``) where the case is too large or no plan is found.
 
-    run = d.run
-    memo = d.memo
-    s = d.settings
-    mode = memo.get("optimal_mode")
-    stale = memo.get("optimal_waves") != run.waves_seen
-    if mode is None or stale or mode == "greedy":
-        open_jobs = len(run.open)
-        memo["optimal_waves"] = run.waves_seen
-        if open_jobs > s.optimal_max_jobs:
-            if mode != "greedy" or stale:
-                d.note(f"{open_jobs} open repairs at {d.time_h:g} h is more than "
-                       f"optimal_max_jobs = {s.optimal_max_jobs}; used greedy until they "
-                       "were few enough")
-            memo["optimal_mode"] = "greedy"
-        else:
-            run.reserve({})  # planned spares are promised anew below
-            snap = d.snapshot()
-            plan = plan_restoration(run, snap, s.optimal_time_limit_s)
-            if plan is None:
-                d.note(f"no plan found within {s.optimal_time_limit_s:g} s at "
-                       f"{d.time_h:g} h; used greedy")
+    Parameters
+    ----------
+    fallback : Policy
+    """
+
+    name = "optimal"
+
+    def __init__(self, fallback: Policy) -> None:
+        self.fallback = fallback
+
+    def __repr__(self) -> str:
+        return f"OptimalPolicy(fallback={getattr(self.fallback, '__name__', self.fallback)})"
+
+    def __call__(self, d: Decision) -> int | None:
+        ctx = d.context
+        memo = d.memo
+        s = d.settings
+        mode = memo.get("optimal_mode")
+        stale = memo.get("optimal_waves") != ctx.waves_seen
+        if mode is None or stale or mode == "greedy":
+            open_jobs = ctx.open_jobs
+            memo["optimal_waves"] = ctx.waves_seen
+            if open_jobs > s.optimal_max_jobs:
+                if mode != "greedy" or stale:
+                    d.note(f"{open_jobs} open repairs at {d.time_h:g} h is more than "
+                           f"optimal_max_jobs = {s.optimal_max_jobs}; used greedy until they "
+                           "were few enough")
                 memo["optimal_mode"] = "greedy"
             else:
-                if plan.status != "optimal":
-                    d.note(f"the MILP at {d.time_h:g} h hit the time limit; "
-                           "used the best plan found")
-                memo["optimal_mode"] = "plan"
-                memo["optimal_plan"] = plan
-                run.reserve({j: (t, j) for j, t in plan.start_h.items()})
-    if memo["optimal_mode"] == "greedy":
-        return greedy(d)
-    plan: Plan = memo["optimal_plan"]
-    where = {int(j): i for i, j in enumerate(d.candidates)}
-    for jid in plan.sequences[d.crew]:
-        if jid in where:
-            return where[jid]
-    return None
+                ctx.reserve({})  # planned spares are promised anew below
+                snap = d.snapshot()
+                plan = plan_restoration(ctx, snap, s.optimal_time_limit_s)
+                if plan is None:
+                    d.note(f"no plan found within {s.optimal_time_limit_s:g} s at "
+                           f"{d.time_h:g} h; used greedy")
+                    memo["optimal_mode"] = "greedy"
+                else:
+                    if plan.status != "optimal":
+                        d.note(f"the MILP at {d.time_h:g} h hit the time limit; "
+                               "used the best plan found")
+                    memo["optimal_mode"] = "plan"
+                    memo["optimal_plan"] = plan
+                    ctx.reserve({j: (t, j) for j, t in plan.start_h.items()})
+        if memo["optimal_mode"] == "greedy":
+            return self.fallback(d)
+        plan: Plan = memo["optimal_plan"]
+        where = {int(j): i for i, j in enumerate(d.candidates)}
+        for jid in plan.sequences[d.crew]:
+            if jid in where:
+                return where[jid]
+        return None

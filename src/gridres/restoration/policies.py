@@ -2,9 +2,10 @@
 
 A policy is any callable ``policy(decision) -> int | None`` that returns the position, in
 ``decision.candidates``, of the job to send the crew to (``None`` leaves the crew idle
-until the next event). The :class:`~gridres.restoration.simulate.Decision` carries the
+until the next event). The :class:`~gridres.restoration.interface.Decision` carries the
 candidates and, per candidate, travel, spare-wait and expected repair hours, plus lazily
-computed MW gains and dependencies, so a new policy is a few lines::
+computed MW gains and dependencies (and, through ``decision.context``, what else a
+policy may ask the simulation), so a new policy is a few lines::
 
     def shortest_first(d):
         return int(np.argmin(d.repair_h))
@@ -57,8 +58,11 @@ import numpy as np
 
 from gridres.elements import element_token, parse_tokens
 from gridres.errors import GridError, InputNotFound, UsageError
-from gridres.model import Network
+from gridres.impact import balance
+from gridres.model import Network, State
 from gridres.restoration.interface import Decision, Policy
+from gridres.restoration.optimal import OptimalPolicy
+from gridres.tolerances import ZERO_MW
 from gridres.topology import components, effective
 
 __all__ = [
@@ -76,7 +80,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-_EPS = 1e-9
 
 
 def _first(keys: Sequence[np.ndarray], d: Decision) -> int:
@@ -114,10 +117,10 @@ def _greedy_key(d: Decision) -> np.ndarray:
     crew-hour; where nothing depends on any, the crew-hours."""
     hours = np.maximum(d.crew_hours, 1e-6)
     gain = d.gain_mw
-    if gain.max(initial=0.0) > _EPS:
+    if gain.max(initial=0.0) > ZERO_MW:
         return -(gain / hours)
     dep = d.dependent_mw
-    if dep.max(initial=0.0) > _EPS:
+    if dep.max(initial=0.0) > ZERO_MW:
         return -(dep / hours)
     return hours
 
@@ -212,14 +215,6 @@ def read_priority_file(path: str | Path) -> PriorityList:
     return PriorityList(tuple(tokens), name=f"priority-list:{path.name}")
 
 
-def _optimal(d: Decision) -> int | None:
-    from gridres.restoration.optimal import optimal
-
-    return optimal(d)
-
-
-_optimal.__name__ = "optimal"
-
 #: Built-in policies by name.
 POLICIES: dict[str, Policy] = {
     "as-listed": as_listed,
@@ -227,7 +222,7 @@ POLICIES: dict[str, Policy] = {
     "critical-first": critical_first,
     "greedy": greedy,
     "nearest": nearest,
-    "optimal": _optimal,
+    "optimal": OptimalPolicy(fallback=greedy),
 }
 
 
@@ -270,8 +265,8 @@ class Gains:
     Parameters
     ----------
     net : Network
-    masks : tuple of ndarray of bool
-        Alive bus, branch and generator masks.
+    state : State
+        What is alive.
 
     Examples
     --------
@@ -284,24 +279,19 @@ class Gains:
     ...          generators=pd.DataFrame({"id": ["g"], "bus": ["s"], "pmax_mw": [50.0]}))
     >>> net = g.network
     >>> st = net.intact().fail(branches=[0])
-    >>> Gains(net, (st.bus, st.branch, st.gen)).gain(1, 0)
+    >>> Gains(net, st).gain(1, 0)
     10.0
     """
 
     net: Network
-    masks: tuple
+    state: State
 
     def __post_init__(self) -> None:
-        from gridres.impact import balance
-        from gridres.model import State
-
         net = self.net
-        bus, branch, gen = self.masks
-        self.eff = effective(net, State(bus, branch, gen))
+        self.eff = effective(net, self.state)
         self.n_comp, self.labels = components(net, self.eff.branch)
         _, ref = np.unique(self.labels, return_index=True)
         self.ref = ref.astype(np.int64)
-        self._balance = balance
         served = balance(net, self.labels, self.ref, self.eff).served_mw
         self.served_mw = float(served.sum())
         load = np.where(self.eff.bus, np.maximum(net.load_mw, 0.0), 0.0)
@@ -314,7 +304,7 @@ class Gains:
 
     def _bus_neighbours(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         net = self.net
-        branch = self.masks[1]
+        branch = self.state.branch
         inc = np.flatnonzero(((net.f == p) | (net.t == p)) & branch & net.branch_in_service)
         other = np.where(net.f[inc] == p, net.t[inc], net.f[inc])
         ok = self.eff.bus[other]
@@ -326,7 +316,7 @@ class Gains:
         failed bus, or between islands without capacity), a bus its load plus what the
         islands around it lack, a generator what its island lacks."""
         net, eff, labels, lack, cap = self.net, self.eff, self.labels, self.lack, self.cap
-        gen = self.masks[2]
+        gen = self.state.gen
         out = np.zeros(len(etypes))
         for i, (e, p) in enumerate(zip(etypes, positions, strict=True)):
             if e == 1:
@@ -334,7 +324,7 @@ class Gains:
                 if not (net.branch_in_service[p] and eff.bus[f] and eff.bus[t]):
                     continue
                 a, b = labels[f], labels[t]
-                if a != b and cap[a] + cap[b] > _EPS:
+                if a != b and cap[a] + cap[b] > ZERO_MW:
                     out[i] = lack[a] + lack[b]
             elif e == 0:
                 if not net.bus_in_service[p]:
@@ -342,19 +332,17 @@ class Gains:
                 _, other = self._bus_neighbours(p)
                 comps = np.unique(labels[other])
                 own = (net.gen_bus == p) & gen & net.gen_in_service
-                if cap[comps].sum() + net.gen_pmax_mw[own].sum() > _EPS:
+                if cap[comps].sum() + net.gen_pmax_mw[own].sum() > ZERO_MW:
                     out[i] = max(net.load_mw[p], 0.0) + lack[comps].sum()
             else:
                 b = net.gen_bus[p]
-                if net.gen_in_service[p] and eff.bus[b] and net.gen_pmax_mw[p] > _EPS:
+                if net.gen_in_service[p] and eff.bus[b] and net.gen_pmax_mw[p] > ZERO_MW:
                     out[i] = lack[labels[b]]
         return out
 
     def gain(self, etype: int, pos: int) -> float:
         """MW served more with element ``pos`` (type 0 bus, 1 branch, 2 generator)
         repaired; exactly what :func:`~gridres.restoration.supply.supply` gives."""
-        from gridres.model import State
-
         net, eff, labels = self.net, self.eff, self.labels
         bus, branch, gen = eff.bus, eff.branch, eff.gen
         if etype == 1:
@@ -382,7 +370,7 @@ class Gains:
             bus, branch, gen = bus.copy(), branch.copy(), gen.copy()
             bus[pos] = True
             branch[inc] = True
-            own = (net.gen_bus == pos) & self.masks[2] & net.gen_in_service
+            own = (net.gen_bus == pos) & self.state.gen & net.gen_in_service
             gen[own] = True
-        served = self._balance(net, labels, self.ref, State(bus, branch, gen)).served_mw
+        served = balance(net, labels, self.ref, State(bus, branch, gen)).served_mw
         return max(0.0, float(served.sum()) - self.served_mw)

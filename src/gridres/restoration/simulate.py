@@ -4,8 +4,10 @@
 arriving on site, a repair done, a spare arriving) sit in a heap; all events of one
 instant are applied together, the grid is re-assessed if anything was repaired or
 failed, and then every free crew asks the policy for its next job. What a policy sees
-(:class:`Decision`, :class:`Snapshot`) and what a run returns (:class:`RestorationResult`)
-are in :mod:`gridres.restoration.interface`.
+(:class:`Decision`, its :class:`PolicyContext`, :class:`Snapshot`) and what a run returns
+(:class:`RestorationResult`) are in :mod:`gridres.restoration.interface`; the run's mutable
+state stays private to this module, and :func:`~gridres.restoration.metrics.summarize_run`
+turns its plain log into the result.
 
 Rules
 -----
@@ -40,34 +42,43 @@ Energy not served is measured against the pre-event (intact) served load; see
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import logging
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from gridres.errors import UsageError
-from gridres.model import Network
+from gridres.impact import backup_covers
+from gridres.model import Network, State
 from gridres.restoration.assets import Assets
-from gridres.restoration.interface import Decision, Policy, RestorationResult, Snapshot
+from gridres.restoration.critical import repair_sets
+from gridres.restoration.interface import (
+    ASSIGNED,
+    DONE,
+    PENDING,
+    REPAIRING,
+    Decision,
+    JobView,
+    Policy,
+    PolicyContext,
+    RestorationResult,
+    Snapshot,
+)
+from gridres.restoration.metrics import RunLog, summarize_run
+from gridres.restoration.policies import Gains, as_listed, get_policy
 from gridres.restoration.supply import Supply, customers_out, supply
 from gridres.scenarios.base import Scenario, as_rng
+from gridres.tolerances import SAME_TIME_H, ZERO_MW
 
-__all__ = [
-    "Decision",
-    "Snapshot",
-    "RestorationResult",
-    "Policy",
-    "simulate",
-    "repair_multipliers",
-]
+__all__ = ["simulate", "repair_multipliers"]
 
 logger = logging.getLogger(__name__)
 
 _BUS, _BRANCH, _GEN = 0, 1, 2
-PENDING, ASSIGNED, REPAIRING, DONE = 0, 1, 2, 3
-_EPS = 1e-9
 # event kinds, in the order they are applied within one instant
 _EV_DONE, _EV_SPARE, _EV_ARRIVE, _EV_WAVE = 0, 1, 2, 3
 
@@ -104,8 +115,6 @@ class _Pool:
         self.holders: dict[int, tuple] = {}
 
     def add(self, arrival: float) -> None:
-        import bisect
-
         bisect.insort(self.items, arrival)
 
     def ranked(self) -> list[int]:
@@ -148,9 +157,9 @@ class _Run:
         self.s = assets.settings
         self.mult = mult
         intact = net.intact()
-        self.bus, self.branch, self.gen = intact.bus, intact.branch, intact.gen
-        self.intact = (intact.bus.copy(), intact.branch.copy(), intact.gen.copy())
-        self.base: Supply = supply(net, *self.intact)
+        self.bus, self.branch, self.gen = intact.bus.copy(), intact.branch.copy(), intact.gen.copy()
+        self.intact = intact
+        self.base: Supply = supply(net, intact)
         self.now: Supply = self.base
         self.jobs: list[_Job] = []
         self.open: dict[tuple[int, int], _Job] = {}
@@ -171,9 +180,7 @@ class _Run:
         self._dep: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
         self._gain_cache: dict[bytes, dict[int, float]] = {}
         self._fac_memo: tuple | None = None
-        # a facility's backup carries it when it covers its demand (as in assess)
-        self.fac_covered = (net.fac_backup_mw >= net.fac_demand_mw - 1e-9) & (
-            net.fac_backup_hours > 0)
+        self.fac_covered = backup_covers(net)
         self.fac_left = np.where(self.fac_covered, net.fac_backup_hours, 0.0).astype(float)
         unlisted = max(self.s.facility_priority.values(), default=0) + 1
         self.fac_rank = np.array([self.s.facility_priority.get(k, unlisted)
@@ -181,6 +188,7 @@ class _Run:
         self.t = 0.0
         self.waves_left = len(scenario.waves)
         self.waves_seen = 0
+        self.context = _Context(self)
 
     # -- events ---------------------------------------------------------------------
     def push(self, t: float, kind: int, payload: Any = None) -> None:
@@ -191,7 +199,7 @@ class _Run:
         cust = customers_out(self.net, self.base, self.now)
         lost = max(0.0, self.base.total_mw - self.now.total_mw)
         row = (self.t, self.now.total_mw, lost, cust, self.now.fac_grid.copy())
-        if self.points and abs(self.points[-1][0] - self.t) <= _EPS:
+        if self.points and abs(self.points[-1][0] - self.t) <= SAME_TIME_H:
             self.points[-1] = row
         else:
             self.points.append(row)
@@ -263,7 +271,7 @@ class _Run:
     def _try_start(self, job: _Job) -> bool:
         if job.spare:
             pool = self.pools[job.kind]
-            if pool.item_of(job.id) > self.t + _EPS:
+            if pool.item_of(job.id) > self.t + SAME_TIME_H:
                 return False
             job.spare_arrival = pool.consume(job.id)
         job.status = REPAIRING
@@ -274,7 +282,7 @@ class _Run:
     def _sweep(self) -> None:
         waiting = [c.job for c in self.crews
                    if c.job is not None and c.job.status == ASSIGNED
-                   and c.job.arrive <= self.t + _EPS]
+                   and c.job.arrive <= self.t + SAME_TIME_H]
         changed = True
         while changed and waiting:
             changed = False
@@ -303,7 +311,7 @@ class _Run:
                         else pool.preview(self._claim_key(j)))
                 wait[i] = max(0.0, item - (self.t + travel[i]))
         rep = np.array([j.expected_h for j in pending])
-        d = Decision(self.t, crew.id, ids, travel, wait, rep, self)
+        d = Decision(self.t, crew.id, ids, travel, wait, rep, self.context)
         choice = self.policy(d)
         if choice is None:
             return None
@@ -324,7 +332,7 @@ class _Run:
         if job.spare and job.id not in self.pools[job.kind].holders:
             self.pools[job.kind].holders[job.id] = self._claim_key(job)
         self.seq += 1
-        if travel <= _EPS:
+        if travel <= SAME_TIME_H:
             self._try_start(job)
         else:
             self.push(job.arrive, _EV_ARRIVE, job.id)
@@ -339,28 +347,30 @@ class _Run:
             self._decide(crew, pending)
 
     # -- what policies ask ------------------------------------------------------------
-    def _anticipated(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def alive(self) -> State:
+        """What is alive now (copies of the run's masks)."""
+        return State(self.bus.copy(), self.branch.copy(), self.gen.copy())
+
+    def _anticipated(self) -> State:
         masks = [self.bus.copy(), self.branch.copy(), self.gen.copy()]
         for c in self.crews:
             if c.job is not None:
                 masks[c.job.etype][c.job.pos] = True
-        return masks[0], masks[1], masks[2]
+        return State(*masks)
 
     def gains(self, candidates: np.ndarray, hours: np.ndarray) -> np.ndarray:
-        from gridres.restoration.policies import Gains
-
-        bus, branch, gen = self._anticipated()
-        key = bus.tobytes() + branch.tobytes() + gen.tobytes()
+        state = self._anticipated()
+        key = state.bus.tobytes() + state.branch.tobytes() + state.gen.tobytes()
         cache = self._gain_cache.setdefault(key, {})
         if len(self._gain_cache) > 64:  # states never recur once left
             self._gain_cache = {key: cache}
         jobs = [self.jobs[j] for j in candidates]
         todo = [i for i, j in enumerate(jobs) if j.id not in cache]
         if todo:
-            ctx = Gains(self.net, (bus, branch, gen))
+            ctx = Gains(self.net, state)
             ub = ctx.bounds([jobs[i].etype for i in todo], [jobs[i].pos for i in todo])
             order = [todo[i] for i in np.argsort(-ub / np.maximum(hours[todo], 1e-6),
-                                                  kind="stable") if ub[i] > _EPS]
+                                                  kind="stable") if ub[i] > ZERO_MW]
             for i in todo:
                 cache[jobs[i].id] = 0.0
             for i in order[: self.s.greedy_max_candidates]:
@@ -371,9 +381,10 @@ class _Run:
         job = self.jobs[jid]
         key = (job.etype, job.pos)
         if key not in self._dep:
-            masks = [m.copy() for m in self.intact]
+            i = self.intact
+            masks = [i.bus.copy(), i.branch.copy(), i.gen.copy()]
             masks[job.etype][job.pos] = False
-            s = supply(self.net, *masks)
+            s = supply(self.net, State(*masks))
             self._dep[key] = (max(0.0, self.base.total_mw - s.total_mw),
                               self.base.fac_grid & ~s.fac_grid)
         return self._dep[key]
@@ -401,8 +412,6 @@ class _Run:
         """Per pending job id, the key ``(rank, backup_left_h, -people, set_hours)`` of
         the most critical facility whose cheapest repair set holds the job (see
         :attr:`Decision.facility_rank`); jobs in no set are left out."""
-        from gridres.restoration.critical import repair_sets
-
         active = [c.job for c in self.crews if c.job is not None]
         key = (self.bus.tobytes() + self.branch.tobytes() + self.gen.tobytes(), self.t,
                tuple(sorted(j.id for j in active)))
@@ -418,7 +427,8 @@ class _Run:
                 hours[job.etype][job.pos] = job.expected_h + self._spare_delay_h(job)
             for job in active:
                 hours[job.etype][job.pos] = max(0.0, self._expected_end_h(job) - self.t)
-            rs = repair_sets(self.net, (self.bus, self.branch, self.gen), tuple(hours), need)
+            rs = repair_sets(self.net, State(self.bus, self.branch, self.gen), tuple(hours),
+                             need)
             people = self.net.fac_people
             for i, f in enumerate(need):
                 k = (float(self.fac_rank[f]), float(self.fac_left[f]), -float(people[f]),
@@ -447,7 +457,7 @@ class _Run:
             crew_xy=xy,
             spare_items={k: list(p.items) for k, p in self.pools.items()},
             spare_held=held,
-            alive=(self.bus.copy(), self.branch.copy(), self.gen.copy()),
+            alive=self.alive(),
         )
 
     def reserve(self, keys: dict[int, tuple]) -> None:
@@ -477,20 +487,18 @@ class _Run:
                 if self.pending():
                     self.note_once("the policy left jobs with no crew sent and nothing left to "
                                    "wait for; they were taken in listing order")
-                    from gridres.restoration.policies import as_listed
-
                     policy, self.policy = self.policy, as_listed
                     self._dispatch_all()
                     self.policy = policy
                     continue
                 return self.t
             t = self.heap[0][0]
-            if t > horizon + _EPS:
+            if t > horizon + SAME_TIME_H:
                 self._advance(horizon)
                 return horizon
             self._advance(t)
             changed = False
-            while self.heap and self.heap[0][0] <= t + _EPS:
+            while self.heap and self.heap[0][0] <= t + SAME_TIME_H:
                 _, kind, _, payload = heapq.heappop(self.heap)
                 if kind == _EV_DONE:
                     changed |= self._done(*payload)
@@ -501,7 +509,7 @@ class _Run:
                     pass  # the sweep below starts it if its spare is there
             self._sweep()
             if changed:
-                self.now = supply(self.net, self.bus, self.branch, self.gen)
+                self.now = supply(self.net, State(self.bus, self.branch, self.gen))
                 self._record()
             self._dispatch_all()
             if not self.open and self.waves_left == 0:
@@ -511,11 +519,86 @@ class _Run:
         if message not in self.notes:
             self.notes.append(message)
 
+    def log(self, t_end: float) -> RunLog:
+        """The finished run as a plain log for :func:`summarize_run`."""
+        pts = self.points
+        first = float(self.scenario.waves[0].time_h) if self.scenario.waves else 0.0
+        jobs = [{
+            "crew": j.crew, "element": j.token, "kind": j.kind, "wave": j.wave,
+            "fail_h": j.fail_h, "travel_start_h": j.travel_start, "arrive_h": j.arrive,
+            "start_h": j.start, "end_h": j.end if j.status == DONE else math.nan,
+            "repair_h": j.actual_h, "needs_spare": j.spare,
+            "spare_arrival_h": j.spare_arrival, "restarts": j.restarts,
+        } for j in self.jobs]
+        return RunLog(
+            time_h=np.array([p[0] for p in pts]),
+            served_mw=np.array([p[1] for p in pts]),
+            lost_mw=np.array([p[2] for p in pts]),
+            customers_out=np.array([p[3] for p in pts]),
+            fac_on_grid=np.array([p[4] for p in pts], dtype=bool).reshape(
+                len(pts), self.net.fac_ids.size),
+            fac_counted=self.base.fac_grid, fac_covered=self.fac_covered,
+            fac_ids=self.net.fac_ids, fac_kind=self.assets.fac_kind,
+            fac_people=self.net.fac_people, fac_backup_h=self.net.fac_backup_hours,
+            jobs=jobs, first_wave_h=first, waves=len(self.scenario.waves), end_h=t_end,
+            notes=tuple(self.notes))
+
+
+class _Context(PolicyContext):
+    """The policy's view of a :class:`_Run`."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self.net = run.net
+        self.assets = run.assets
+        self.jobs = _Jobs(run.jobs)
+        self.base_mw = run.base.total_mw
+        self.memo = run.memo
+
+    @property
+    def open_jobs(self) -> int:  # type: ignore[override]
+        return len(self._run.open)
+
+    @property
+    def waves_seen(self) -> int:  # type: ignore[override]
+        return self._run.waves_seen
+
+    def gains(self, candidates: np.ndarray, hours: np.ndarray) -> np.ndarray:
+        return self._run.gains(candidates, hours)
+
+    def dependency(self, job: int) -> tuple[float, np.ndarray]:
+        return self._run.dependency(job)
+
+    def facility_keys(self) -> dict[int, tuple[float, float, float, float]]:
+        return self._run.facility_keys()
+
+    def snapshot(self) -> Snapshot:
+        return self._run.snapshot()
+
+    def reserve(self, keys: dict[int, tuple]) -> None:
+        self._run.reserve(keys)
+
+    def note(self, message: str) -> None:
+        self._run.note_once(message)
+
+
+class _Jobs(Sequence):
+    """Read-only views of a run's jobs."""
+
+    def __init__(self, jobs: list[_Job]) -> None:
+        self._jobs = jobs
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [JobView(j) for j in self._jobs[i]]
+        return JobView(self._jobs[i])
+
 
 def _resolve(policy: str | Policy) -> tuple[str, Policy]:
     if isinstance(policy, str):
-        from gridres.restoration.policies import get_policy
-
         return policy, get_policy(policy)
     name = getattr(policy, "name", None) or getattr(policy, "__name__", None) or repr(policy)
     return str(name), policy
@@ -582,8 +665,6 @@ def simulate(
     (``greedy``) or nothing (the other heuristics); each instant with a repair costs one
     supply evaluation (``O(n + m)``).
     """
-    from gridres.restoration.metrics import summarize_run
-
     if not assets.matches(net):
         raise UsageError(f"the restoration assets were prepared for grid {assets.grid_name!r}, "
                          f"not for network {net.name!r}; call prepare(grid, settings) on it")
@@ -594,4 +675,4 @@ def simulate(
                                   seed if assets.settings.repair_sigma > 0 else 0)
     run = _Run(net, assets, scenario, fn, np.asarray(mult, dtype=float))
     t_end = run.run()
-    return summarize_run(run, name, t_end)
+    return summarize_run(run.log(t_end), name)

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from gridres.errors import UsageError
 from gridres.model import Network, State
 
 __all__ = ["Wave", "Scenario", "ScenarioGenerator", "as_rng"]
@@ -65,6 +66,17 @@ class Scenario:
         """A one-wave scenario at time 0."""
         return cls((Wave(0.0, buses, branches, gens),), label)
 
+    @classmethod
+    def from_state(cls, net: Network, state: State, label: str = "") -> Scenario:
+        """A one-wave scenario at time 0 that fails what ``state`` has failed (in-service
+        elements only)."""
+        return cls.single(
+            buses=np.flatnonzero(net.bus_in_service & ~state.bus),
+            branches=np.flatnonzero(net.branch_in_service & ~state.branch),
+            gens=np.flatnonzero(net.gen_in_service & ~state.gen),
+            label=label,
+        )
+
     def final_state(self, net: Network) -> State:
         """The intact state with every wave's failures applied (no repair)."""
         state = net.intact()
@@ -101,7 +113,5 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
-        from gridres.errors import UsageError
-
         raise UsageError("a seed is required: pass --seed N (same seed, same result)")
     return np.random.default_rng(seed)
