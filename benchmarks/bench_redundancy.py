@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from gridres.redundancy import PlanEvaluator, generate_candidates, greedy_portfolio
-from gridres.study.core import analyse_study, raise_problems
+from gridres.study.check import analyse_study, raise_problems
 
 #: Wall-time target of the redundancy issue: 50 candidates, 1,000 scenarios (seconds).
 TARGET_S = 15 * 60.0

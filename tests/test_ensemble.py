@@ -478,13 +478,13 @@ def test_cli_end_to_end_with_a_scenario_spec(tmp_path):
 def test_forkserver_workers_get_the_job_pickled_once_and_agree(grid, reference, tmp_path):
     import threading
 
-    from gridres.ensemble.workers import mp_context
+    from gridres.pool import mp_context
 
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)  # a thread makes fork unsafe
     other.start()
     try:
-        assert mp_context().get_start_method() == "forkserver"
+        assert mp_context(["gridres.ensemble.workers"]).get_start_method() == "forkserver"
         res = run_ensemble(grid, RandomBranches(6), 150, 7, workers=2, out=tmp_path / "fs")
     finally:
         stop.set()

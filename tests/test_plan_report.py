@@ -169,7 +169,8 @@ def test_plan_policy_defaults_to_the_first_restoration_policy(tmp_path: Path) ->
 
 
 def test_the_plan_is_evaluated_under_its_policy(tmp_path: Path) -> None:
-    from gridres.redundancy import PlanEvaluator, run_plan
+    from gridres.redundancy import PlanEvaluator
+    from gridres.study import run_plan
 
     text = (STUDIES / "hardening.toml").read_text()
     plan = text[text.index("\n[plan]\n"):text.index("\n[outputs]\n")]
@@ -177,10 +178,10 @@ def test_the_plan_is_evaluated_under_its_policy(tmp_path: Path) -> None:
                         '[[plan.candidates]]\nkind = "crews"\n')
     path = tmp_path / "policy.toml"
     path.write_text(text)
-    res = run_plan(path, n=6, workers=1)
-    assert res.policy == "largest-load-first"
     checked = analyse_study(path)
     st = checked.study
+    res = run_plan(st, checked=checked, n=6, workers=1)
+    assert res.policy == "largest-load-first"
     means = {}
     for pol in ("largest-load-first", "greedy"):
         with PlanEvaluator(checked.grid, checked.generators[0], st.restoration.settings,
@@ -193,10 +194,11 @@ def test_the_plan_is_evaluated_under_its_policy(tmp_path: Path) -> None:
 # -- the report of a plan -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def hardening(tmp_path_factory):
-    from gridres.study.run import run_study
+    from gridres.report import write_report
+    from gridres.study import run_study
 
-    return run_study(STUDIES / "hardening.toml", tmp_path_factory.mktemp("hardening"), n=8,
-                     workers=1)
+    return write_report(run_study(STUDIES / "hardening.toml",
+                                  tmp_path_factory.mktemp("hardening"), n=8, workers=1))
 
 
 def _section(text: str, sid: str) -> str:

@@ -19,24 +19,18 @@ from gridres.elements import substations
 from gridres.errors import UsageError
 from gridres.impact import assess
 from gridres.model import UnknownIdError
-from gridres.redundancy import (
-    DEFAULT_COSTS,
-    CommonScenarios,
-    Design,
-    add_crews,
+from gridres.redundancy import DEFAULT_COSTS, Design, cost_table, make_intervention
+from gridres.redundancy.crn import CommonScenarios, scenario_key
+from gridres.redundancy.grid_edits import (
     add_generator,
     add_line,
     add_microgrid,
-    add_spares,
-    cost_table,
-    design_change,
-    faster_repair,
-    hardening_targets,
     line_defaults,
-    make_intervention,
     set_backup,
 )
-from gridres.redundancy.crn import scenario_key
+from gridres.redundancy.hardening import hardening_targets
+from gridres.redundancy.reuse import design_change
+from gridres.redundancy.settings_edits import add_crews, add_spares, faster_repair
 from gridres.restoration import RestorationSettings
 from gridres.restoration.simulate import repair_multipliers
 from gridres.scenarios.hazard import haversine_km
@@ -262,7 +256,7 @@ def test_design_change_names_what_differs() -> None:
 
 @pytest.mark.parametrize("spec", ALL_KINDS, ids=lambda s: s["kind"])
 def test_what_an_intervention_says_it_changes_is_what_changes(spec) -> None:
-    from gridres.redundancy.evaluate import intervention_change
+    from gridres.redundancy.reuse import intervention_change
 
     d = make_intervention({"kind": "line", "from_bus": "H", "to_bus": "B"},
                           Design(ring_grid(), RestorationSettings()))

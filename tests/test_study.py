@@ -266,10 +266,11 @@ N = 6
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from gridres.study.run import run_study
+    from gridres.report import write_report
+    from gridres.study import run_study
 
     out = tmp_path_factory.mktemp("demo")
-    return run_study(STUDIES / "demo.toml", out, n=N, workers=1)
+    return write_report(run_study(STUDIES / "demo.toml", out, n=N, workers=1))
 
 
 def test_demo_results_directory(demo) -> None:
@@ -357,7 +358,7 @@ def test_demo_restoration_metrics_equal_a_direct_simulation(demo) -> None:
 
 
 def test_same_study_file_and_seed_give_the_same_numbers(demo, tmp_path: Path) -> None:
-    from gridres.study.run import run_study
+    from gridres.study import run_study
 
     again = run_study(demo.out_dir / "study.resolved.toml", tmp_path / "again", workers=2)
     a = json.loads((demo.out_dir / "summary.json").read_text())
@@ -368,7 +369,9 @@ def test_same_study_file_and_seed_give_the_same_numbers(demo, tmp_path: Path) ->
 
 
 def test_scenario_count_from_the_environment(tmp_path: Path, monkeypatch) -> None:
-    from gridres.study.run import ENV_SCENARIOS, run_study
+    from gridres.report import write_report
+    from gridres.study import run_study
+    from gridres.study.core import ENV_SCENARIOS
 
     path = tmp_path / "tiny.toml"
     path.write_text('[study]\nseed = 3\n[grid]\nsource = "ieee14"\n'
@@ -376,9 +379,9 @@ def test_scenario_count_from_the_environment(tmp_path: Path, monkeypatch) -> Non
                     '[cascade]\nmode = "off"\n[outputs]\nhtml = false\ngpkg = false\n'
                     'tables = ["csv"]\n')
     monkeypatch.setenv(ENV_SCENARIOS, "4")
-    res = run_study(path, tmp_path / "out", workers=1)
+    res = write_report(run_study(path, tmp_path / "out", workers=1))
     assert res.completed == 4
-    assert not (tmp_path / "out" / "report.html").exists()
+    assert not (tmp_path / "out" / "report.html").exists()  # [outputs] html = false
     assert tomllib.loads((tmp_path / "out" / "study.resolved.toml").read_text())[
         "ensemble"]["n"] == 4
     # one random branch per scenario: the element counts add up to the scenarios
@@ -387,9 +390,9 @@ def test_scenario_count_from_the_environment(tmp_path: Path, monkeypatch) -> Non
 
 @pytest.mark.parametrize("name", ["storm", "strikes", "hardening"])
 def test_small_example_studies_run(name: str, tmp_path: Path) -> None:
-    from gridres.study.run import run_study
+    from gridres.study import run_study
 
-    res = run_study(STUDIES / f"{name}.toml", tmp_path, n=3, workers=1, html=False)
+    res = run_study(STUDIES / f"{name}.toml", tmp_path, n=3, workers=1)
     assert res.completed == 3
     assert set(res.restoration) == set(res.study.restoration.policies)
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -452,3 +455,23 @@ def test_default_results_dir_is_in_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     study = load_study(STUDIES / "hardening.toml")
     assert study.results_dir() == tmp_path / "results" / study.name
+
+
+def test_an_edited_study_runs_the_edit_not_its_file(tmp_path: Path) -> None:
+    """run_study given a Study object runs that object: its file draws one random branch
+    per scenario; the edited study fails branch 3 every time, and the resolved study
+    says so."""
+    from gridres.study import run_study
+
+    path = tmp_path / "tiny.toml"
+    path.write_text('[study]\nseed = 5\n[grid]\nsource = "ieee14"\n'
+                    '[scenario]\nspec = "random:k=1,elements=bus"\n[ensemble]\nn = 3\n'
+                    '[cascade]\nmode = "off"\n[outputs]\ngpkg = false\ntables = ["csv"]\n')
+    edited = load_study(path).replace(hazards=({"spec": "branch:3"},))
+    res = run_study(edited, tmp_path / "out", workers=1)
+    assert res.study is edited or res.study.hazards == edited.hazards
+    assert res.elements.index.tolist() == ["branch:3"]
+    assert int(res.elements.loc["branch:3", "initial"]) == 3
+    resolved = tomllib.loads((tmp_path / "out" / "study.resolved.toml").read_text())
+    assert resolved["scenario"]["spec"] == "branch:3"
+    assert res.intact["shed_mw"] == 0.0

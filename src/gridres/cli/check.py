@@ -46,7 +46,7 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
     """
     from rich.markup import escape
 
-    from gridres.study.core import analyse_study
+    from gridres.study.check import analyse_study
 
     result = analyse_study(study, deep=not shallow)
     warnings = _warnings(result.study)
@@ -56,7 +56,7 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
             "problems": [{"file": p.file, "line": p.line, "path": p.path,
                           "message": p.message, "exit_code": p.exit_code}
                          for p in result.problems],
-            "notes": list(result.notes),
+            "notes": [],  # the document keeps its shape: every part of a study runs
             "warnings": warnings,
         })
         return result.exit_code
@@ -64,8 +64,6 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}", soft_wrap=True)
     for p in result.problems:
         console.print(f"[red]error:[/red] {escape(str(p))}", soft_wrap=True)
-    for note in result.notes:
-        console.print(f"note: {escape(note)}", soft_wrap=True)
     if result.problems:
         n = len(result.problems)
         if n > 1:  # one problem is its own summary: one line, as for every error

@@ -105,17 +105,19 @@ def command(study: str, budget: float | None, out: str | None, scenarios: int | 
     """
     from gridres.cli.run import progress_bars
     from gridres.limits import enforce, scenarios_estimate
-    from gridres.redundancy.plan import run_plan
-    from gridres.study.core import load_study
+    from gridres.study import analyse_study, run_plan
+    from gridres.study.check import raise_problems
 
-    st = load_study(study)
+    checked = analyse_study(study)
+    raise_problems(checked)
+    st = checked.study
     enforce(scenarios_estimate(scenarios or st.ensemble.n), force=force,
             option="-n" if scenarios else f"ensemble.n of {st.path.name}")
     folder = hold_folder(out or st.results_dir() / "plan", force=force,
                          option="--out" if out else "")
     with progress_bars(enabled=console.is_terminal and not as_json) as progress:
-        res = run_plan(study, budget=budget, n=scenarios, workers=workers, generate=generate,
-                       max_candidates=max_candidates, progress=progress)
+        res = run_plan(st, checked=checked, budget=budget, n=scenarios, workers=workers,
+                       generate=generate, max_candidates=max_candidates, progress=progress)
     files = res.write(folder)
     if as_json:
         doc = res.to_dict()

@@ -54,14 +54,22 @@ def run_and_report(study: str | Path, out: str | None, scenarios: int | None, pd
                    trust_scheduler: bool = False) -> int:
     """Run a study with progress bars, then print where its report is (or its summary
     as JSON)."""
-    from gridres.study.outputs import summary_document
-    from gridres.study.run import run_study
+    from gridres.io.folder import held
+    from gridres.report import write_report
+    from gridres.results import summary_document
+    from gridres.study import analyse_study, run_study
+    from gridres.study.check import raise_problems
 
     if out is not None:
         output_folder(str(out))
     with progress_bars(enabled=console.is_terminal or not as_json) as progress:
-        res = run_study(study, out, n=scenarios, pdf=pdf or None, progress=progress,
-                        force=force, scheduler=scheduler, trust_scheduler=trust_scheduler)
+        checked = analyse_study(study)
+        raise_problems(checked)
+        with held(checked.study.results_dir(out), force=force):
+            res = run_study(checked.study, out, checked=checked, n=scenarios,
+                            progress=progress, force=force, scheduler=scheduler,
+                            trust_scheduler=trust_scheduler)
+            res = write_report(res, pdf=pdf or None, progress=progress)
     if as_json:
         emit_json(summary_document(res))
         return 0

@@ -3,7 +3,7 @@ executors (this process, a process pool, a Dask cluster).
 
 A worker gets the compiled network, the generator, the evaluator and the seed once: by
 inheritance (``fork``), as the pool initializer's argument (``forkserver``, ``spawn``),
-or scattered to every Dask worker. It keeps the network's DC factorisation
+or scattered to every Dask worker (the pool is :mod:`gridres.pool`'s). It keeps the network's DC factorisation
 (:func:`gridres.flow.dc_solver`) for all its batches. :func:`run_batch` draws and evaluates scenarios
 ``first..last`` and returns their records and the batch's bus counts; the parent writes
 them.
@@ -13,12 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import multiprocessing as mp
-import os
-import signal
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -28,8 +23,9 @@ import pandas as pd
 from gridres.ensemble.evaluate import BUS_COUNTS, SEP, failed_elements
 from gridres.errors import GridresError, UsageError
 from gridres.model import Network
+from gridres.pool import InlineExecutor, one_blas_thread, process_pool
 
-__all__ = ["Job", "ScenarioFailed", "executor", "mp_context", "run_batch"]
+__all__ = ["Job", "ScenarioFailed", "executor", "run_batch"]
 
 
 class Job:
@@ -54,38 +50,9 @@ class Job:
 _WORKER_JOB: Job | None = None  # set once per worker process by _init_worker
 
 
-def _one_blas_thread() -> contextlib.AbstractContextManager:
-    """Limit BLAS to one thread: one worker per core is the parallelism, and the
-    engine's small dense products run slower threaded (twice so on a busy machine)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only speed depends on it
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _init_worker(job: Job) -> None:
     global _WORKER_JOB
-    # Ctrl-C reaches the whole process group: only the parent handles it
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _one_blas_thread()  # for the life of the worker process
-    _exit_with_parent()
     _WORKER_JOB = job
-
-
-def _exit_with_parent(every_s: float = 1.0) -> None:
-    """End this worker when its parent dies (``kill -9`` of a run): a process pool's
-    workers would otherwise wait forever for work."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(every_s)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="gridres-parent-watch", daemon=True).start()
 
 
 def _pool_batch(first: int, last: int):
@@ -164,31 +131,6 @@ def _counts_table(net: Network, counts: dict[str, np.ndarray]) -> pd.DataFrame:
 
 
 # -- executors ----------------------------------------------------------------------------
-class _InlineExecutor(cf.Executor):
-    """Runs each call at submit time, in this process (``workers=1``)."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        fut: cf.Future = cf.Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # KeyboardInterrupt propagates at once
-            fut.set_exception(exc)
-        return fut
-
-
-def mp_context():
-    """``fork`` where it is safe (Linux, no other thread in this process): the workers
-    inherit the loaded network for free; ``forkserver`` or ``spawn`` otherwise."""
-    methods = mp.get_all_start_methods()
-    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
-        return mp.get_context("fork")
-    if "forkserver" in methods:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
-    return mp.get_context("spawn")
-
-
 Submit = Callable[[int, int], cf.Future]
 
 
@@ -200,12 +142,11 @@ def executor(job: Job, workers: int, scheduler: Any) -> Iterator[tuple[Submit, i
             yield backend
         return
     if workers == 1:
-        inline = _InlineExecutor()
-        with _one_blas_thread():
+        inline = InlineExecutor()
+        with one_blas_thread():
             yield (lambda a, b: inline.submit(run_batch, job, a, b)), 1, (lambda: None)
         return
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(),
-                                  initializer=_init_worker, initargs=(job,))
+    pool = process_pool(workers, _init_worker, (job,), preload=[__name__])
     try:
         yield (lambda a, b: pool.submit(_pool_batch, a, b)), workers, (lambda: None)
     finally:

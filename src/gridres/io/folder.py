@@ -60,6 +60,7 @@ __all__ = [
     "FolderInUse",
     "OutputFolder",
     "cannot_write",
+    "held",
     "owner_of",
     "write_file",
     "write_path",
@@ -123,6 +124,30 @@ def owner_of(path: str | os.PathLike) -> OutputFolder | None:
                 if best is None or len(root) > len(best.real):
                     best = folder
     return best
+
+
+@contextlib.contextmanager
+def held(path: str | os.PathLike, *, force: bool = False,
+         option: str = "--out") -> Iterator[OutputFolder]:
+    """The output folder at ``path``: the one this process has open there already (left
+    open), else an :class:`OutputFolder` opened for the block. Steps of one command that
+    write into one folder (a study's run, then its report) hold it once, so it stays
+    locked between them.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp()) / "out"
+    >>> with OutputFolder(root) as outer, held(root) as inner:
+    ...     inner is outer
+    True
+    """
+    folder = owner_of(path)
+    if folder is not None and folder.real == _real(path):
+        yield folder
+        return
+    with OutputFolder(path, force=force, option=option) as folder:
+        yield folder
 
 
 def _claim(path: str | os.PathLike) -> None:

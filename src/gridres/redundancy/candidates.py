@@ -13,7 +13,7 @@ Lines
     earlier already bypasses (its ends on both sides) gets no line of its own.
 Backup
     Every critical facility whose backup does not carry its demand for
-    :data:`~gridres.redundancy.interventions.BACKUP_HOURS` hours gets backup that does
+    :data:`~gridres.redundancy.grid_edits.BACKUP_HOURS` hours gets backup that does
     (facilities without any covering backup first, those behind a bridge (single-fed)
     first among them, then by people served).
 Hardening
@@ -40,12 +40,8 @@ import numpy as np
 
 from gridres.elements import substation_buses, substations
 from gridres.errors import UsageError
-from gridres.redundancy.interventions import (
-    BACKUP_HOURS,
-    Design,
-    Intervention,
-    make_intervention,
-)
+from gridres.redundancy.grid_edits import BACKUP_HOURS
+from gridres.redundancy.interventions import Design, Intervention, make_intervention
 from gridres.scenarios.base import ScenarioGenerator
 
 __all__ = ["study_candidates", "generate_candidates", "weak_points", "LINE_KM"]

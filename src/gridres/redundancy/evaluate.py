@@ -24,12 +24,8 @@ workers.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import logging
 import math
-import multiprocessing as mp
-import sys
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,109 +33,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridres.ensemble.summary import tail_stats
 from gridres.errors import UsageError
 from gridres.model import Grid, Network, State
+from gridres.pool import InlineExecutor, process_pool
 from gridres.redundancy.crn import CommonScenarios, scenario_key
 from gridres.redundancy.interventions import Design, Intervention
 from gridres.redundancy.reuse import (
     _READS_BACKUP,
-    Change,
+    METRICS,
+    DesignResult,
     _kind_counts,
     _unchanged,
-    design_change,
     intervention_change,
 )
+from gridres.restoration.assets import prepare
+from gridres.restoration.metrics import paired_difference
+from gridres.restoration.policies import get_policy
 from gridres.restoration.settings import RestorationSettings
+from gridres.restoration.simulate import simulate
+from gridres.restoration.supply import supply
 from gridres.scenarios.base import Scenario, ScenarioGenerator
+from gridres.topology import components, effective
 
-__all__ = [
-    "METRICS",
-    "DesignResult",
-    "Change",
-    "PlanEvaluator",
-    "design_change",
-    "intervention_change",
-    "Benefit",
-    "benefit",
-]
+__all__ = ["METRICS", "PlanEvaluator", "Benefit", "benefit", "cvar_drop"]
 
 logger = logging.getLogger(__name__)
 
-#: Per-scenario metrics of every design (restoration metrics, see
-#: :mod:`gridres.restoration.metrics`).
-METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours")
-
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, eq=False)
-class DesignResult:
-    """Per-scenario results of one design.
-
-    Attributes
-    ----------
-    key : frozenset of str
-        Ids of the interventions applied.
-    design : Design
-    metrics : ndarray, shape (n, len(METRICS))
-    labels : ndarray of int32, shape (n, n_bus)
-        Island of every bus in ``S_min`` (all of the scenario's failures applied), -1
-        for dead buses.
-    lossless : ndarray of bool, shape (n,)
-        ``S_min`` supplies every bus with demand in full and keeps every facility that
-        had grid power on the grid.
-    fac_lost : ndarray of bool, shape (n, n_fac)
-        Facility without grid power at some time of the run.
-    fac_dep : ndarray of bool, shape (n, n_fac)
-        Facility that loses grid power if one of the failed elements alone were out
-        (computed for policies that read backups only).
-    crew_waited : ndarray of bool, shape (n,)
-        Some job of the run waited for a free crew.
-    simulated : ndarray of bool, shape (n,)
-        Scenarios simulated for this design (the others reused an earlier result).
-    """
-
-    key: frozenset
-    design: Design
-    metrics: np.ndarray
-    labels: np.ndarray
-    lossless: np.ndarray
-    fac_lost: np.ndarray
-    fac_dep: np.ndarray
-    crew_waited: np.ndarray
-    simulated: np.ndarray
-
-    def values(self, metric: str) -> np.ndarray:
-        """Per-scenario values of ``metric`` (one of :data:`METRICS`)."""
-        return self.metrics[:, METRICS.index(metric)]
-
-    def mean(self, metric: str) -> float:
-        return float(self.values(metric).mean())
-
-    @property
-    def n_simulated(self) -> int:
-        return int(self.simulated.sum())
 
 
 # -- the worker side ----------------------------------------------------------------------
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(base: Design, policy: str, priority: tuple[str, ...],
-                 process: bool = True) -> None:
-    """Set up a worker; in a worker process (not inline) Ctrl-C is left to the parent
-    and BLAS runs one thread (one worker per core is the parallelism)."""
+def _init_worker(base: Design, policy: str, priority: tuple[str, ...]) -> None:
+    """Set up a worker (in a pool's worker process, or in this process inline)."""
     _WORKER.clear()
     _WORKER.update(base=base, policy=policy, priority=priority, cache={})
-    if not process:
-        return
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1, user_api="blas")
 
 
 def _build(base: Design, interventions: Sequence[Intervention]) -> Design:
@@ -155,23 +86,19 @@ class _Compiled:
     assets: Any
     policy: Any
     base_fac_grid: np.ndarray
-    base_served: np.ndarray
 
 
 def _compiled(key: frozenset, interventions: Sequence[Intervention]) -> _Compiled:
     cache = _WORKER["cache"]
     c = cache.get(key)
     if c is None:
-        from gridres.restoration import get_policy, prepare
-        from gridres.restoration.supply import supply
-
         design = _build(_WORKER["base"], interventions)
         net = design.grid.network
         intact = net.intact()
         s = supply(net, intact)
         pol = _WORKER["policy"]
         fn = get_policy(pol, _WORKER["priority"] if pol == "priority-list" else None)
-        c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid, s.served_mw)
+        c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid)
         if len(cache) > 64:
             cache.clear()
         cache[key] = c
@@ -181,9 +108,6 @@ def _compiled(key: frozenset, interventions: Sequence[Intervention]) -> _Compile
 def _simulate(key: frozenset, interventions: Sequence[Intervention],
               items: Sequence[tuple[int, Scenario, np.ndarray]]) -> list[tuple]:
     """Restore each scenario of a batch in one design; metrics and reuse information."""
-    from gridres.restoration.simulate import simulate
-    from gridres.restoration.supply import supply
-    from gridres.topology import components, effective
 
     c = _compiled(key, interventions)
     net = c.net
@@ -230,23 +154,6 @@ def _pool_task(key: frozenset, interventions: Sequence[Intervention], items) -> 
     return _simulate(key, interventions, items)
 
 
-class _Inline(cf.Executor):
-    def submit(self, fn, /, *args, **kwargs):
-        fut: cf.Future = cf.Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
-            fut.set_exception(exc)
-        return fut
-
-
-def _mp_context():
-    methods = mp.get_all_start_methods()
-    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
-        return mp.get_context("fork")
-    return mp.get_context("spawn")
-
-
 # -- the evaluator ------------------------------------------------------------------------
 class PlanEvaluator:
     """Evaluate designs of one base case on common random numbers.
@@ -288,8 +195,6 @@ class PlanEvaluator:
                  *, seed: int, n: int, policy: str = "greedy",
                  priority: Sequence[str] = (), workers: int = 1, reuse: bool = True,
                  progress: Progress | None = None) -> None:
-        from gridres.restoration import get_policy
-
         if not (isinstance(n, int) and n >= 1):
             raise UsageError(f"The 'n' parameter of the plan must be an int >= 1. Got {n!r} "
                              "instead.")
@@ -330,12 +235,11 @@ class PlanEvaluator:
     def _pool(self) -> cf.Executor:
         if self._executor is None:
             if self.workers == 1:
-                _init_worker(self.base, self.policy, self.priority, process=False)
-                self._executor = _Inline()
+                _init_worker(self.base, self.policy, self.priority)
+                self._executor = InlineExecutor()
             else:
-                self._executor = cf.ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=_mp_context(),
-                    initializer=_init_worker, initargs=(self.base, self.policy, self.priority))
+                self._executor = process_pool(self.workers, _init_worker,
+                                              (self.base, self.policy, self.priority))
         return self._executor
 
     # -- designs ------------------------------------------------------------------------
@@ -554,7 +458,6 @@ def benefit(before: np.ndarray, after: np.ndarray, metric: str = "ens_mwh",
     >>> round(b.drop, 6), round(b.ci_low, 3), round(b.ci_high, 3)
     (3.333333, 1.899, 4.768)
     """
-    from gridres.restoration.metrics import paired_difference
 
     records = pd.DataFrame({f"{metric}__after": np.asarray(after, dtype=float),
                             f"{metric}__before": np.asarray(before, dtype=float)})
@@ -581,7 +484,6 @@ def cvar_drop(before: np.ndarray, after: np.ndarray, seed: int, level: float = 0
     >>> cvar_drop(x, x * 0.5, seed=1)[0]
     48.5
     """
-    from gridres.ensemble.summary import tail_stats
 
     a = np.asarray(before, dtype=float)
     b = np.asarray(after, dtype=float)

@@ -15,7 +15,7 @@ restoration settings) that returns a new one.
 This module holds what ties them together: an :class:`Intervention` is one priced option
 (an id, a kind, its parameters and its cost) and :meth:`Intervention.apply` turns a
 :class:`Design` (grid, settings, hardening) into the design with that option added. Build
-one with :func:`make_intervention`. Every name above is importable from here too.
+one with :func:`make_intervention`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from gridres.redundancy.grid_edits import (
 )
 from gridres.redundancy.hardening import HARDEN_FACTOR, IMMUNE, HardKey, hardening_targets
 from gridres.redundancy.settings_edits import (
-    REPAIR_FIELDS,
     _kind,
     add_crews,
     add_spares,
@@ -52,26 +51,7 @@ from gridres.redundancy.settings_edits import (
 )
 from gridres.restoration.settings import RestorationSettings
 
-__all__ = [
-    "IMMUNE",
-    "ROUTE_FACTOR",
-    "BACKUP_HOURS",
-    "Design",
-    "Intervention",
-    "add_line",
-    "line_defaults",
-    "set_backup",
-    "add_generator",
-    "add_microgrid",
-    "add_spares",
-    "add_crews",
-    "faster_repair",
-    "hardening_targets",
-    "make_intervention",
-    "bus_distance_km",
-    "HARDEN_FACTOR",
-    "REPAIR_FIELDS",
-]
+__all__ = ["Design", "Intervention", "make_intervention"]
 
 logger = logging.getLogger(__name__)
 

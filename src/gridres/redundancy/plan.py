@@ -1,35 +1,30 @@
-"""A study's intervention plan, end to end: candidates, their value, a portfolio.
+"""An intervention plan, end to end: candidates, their value, a portfolio.
 
-:func:`run_plan` reads a study file (its grid, scenarios, restoration settings and
-``[plan]`` table), scores every candidate on the study's scenarios (same seeds) with
-restoration, builds the greedy portfolio within the budget and returns a
-:class:`PlanResult`; :meth:`PlanResult.write` saves it for the report. ``gridres plan``
-and ``gridres run`` (through :func:`plan_study`) call it.
-
-What a study without a ``[plan]`` table gets: generated candidates, objective
-``ens_mwh``, default costs, and the budget given on the command line (none: the
-portfolio goes on while a pick helps).
-
-Restoration policy: ``[plan] policy``, else the first policy of ``[restoration]
-policies``, else ``greedy``; ``priority-list`` repairs in the order of ``[restoration]
-priority``.
+:func:`plan_interventions` scores every candidate (listed ones and, if asked, generated
+ones) on the same scenarios (same seeds) with restoration, builds the greedy portfolio
+within the budget and returns a :class:`PlanResult`; :meth:`PlanResult.write` saves it
+for the report. A study's ``[plan]`` reaches it through
+:func:`gridres.study.plan.run_plan` (``gridres plan``, ``gridres run``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from gridres.ensemble.summary import tail_stats
 from gridres.errors import UsageError
+from gridres.io.folder import write_path
+from gridres.io.jsondoc import jsonable, write_json
+from gridres.model import Grid
 from gridres.redundancy.candidates import generate_candidates, study_candidates
 from gridres.redundancy.costs import CURRENCY, cost_table
 from gridres.redundancy.evaluate import METRICS, PlanEvaluator
@@ -40,8 +35,10 @@ from gridres.redundancy.portfolio import (
     greedy_portfolio,
     rank_candidates,
 )
+from gridres.restoration.settings import RestorationSettings
+from gridres.scenarios.base import ScenarioGenerator
 
-__all__ = ["PlanResult", "run_plan", "plan_study", "DEFAULT_POLICY"]
+__all__ = ["PlanResult", "plan_interventions", "DEFAULT_POLICY"]
 
 logger = logging.getLogger(__name__)
 
@@ -130,52 +127,32 @@ class PlanResult:
         the chosen ids in order with ``cost``, ``cumulative_cost`` and the cumulative
         ``benefit`` (drop of the objective) and its interval.
         """
-        def clean(v: Any) -> Any:
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            if hasattr(v, "item"):
-                return clean(v.item())
-            return v
-
-        interventions = [{"id": str(i), **{k: clean(v) for k, v in row.items()}}
+        interventions = [{"id": str(i), **{k: jsonable(v) for k, v in row.items()}}
                          for i, row in self.ranking.iterrows()]
-        portfolio = [{"id": str(i), **{k: clean(v) for k, v in row.items()}}
+        portfolio = [{"id": str(i), **{k: jsonable(v) for k, v in row.items()}}
                      for i, row in self.portfolio.iterrows()]
-        frontier = [{k: clean(v) for k, v in row.items()}
+        frontier = [{k: jsonable(v) for k, v in row.items()}
                     for _, row in self.frontier.iterrows()]
         return {
             "study": self.study, "grid": self.grid, "n": self.n, "seed": self.seed,
-            "policy": self.policy, "objective": self.objective, "budget": clean(self.budget),
+            "policy": self.policy, "objective": self.objective, "budget": jsonable(self.budget),
             "currency": self.currency,
-            "baseline": {k: clean(v) for k, v in self.baseline.items()},
-            "improved": {k: clean(v) for k, v in self.improved.items()},
+            "baseline": {k: jsonable(v) for k, v in self.baseline.items()},
+            "improved": {k: jsonable(v) for k, v in self.improved.items()},
             "interventions": interventions,
             "portfolio": portfolio,
-            "portfolio_cost": clean(float(sum(s.cost for s in self.steps if s.within_budget))),
+            "portfolio_cost": jsonable(float(sum(s.cost for s in self.steps if s.within_budget))),
             "frontier": frontier,
             "simulations": self.simulations, "reused": self.reused,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
-    def outcome(self):
-        """The plan as :class:`gridres.study.results.PlanOutcome` for the study report
-        (see :func:`gridres.study.results.plan_outcome`)."""
-        from gridres.study.results import plan_outcome
-
-        return plan_outcome(self)
-
     def write(self, folder: str | os.PathLike) -> dict[str, Path]:
         """Write ``plan.json``, ``interventions.csv``, ``portfolio.csv`` and
         ``frontier.csv`` into ``folder`` (each file atomically); return their paths."""
-        from gridres.io.folder import write_path
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        files = {}
-        with write_path(folder / "plan.json") as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
-                           encoding="utf-8")
-        files["plan.json"] = folder / "plan.json"
+        files = {"plan.json": write_json(folder / "plan.json", self.to_dict())}
         for name, df in (("interventions.csv", self.ranking), ("portfolio.csv", self.portfolio),
                          ("frontier.csv", self.frontier)):
             with write_path(folder / name) as tmp:
@@ -184,55 +161,61 @@ class PlanResult:
         return files
 
 
-def _generator(generators: tuple[Any, ...]) -> Any:
-    if len(generators) == 1:
-        return generators[0]
-    from gridres.scenarios.waves import WaveSequence
-
-    return WaveSequence([(0.0, g) for g in generators])
-
-
-def _workers(study: Any, override: int | None) -> int:
-    if override is not None:
-        return int(override)
-    e = study.ensemble
-    if e.scheduler == "serial":
-        return 1
-    if e.workers == "auto" or e.scheduler.startswith("tcp://"):
-        return os.cpu_count() or 1
-    return int(e.workers)
-
-
-def run_plan(
-    study: Any,
+def plan_interventions(
+    grid: Grid,
+    generator: ScenarioGenerator,
+    settings: RestorationSettings,
     *,
+    seed: int,
+    n: int,
+    policy: str = DEFAULT_POLICY,
+    priority: Sequence[str] = (),
+    objective: str = "ens_mwh",
+    costs: Mapping[str, float] | None = None,
     budget: float | None = None,
-    n: int | None = None,
-    workers: int | None = None,
-    generate: bool | None = None,
-    max_candidates: int | None = None,
+    candidates: Sequence[Mapping[str, Any]] = (),
+    generate: bool = True,
+    max_candidates: int = 20,
+    workers: int = 1,
     progress: Progress | None = None,
+    where: str = "plan.candidates",
+    name: str = "",
 ) -> PlanResult:
-    """Plan the interventions of a study.
+    """Plan interventions: score each candidate on the same scenarios with restoration,
+    then pick a portfolio within the budget.
 
     Parameters
     ----------
-    study : Study or path
-        A study file (checked against its grid first) or a loaded study.
+    grid : Grid
+    generator : ScenarioGenerator
+        The scenarios (scenario ``i`` is drawn from ``default_rng([seed, i])``).
+    settings : RestorationSettings
+    seed, n : int
+        Seed and number of scenarios.
+    policy : str
+        Restoration policy every design is evaluated under; ``priority-list`` repairs in
+        the order of ``priority``.
+    priority : sequence of str
+    objective : str
+        Metric the portfolio lowers (one of :data:`gridres.redundancy.METRICS`).
+    costs : mapping, optional
+        Unit costs (see :func:`gridres.redundancy.cost_table`).
     budget : float, optional
-        Instead of ``[plan] budget``.
-    n : int, optional
-        Scenarios instead of ``ensemble.n`` (also the ``GRIDRES_STUDY_N`` environment
-        variable).
-    workers : int, optional
-        Worker processes instead of the study's (no result depends on it).
-    generate : bool, optional
-        Add generated candidates (default ``[plan] generate``, or when the study lists
-        none).
-    max_candidates : int, optional
-        Bound on generated candidates (default ``[plan] max_candidates``, 20).
+        None: no limit (the portfolio goes on while a pick helps).
+    candidates : sequence of mapping
+        Candidate tables (``kind`` and its keys).
+    generate : bool
+        Add candidates generated from the grid and scenarios.
+    max_candidates : int
+        Bound on generated candidates.
+    workers : int
+        Worker processes (no result depends on it).
     progress : callable, optional
         ``progress(step, done, total)``.
+    where : str
+        Where the candidates come from, for messages (``plan.candidates``).
+    name : str
+        Name of the study, recorded in the result.
 
     Returns
     -------
@@ -240,94 +223,41 @@ def run_plan(
 
     Raises
     ------
-    StudyError, InputNotFound
-        If the study has problems (exit codes 65, 66).
     UsageError
-        On a candidate the grid cannot take (the message names it).
+        On a candidate the grid cannot take (the message names it), a negative budget,
+        or no candidate at all.
     """
-    from gridres.restoration import RestorationSettings
-    from gridres.study.core import Study, analyse_study, raise_problems
-    from gridres.study.run import ENV_SCENARIOS
-
     t0 = time.perf_counter()
-    path = study.path if isinstance(study, Study) else study
-    checked = analyse_study(path, deep=True)
-    raise_problems(checked)
-    st = study if isinstance(study, Study) else checked.study
-    env_n = os.environ.get(ENV_SCENARIOS)
-    if n is None and env_n:
-        try:
-            n = int(env_n)
-        except ValueError:
-            raise UsageError(f"{ENV_SCENARIOS}={env_n!r}: give a whole number of scenarios"
-                             ) from None
-    n = int(n if n is not None else st.ensemble.n)
     if n < 1:
         raise UsageError(f"--scenarios must be >= 1, got {n}")
-    grid = checked.grid
-    generator = _generator(checked.generators)
-    r = st.restoration
-    settings = r.settings if r is not None and r.settings is not None else RestorationSettings()
-    plan = st.plan
-    policy = plan.policy if plan is not None else (
-        r.policies[0] if r is not None and r.policies else DEFAULT_POLICY)
-    priority = r.priority if r is not None else ()
-    objective = plan.objective if plan is not None else "ens_mwh"
-    costs = cost_table(plan.costs if plan is not None else None)
-    if budget is None and plan is not None:
-        budget = plan.budget
     if budget is not None and (not math.isfinite(budget) or budget < 0):
         raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
-    listed = list(plan.candidates) if plan is not None else []
-    if generate is None:
-        generate = (plan.generate if plan is not None else True) or not listed
-    bound = max_candidates if max_candidates is not None else (
-        plan.max_candidates if plan is not None else 20)
-
-    ev = PlanEvaluator(grid, generator, settings, seed=st.seed, n=n, policy=policy,
-                       priority=priority, workers=_workers(st, workers),
+    table = cost_table(costs)
+    ev = PlanEvaluator(grid, generator, settings, seed=seed, n=n, policy=policy,
+                       priority=tuple(priority), workers=workers,
                        progress=(lambda d, t: progress("plan", d, t)) if progress else None)
-    key = "plan" if plan is None or "plan" in _sections(st) else "interventions"
-    candidates = study_candidates(listed, ev.base, costs, where=f"{key}.candidates")
+    chosen_from = study_candidates(list(candidates), ev.base, table, where=where)
     if generate:
-        listed_as = {(c.kind, repr(sorted(c.params.items()))) for c in candidates}
-        candidates += [g for g in generate_candidates(ev.base, generator, costs,
-                                                      max_candidates=bound,
-                                                      exclude=[c.id for c in candidates])
-                       if (g.kind, repr(sorted(g.params.items()))) not in listed_as]
-    if not candidates:
-        raise UsageError(f"{st.path}: no candidate interventions: list [[plan.candidates]] "
-                         "or set generate = true")
+        listed_as = {(c.kind, repr(sorted(c.params.items()))) for c in chosen_from}
+        chosen_from += [g for g in generate_candidates(ev.base, generator, table,
+                                                       max_candidates=max_candidates,
+                                                       exclude=[c.id for c in chosen_from])
+                        if (g.kind, repr(sorted(g.params.items()))) not in listed_as]
+    if not chosen_from:
+        raise UsageError(f"{name or grid.name}: no candidate interventions: list "
+                         "[[plan.candidates]] or set generate = true")
     with ev:
-        ranking = rank_candidates(ev, candidates, objective)
-        steps = greedy_portfolio(ev, candidates, budget, objective)
+        ranking = rank_candidates(ev, chosen_from, objective)
+        steps = greedy_portfolio(ev, chosen_from, budget, objective)
         base = ev.base_result()
         chosen = [s.id for s in steps if s.within_budget]
         final = ev.result(chosen)
     baseline = {m: base.mean(m) for m in METRICS}
     improved = {m: final.mean(m) for m in METRICS}
-    from gridres.ensemble.summary import tail_stats
-
     baseline["ens_mwh_cvar95"] = tail_stats(base.values("ens_mwh"))["cvar95"]
     improved["ens_mwh_cvar95"] = tail_stats(final.values("ens_mwh"))["cvar95"]
     return PlanResult(
-        study=st.name, grid=grid.name, n=n, seed=st.seed, policy=policy, objective=objective,
-        budget=budget, candidates=tuple(candidates), ranking=ranking, steps=tuple(steps),
+        study=name, grid=grid.name, n=n, seed=seed, policy=policy, objective=objective,
+        budget=budget, candidates=tuple(chosen_from), ranking=ranking, steps=tuple(steps),
         baseline=baseline, improved=improved, simulations=ev.simulations, reused=ev.reused,
         elapsed_s=time.perf_counter() - t0)
-
-
-def _sections(study: Any) -> Mapping[str, Any]:
-    import tomllib
-
-    try:
-        return tomllib.loads(Path(study.path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-
-
-def plan_study(study: Any, **kwargs: Any) -> Any:
-    """The plan of a study as :class:`gridres.study.results.PlanOutcome` (for
-    ``gridres run``); keyword arguments go to :func:`run_plan` (``workers``,
-    ``progress``, ...)."""
-    return run_plan(study, **kwargs).outcome()

@@ -40,20 +40,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from gridres.redundancy.interventions import Design, Intervention
 from gridres.redundancy.settings_edits import REPAIR_FIELDS
+from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.settings import RestorationSettings
 from gridres.scenarios.base import Scenario
 
-if TYPE_CHECKING:
-    from gridres.redundancy.evaluate import DesignResult
-
-__all__ = ["Change", "design_change", "intervention_change"]
+__all__ = ["METRICS", "DesignResult", "Change", "design_change", "intervention_change"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +58,59 @@ logger = logging.getLogger(__name__)
 _READS_BACKUP = frozenset({"critical-first"})
 #: Policies whose plan sees every crew and spare (no crew or spare reuse).
 _READS_SNAPSHOT = frozenset({"optimal"})
+
+
+#: Per-scenario metrics of every design: the restoration losses a plan can lower.
+METRICS = LOSS_METRICS
+
+
+@dataclass(frozen=True, eq=False)
+class DesignResult:
+    """Per-scenario results of one design.
+
+    Attributes
+    ----------
+    key : frozenset of str
+        Ids of the interventions applied.
+    design : Design
+    metrics : ndarray, shape (n, len(METRICS))
+    labels : ndarray of int32, shape (n, n_bus)
+        Island of every bus in ``S_min`` (all of the scenario's failures applied), -1
+        for dead buses.
+    lossless : ndarray of bool, shape (n,)
+        ``S_min`` supplies every bus with demand in full and keeps every facility that
+        had grid power on the grid.
+    fac_lost : ndarray of bool, shape (n, n_fac)
+        Facility without grid power at some time of the run.
+    fac_dep : ndarray of bool, shape (n, n_fac)
+        Facility that loses grid power if one of the failed elements alone were out
+        (computed for policies that read backups only).
+    crew_waited : ndarray of bool, shape (n,)
+        Some job of the run waited for a free crew.
+    simulated : ndarray of bool, shape (n,)
+        Scenarios simulated for this design (the others reused an earlier result).
+    """
+
+    key: frozenset
+    design: Design
+    metrics: np.ndarray
+    labels: np.ndarray
+    lossless: np.ndarray
+    fac_lost: np.ndarray
+    fac_dep: np.ndarray
+    crew_waited: np.ndarray
+    simulated: np.ndarray
+
+    def values(self, metric: str) -> np.ndarray:
+        """Per-scenario values of ``metric`` (one of :data:`METRICS`)."""
+        return self.metrics[:, METRICS.index(metric)]
+
+    def mean(self, metric: str) -> float:
+        return float(self.values(metric).mean())
+
+    @property
+    def n_simulated(self) -> int:
+        return int(self.simulated.sum())
 
 
 # -- what changed between two designs -----------------------------------------------------
@@ -94,7 +144,7 @@ def design_change(parent: Design, child: Design) -> Change:
     Examples
     --------
     >>> from gridres.io import load_grid
-    >>> from gridres.redundancy.interventions import add_crews
+    >>> from gridres.redundancy.settings_edits import add_crews
     >>> g = load_grid("ieee14")
     >>> d = Design(g, RestorationSettings())
     >>> design_change(d, Design(g, add_crews(d.settings))).crews_up

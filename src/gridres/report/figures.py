@@ -18,6 +18,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from gridres.report.narrative import fmt_num
+
 __all__ = [
     "data_uri",
     "restoration_figure",
@@ -158,8 +160,6 @@ def _bins(values: np.ndarray) -> int | np.ndarray:
 
 
 def _fmt(v: float) -> str:
-    from gridres.report.narrative import fmt_num
-
     return fmt_num(v)
 
 

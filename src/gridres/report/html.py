@@ -1,7 +1,8 @@
 """The study report: one self-contained HTML file (figures embedded, no external CSS,
 scripts or fonts; a Content-Security-Policy forbids any request), rendered from
-:class:`~gridres.study.results.StudyResults` with the jinja2 templates in
-``report/templates``.
+:class:`~gridres.results.StudyResults` with the jinja2 templates in
+``report/templates``. :func:`write_report` is the report's entry point: it writes
+report.html (and report.pdf) into the results directory of a study run.
 
 Sections whose data a study does not have (no coordinates, no restoration, no plan, no
 N-1 ranking) are left out.
@@ -9,15 +10,17 @@ N-1 ranking) are left out.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from gridres.io.folder import write_path
+from gridres.io.folder import held, write_path
 from gridres.report.figures import (
     METRIC_LABELS,
     contingency_figure,
@@ -28,6 +31,7 @@ from gridres.report.figures import (
     restoration_figure,
 )
 from gridres.report.maps import can_map, grid_map
+from gridres.report.methods import methods
 from gridres.report.narrative import (
     denoise,
     executive_summary,
@@ -35,12 +39,13 @@ from gridres.report.narrative import (
     fmt_ci,
     fmt_num,
     fmt_pct,
-    methods,
     objective_words,
 )
-from gridres.study.results import RESTORATION_METRICS, StudyResults
+from gridres.report.pdf import write_pdf
+from gridres.restoration.metrics import METRICS
+from gridres.results import StudyResults, write_summary
 
-__all__ = ["render_report", "write_report", "TEMPLATES"]
+__all__ = ["render_report", "write_html", "write_report", "TEMPLATES"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +95,11 @@ def _restoration_ctx(res: StudyResults) -> dict[str, Any] | None:
         return None
     best = res.best_policy()
     multi_wave = "n_waves" in res.records and (res.records["n_waves"] > 1).any()
-    metrics = [m for m in RESTORATION_METRICS if any(m in o.metrics
+    metrics = [m for m in METRICS if any(m in o.metrics
                                                     for o in res.restoration.values())
                and (m != "waves_stock_lasted" or multi_wave)]
     units = {"ens_mwh": "MWh", "t50_h": "h", "t90_h": "h", "t100_h": "h"}
-    headers = [METRIC_LABELS.get(m, RESTORATION_METRICS[m]) if m in METRIC_LABELS
+    headers = [METRIC_LABELS.get(m, METRICS[m]) if m in METRIC_LABELS
                else {"t50_h": "50 % back (h)", "t90_h": "90 % back (h)",
                      "t100_h": "all back (h)",
                      "waves_stock_lasted": "waves the spare stock lasts"}.get(m, m)
@@ -366,10 +371,67 @@ def render_report(res: StudyResults) -> str:
     return _env().get_template("report.html.j2").render(**ctx)
 
 
-def write_report(res: StudyResults, path: str | os.PathLike) -> Path:
+def write_html(res: StudyResults, path: str | os.PathLike) -> Path:
     """Render the report and write it atomically to ``path``; return the path."""
     html = render_report(res)
     path = Path(path)
     with write_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     return path
+
+
+def write_report(res: StudyResults, *, html: bool | None = None, pdf: bool | None = None,
+                 progress: Callable[[str, int, int], None] | None = None,
+                 force: bool = False) -> StudyResults:
+    """Write the report of a study run into its results directory: report.html and, with
+    ``pdf``, report.pdf (printed from the HTML); summary.json is written again to list
+    them.
+
+    Parameters
+    ----------
+    res : StudyResults
+        What :func:`gridres.study.run_study` returned.
+    html, pdf : bool, optional
+        Write report.html / report.pdf; default from the study's ``[outputs]``. A PDF is
+        printed from the HTML, which is then written too.
+    progress : callable, optional
+        ``progress(step, done, total)``.
+    force : bool
+        Write into a results directory that holds files gridres did not write (they are
+        kept); the directory is held as an output folder of :mod:`gridres.io.folder`
+        (the one already open, when the run that made it holds it still).
+
+    Returns
+    -------
+    StudyResults
+        ``res`` with ``files`` listing the report.
+    """
+    o = res.study.outputs
+    want_pdf = o.pdf if pdf is None else pdf
+    want_html = (o.html if html is None else html) or want_pdf
+    if not want_html:
+        return res
+    out = res.out_dir
+    report = {"report.html": out / "report.html"}
+    if want_pdf:
+        report["report.pdf"] = out / "report.pdf"
+    files: dict[str, Path] = {}
+    for key, path in res.files.items():
+        files[key] = path
+        if key == "summary.json":
+            files.update(report)
+    files.update({k: v for k, v in report.items() if k not in files})
+    res = dataclasses.replace(res, files=files)
+    steps = 2 + int(want_pdf)
+    progress = progress or (lambda step, done, total: None)
+    progress("writing report", 0, steps)
+    with held(out, force=force):
+        write_html(res, report["report.html"])
+        progress("writing report", 1, steps)
+        if want_pdf:
+            engine = write_pdf(res, report["report.html"], report["report.pdf"])
+            logger.info("report.pdf written with %s", engine)
+            progress("writing report", 2, steps)
+        write_summary(res)
+    progress("writing report", steps, steps)
+    return res

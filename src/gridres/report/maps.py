@@ -17,7 +17,9 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-__all__ = ["grid_map", "substation_points", "FACILITY_MARKERS", "can_map"]
+from gridres.results import substation_points
+
+__all__ = ["grid_map", "FACILITY_MARKERS", "can_map"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,33 +44,6 @@ def _is_geographic(grid) -> bool:
         return bool(CRS.from_user_input(grid.crs).is_geographic)
     except Exception:  # an engineering CRS that pyproj cannot read
         return False
-
-
-def substation_points(grid, p_bus: pd.Series) -> pd.DataFrame:
-    """One point per substation: mean position of its buses, the largest P(loss of
-    supply) of its buses, its load and its customers.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by substation name: ``x``, ``y``, ``p_loss_of_supply``, ``load_mw``,
-        ``customers``, ``buses``.
-    """
-    b = grid.buses
-    geom = b["geometry"]
-    sub = b["substation"].where(b["substation"].astype(str) != "", b.index.to_series())
-    df = pd.DataFrame({
-        "substation": sub.astype(str).to_numpy(),
-        "x": [g.x if g is not None and not g.is_empty else np.nan for g in geom],
-        "y": [g.y if g is not None and not g.is_empty else np.nan for g in geom],
-        "p": p_bus.reindex(b.index).fillna(0.0).to_numpy(float),
-        "load_mw": b["load_mw"].clip(lower=0).to_numpy(float),
-        "customers": b["customers"].to_numpy(float),
-    }, index=b.index)
-    out = df.groupby("substation", sort=False).agg(
-        x=("x", "mean"), y=("y", "mean"), p_loss_of_supply=("p", "max"),
-        load_mw=("load_mw", "sum"), customers=("customers", "sum"), buses=("p", "size"))
-    return out
 
 
 def grid_map(grid, p_bus: pd.Series, *, branch_p: pd.Series | None = None,

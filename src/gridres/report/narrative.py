@@ -1,5 +1,5 @@
-"""The report's words: an executive summary written from the numbers, and the methods
-and assumptions that name every model choice and parameter.
+"""The report's words: an executive summary written from the numbers (the methods and
+assumptions are :mod:`gridres.report.methods`).
 
 Numbers are rounded for reading (two significant figures for quantities, whole
 percentages) and every sentence is built only from results present in the study; a
@@ -8,21 +8,17 @@ part that did not run is said to be missing, never guessed.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.metadata
 import math
-import platform
-import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from gridres.study.results import RESTORATION_METRICS, StudyResults
+from gridres.results import StudyResults
 from gridres.topology import grid_summary
 
-__all__ = ["executive_summary", "methods", "versions", "fmt_num", "fmt_pct", "fmt_ci",
-           "hazard_text", "objective_words", "denoise"]
+__all__ = ["executive_summary", "fmt_num", "fmt_pct", "fmt_ci", "hazard_text",
+           "objective_words", "denoise", "facility_rows"]
 
 
 # -- number formatting ----------------------------------------------------------------
@@ -385,234 +381,6 @@ def _plan_words(plan: Any) -> list[str]:
     else:
         out.append(f"No intervention that helps fits within {budget}.")
     return out
-
-
-# -- methods and assumptions ----------------------------------------------------------
-def _impact_rules() -> str:
-    from gridres import impact
-
-    doc = impact.__doc__ or ""
-    m = re.search(r"Balance and dispatch rule.*?\n-+\n(.*)", doc, re.S)
-    return " ".join((m.group(1) if m else doc).replace("``", "").split())
-
-
-def versions() -> dict[str, str]:
-    """Versions of gridres, Python and the libraries that produce the numbers."""
-    out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
-    for pkg in ("gridres", "numpy", "scipy", "pandas", "networkx", "geopandas", "shapely",
-                "pyogrio", "pyproj", "pyarrow", "matplotlib", "jinja2"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    try:
-        import pyogrio
-
-        out["GDAL"] = pyogrio.__gdal_version_string__
-    except (ImportError, AttributeError):
-        pass
-    return out
-
-
-def _flat(d: Any, prefix: str = "") -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    if isinstance(d, dict):
-        for k, v in d.items():
-            out += _flat(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(d, list) and d and all(isinstance(x, dict) for x in d):
-        for i, x in enumerate(d):
-            out += _flat(x, f"{prefix}[{i}]")
-    else:
-        out.append((prefix, _show(d)))
-    return out
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list | tuple):
-        return ", ".join(_show(x) for x in v) if v else "(none)"
-    if isinstance(v, dict):
-        return ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) if v else "(none)"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v) if v != "" else "(empty)"
-
-
-def methods(res: StudyResults) -> list[dict[str, Any]]:
-    """Sections of the methods-and-assumptions chapter: ``{"title", "text", "rows"}``
-    where ``rows`` are (parameter, value, meaning) triples."""
-    from gridres.study import schema
-
-    study = res.study
-    g = grid_summary(res.grid)
-    out: list[dict[str, Any]] = []
-
-    out.append({"title": "Grid", "text": (
-        "The grid is a table of buses, branches (lines and transformers), generators and "
-        "critical facilities. A failed bus takes its branches, loads, generators and "
-        "facilities with it; islands are the connected parts of what is left."),
-        "rows": [("source", str(study.grid_spec), "where the grid was read from"),
-                 ("buses / branches / generators / facilities",
-                  f"{g.get('buses')} / {g.get('branches')} / {g.get('generators')} / "
-                  f"{g.get('facilities')}", "counts"),
-                 ("total load", fmt_num(g.get("total_load_mw"), "MW"), "in-service demand"),
-                 ("generating capacity", fmt_num(g.get("total_capacity_mw"), "MW"),
-                  "sum of pmax_mw"),
-                 ("customers", fmt_num(g.get("customers")), "sum over buses"),
-                 ("CRS", str(g.get("crs")), "coordinate reference system"),
-                 ("validated", _show(study.grid.validate), "grid checked before the run")]})
-
-    out.append({"title": "Power flow, load shedding and dispatch", "text": (
-        "Flows are computed with the DC power-flow approximation: lossless lines, flat "
-        "voltage magnitudes and small angle differences, so that B θ = P in every island; "
-        "on intact MATPOWER cases the flows equal MATPOWER's DC power flow. "
-        + _impact_rules()),
-        "rows": [("cascade.mode", study.cascade.mode, _doc(schema.CascadeSection, "mode")),
-                 ("cascade.margin", f"{study.cascade.margin:g}",
-                  _doc(schema.CascadeSection, "margin")),
-                 ("cascade.max_stages", str(study.cascade.max_stages),
-                  _doc(schema.CascadeSection, "max_stages"))]})
-
-    rows = []
-    for i, spec in enumerate(study.hazards):
-        tag = "scenario" if study.hazard_section == "scenario" else f"hazard[{i}]"
-        rows += [(f"{tag}.{k}", v, "as given in the study file") for k, v in _flat(dict(spec))]
-    text = ("Each event is drawn from the scenario generators below. Scenario i of the "
-            f"ensemble uses its own random stream numpy.random.default_rng([{study.seed}, i]), "
-            "so every number is reproducible from the study file and does not depend on the "
-            "number of workers.")
-    frag = _fragility_rows(res)
-    if frag:
-        text += (" Assets fail with lognormal fragility curves P(fail | x) = "
-                 "Φ(ln(x / median) / beta) of the hazard intensity x at the asset.")
-        rows += frag
-    out.append({"title": "Hazards and scenarios", "text": text, "rows": rows})
-
-    out.append({"title": "Ensemble and statistics", "text": (
-        "Outcomes are taken right after the last wave of each event (and after the cascade, "
-        "when enabled). The mean, the median, the 95th percentile (p95) and the conditional "
-        "value at risk CVaR95 (the mean of the worst 5 % of events) summarise each outcome. "
-        "The probability of loss of supply of a bus is the fraction of events in which it "
-        "has no supply; a substation shows the largest value of its buses. A facility is "
-        "dark when it has neither grid supply nor a backup that covers its demand."),
-        "rows": [("study.seed", str(study.seed), _doc(schema.StudyInfo, "seed")),
-                 ("ensemble.n", str(study.ensemble.n), _doc(schema.EnsembleSection, "n")),
-                 ("events completed", str(res.completed), "events with results"),
-                 ("ensemble.workers", _show(study.ensemble.workers),
-                  "does not change any result"),
-                 ("ensemble.scheduler", study.ensemble.scheduler,
-                  "does not change any result"),
-                 ("ensemble.batch_size", str(study.ensemble.batch_size),
-                  _doc(schema.EnsembleSection, "batch_size") + " Does not change any "
-                  "result.")]})
-
-    if study.restoration is not None:
-        r = study.restoration
-        docs = _param_docs(type(r.settings)) if r.settings is not None else {}
-        used = [o.policy for o in (res.restoration or {}).values()] or list(r.policies)
-        rrows = [("restoration.policies", _show(used), "policies compared, on the same "
-                  "events and repair times")]
-        for k, v in r.to_dict().items():
-            if k == "policies":
-                continue
-            if isinstance(v, dict) and v:
-                rrows += [(f"restoration.{k}.{sub}", _show(x), docs.get(k, "") if i == 0
-                           else "") for i, (sub, x) in enumerate(v.items())]
-            else:
-                rrows.append((f"restoration.{k}", _show(v), docs.get(k, "")))
-        rrows += [(f"policy {p}", "", _policy_doc(p)) for p in used]
-        rrows += [(f"metric {k}", "", v) for k, v in RESTORATION_METRICS.items()]
-        out.append({"title": "Restoration", "text": _restoration_text(res), "rows": rrows})
-
-    if study.plan is not None:
-        p = study.plan
-        prow = [(f"plan.{k}", _show(v) if k != "candidates" else f"{len(v)} listed", doc)
-                for (k, doc), v in zip(schema.section_docs(schema.PlanSection),
-                                       dataclasses.astuple(p), strict=True)]
-        text = ("Interventions change the grid (a new line, a backup generator, a hardened "
-                "substation); each is evaluated on the same events, drawn with the same "
-                "seeds, so differences come from the intervention alone.")
-        if res.plan is not None and res.plan.status != "done":
-            text += f" Pending: {res.plan.message}"
-        out.append({"title": "Interventions and plan", "text": text, "rows": prow})
-
-    out.append({"title": "Software", "text": "Versions of the software that produced "
-                "these numbers.", "rows": [(k, v, "") for k, v in res.versions.items()]})
-    return out
-
-
-def _param_docs(cls: type) -> dict[str, str]:
-    """Parameter descriptions from a numpydoc ``Parameters`` section, first sentence
-    each."""
-    doc = cls.__doc__ or ""
-    m = re.search(r"Parameters\n\s*-+\n(.*?)(\n\s*\n\s*[A-Z][a-z]+\n\s*-+\n|$)", doc, re.S)
-    if not m:
-        return {}
-    out: dict[str, str] = {}
-    names: list[str] = []
-    for line in m.group(1).splitlines():
-        head = re.match(r"^\s{4}([\w, ]+) : ", line)
-        if head:
-            names = [n.strip() for n in head.group(1).split(",")]
-            for n in names:
-                out[n] = ""
-        elif names and line.strip():
-            for n in names:
-                out[n] = (out[n] + " " + line.strip()).strip()
-    first = re.compile(r"(?<!i\.e)(?<!e\.g)\.\s+(?=[A-Z])")
-    return {k: (first.split(v.replace("``", ""))[0].rstrip(".") + ".") if v else ""
-            for k, v in out.items()}
-
-
-def _policy_doc(name: str) -> str:
-    try:
-        from gridres.restoration import policies
-    except ImportError:
-        return ""
-    doc = policies.__doc__ or ""
-    m = re.search(rf"``{re.escape(name)}``\n(.*?)(\n``|\n\n\S)", doc, re.S)
-    return " ".join(m.group(1).replace("``", "").split()) if m else ""
-
-
-def _doc(cls: type, name: str) -> str:
-    return dict(__import__("gridres.study.schema", fromlist=["x"]).section_docs(cls))[name]
-
-
-def _restoration_text(res: StudyResults) -> str:
-    text = ("Crews leave their depots, travel at speed_kmh along roads road_factor times "
-            "longer than the straight line, and repair failed elements in the order the "
-            "policy sets; a repair that needs a part waits for a spare when the stock is "
-            "used up. Load comes back when its bus is reconnected to generation. Each policy "
-            "is run on the same events.")
-    mod = None
-    try:
-        import gridres.restoration as mod  # noqa: F811
-    except ImportError:
-        mod = None
-    if mod is not None and mod.__doc__:
-        first = mod.__doc__.strip().split("\n\n")[0]
-        text = " ".join(first.split()) + " " + text
-    if "restoration" in res.pending:
-        text += f" Not run: {res.pending['restoration']}."
-    return text
-
-
-def _fragility_rows(res: StudyResults) -> list[tuple[str, str, str]]:
-    from gridres.report.footprints import hazards_in
-
-    rows = []
-    for i, gen in enumerate(getattr(res, "generators", ()) or ()):
-        for _, hz in hazards_in(gen):
-            fs = getattr(hz, "fragility", None)
-            if fs is None:
-                continue
-            for kind, curve in fs.curves.items():
-                seg = f", per {curve.segment_km:g} km" if curve.segment_km else ""
-                rows.append((f"fragility[{i}].{kind}",
-                             f"median {curve.median:g} {fs.unit}, beta {curve.beta:g}{seg}",
-                             f"lognormal curve ({fs.hazard})"))
-    return rows
 
 
 def facility_rows(res: StudyResults) -> pd.DataFrame:

@@ -25,6 +25,9 @@ from pathlib import Path
 
 from gridres.errors import GridresError
 from gridres.io.folder import write_path
+from gridres.report import figures
+from gridres.report.maps import can_map, grid_map
+from gridres.report.narrative import executive_summary, fmt_num, objective_words
 
 __all__ = ["write_pdf", "chromium_executable", "chromium_flags", "CHROMIUM_FLAGS", "pdf_engine"]
 
@@ -161,7 +164,6 @@ def _table_page(pdf, title: str, df) -> None:
 
 
 def _cell(v) -> str:
-    from gridres.report.narrative import fmt_num
 
     if isinstance(v, float | int) and not isinstance(v, bool):
         return fmt_num(v)
@@ -170,10 +172,6 @@ def _cell(v) -> str:
 
 def _matplotlib_pdf(res, pdf_path: Path) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
-
-    from gridres.report import figures
-    from gridres.report.maps import can_map, grid_map
-    from gridres.report.narrative import executive_summary
 
     with write_path(pdf_path) as tmp, PdfPages(tmp, metadata={"Creator": "gridres"}) as pdf:
         _text_page(pdf, res.study.name, [(p["heading"], p["text"])
@@ -198,8 +196,6 @@ def _matplotlib_pdf(res, pdf_path: Path) -> None:
             _table_page(pdf, "Single outages (N-1)", res.contingency[cols])
         plan = res.plan
         if plan is not None and plan.status == "done":
-            from gridres.report.narrative import objective_words
-
             what, unit = objective_words(plan.objective)
             if plan.frontier is not None and len(plan.frontier) > 1:
                 pdf.savefig(figures.frontier_figure(

@@ -32,17 +32,18 @@ must be edited either way.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gridres.errors import GridError, InputNotFound
-from gridres.limits import MAX_NESTING, nesting_depth
+from gridres import __version__
+from gridres.errors import GridError, InputNotFound, UsageError
+from gridres.scenarios.spec import parse_spec
 from gridres.study.schema import (
     PLAN_POLICY,
     CascadeSection,
@@ -53,26 +54,24 @@ from gridres.study.schema import (
     PlanSection,
     RestorationSection,
     StudyInfo,
+    hazard_path,
     parse_restoration,
     parse_section,
-    plain_message,
 )
-from gridres.study.tomltext import dumps, format_path, key_lines, line_of
+from gridres.study.tomltext import dumps, format_path
 
 __all__ = [
     "Problem",
     "Study",
     "folder_name",
     "StudyError",
+    "StudyNotFound",
     "StudyCheck",
-    "load_study",
-    "check_study",
-    "analyse_study",
     "SECTIONS",
-    "hazard_path",
-    "raise_problems",
+    "build_study",
     "resolve_grid_source",
-    "plain_message",
+    "ENV_SCENARIOS",
+    "scenarios",
 ]
 
 logger = logging.getLogger(__name__)
@@ -147,9 +146,11 @@ class StudyNotFound(InputNotFound):
 class Study:
     """A checked study with every default filled in.
 
-    Build with :func:`load_study`. Sections are frozen dataclasses; ``hazards`` are the
-    scenario specs as given (one entry per ``[[hazard]]``, or the ``[scenario]`` table),
-    with relative file paths resolved.
+    Build with :func:`gridres.study.load_study`. Sections are frozen dataclasses;
+    ``hazards`` are the scenario specs as given (one entry per ``[[hazard]]``, or the
+    ``[scenario]`` table), with relative file paths resolved; ``plan_section`` is the
+    table the plan was given in (``plan`` or ``interventions``). Edit a study with
+    :meth:`replace`: a run of the edited study runs the edit, not its file.
     """
 
     path: Path
@@ -161,6 +162,7 @@ class Study:
     cascade: CascadeSection = field(default_factory=CascadeSection)
     restoration: RestorationSection | None = None
     plan: PlanSection | None = None
+    plan_section: str = "plan"
     outputs: OutputsSection = field(default_factory=OutputsSection)
 
     @property
@@ -224,8 +226,6 @@ class Study:
         Loading it gives the same study, so a results directory carries what it takes
         to reproduce every number in it.
         """
-        from gridres import __version__
-
         header = (f"Resolved from {self.path.name} by gridres {__version__}: every default "
                   "filled in.\nRun it again with: gridres run study.resolved.toml")
         return dumps(self.to_dict(), header=header)
@@ -284,7 +284,6 @@ class StudyCheck:
     problems: list[Problem]
     grid: Any = None
     generators: tuple[Any, ...] = ()
-    notes: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -293,82 +292,11 @@ class StudyCheck:
         return 65 if any(p.exit_code == 65 for p in self.problems) else 66
 
 
-def _read(path: Path) -> tuple[str | None, Problem | None]:
-    if not path.is_file():
-        hint = "" if path.suffix == ".toml" else " (study files end in .toml)"
-        return None, Problem(str(path), None, "", f"no such study file{hint}", 66)
-    try:
-        return path.read_text(encoding="utf-8"), None
-    except UnicodeDecodeError as exc:
-        return None, Problem(str(path), None, "", f"not UTF-8 text ({exc.reason}); "
-                             "save the study as UTF-8", 65)
-
-
-_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
-
-
-def analyse_study(path: str | os.PathLike, *, deep: bool = True) -> StudyCheck:
-    """Read and check a study file; collect every problem.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The study file.
-    deep : bool
-        Also load the grid and check what refers to it (hazard specs, depots,
-        policies, interventions). Without it, only the file itself is checked.
-
-    Returns
-    -------
-    StudyCheck
-    """
-    path = Path(path)
-    text, problem = _read(path)
-    if problem:
-        return StudyCheck(None, [problem])
-    assert text is not None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        m = _TOML_POS.search(msg)
-        line = int(m.group(1)) if m else None
-        msg = _TOML_POS.sub("", msg).strip().rstrip(".")
-        if "'\\n'" in msg or "\\n" in msg:
-            msg += " (a string or bracket is not closed on this line?)"
-        col = f" at column {m.group(2)}" if m else ""
-        return StudyCheck(None, [Problem(str(path), line, "",
-                                         f"TOML syntax error{col}: {msg}")])
-    except RecursionError:
-        raw = None
-    if raw is None or nesting_depth(raw) > MAX_NESTING:
-        return StudyCheck(None, [Problem(str(path), None, "",
-                                         f"arrays or tables nested more than {MAX_NESTING} "
-                                         "levels deep; a study needs a few levels at most")])
-    lines = key_lines(text)
-    out = Collector()
-    study = _build(path, raw, out)
-    grid = None
-    generators: tuple[Any, ...] = ()
-    notes: list[str] = []
-    if deep and study is not None and not any(p[0][:1] == ("grid",) for p in out.problems):
-        from gridres.study.semantic import check_against_grid
-
-        grid, generators, notes = check_against_grid(study, raw, out)
-
-    problems = [
-        Problem(str(path), line_of(lines, p) or None, format_path(p), msg, code)
-        for p, msg, code in out.problems
-    ]
-    problems.sort(key=lambda p: (p.line or 0))
-    return StudyCheck(study, problems, grid, generators, tuple(notes))
-
-
-def _build(path: Path, raw: dict[str, Any], out: Collector) -> Study | None:
+def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
+    """The :class:`Study` of a parsed study file; its problems go to ``out`` (every
+    value with a problem takes its default, so that every later problem is found too)."""
     for key in raw:
         if key not in SECTIONS:
-            import difflib
-
             close = difflib.get_close_matches(key, list(SECTIONS), n=1, cutoff=0.6)
             hint = (f"did you mean [{close[0]}]?" if close
                     else f"known sections: {', '.join(SECTIONS)}")
@@ -383,10 +311,12 @@ def _build(path: Path, raw: dict[str, Any], out: Collector) -> Study | None:
     restoration = (parse_restoration(raw["restoration"], ("restoration",), out)
                    if "restoration" in raw else None)
     plan = None
+    plan_section = "plan"
     if "plan" in raw and "interventions" in raw:
         out.add(("interventions",), "give either [plan] or [interventions], not both")
     for key in ("plan", "interventions"):
         if key in raw:
+            plan_section = key
             policy = (restoration.policies[0] if restoration is not None
                       and restoration.policies else PLAN_POLICY)
             plan = parse_section(PlanSection, raw[key], (key,), out,
@@ -398,14 +328,9 @@ def _build(path: Path, raw: dict[str, Any], out: Collector) -> Study | None:
     outputs = parse_section(OutputsSection, raw.get("outputs"), ("outputs",), out)
     hazards, hazard_section = _hazards(path.parent, raw, out)
     return Study(path=path.resolve(), info=info, grid=grid, hazards=hazards,
-                 hazard_section=hazard_section, ensemble=ensemble, cascade=cascade, restoration=restoration, plan=plan,
+                 hazard_section=hazard_section, ensemble=ensemble, cascade=cascade,
+                 restoration=restoration, plan=plan, plan_section=plan_section,
                  outputs=outputs)
-
-
-def hazard_path(study_or_section: Any, i: int) -> tuple[str | int, ...]:
-    """Key path of hazard ``i`` of a study (``scenario`` or ``hazard[i]``)."""
-    section = getattr(study_or_section, "hazard_section", study_or_section)
-    return ("scenario",) if section == "scenario" else ("hazard", i)
 
 
 def _hazards(folder: Path, raw: dict[str, Any],
@@ -435,10 +360,8 @@ def _hazards(folder: Path, raw: dict[str, Any],
         if set(spec) == {"spec"} and isinstance(spec["spec"], str):
             # a spec string: check the fragility parameters it gives (KIND.beta=...)
             try:
-                from gridres.scenarios.spec import parse_spec
-
                 parsed = parse_spec(spec["spec"])
-            except (ImportError, ValueError):
+            except ValueError:
                 continue
             inner = Collector()
             _check_fragility(parsed, (), inner)
@@ -492,63 +415,27 @@ def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def check_study(path: str | os.PathLike, *, deep: bool = True) -> list[Problem]:
-    """Every problem of a study file, in line order (empty: the study is valid).
-
-    Parameters
-    ----------
-    path : str or path-like
-    deep : bool
-        Also load the grid and check hazard specs, depots, policies and interventions
-        against it.
-
-    Returns
-    -------
-    list of Problem
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.toml"
-    >>> _ = p.write_text('[study]\\nseed = 1\\n[grid]\\nsource = "ieee14"\\n'
-    ...                  '[ensemble]\\nn = -5\\n[scenario]\\nkind = "explicit"\\n')
-    >>> [str(x).split(": ", 1)[1] for x in check_study(p, deep=False)]
-    ['ensemble.n: must be >= 1, got -5']
-    """
-    return analyse_study(path, deep=deep).problems
+#: Environment variable that overrides every study's ensemble size (CI, quick looks).
+ENV_SCENARIOS = "GRIDRES_STUDY_N"
 
 
-def load_study(path: str | os.PathLike, *, deep: bool = False) -> Study:
-    """Read a study file and fill every default.
-
-    Parameters
-    ----------
-    path : str or path-like
-    deep : bool
-        Also check it against its grid (see :func:`check_study`).
-
-    Returns
-    -------
-    Study
+def scenarios(study: Study, n: int | None = None) -> int:
+    """Number of scenarios a run of ``study`` draws: ``n`` if given, else the
+    ``GRIDRES_STUDY_N`` environment variable, else ``ensemble.n``.
 
     Raises
     ------
-    StudyError
-        If the study has problems (exit code 65); the message is the first problem,
-        ``problems`` holds all of them.
-    InputNotFound
-        If the study file (or, with ``deep``, its grid) does not exist (exit code 66).
+    UsageError
+        If the number is not a whole number >= 1.
     """
-    result = analyse_study(path, deep=deep)
-    raise_problems(result)
-    assert result.study is not None
-    return result.study
-
-
-def raise_problems(result: StudyCheck) -> None:
-    """Raise the error that fits ``result``'s problems, if it has any."""
-    if not result.problems:
-        return
-    if result.exit_code == 66:
-        raise StudyNotFound(result.problems)
-    raise StudyError([p for p in result.problems if p.exit_code == 65])
+    env_n = os.environ.get(ENV_SCENARIOS)
+    if n is None and env_n:
+        try:
+            n = int(env_n)
+        except ValueError:
+            raise UsageError(f"{ENV_SCENARIOS}={env_n!r}: give a whole number of scenarios"
+                             ) from None
+    n = int(study.ensemble.n if n is None else n)
+    if n < 1:
+        raise UsageError(f"--scenarios must be >= 1, got {n}")
+    return n

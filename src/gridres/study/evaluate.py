@@ -24,7 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridres.ensemble.summary import tail_stats
 from gridres.model import Network
+from gridres.restoration.metrics import FIELDS, record_fields
+from gridres.restoration.policies import get_policy
+from gridres.restoration.simulate import repair_multipliers, simulate
 from gridres.scenarios.base import Scenario
 
 __all__ = ["StudyEvaluator", "curve_hours", "curves_from_records",
@@ -80,10 +84,6 @@ class StudyEvaluator:
         rec = dict(self.impact(net, scenario, rng))
         if self.assets is None or not self.policies:
             return rec
-        from gridres.restoration.metrics import record_fields
-        from gridres.restoration.policies import get_policy
-        from gridres.restoration.simulate import repair_multipliers, simulate
-
         s = self.assets.settings
         mult = repair_multipliers(scenario, s.repair_sigma, rng)
         pri = self.priority if "priority-list" in self.policies else None
@@ -116,9 +116,6 @@ def policy_metrics_from_records(records: pd.DataFrame, policy: str,
                                 horizon_h: float) -> dict[str, dict[str, float]]:
     """Tail statistics of every restoration metric of ``policy``; restoration times not
     reached within the horizon count as the horizon."""
-    from gridres.ensemble.summary import tail_stats
-    from gridres.restoration.metrics import FIELDS
-
     out: dict[str, dict[str, float]] = {}
     for m in FIELDS:
         col = f"{m}__{policy}"

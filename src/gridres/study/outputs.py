@@ -1,5 +1,6 @@
-"""The results directory of a study run: resolved study, summary.json, tables,
-GeoPackage, report. Every file is written atomically.
+"""The results directory of a study run: resolved study, tables, GeoPackage and
+summary.json (the report is the report's: :func:`gridres.report.write_report`). Every
+file is written atomically.
 
 GeoPackage layers (open in QGIS):
 
@@ -19,9 +20,7 @@ Grids without coordinates get the same layers as attribute tables.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,89 +29,15 @@ import numpy as np
 import pandas as pd
 
 from gridres.io.folder import write_path
-from gridres.study.results import StudyResults
+from gridres.results import StudyResults, substation_points, write_summary
 
-__all__ = ["write_results", "write_tables", "write_geopackage", "summary_document"]
+__all__ = ["write_results", "write_tables", "write_geopackage"]
 
 logger = logging.getLogger(__name__)
 
 
 def _noop(step: str, done: int, total: int) -> None:
     return None
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, Path):
-        return str(v)
-    return v
-
-
-def summary_document(res: StudyResults) -> dict[str, Any]:
-    """The headline numbers of a study as one JSON-ready document."""
-    st = res.study
-    subs = res.substations.sort_values(["p_loss_of_supply", "load_mw"], ascending=False)
-    fac = res.facilities.sort_values(["p_dark", "people"], ascending=False)
-    doc: dict[str, Any] = {
-        "study": st.name,
-        "description": st.info.description,
-        "seed": st.seed,
-        "grid": res.grid.name,
-        "grid_source": st.grid_spec,
-        "scenarios": {"n": res.n, "completed": res.completed},
-        "intact": {k: res.intact[k] for k in ("total_load_mw", "served_mw", "shed_mw",
-                                               "max_loading") if k in res.intact},
-        "p_shed": res.p_shed,
-        "metrics": res.metrics,
-        "substations": [{"id": str(i), "p_loss_of_supply": float(r.p_loss_of_supply),
-                         "load_mw": float(r.load_mw)}
-                        for i, r in subs.head(20).iterrows()],
-        "facilities": [{"id": str(i), "name": r["name"], "kind": r["kind"],
-                        "people": int(r["people"]), "p_dark": float(r["p_dark"]),
-                        **({"hours_dark": float(r["hours_dark"])} if "hours_dark" in r else {})}
-                       for i, r in fac.iterrows()],
-        "top_failed": [{"element": str(i), "p": float(r["p"])}
-                       for i, r in res.elements.head(20).iterrows()] if len(res.elements)
-        else [],
-    }
-    if res.restoration:
-        doc["restoration"] = {p: o.metrics for p, o in res.restoration.items()}
-        doc["best_policy"] = res.best_policy()
-    if res.plan is not None:
-        p = res.plan
-        doc["plan"] = {"status": p.status, "budget": p.budget, "message": p.message}
-        if p.status == "done":
-            doc["plan"].update(objective=p.objective, policy=p.policy, currency=p.currency,
-                               n=p.n)
-        if p.portfolio is not None:
-            doc["plan"]["portfolio"] = [str(i) for i in p.portfolio.index]
-            doc["plan"]["portfolio_cost"] = float(p.portfolio["cost"].sum()) \
-                if "cost" in p.portfolio and len(p.portfolio) else 0.0
-        if p.baseline and p.objective in p.baseline:
-            doc["plan"]["objective_mean"] = {"baseline": p.baseline[p.objective],
-                                             "with_portfolio": p.improved.get(p.objective)}
-    if res.contingency is not None and len(res.contingency):
-        top = res.contingency.head(10)
-        doc["n_minus_1"] = [{"element": str(i), **{c: _jsonable(top.at[i, c])
-                                                   for c in ("shed_mw", "customers_out",
-                                                             "max_loading") if c in top}}
-                            for i in top.index]
-    doc["pending"] = res.pending
-    doc["files"] = {k: str(v) for k, v in res.files.items()}
-    doc["versions"] = res.versions
-    return _jsonable(doc)
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    with write_path(path) as tmp:
-        tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _frames(res: StudyResults) -> dict[str, pd.DataFrame]:
@@ -171,7 +96,8 @@ def write_tables(res: StudyResults, folder: Path, formats: list[str]) -> dict[st
 
 def write_geopackage(res: StudyResults, path: Path) -> Path:
     """Write the GeoPackage of a study's results (layers in the module notes)."""
-    import geopandas as gpd
+    import geopandas as gpd  # the GIS stack loads only where a GeoPackage is written
+    from shapely.geometry import Point
 
     grid = res.grid
     crs = grid.crs
@@ -193,10 +119,6 @@ def write_geopackage(res: StudyResults, path: Path) -> Path:
         "branches": layer(res.branches, geometry(grid.branches, res.branches.index)),
     }
     if grid.has_geometry:
-        from shapely.geometry import Point
-
-        from gridres.report.maps import substation_points
-
         pts = substation_points(grid, res.buses["p_loss_of_supply"])
         geom = [Point(x, y) if np.isfinite(x) and np.isfinite(y) else None
                 for x, y in zip(pts["x"].reindex(res.substations.index),
@@ -217,16 +139,15 @@ def write_geopackage(res: StudyResults, path: Path) -> Path:
     return path
 
 
-def write_results(res: StudyResults, *, pdf: bool | None = None, html: bool | None = None,
+def write_results(res: StudyResults, *,
                   progress: Callable[[str, int, int], None] | None = None) -> StudyResults:
-    """Write the results directory of ``res`` and return it with ``files`` filled in."""
+    """Write the results directory of ``res`` (resolved study, tables, GeoPackage,
+    summary.json) and return it with ``files`` filled in."""
     progress = progress or _noop
     out = res.out_dir
     out.mkdir(parents=True, exist_ok=True)
     o = res.study.outputs
-    want_html = o.html if html is None else html
-    want_pdf = o.pdf if pdf is None else pdf
-    steps = 3 + int(o.gpkg) + int(want_html) + int(want_pdf)
+    steps = 3 + int(o.gpkg)
     k = 0
 
     def tick() -> None:
@@ -247,27 +168,11 @@ def write_results(res: StudyResults, *, pdf: bool | None = None, html: bool | No
         files["results.gpkg"] = write_geopackage(res, out / "results.gpkg")
         tick()
     files["summary.json"] = out / "summary.json"
-    if want_html or want_pdf:
-        files["report.html"] = out / "report.html"
-    if want_pdf:
-        files["report.pdf"] = out / "report.pdf"
     files["ensemble"] = out / "ensemble"
     if (out / "plan" / "plan.json").is_file() and res.plan is not None \
             and res.plan.status == "done":
         files["plan"] = out / "plan"
     res = dataclasses.replace(res, files=files)
-    if want_html or want_pdf:
-        from gridres.report.html import write_report
-
-        write_report(res, out / "report.html")
-        tick()
-    if want_pdf:
-        from gridres.report.pdf import write_pdf
-
-        engine = write_pdf(res, out / "report.html", out / "report.pdf")
-        res.pending.pop("pdf", None)
-        logger.info("report.pdf written with %s", engine)
-        tick()
-    _write_json(out / "summary.json", summary_document(res))
+    write_summary(res)
     tick()
     return res

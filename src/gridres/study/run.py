@@ -1,10 +1,11 @@
 """Run a whole study: grid, intact flow, N-1 ranking, the ensemble (with restoration
-when configured), the intervention plan when available, then the results directory
-and the report.
+when configured), the intervention plan when configured, then the results directory.
 
 :func:`run_study` is the library entry point behind ``gridres run`` and
-``gridres demo``. Progress is reported through an optional callback
-``progress(step, done, total)``; the library itself prints nothing.
+``gridres demo``; it returns :class:`~gridres.results.StudyResults`, which
+:func:`gridres.report.write_report` renders as report.html (and report.pdf). Progress is
+reported through an optional callback ``progress(step, done, total)``; the library
+itself prints nothing.
 
 Results directory
 -----------------
@@ -15,8 +16,9 @@ Results directory
     OUT/results.gpkg          layers buses, substations, branches, facilities, hazard
     OUT/tables/*.csv|parquet  buses, substations, branches, facilities, scenarios,
                               elements, contingency, restoration, restoration_curves, ...
-    OUT/report.html           the report (and report.pdf with --pdf)
+    OUT/report.html           the report (and report.pdf with --pdf), by the report
     OUT/ensemble/             the ensemble's manifest and Parquet parts
+    OUT/plan/                 the plan's files, when the study has one
 
 Running a study again into the same directory reuses the finished ensemble parts when
 the ensemble is the same (same grid, scenarios, n, seed and evaluator) and starts the
@@ -28,7 +30,6 @@ overwrites them).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -41,22 +42,42 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridres.errors import GridresError, UsageError
-from gridres.io.folder import OutputFolder
+from gridres import contingency
+from gridres.ensemble.evaluate import ImpactEvaluator
+from gridres.ensemble.runner import EnsembleInterrupted, run_ensemble
+from gridres.ensemble.store import load_records
+from gridres.errors import GridresError
+from gridres.impact import assess
+from gridres.io.folder import OutputFolder, held
 from gridres.limits import enforce, scenarios_estimate
-from gridres.study.core import Study, StudyCheck, analyse_study, raise_problems
-from gridres.study.results import PlanOutcome, PolicyOutcome, StudyResults, plan_outcome
-from gridres.study.semantic import hazard_spec, optional
+from gridres.restoration import policy_names, prepare
+from gridres.results import (
+    PlanOutcome,
+    PolicyOutcome,
+    StudyResults,
+    plan_outcome,
+    software_versions,
+)
+from gridres.scenarios.footprints import footprints
+from gridres.study.check import analyse_study, check_loaded, raise_problems
+from gridres.study.core import ENV_SCENARIOS, Study, StudyCheck, scenarios
+from gridres.study.evaluate import (
+    StudyEvaluator,
+    curve_hours,
+    curves_from_records,
+    facility_hours_from_records,
+    policy_metrics_from_records,
+)
+from gridres.study.outputs import write_results
+from gridres.study.plan import combined_generator, run_plan
+from gridres.study.semantic import hazard_spec
 
-__all__ = ["run_study", "Progress", "ENV_SCENARIOS", "scenario_text"]
+__all__ = ["run_study", "Progress", "scenario_text"]
 
 logger = logging.getLogger(__name__)
 
 #: ``progress(step, done, total)``: ``step`` names the long step (e.g. ``"ensemble"``).
 Progress = Callable[[str, int, int], None]
-
-#: Environment variable that overrides every study's ensemble size (CI, quick looks).
-ENV_SCENARIOS = "GRIDRES_STUDY_N"
 
 
 def _noop(step: str, done: int, total: int) -> None:
@@ -68,14 +89,6 @@ def scenario_text(study: Study) -> str:
     specs = [hazard_spec(h) for h in study.hazards]
     return json.dumps(specs if len(specs) != 1 else specs[0], sort_keys=True,
                       separators=(",", ":"), default=str)
-
-
-def _combined(generators: tuple[Any, ...]) -> Any:
-    if len(generators) == 1:
-        return generators[0]
-    from gridres.scenarios.waves import WaveSequence
-
-    return WaveSequence([(0.0, g) for g in generators])
 
 
 def _workers(study: Study, trust_scheduler: bool = False) -> tuple[int | None, Any]:
@@ -96,32 +109,20 @@ def _workers(study: Study, trust_scheduler: bool = False) -> tuple[int | None, A
 
 def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, list[str]]:
     """The ensemble's evaluator and the policies it evaluates (empty: impact only)."""
-    from gridres.ensemble.evaluate import ImpactEvaluator
-    from gridres.study.evaluate import StudyEvaluator, curve_hours
-
     cascade = study.cascade.mode != "off"
     kwargs: dict[str, Any] = {"cascade": cascade, "margin": study.cascade.margin}
     if study.cascade.mode == "redispatch":
-        if "mode" in {f.name for f in dataclasses.fields(ImpactEvaluator)}:
-            kwargs["mode"] = "redispatch"
-        else:
-            pending["cascade"] = ("redispatch cascades are not available in ensembles yet; "
-                                  "overloaded branches trip instead")
+        kwargs["mode"] = "redispatch"
     impact = ImpactEvaluator(**kwargs)
     r = study.restoration
     if r is None:
         return StudyEvaluator(impact), []
-    if r.settings is None:
-        pending["restoration"] = "the restoration module is not available"
+    if r.settings is None:  # a checked study has settings; kept for a hand-made one
+        pending["restoration"] = "the restoration settings are not valid"
         return StudyEvaluator(impact), []
-    from gridres.restoration import prepare
-    from gridres.study.semantic import policy_names
-
     policies = list(r.policies or DEFAULT_POLICIES)
-    known = policy_names() or ()
+    known = policy_names()
     policies = [p for p in policies if p in known] or list(known[:1])
-    from gridres.impact import assess
-
     base = assess(grid.network).served_total_mw
     ev = StudyEvaluator(impact, prepare(grid, r.settings), tuple(policies), r.priority, base,
                         curve_hours(r.settings.horizon_h))
@@ -132,40 +133,31 @@ def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, l
 DEFAULT_POLICIES = ("critical-first", "greedy", "largest-load-first")
 
 
-def _check(study_or_path: Study | str | os.PathLike) -> StudyCheck:
-    path = study_or_path.path if isinstance(study_or_path, Study) else study_or_path
-    result = analyse_study(path, deep=True)
-    raise_problems(result)
-    return result
-
-
 def run_study(
     study: Study | str | os.PathLike,
     out: str | os.PathLike | None = None,
     *,
     n: int | None = None,
-    pdf: bool | None = None,
-    html: bool | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
     force: bool = False,
     scheduler: str | None = None,
     trust_scheduler: bool = False,
+    checked: StudyCheck | None = None,
 ) -> StudyResults:
     """Run a study end to end and write its results directory.
 
     Parameters
     ----------
     study : Study or path
-        A study file (checked first, every problem reported) or a loaded
-        :class:`Study` (its file is checked again against the grid).
+        A study file (checked first, every problem reported) or a :class:`Study`
+        object, which runs as it is (an edited study runs the edit, not its file),
+        checked against its grid first.
     out : path, optional
         Results directory; default :meth:`Study.results_dir`.
     n : int, optional
         Number of scenarios instead of the study's ``ensemble.n`` (also: the
         ``GRIDRES_STUDY_N`` environment variable); the resolved study records it.
-    pdf, html : bool, optional
-        Write report.pdf / report.html; default from ``[outputs]``.
     workers : int, optional
         Worker processes instead of ``ensemble.workers`` (no result depends on it; not
         recorded).
@@ -181,10 +173,16 @@ def run_study(
         Use a ``tcp://`` scheduler that the study file names. Without it (or
         ``scheduler``), the ensemble runs on local processes: Dask exchanges pickles, so
         a study file alone never chooses a remote host.
+    checked : StudyCheck, optional
+        ``study`` already checked against its grid (:func:`gridres.study.analyse_study`
+        or :func:`~gridres.study.check.check_loaded`): its grid and generators are used as
+        they are.
 
     Returns
     -------
     StudyResults
+        Render the report with :func:`gridres.report.write_report` (in the same open
+        output folder, see :func:`gridres.io.folder.held`, to keep it locked between).
 
     Raises
     ------
@@ -197,41 +195,30 @@ def run_study(
     progress = progress or _noop
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    checked = _check(study)
-    st = checked.study if not isinstance(study, Study) else study
+    if checked is None:
+        checked = check_loaded(study) if isinstance(study, Study) else analyse_study(study)
+    raise_problems(checked)
+    st = checked.study
     assert st is not None
-    env_n = os.environ.get(ENV_SCENARIOS)
-    if n is None and env_n:
-        try:
-            n = int(env_n)
-        except ValueError:
-            raise UsageError(f"{ENV_SCENARIOS}={env_n!r}: give a whole number of scenarios"
-                             ) from None
-    if n is not None:
-        if n < 1:
-            raise UsageError(f"--scenarios must be >= 1, got {n}")
-        st = st.with_scenarios(n)
+    if n is not None or os.environ.get(ENV_SCENARIOS):
+        st = st.with_scenarios(scenarios(st, n))
     enforce(scenarios_estimate(st.ensemble.n), force=force,
             option="-n" if n is not None else f"ensemble.n of {st.path.name}")
-    with OutputFolder(st.results_dir(out), force=force) as folder:
+    with held(st.results_dir(out), force=force) as folder:
         folder.delegate("ensemble")  # output folders of their own (gridres ensemble, plan)
         folder.delegate("plan")
-        return _run(st, checked, folder.path, timings, t0, pdf=pdf, html=html,
-                    workers=workers, progress=progress, force=force,
+        return _run(st, checked, folder.path, timings, t0, workers=workers,
+                    progress=progress, force=force,
                     backend=(workers, scheduler, trust_scheduler))
 
 
 def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float],
-         t0: float, *, pdf: bool | None, html: bool | None, workers: int | None,
-         progress: Progress, force: bool, backend: tuple[Any, ...]) -> StudyResults:
+         t0: float, *, workers: int | None, progress: Progress, force: bool,
+         backend: tuple[Any, ...]) -> StudyResults:
     grid = checked.grid
     generators = checked.generators
     pending: dict[str, str] = {}
-    for note in checked.notes:
-        logger.info(note)
     timings["check"] = time.perf_counter() - t0
-
-    from gridres.impact import assess
 
     t = time.perf_counter()
     progress("intact flow", 0, 1)
@@ -240,7 +227,7 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
     progress("intact flow", 1, 1)
     timings["intact"] = time.perf_counter() - t
 
-    contingency = _contingency(st, grid, progress, pending)
+    ranking = _contingency(st, grid, progress)
     timings["contingency"] = time.perf_counter() - t - timings["intact"]
 
     t = time.perf_counter()
@@ -249,8 +236,6 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
                     backend, force)
     timings["ensemble"] = time.perf_counter() - t
 
-    from gridres.ensemble.store import load_records
-
     records = load_records(out_dir / "ensemble")
     summary = ens.summary
     restoration = _restoration_outcomes(records, policies, st, grid) if policies else None
@@ -258,15 +243,11 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
         pending.setdefault("restoration", "the ensemble gave no restoration results")
 
     t = time.perf_counter()
-    plan = _plan(st, pending, out_dir, workers, progress, force)
+    plan = _plan(st, checked, pending, out_dir, workers, progress, force)
     timings["plan"] = time.perf_counter() - t
-
-    from gridres.report.footprints import footprints
 
     fps = footprints(list(generators), grid.crs) if generators else None
     labels = tuple(str(getattr(g, "label", "") or "") for g in generators)
-    from gridres.report.narrative import versions
-
     res = StudyResults(
         study=st, grid=grid, out_dir=out_dir, intact=intact.summary(), n=summary.n,
         completed=summary.completed, metrics=summary.metrics, p_shed=summary.p_shed,
@@ -275,26 +256,19 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
         substations=_substation_table(grid, summary),
         branches=_branch_table(grid, summary, intact),
         facilities=_facility_table(grid, summary, restoration, st),
-        elements=summary.elements, contingency=contingency, restoration=restoration,
+        elements=summary.elements, contingency=ranking, restoration=restoration,
         plan=plan, footprints=fps, generators=tuple(generators), hazard_labels=labels,
-        pending=pending, timings_s=timings, versions=versions())
+        pending=pending, timings_s=timings, versions=software_versions())
 
     t = time.perf_counter()
-    from gridres.study.outputs import write_results
-
-    res = write_results(res, pdf=pdf, html=html, progress=progress)
+    res = write_results(res, progress=progress)
     timings["outputs"] = time.perf_counter() - t
     return res
 
 
 # -- steps ------------------------------------------------------------------------------
-def _contingency(st: Study, grid: Any, progress: Progress,
-                 pending: dict[str, str]) -> pd.DataFrame | None:
-    mod = optional("gridres.contingency")
-    if mod is None:
-        pending["contingency"] = "the N-1 ranking is not available"
-        return None
-    cases = mod.contingencies(grid, "branch") + mod.contingencies(grid, "gen")
+def _contingency(st: Study, grid: Any, progress: Progress) -> pd.DataFrame:
+    cases = contingency.contingencies(grid, "branch") + contingency.contingencies(grid, "gen")
     total = len(cases)
     done = 0
 
@@ -304,7 +278,7 @@ def _contingency(st: Study, grid: Any, progress: Progress,
         progress("N-1 ranking", done, total)
 
     progress("N-1 ranking", 0, total)
-    df = mod.sweep(grid, cases, cascade=st.cascade.mode != "off", margin=st.cascade.margin,
+    df = contingency.sweep(grid, cases, cascade=st.cascade.mode != "off", margin=st.cascade.margin,
                    progress=tick)
     progress("N-1 ranking", total, total)
     df = df.set_index("element")
@@ -314,8 +288,6 @@ def _contingency(st: Study, grid: Any, progress: Progress,
 def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
               folder: Path, progress: Progress, backend: tuple[Any, ...],
               force: bool) -> Any:
-    from gridres.ensemble.runner import run_ensemble
-
     workers_override, scheduler_override, trust = backend
     workers, scheduler = _workers(st, trust or scheduler_override is not None)
     if scheduler_override is not None:
@@ -329,9 +301,7 @@ def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
                   evaluator=evaluator, scheduler=scheduler,
                   batch_size=st.ensemble.batch_size or None, scenario_spec=scenario_text(st),
                   progress=lambda done, total: progress("ensemble", done, total))
-    gen = _combined(generators)
-    from gridres.ensemble.runner import EnsembleInterrupted
-
+    gen = combined_generator(generators)
     try:
         return run_ensemble(grid, gen, n, st.seed, **kwargs)
     except EnsembleInterrupted as exc:
@@ -343,13 +313,6 @@ def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
 
 def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
                           grid: Any) -> dict[str, PolicyOutcome] | None:
-    from gridres.study.evaluate import (
-        curve_hours,
-        curves_from_records,
-        facility_hours_from_records,
-        policy_metrics_from_records,
-    )
-
     r = st.restoration
     if r is None or r.settings is None or not len(records):
         return None
@@ -365,28 +328,20 @@ def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
     return out
 
 
-def _plan(st: Study, pending: dict[str, str], out_dir: Path, workers: int | None,
-          progress: Progress, force: bool) -> PlanOutcome | None:
-    """The ``[plan]`` through :mod:`gridres.redundancy` (its files go to ``OUT/plan``),
-    or a pending plan where that module is not available."""
+def _plan(st: Study, checked: StudyCheck, pending: dict[str, str], out_dir: Path,
+          workers: int | None, progress: Progress, force: bool) -> PlanOutcome | None:
+    """The ``[plan]`` (its files go to ``OUT/plan``), or why it failed."""
     if st.plan is None:
         return None
-    mod = optional("gridres.redundancy")
-    if mod is None or not (hasattr(mod, "run_plan") or hasattr(mod, "plan_study")):
-        msg = ("the intervention planner (gridres plan) is not available in this version; "
-               "the candidates and budget below are checked and kept for when it is")
-        pending["plan"] = msg
-        return PlanOutcome(status="pending", budget=st.plan.budget, message=msg)
     try:
-        if hasattr(mod, "run_plan"):
-            result = mod.run_plan(st, workers=workers, progress=progress)
-            with OutputFolder(out_dir / "plan", force=force) as folder:
-                result.write(folder.path)
-            return plan_outcome(result)
-        return mod.plan_study(st)
+        result = run_plan(st, checked=checked, n=st.ensemble.n, workers=workers,
+                          progress=progress)
+        with OutputFolder(out_dir / "plan", force=force) as folder:
+            result.write(folder.path)
     except GridresError as exc:
         pending["plan"] = str(exc)
         return PlanOutcome(status="failed", budget=st.plan.budget, message=str(exc))
+    return plan_outcome(result)
 
 
 # -- tables -----------------------------------------------------------------------------

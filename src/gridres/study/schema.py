@@ -19,6 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridres.restoration.policies import policy_names
+from gridres.restoration.settings import RestorationSettings
+
 __all__ = [
     "REQUIRED",
     "StudyInfo",
@@ -34,6 +37,7 @@ __all__ = [
     "parse_restoration",
     "plain_message",
     "section_docs",
+    "hazard_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,16 +63,8 @@ def _f(default: Any, kind: str, doc: str, check: Check | None = None) -> Any:
 
 
 # -- value checks -----------------------------------------------------------------------
-def gt(bound: float) -> Check:
-    return lambda v: None if v > bound else f"must be > {bound:g}, got {v!r}"
-
-
 def ge(bound: float) -> Check:
     return lambda v: None if v >= bound else f"must be >= {bound:g}, got {v!r}"
-
-
-def between(lo: float, hi: float) -> Check:
-    return lambda v: None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, got {v!r}"
 
 
 def one_of(*options: str) -> Check:
@@ -83,12 +79,9 @@ def one_of(*options: str) -> Check:
 
 
 def _restoration_policy(v: str) -> str | None:
-    """A name of :func:`gridres.restoration.policy_names` (not checked where restoration
-    is not available)."""
-    from gridres.study.semantic import policy_names  # semantic imports this module
-
+    """A name of :func:`gridres.restoration.policy_names`."""
     names = policy_names()
-    if names is None or v in names:
+    if v in names:
         return None
     close = difflib.get_close_matches(v, names, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -184,7 +177,7 @@ class RestorationSection:
         Element tokens (``branch:ID``, ``bus:ID``, ``gen:ID``) in the order the
         ``priority-list`` policy repairs them.
     settings : RestorationSettings or None
-        None where the restoration module is not available.
+        None where the study's values do not make valid settings (the problems say why).
     given : dict
         The keys as written in the study file.
     """
@@ -334,6 +327,12 @@ def parse_section(cls: type, raw: Any, path: tuple[str | int, ...], out: Collect
     return cls(**values)
 
 
+def hazard_path(study_or_section: Any, i: int) -> tuple[str | int, ...]:
+    """Key path of hazard ``i`` of a study (``scenario`` or ``hazard[i]``)."""
+    section = getattr(study_or_section, "hazard_section", study_or_section)
+    return ("scenario",) if section == "scenario" else ("hazard", i)
+
+
 def section_docs(cls: type) -> list[tuple[str, str]]:
     """(key, meaning) of every field of a section, for the report's methods section."""
     return [(f.name, f.metadata["doc"]) for f in dataclasses.fields(cls)]
@@ -373,17 +372,10 @@ def parse_restoration(raw: Any, path: tuple[str | int, ...], out: Collector
     if "priority-list" in policies and not priority:
         out.add((*path, "policies"), "the priority-list policy needs priority = "
                 "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
-    try:
-        from gridres.restoration.settings import RestorationSettings
-    except ImportError:
-        logger.info("gridres.restoration not available: [restoration] kept as given")
-        return RestorationSection(policies, None, given, priority)
     known = [f.name for f in dataclasses.fields(RestorationSettings)]
     kwargs = {}
     for key, value in given.items():
         if key not in known:
-            import difflib
-
             close = difflib.get_close_matches(key, known + ["policies", "priority"], n=1,
                                               cutoff=0.6)
             hint = (f"did you mean {close[0]!r}?" if close

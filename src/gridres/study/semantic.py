@@ -9,44 +9,24 @@ points at the offending key.
 
 from __future__ import annotations
 
-import importlib
+import difflib
 import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from gridres import redundancy
 from gridres.errors import GridresError, InputNotFound
-from gridres.study.core import Study, hazard_path, plain_message
-from gridres.study.schema import Collector
+from gridres.io import load_grid
+from gridres.restoration import PriorityList, RestorationSettings, policy_names
+from gridres.scenarios.spec import scenario_from_spec
+from gridres.study.core import Study
+from gridres.study.schema import Collector, hazard_path, plain_message
+from gridres.validate import check_grid
 
-__all__ = ["check_against_grid", "hazard_spec", "restoration_api", "policy_names"]
+__all__ = ["check_against_grid", "hazard_spec"]
 
 logger = logging.getLogger(__name__)
-
-def optional(module: str) -> Any:
-    """Import ``module`` if it exists (modules of the package that may be absent)."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
-def restoration_api() -> Any:
-    return optional("gridres.restoration")
-
-
-def policy_names() -> tuple[str, ...] | None:
-    """Names of the restoration policies, or None where restoration is not available."""
-    mod = restoration_api()
-    if mod is None:
-        return None
-    names = getattr(mod, "policy_names", None)
-    if callable(names):
-        return tuple(names())
-    reg = getattr(mod, "POLICIES", None)
-    return tuple(reg) if reg else None
 
 
 def hazard_spec(spec: Mapping[str, Any]) -> Any:
@@ -78,8 +58,7 @@ def _narrow(spec: Any, message: str, base: tuple[str | int, ...]) -> tuple[str |
     return best
 
 
-def check_against_grid(study: Study, raw: Mapping[str, Any],
-                       out: Collector) -> tuple[Any, tuple[Any, ...], list[str]]:
+def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ...]]:
     """Load the study's grid and check what refers to it; problems go to ``out``.
 
     Returns
@@ -87,58 +66,43 @@ def check_against_grid(study: Study, raw: Mapping[str, Any],
     grid : Grid or None
     generators : tuple
         One scenario generator per hazard (empty where a hazard has problems).
-    notes : list of str
-        Parts of the study that cannot run yet (modules not available).
     """
-    from gridres.io import load_grid
-
-    notes: list[str] = []
     source = ("grid", "source")
     try:
         grid = load_grid(study.grid_spec)
     except InputNotFound as exc:
         out.add(source, _strip(str(exc)), 66)
-        return None, (), notes
+        return None, ()
     except (GridresError, OSError, ValueError) as exc:
         out.add(source, f"cannot read the grid: {_strip(str(exc))}")
-        return None, (), notes
+        return None, ()
     if study.grid.validate:
-        from gridres import validate
+        errors = [p for p in check_grid(grid, strict=False) if p.severity == "error"]
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            out.add(source, f"invalid grid: {_strip(str(errors[0]))}{more}; run "
+                    f"`gridres validate {study.grid_spec}`, or set validate = false")
+            return grid, ()
 
-        check = getattr(validate, "check_grid", None)
-        if check is not None:
-            errors = [p for p in check(grid, strict=False)
-                      if getattr(p, "severity", "error") == "error"]
-            if errors:
-                more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-                out.add(source, f"invalid grid: {_strip(str(errors[0]))}{more}; run "
-                        f"`gridres validate {study.grid_spec}`, or set validate = false")
-                return grid, (), notes
-
-    generators = _check_hazards(study, grid, out, notes)
+    generators = _check_hazards(study, grid, out)
     if study.restoration is not None:
-        _check_restoration(study, grid, out, notes)
+        _check_restoration(study, grid, out)
     if study.plan is not None:
-        _check_plan(study, raw, grid, out, notes)
-    return grid, tuple(generators), notes
+        _check_plan(study, grid, out)
+    return grid, tuple(generators)
 
 
 def _strip(message: str) -> str:
     return message.strip().rstrip(".")
 
 
-def _check_hazards(study: Study, grid: Any, out: Collector, notes: list[str]) -> list[Any]:
-    spec_mod = optional("gridres.scenarios.spec")
-    if spec_mod is None:
-        notes.append("hazards not checked: gridres.scenarios.spec is not available")
-        return []
+def _check_hazards(study: Study, grid: Any, out: Collector) -> list[Any]:
     generators = []
     for i, spec in enumerate(study.hazards):
         base = hazard_path(study, i)
         given = hazard_spec(spec)
         try:
-            generators.append(spec_mod.scenario_from_spec(given, grid,
-                                                          base_dir=study.folder))
+            generators.append(scenario_from_spec(given, grid, base_dir=study.folder))
         except InputNotFound as exc:
             out.add(_narrow(given, str(exc), base), _strip(str(exc)), 66)
         except (GridresError, ValueError, TypeError, KeyError) as exc:
@@ -154,15 +118,13 @@ def _bus_or_substation(grid: Any, name: str) -> bool:
     return "substation" in grid.buses and bool((grid.buses["substation"] == name).any())
 
 
-def _check_restoration(study: Study, grid: Any, out: Collector, notes: list[str]) -> None:
+def _check_restoration(study: Study, grid: Any, out: Collector) -> None:
     r = study.restoration
     assert r is not None
     base = ("restoration",)
     depots = r.settings.depots if r.settings is not None else r.given.get("depots", [])
     for i, depot in enumerate(depots):
         if isinstance(depot, str) and not _bus_or_substation(grid, depot):
-            import difflib
-
             names = list(grid.buses.index)
             if "substation" in grid.buses:
                 names += [s for s in grid.buses["substation"].unique() if s]
@@ -172,25 +134,15 @@ def _check_restoration(study: Study, grid: Any, out: Collector, notes: list[str]
                     f"{grid.name}{hint}")
     if r.priority:
         try:
-            from gridres.restoration.policies import PriorityList
-
             PriorityList(r.priority).check(grid)
         except (GridresError, ValueError, KeyError) as exc:
             bad = next((i for i, t in enumerate(r.priority)
                         if repr(t.split(":", 1)[-1]) in str(exc)), None)
             out.add((*base, "priority") + ((bad,) if bad is not None else ()),
                     plain_message(str(exc)))
-        except ImportError:
-            pass
     names = policy_names()
-    if names is None:
-        notes.append("restoration policies not checked: gridres.restoration is not "
-                     "available")
-        return
     for i, policy in enumerate(r.policies):
         if policy not in names:
-            import difflib
-
             close = difflib.get_close_matches(policy, names, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             out.add((*base, "policies", i), f"unknown restoration policy {policy!r}{hint} "
@@ -202,43 +154,33 @@ _TARGETS = {"bus": "buses", "from_bus": "buses", "to_bus": "buses", "branch": "b
             "generator": "generators", "facility": "facilities", "substation": "buses"}
 
 
-def _check_plan(study: Study, raw: Mapping[str, Any], grid: Any, out: Collector,
-                notes: list[str]) -> None:
+def _check_plan(study: Study, grid: Any, out: Collector) -> None:
     """Price and check every candidate as the planner will (kinds, keys, values, ids,
-    costs); without the planner, only kinds, costs and the ids of grid elements."""
+    costs)."""
     plan = study.plan
     assert plan is not None
-    key = "plan" if "plan" in raw else "interventions"
-    red = optional("gridres.redundancy")
-    if red is None:
-        notes.append("plan not evaluated yet: gridres.redundancy is not available; the "
-                     "report shows the plan as pending")
-        for i, cand in enumerate(plan.candidates):
-            _check_candidate_plainly(cand, (key, "candidates", i), plan.costs, grid, out)
-        return
+    key = study.plan_section
     good: dict[str, float] = {}
     for name, value in plan.costs.items():
         try:
-            red.cost_table({name: value})
+            redundancy.cost_table({name: value})
         except GridresError as exc:
             msg = _strip(str(exc))
             out.add((key, "costs", name),
                     msg.split("; keys:")[0] if "did you mean" in msg else msg)
         else:
             good[name] = value
-    costs = red.cost_table(good)
+    costs = redundancy.cost_table(good)
     r = study.restoration
     settings = r.settings if r is not None and r.settings is not None else None
     if settings is None:
-        from gridres.restoration import RestorationSettings
-
         settings = RestorationSettings()
-    design = red.Design(grid, settings)
+    design = redundancy.Design(grid, settings)
     seen: dict[str, int] = {}
     for i, cand in enumerate(plan.candidates):
         base = (key, "candidates", i)
         try:
-            iv = red.make_intervention(cand, design, costs)
+            iv = redundancy.make_intervention(cand, design, costs)
         except (GridresError, ValueError, KeyError, TypeError) as exc:
             msg = _strip(str(exc))
             if not isinstance(exc, GridresError):
@@ -276,23 +218,3 @@ def _candidate_key(cand: Mapping[str, Any], message: str) -> str | None:
         if re.search(rf"(?<![\w.]){re.escape(k)}(?![\w])", text):
             return k
     return None
-
-
-def _check_candidate_plainly(cand: Mapping[str, Any], base: tuple[str | int, ...],
-                             costs: Mapping[str, float], grid: Any, out: Collector) -> None:
-    kind = cand.get("kind")
-    if not isinstance(kind, str) or not kind:
-        out.add(base, "a candidate needs kind = \"...\" (e.g. \"line\", \"backup\", "
-                "\"harden\")")
-    cost = cand.get("cost", costs.get(kind) if isinstance(kind, str) else None)
-    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float)
-                             or cost < 0):
-        out.add((*base, "cost"), f"cost must be a number >= 0, got {cost!r}")
-    for field, table in _TARGETS.items():
-        if field in cand:
-            ident = str(cand[field])
-            index = getattr(grid, table).index
-            ok = ident in index or (table == "buses" and _bus_or_substation(grid, ident))
-            if not ok:
-                out.add((*base, field), f"no {field.replace('_', ' ')} {ident!r} in grid "
-                        f"{grid.name}")

@@ -1,35 +1,33 @@
-"""What a study run produces, in one frozen object that the report and the results
-directory are written from.
+"""What a study run produces, in one frozen object that the results directory and the
+report are written from: :class:`StudyResults` (with :class:`PolicyOutcome` per
+restoration policy and the :class:`PlanOutcome` of an intervention plan), its headline
+numbers as one JSON document (``summary.json``), and the points that stand for
+substations on maps and in the results GeoPackage.
 
 Every table is indexed by string ids. Parts of a study that were not configured (no
 restoration, no plan) or could not run are None, and the report leaves their sections
-out; ``pending`` says why, in words for the reader.
+out; ``pending`` says why, in words for the reader. The study layer fills it; the report
+only reads it.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from gridres.study.core import Study
+from gridres.io.jsondoc import jsonable, write_json
+from gridres.redundancy.plan import PlanResult
+from gridres.redundancy.portfolio import REDUCTION
 
-__all__ = ["PolicyOutcome", "PlanOutcome", "StudyResults", "RESTORATION_METRICS", "plan_outcome"]
-
-#: Per-scenario restoration metrics and what they mean (units in the names).
-RESTORATION_METRICS: dict[str, str] = {
-    "ens_mwh": "energy not served",
-    "customer_hours": "customer-hours without power",
-    "facility_hours_dark": "facility-hours dark (critical sites without grid or backup)",
-    "people_hours": "people-hours at dark critical facilities",
-    "t50_h": "time until 50 % of the lost load is back",
-    "t90_h": "time until 90 % of the lost load is back",
-    "t100_h": "time until all load is back (capped at the horizon)",
-    "waves_stock_lasted": "waves before a repair had to wait for an ordered spare",
-}
+__all__ = ["PolicyOutcome", "PlanOutcome", "StudyResults", "plan_outcome",
+           "summary_document", "write_summary", "substation_points", "software_versions"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +38,7 @@ class PolicyOutcome:
     ----------
     policy : str
     metrics : dict
-        Metric name (see :data:`RESTORATION_METRICS`) -> tail statistics over the
+        Metric name (see :data:`gridres.restoration.METRICS`) -> tail statistics over the
         scenarios (``mean``, ``median``, ``p95``, ``cvar95``, ``max``).
     curve : pandas.DataFrame
         Restoration curve: ``time_h`` and ``served_fraction`` (mean over scenarios of
@@ -108,7 +106,7 @@ class PlanOutcome:
     n: int = 0
 
 
-def plan_outcome(result: Any) -> PlanOutcome:
+def plan_outcome(result: PlanResult) -> PlanOutcome:
     """A :class:`gridres.redundancy.PlanResult` as the report's :class:`PlanOutcome`.
 
     Parameters
@@ -120,8 +118,6 @@ def plan_outcome(result: Any) -> PlanOutcome:
     PlanOutcome
         ``status="done"``.
     """
-    from gridres.redundancy.portfolio import REDUCTION
-
     r = result.ranking
     objective = result.objective
     col = REDUCTION[objective]
@@ -156,7 +152,8 @@ class StudyResults:
 
     Attributes
     ----------
-    study : Study
+    study : gridres.study.Study
+        The checked study that was run.
     grid : Grid
     out_dir : Path
     intact : dict
@@ -201,7 +198,7 @@ class StudyResults:
         Package -> version.
     """
 
-    study: Study
+    study: Any
     grid: Any
     out_dir: Path
     intact: dict[str, Any]
@@ -237,3 +234,109 @@ class StudyResults:
         return min(self.restoration,
                    key=lambda p: self.restoration[p].metrics.get(metric, {}).get("mean",
                                                                                  float("inf")))
+
+
+def summary_document(res: StudyResults) -> dict[str, Any]:
+    """The headline numbers of a study as one JSON-ready document."""
+    st = res.study
+    subs = res.substations.sort_values(["p_loss_of_supply", "load_mw"], ascending=False)
+    fac = res.facilities.sort_values(["p_dark", "people"], ascending=False)
+    doc: dict[str, Any] = {
+        "study": st.name,
+        "description": st.info.description,
+        "seed": st.seed,
+        "grid": res.grid.name,
+        "grid_source": st.grid_spec,
+        "scenarios": {"n": res.n, "completed": res.completed},
+        "intact": {k: res.intact[k] for k in ("total_load_mw", "served_mw", "shed_mw",
+                                               "max_loading") if k in res.intact},
+        "p_shed": res.p_shed,
+        "metrics": res.metrics,
+        "substations": [{"id": str(i), "p_loss_of_supply": float(r.p_loss_of_supply),
+                         "load_mw": float(r.load_mw)}
+                        for i, r in subs.head(20).iterrows()],
+        "facilities": [{"id": str(i), "name": r["name"], "kind": r["kind"],
+                        "people": int(r["people"]), "p_dark": float(r["p_dark"]),
+                        **({"hours_dark": float(r["hours_dark"])} if "hours_dark" in r else {})}
+                       for i, r in fac.iterrows()],
+        "top_failed": [{"element": str(i), "p": float(r["p"])}
+                       for i, r in res.elements.head(20).iterrows()] if len(res.elements)
+        else [],
+    }
+    if res.restoration:
+        doc["restoration"] = {p: o.metrics for p, o in res.restoration.items()}
+        doc["best_policy"] = res.best_policy()
+    if res.plan is not None:
+        p = res.plan
+        doc["plan"] = {"status": p.status, "budget": p.budget, "message": p.message}
+        if p.status == "done":
+            doc["plan"].update(objective=p.objective, policy=p.policy, currency=p.currency,
+                               n=p.n)
+        if p.portfolio is not None:
+            doc["plan"]["portfolio"] = [str(i) for i in p.portfolio.index]
+            doc["plan"]["portfolio_cost"] = float(p.portfolio["cost"].sum()) \
+                if "cost" in p.portfolio and len(p.portfolio) else 0.0
+        if p.baseline and p.objective in p.baseline:
+            doc["plan"]["objective_mean"] = {"baseline": p.baseline[p.objective],
+                                             "with_portfolio": p.improved.get(p.objective)}
+    if res.contingency is not None and len(res.contingency):
+        top = res.contingency.head(10)
+        doc["n_minus_1"] = [{"element": str(i), **{c: jsonable(top.at[i, c])
+                                                   for c in ("shed_mw", "customers_out",
+                                                             "max_loading") if c in top}}
+                            for i in top.index]
+    doc["pending"] = res.pending
+    doc["files"] = {k: str(v) for k, v in res.files.items()}
+    doc["versions"] = res.versions
+    return jsonable(doc)
+
+
+def write_summary(res: StudyResults) -> Path:
+    """Write ``summary.json`` (:func:`summary_document`) into the results directory,
+    atomically; return its path."""
+    return write_json(res.out_dir / "summary.json", summary_document(res))
+
+
+def substation_points(grid, p_bus: pd.Series) -> pd.DataFrame:
+    """One point per substation: mean position of its buses, the largest P(loss of
+    supply) of its buses, its load and its customers.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by substation name: ``x``, ``y``, ``p_loss_of_supply``, ``load_mw``,
+        ``customers``, ``buses``.
+    """
+    b = grid.buses
+    geom = b["geometry"]
+    sub = b["substation"].where(b["substation"].astype(str) != "", b.index.to_series())
+    df = pd.DataFrame({
+        "substation": sub.astype(str).to_numpy(),
+        "x": [g.x if g is not None and not g.is_empty else np.nan for g in geom],
+        "y": [g.y if g is not None and not g.is_empty else np.nan for g in geom],
+        "p": p_bus.reindex(b.index).fillna(0.0).to_numpy(float),
+        "load_mw": b["load_mw"].clip(lower=0).to_numpy(float),
+        "customers": b["customers"].to_numpy(float),
+    }, index=b.index)
+    out = df.groupby("substation", sort=False).agg(
+        x=("x", "mean"), y=("y", "mean"), p_loss_of_supply=("p", "max"),
+        load_mw=("load_mw", "sum"), customers=("customers", "sum"), buses=("p", "size"))
+    return out
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of gridres, Python and the libraries that produce the numbers."""
+    out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    for pkg in ("gridres", "numpy", "scipy", "pandas", "networkx", "geopandas", "shapely",
+                "pyogrio", "pyproj", "pyarrow", "matplotlib", "jinja2"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    try:
+        import pyogrio
+
+        out["GDAL"] = pyogrio.__gdal_version_string__
+    except (ImportError, AttributeError):
+        pass
+    return out

@@ -1,0 +1,263 @@
+"""The report's methods and assumptions: every model choice and parameter, in words for
+planners.
+
+The text is written here, as text: what the engine does with an outage, what each
+restoration policy does and what each parameter means. It says the same as the design
+notes of the modules that implement it; a change of a rule changes both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from gridres.report.narrative import fmt_num
+from gridres.restoration.metrics import METRICS
+from gridres.results import StudyResults
+from gridres.scenarios.footprints import hazards_in
+from gridres.topology import grid_summary
+
+__all__ = ["methods", "ENGINE_RULES", "RESTORATION_TEXT", "RESTORATION_PARAMETERS",
+           "POLICY_TEXT"]
+
+#: How the engine balances an island and dispatches its generators.
+ENGINE_RULES = (
+    "In every island, the available capacity is the sum of pmax_mw of its alive "
+    "generators. An island without capacity is dark. Where demand (load plus shunt "
+    "conductance) exceeds capacity, load is shed: lowest bus priority first, load that "
+    "feeds critical facilities last, proportionally within a class, and every generator "
+    "of the island runs at pmax_mw. Otherwise generators keep their scheduled p_mw and "
+    "the island's reference bus (the case's reference bus where the island holds it, "
+    "else the bus of its largest generator) takes up the imbalance, as MATPOWER's DC "
+    "power flow does; where that would push the reference bus's generators past their "
+    "capacity, or a reference that is an island's largest generator below zero, the "
+    "island is re-dispatched in proportion to available capacity instead. The case's "
+    "reference bus may absorb any surplus, as MATPOWER's slack does (in AC cases the DC "
+    "slack is often negative: it carries the losses). Negative loads and shunt "
+    "conductance (gs_mw) are fixed injections: never shed, not counted as load. Two "
+    "consequences worth knowing: an island whose fixed demand alone exceeds its capacity "
+    "collapses (it is dark); an island without the case's reference bus whose negative "
+    "loads exceed its demand even with every generator at zero curtails those injections "
+    "in proportion. Because shunt demand is never shed, cutting a shunt-heavy bus off can "
+    "free capacity and raise the load served elsewhere."
+)
+
+#: How a restoration is simulated.
+RESTORATION_TEXT = (
+    "Restoration: crews, repair times, spare stock, and policies compared. Crews leave "
+    "their depots, travel at speed_kmh along roads road_factor times longer than the "
+    "straight line, and repair failed elements in the order the policy sets; a repair "
+    "that needs a part waits for a spare when the stock is used up. Load comes back when "
+    "its bus is reconnected to generation. Each policy is run on the same events."
+)
+
+#: What each restoration parameter means.
+RESTORATION_PARAMETERS: dict[str, str] = {
+    "crews": "Repair crews working at once (default 3).",
+    "depots": "Where crews start: bus ids (\"B12\") or (x, y) coordinates in the grid's CRS (lon/lat for EPSG:4326).",
+    "speed_kmh": "Average travel speed of a crew (default 40 km/h: utility trucks on a mix of rural and urban roads after a storm, below posted limits).",
+    "road_factor": "Road distance over straight-line distance (default 1.3; road-network circuity factors are typically 1.2-1.4, Ballou, Rahardja & Sakai 2002).",
+    "line_fixed_h": "Repair hours of a line: line_fixed_h + line_h_per_km × length_km (defaults 4 h + 0.2 h/km, so a 30 km line takes 10 h, the permanent-outage duration the IEEE Reliability Test System (1979) gives for most of its lines).",
+    "line_h_per_km": "Repair hours of a line: line_fixed_h + line_h_per_km × length_km (defaults 4 h + 0.2 h/km, so a 30 km line takes 10 h, the permanent-outage duration the IEEE Reliability Test System (1979) gives for most of its lines).",
+    "default_line_km": "Length used where length_km is missing, as in MATPOWER cases (default 30 km).",
+    "transformer_h": "Hours to replace a transformer with a spare on site (default 72 h).",
+    "bus_h": "Hours to repair a failed bus or substation bay (default 24 h; an assumption of one working day for switchgear, not taken from a standard).",
+    "generator_h": "Hours to return a failed generating unit (default 50 h, typical of the unit repair times of the IEEE Reliability Test System, 20-150 h).",
+    "repair_h": "Per-asset repair hours by element token ({\"branch:L7\": 36.0}).",
+    "repair_sigma": "Spread of repair-time uncertainty: each repair's hours are multiplied by a lognormal factor with mean 1 and log-standard deviation repair_sigma, drawn from the simulation's seed (default 0: deterministic).",
+    "spare_stock": "Spares on hand at the start, per equipment kind (default 2 transformers).",
+    "spare_lead_time_h": "Hours from ordering a spare to its arrival, per kind (default: transformer 768 h, the transformer repair time of the IEEE Reliability Test System (1979), i.e. the time to get a unit back without a spare; bus 168 h; line and generator 72 h).",
+    "needs_spare": "Kinds whose repair consumes a spare.",
+    "horizon_h": "The simulation stops here even if repairs remain (default 8760 h, a year).",
+    "facility_priority": "Rank of each facility kind for critical-first (lower first); kinds not listed rank after every listed kind.",
+    "greedy_max_candidates": "greedy evaluates at most this many candidate repairs exactly per decision, the most promising by a bound on the MW they could reconnect (default 60).",
+    "optimal_max_jobs": "optimal solves its MILP when at most this many repairs are open (pending or under way) at a planning time; above it falls back to greedy and says so in the result's notes (default 8).",
+    "optimal_time_limit_s": "Time limit of one MILP solve (default 60 s); on reaching it the best plan found is used and the notes say so.",
+}
+
+#: What each restoration policy does.
+POLICY_TEXT: dict[str, str] = {
+    "as-listed": (
+        "Jobs in the order the scenario lists them (wave, then buses, branches, generators "
+        "in grid order; gridres restore --fail keeps the order given)."),
+    "largest-load-first": (
+        "Largest dependent load first: the MW lost if the element alone were out (on a "
+        "radial feeder, the load downstream of it)."),
+    "critical-first": (
+        "Repairs that bring critical facilities back first, judged on the current damage. "
+        "A facility that had grid power before the event and lacks it now (on backup or "
+        "dark) needs the cheapest set of repairs that reconnects its bus to generation: "
+        "fewest repair hours (spare waits included) over the current islands, a job under "
+        "way costing the hours it has left, so that the next crew takes the next repair of "
+        "the same set, or a quicker way round a long repair under way. A job ranks with "
+        "the most critical facility whose set holds it: the facility kind first (hospital, "
+        "emergency, water, telecom, heating, shelter, other; see facility_priority), then "
+        "the least backup left, then the most people, then the smallest set. Jobs of "
+        "equal rank, and jobs in no facility's set, go by greedy's order. So with meshed "
+        "damage, where no single failed element cuts a facility off, its repairs still "
+        "come first."),
+    "greedy": (
+        "Most MW reconnected per crew-hour: what the repair would actually reconnect on "
+        "top of the current state (jobs under way counted as done), divided by travel + "
+        "wait + repair hours. When no single repair reconnects anything (damage in "
+        "series), the dependent MW per crew-hour; when nothing depends on any, the "
+        "shortest job."),
+    "nearest": "Shortest travel plus spare wait first (then the largest dependent load).",
+    "optimal": (
+        "A plan that minimises energy not served, from a mixed-integer programme over the "
+        "open repairs, made at the first decision and again after every wave; greedy "
+        "where more repairs are open than optimal_max_jobs or no plan is found in time "
+        "(the run's notes say so)."),
+    "priority-list": (
+        "A planner's list of elements in the order to repair them; unlisted jobs follow "
+        "in listing order."),
+}
+
+
+def _flat(d: Any, prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out += _flat(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(d, list) and d and all(isinstance(x, dict) for x in d):
+        for i, x in enumerate(d):
+            out += _flat(x, f"{prefix}[{i}]")
+    else:
+        out.append((prefix, _show(d)))
+    return out
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list | tuple):
+        return ", ".join(_show(x) for x in v) if v else "(none)"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) if v else "(none)"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v) if v != "" else "(empty)"
+
+
+def _meaning(section: Any, key: str) -> str:
+    """What a study key means: the ``doc`` its section declares for it."""
+    return next(f.metadata["doc"] for f in dataclasses.fields(section) if f.name == key)
+
+
+def methods(res: StudyResults) -> list[dict[str, Any]]:
+    """Sections of the methods-and-assumptions chapter: ``{"title", "text", "rows"}``
+    where ``rows`` are (parameter, value, meaning) triples."""
+    study = res.study
+    g = grid_summary(res.grid)
+    out: list[dict[str, Any]] = []
+
+    out.append({"title": "Grid", "text": (
+        "The grid is a table of buses, branches (lines and transformers), generators and "
+        "critical facilities. A failed bus takes its branches, loads, generators and "
+        "facilities with it; islands are the connected parts of what is left."),
+        "rows": [("source", str(study.grid_spec), "where the grid was read from"),
+                 ("buses / branches / generators / facilities",
+                  f"{g.get('buses')} / {g.get('branches')} / {g.get('generators')} / "
+                  f"{g.get('facilities')}", "counts"),
+                 ("total load", fmt_num(g.get("total_load_mw"), "MW"), "in-service demand"),
+                 ("generating capacity", fmt_num(g.get("total_capacity_mw"), "MW"),
+                  "sum of pmax_mw"),
+                 ("customers", fmt_num(g.get("customers")), "sum over buses"),
+                 ("CRS", str(g.get("crs")), "coordinate reference system"),
+                 ("validated", _show(study.grid.validate), "grid checked before the run")]})
+
+    out.append({"title": "Power flow, load shedding and dispatch", "text": (
+        "Flows are computed with the DC power-flow approximation: lossless lines, flat "
+        "voltage magnitudes and small angle differences, so that B θ = P in every island; "
+        "on intact MATPOWER cases the flows equal MATPOWER's DC power flow. "
+        + ENGINE_RULES),
+        "rows": [("cascade.mode", study.cascade.mode, _meaning(study.cascade, "mode")),
+                 ("cascade.margin", f"{study.cascade.margin:g}",
+                  _meaning(study.cascade, "margin")),
+                 ("cascade.max_stages", str(study.cascade.max_stages),
+                  _meaning(study.cascade, "max_stages"))]})
+
+    rows = []
+    for i, spec in enumerate(study.hazards):
+        tag = "scenario" if study.hazard_section == "scenario" else f"hazard[{i}]"
+        rows += [(f"{tag}.{k}", v, "as given in the study file") for k, v in _flat(dict(spec))]
+    text = ("Each event is drawn from the scenario generators below. Scenario i of the "
+            f"ensemble uses its own random stream numpy.random.default_rng([{study.seed}, i]), "
+            "so every number is reproducible from the study file and does not depend on the "
+            "number of workers.")
+    frag = _fragility_rows(res)
+    if frag:
+        text += (" Assets fail with lognormal fragility curves P(fail | x) = "
+                 "Φ(ln(x / median) / beta) of the hazard intensity x at the asset.")
+        rows += frag
+    out.append({"title": "Hazards and scenarios", "text": text, "rows": rows})
+
+    out.append({"title": "Ensemble and statistics", "text": (
+        "Outcomes are taken right after the last wave of each event (and after the cascade, "
+        "when enabled). The mean, the median, the 95th percentile (p95) and the conditional "
+        "value at risk CVaR95 (the mean of the worst 5 % of events) summarise each outcome. "
+        "The probability of loss of supply of a bus is the fraction of events in which it "
+        "has no supply; a substation shows the largest value of its buses. A facility is "
+        "dark when it has neither grid supply nor a backup that covers its demand."),
+        "rows": [("study.seed", str(study.seed), _meaning(study.info, "seed")),
+                 ("ensemble.n", str(study.ensemble.n), _meaning(study.ensemble, "n")),
+                 ("events completed", str(res.completed), "events with results"),
+                 ("ensemble.workers", _show(study.ensemble.workers),
+                  "does not change any result"),
+                 ("ensemble.scheduler", study.ensemble.scheduler,
+                  "does not change any result"),
+                 ("ensemble.batch_size", str(study.ensemble.batch_size),
+                  _meaning(study.ensemble, "batch_size") + " Does not change any "
+                  "result.")]})
+
+    if study.restoration is not None:
+        r = study.restoration
+        docs = RESTORATION_PARAMETERS
+        used = [o.policy for o in (res.restoration or {}).values()] or list(r.policies)
+        rrows = [("restoration.policies", _show(used), "policies compared, on the same "
+                  "events and repair times")]
+        for k, v in r.to_dict().items():
+            if k == "policies":
+                continue
+            if isinstance(v, dict) and v:
+                rrows += [(f"restoration.{k}.{sub}", _show(x), docs.get(k, "") if i == 0
+                           else "") for i, (sub, x) in enumerate(v.items())]
+            else:
+                rrows.append((f"restoration.{k}", _show(v), docs.get(k, "")))
+        rrows += [(f"policy {p}", "", POLICY_TEXT.get(p.split(":", 1)[0], "")) for p in used]
+        rrows += [(f"metric {k}", "", v) for k, v in METRICS.items()]
+        text = RESTORATION_TEXT
+        if "restoration" in res.pending:
+            text += f" Not run: {res.pending['restoration']}."
+        out.append({"title": "Restoration", "text": text, "rows": rrows})
+
+    if study.plan is not None:
+        p = study.plan
+        prow = [(f"plan.{f.name}", _show(getattr(p, f.name)) if f.name != "candidates"
+                 else f"{len(p.candidates)} listed", f.metadata["doc"])
+                for f in dataclasses.fields(p)]
+        text = ("Interventions change the grid (a new line, a backup generator, a hardened "
+                "substation); each is evaluated on the same events, drawn with the same "
+                "seeds, so differences come from the intervention alone.")
+        if res.plan is not None and res.plan.status != "done":
+            text += f" Pending: {res.plan.message}"
+        out.append({"title": "Interventions and plan", "text": text, "rows": prow})
+
+    out.append({"title": "Software", "text": "Versions of the software that produced "
+                "these numbers.", "rows": [(k, v, "") for k, v in res.versions.items()]})
+    return out
+
+
+def _fragility_rows(res: StudyResults) -> list[tuple[str, str, str]]:
+    rows = []
+    for i, gen in enumerate(getattr(res, "generators", ()) or ()):
+        for _, hz in hazards_in(gen):
+            fs = getattr(hz, "fragility", None)
+            if fs is None:
+                continue
+            for kind, curve in fs.curves.items():
+                seg = f", per {curve.segment_km:g} km" if curve.segment_km else ""
+                rows.append((f"fragility[{i}].{kind}",
+                             f"median {curve.median:g} {fs.unit}, beta {curve.beta:g}{seg}",
+                             f"lognormal curve ({fs.hazard})"))
+    return rows
