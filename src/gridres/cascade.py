@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,10 +58,11 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.optimize import linprog
 
+from gridres.elements import as_state
 from gridres.errors import UsageError
 from gridres.flow import shift_injections
 from gridres.impact import Impact, cascade_stages, facility_status
-from gridres.model import Network, State
+from gridres.model import Grid, Network, State
 from gridres.tolerances import LP_SHED_FRACTION, OVERLOAD_MW
 
 __all__ = ["CascadeStage", "CascadeResult", "cascade", "redispatch", "shed_cost", "MODES"]
@@ -181,8 +183,8 @@ def shed_cost(net: Network, served_mw: np.ndarray, costs: tuple[float, float, fl
 
 
 def cascade(
-    net: Network,
-    state: State | None = None,
+    net: Network | Grid,
+    state: State | str | Iterable[str] | None = None,
     mode: str = "trip",
     margin: float = 0.0,
     *,
@@ -196,9 +198,10 @@ def cascade(
 
     Parameters
     ----------
-    net : Network
-    state : State, optional
-        The outage; default the intact grid.
+    net : Network or Grid
+    state : State, str or iterable of str, optional
+        The outage (default the intact grid), or the elements that fail as tokens, as
+        for :func:`gridres.impact.assess`.
     mode : {"trip", "redispatch"}
     margin : float
         Branches trip above ``rating × (1 + margin)``; ``>= 0``.
@@ -246,6 +249,8 @@ def cascade(
         raise UsageError(f"The 'near_limit' parameter of cascade must be a float in (0, 1]. "
                          f"Got {near_limit!r} instead.")
     costs = (redispatch_cost_per_mw, shed_cost_per_mw, critical_cost_per_mw)
+    state = as_state(net, state)
+    net = net.network if isinstance(net, Grid) else net
     stages: list[CascadeStage] = []
     best: tuple[float, int, Impact, float] | None = None  # (cost, stage, impact, moved)
     for imp in cascade_stages(net, state, margin, max_stages):

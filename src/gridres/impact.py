@@ -26,15 +26,16 @@ off can free capacity and raise the load served elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from gridres.elements import as_state
 from gridres.errors import UsageError
 from gridres.flow import Factor, branch_flows, dc_solver, reference_buses, shift_injections
-from gridres.model import CRITICAL_PRIORITY, Network, State
+from gridres.model import CRITICAL_PRIORITY, Grid, Network, State
 from gridres.tolerances import (
     BACKUP_MW,
     OVERLOAD_MW,
@@ -496,7 +497,10 @@ def _check_margin(margin: float, who: str) -> None:
 
 
 def cascade_stages(
-    net: Network, state: State | None = None, margin: float = 0.0, max_stages: int = 1000
+    net: Network | Grid,
+    state: State | str | Iterable[str] | None = None,
+    margin: float = 0.0,
+    max_stages: int = 1000,
 ) -> Iterator[Impact]:
     """The stages of a cascade of overload trips (rule 5), one :class:`Impact` each.
 
@@ -514,14 +518,16 @@ def cascade_stages(
     [0]
     """
     _check_margin(margin, "cascade_stages")
-    eff = effective(net, state if state is not None else net.intact())
+    state = as_state(net, state)
+    net = net.network if isinstance(net, Grid) else net
+    eff = effective(net, state)
     for eff_k, sol, stages in _trip_loop(net, eff, margin, max_stages):
         yield _impact(net, eff_k, sol, stages)
 
 
 def assess(
-    net: Network,
-    state: State | None = None,
+    net: Network | Grid,
+    state: State | str | Iterable[str] | None = None,
     *,
     cascade: bool = False,
     margin: float = 0.0,
@@ -532,9 +538,10 @@ def assess(
 
     Parameters
     ----------
-    net : Network
-    state : State, optional
-        Alive masks; default the intact grid.
+    net : Network or Grid
+    state : State, str or iterable of str, optional
+        What is alive (default the intact grid), or the elements that fail as tokens
+        (``"branch:ID"``, ``"bus:ID"``, ``"gen:ID"``; ``"substation:NAME"`` with a Grid).
     cascade : bool
         Trip every branch with ``|flow| > rating × (1 + margin)`` and re-assess until no
         overload remains (rule 5); each stage's trips are recorded.
@@ -562,7 +569,9 @@ def assess(
     islands. ``O(n log n)`` otherwise.
     """
     _check_margin(margin, "assess")
-    eff = effective(net, state if state is not None else net.intact())
+    state = as_state(net, state)
+    net = net.network if isinstance(net, Grid) else net
+    eff = effective(net, state)
     if not cascade:
         return _impact(net, eff, _solve(net, eff, margin), ())
     *_, last = _trip_loop(net, eff, margin, max_stages)

@@ -6,21 +6,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 from rich.console import Console
 
 from gridres.errors import GridresError
 from gridres.io.folder import cannot_write
+from gridres.io.jsondoc import jsonable
 
 __all__ = ["console", "grid_argument", "json_option", "force_option", "emit_json", "load",
-           "run_cli", "jsonable", "output_file", "output_folder", "hold_folder", "read_grid",
+           "run_cli", "output_file", "output_folder", "hold_folder", "read_grid",
            "fail_option", "failed_elements", "failed_state"]
 
 #: Messages, progress and tables go to stderr; stdout is for --json only.
@@ -34,21 +33,6 @@ force_option = click.option(
     help="Go beyond the size limits (see README, 'What gridres promises') and write into "
          "an output folder that holds files gridres did not write (they are kept: gridres "
          "never deletes or overwrites a file it did not write).")
-
-
-def jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and non-finite floats into JSON-safe values."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def emit_json(doc: Any) -> None:

@@ -23,10 +23,10 @@ from gridres.cli.common import (
     grid_argument,
     hold_folder,
     json_option,
-    jsonable,
     load,
 )
 from gridres.errors import UsageError
+from gridres.io.jsondoc import jsonable
 
 __all__ = ["command"]
 

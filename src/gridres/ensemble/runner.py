@@ -59,8 +59,10 @@ from gridres.ensemble.summary import EnsembleSummary, summarize
 from gridres.ensemble.workers import Job, executor
 from gridres.errors import GridError, GridresError, UsageError
 from gridres.io.folder import OutputFolder, write_file
+from gridres.io.load import load_grid
 from gridres.model import Grid, Network
 from gridres.scenarios.base import ScenarioGenerator
+from gridres.scenarios.spec import scenario_from_spec
 
 __all__ = [
     "run_ensemble",
@@ -202,15 +204,13 @@ def _batches(todo: list[tuple[int, int]], size: int | None, slots: int):
             a = b + 1
 
 
-def _resolve_grid(grid: Any) -> tuple[Network, str]:
+def _resolve_grid(grid: Any) -> tuple[Grid | None, Network, str]:
     if isinstance(grid, Network):
-        return grid, ""
+        return None, grid, ""
     if isinstance(grid, Grid):
-        return grid.network, grid.source
-    from gridres.io import load_grid
-
+        return grid, grid.network, grid.source
     g = load_grid(grid)
-    return g.network, str(grid)
+    return g, g.network, str(grid)
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -244,7 +244,7 @@ def _manifest(net: Network, source: str, scenario: str, n: int, seed: int,
 
 def run_ensemble(
     grid: str | os.PathLike | Grid | Network,
-    generator: ScenarioGenerator,
+    generator: ScenarioGenerator | str,
     n: int,
     seed: int,
     *,
@@ -265,9 +265,10 @@ def run_ensemble(
     ----------
     grid : str, path-like, Grid or Network
         A grid spec (as for :func:`gridres.io.load_grid`), a Grid or a compiled Network.
-    generator : ScenarioGenerator
+    generator : ScenarioGenerator or str
         Draws scenario ``i`` as ``generator.sample(net, default_rng([seed, i]))``. Must be
-        picklable.
+        picklable. A string is a scenario spec (``"random:k=3"``, see
+        :func:`gridres.scenarios.spec.scenario_from_spec`; not with a bare Network).
     n : int
         Number of scenarios, ``>= 1``.
     seed : int
@@ -338,10 +339,16 @@ def run_ensemble(
     workers = _check_int("workers", workers, 1)
     if batch_size is not None:
         batch_size = _check_int("batch_size", batch_size, 1)
+    g, net, source = _resolve_grid(grid)
+    if isinstance(generator, str):
+        if g is None:
+            raise UsageError(f"scenario {generator!r}: a spec needs the Grid (its tables name "
+                             "the elements), not its Network")
+        scenario_spec = scenario_spec or generator
+        generator = scenario_from_spec(generator, g)
     if not callable(getattr(generator, "sample", None)):
         raise UsageError(f"generator {describe(generator)} has no sample(net, rng) method")
     evaluator = evaluator if evaluator is not None else ImpactEvaluator()
-    net, source = _resolve_grid(grid)
     manifest = _manifest(net, source, scenario_spec or describe(generator), n, seed, evaluator)
 
     if out is None:

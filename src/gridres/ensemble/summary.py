@@ -18,6 +18,7 @@ import pandas as pd
 
 from gridres.ensemble.evaluate import SEP
 from gridres.ensemble.store import load_bus_counts, load_records, read_manifest, resolve_dir
+from gridres.io.jsondoc import jsonable
 
 __all__ = [
     "EnsembleSummary",
@@ -181,7 +182,7 @@ class EnsembleSummary:
 
         def rows(df: pd.DataFrame, name: str, k: int | None = None) -> list[dict[str, Any]]:
             part = df if k is None else df.head(k)
-            return [{name: str(i), **{c: _plain(v) for c, v in r.items()}}
+            return [{name: str(i), **{c: jsonable(v) for c, v in r.items()}}
                     for i, r in zip(part.index, part.to_dict("records"), strict=True)]
 
         return {
@@ -193,24 +194,15 @@ class EnsembleSummary:
             "n": self.n,
             "completed": self.completed,
             "complete": self.complete,
-            "total_load_mw": _plain(self.total_load_mw),
-            "p_shed": _plain(self.p_shed),
-            "metrics": {k: {s: _plain(v) for s, v in st.items()}
+            "total_load_mw": jsonable(self.total_load_mw),
+            "p_shed": jsonable(self.p_shed),
+            "metrics": {k: {s: jsonable(v) for s, v in st.items()}
                         for k, st in self.metrics.items()},
             "facilities": rows(self.facilities, "id"),
             "buses_ever_dark": len(self.buses),
             "buses": rows(self.buses, "id", top),
             "top_failed": rows(self.elements, "element", top),
         }
-
-
-def _plain(v: Any) -> Any:
-    """JSON-safe scalar: numpy scalars unwrapped, NaN and infinities as ``None``."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def summarize(path: str | os.PathLike) -> EnsembleSummary:

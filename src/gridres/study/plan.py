@@ -19,7 +19,7 @@ from typing import Any
 from gridres.redundancy.plan import DEFAULT_POLICY, PlanResult, plan_interventions
 from gridres.restoration import RestorationSettings
 from gridres.scenarios.waves import WaveSequence
-from gridres.study.check import check_loaded, raise_problems
+from gridres.study.check import analyse_study, check_loaded, raise_problems
 from gridres.study.core import Study, StudyCheck, scenarios
 
 __all__ = ["run_plan", "combined_generator"]
@@ -47,7 +47,7 @@ def _workers(study: Study, override: int | None) -> int:
 
 
 def run_plan(
-    study: Study,
+    study: Study | str | os.PathLike,
     *,
     checked: StudyCheck | None = None,
     budget: float | None = None,
@@ -61,9 +61,9 @@ def run_plan(
 
     Parameters
     ----------
-    study : Study
-        The study (see :func:`gridres.study.load_study`); a run plans this object, not
-        the file it was read from.
+    study : Study or path
+        A study file (checked first, every problem reported) or a :class:`Study`
+        object, which is planned as it is, not the file it was read from.
     checked : StudyCheck, optional
         The study already checked against its grid (its grid and scenario generators
         are used as they are); default: :func:`gridres.study.check.check_loaded`.
@@ -93,8 +93,9 @@ def run_plan(
         On a candidate the grid cannot take (the message names it).
     """
     if checked is None:
-        checked = check_loaded(study)
+        checked = check_loaded(study) if isinstance(study, Study) else analyse_study(study)
         raise_problems(checked)
+    study = checked.study
     r = study.restoration
     settings = r.settings if r is not None and r.settings is not None else RestorationSettings()
     plan = study.plan
