@@ -56,6 +56,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from gridres.cascade import cascade
+from gridres.errors import UsageError
+from gridres.impact import assess
 from gridres.model import Network
 from gridres.scenarios.base import Scenario
 
@@ -143,15 +146,11 @@ class ImpactEvaluator:
 
     def __post_init__(self) -> None:
         if self.mode not in ("trip", "redispatch"):
-            from gridres.errors import UsageError
-
             raise UsageError(
                 f"The 'mode' parameter of ImpactEvaluator must be 'trip' or 'redispatch'. "
                 f"Got {self.mode!r} instead."
             )
         if not self.margin >= 0:
-            from gridres.errors import UsageError
-
             raise UsageError(
                 f"The 'margin' parameter of ImpactEvaluator must be >= 0. Got {self.margin} "
                 "instead."
@@ -160,12 +159,8 @@ class ImpactEvaluator:
     def __call__(
         self, net: Network, scenario: Scenario, rng: np.random.Generator
     ) -> dict[str, Any]:
-        from gridres.impact import assess
-
         state = scenario.final_state(net)
         if self.cascade and self.mode == "redispatch":
-            from gridres.cascade import cascade
-
             imp = cascade(net, state, mode="redispatch", margin=self.margin).final
         else:
             imp = assess(net, state, cascade=self.cascade, margin=self.margin)

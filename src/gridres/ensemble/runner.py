@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridres import __version__
 from gridres.ensemble.evaluate import Evaluator, ImpactEvaluator
 from gridres.ensemble.store import (
     JOURNAL,
@@ -224,8 +225,6 @@ def _check_int(name: str, value: Any, low: int) -> int:
 
 def _manifest(net: Network, source: str, scenario: str, n: int, seed: int,
               evaluator: Any) -> dict[str, Any]:
-    from gridres import __version__
-
     load = np.maximum(net.load_mw, 0.0)[net.bus_in_service]
     return {
         "format": FORMAT,

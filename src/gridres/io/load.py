@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 from gridres.errors import GridError, InputNotFound
+from gridres.io.geopackage import read_geopackage
+from gridres.io.matpower import matpower_case_path, read_matpower
 from gridres.model import Grid
 
 __all__ = ["load_grid", "bundled_grids", "grids_dir"]
@@ -54,8 +56,6 @@ def load_grid(spec: str | os.PathLike) -> Grid:
     >>> len(g.buses)
     14
     """
-    from gridres.io.matpower import matpower_case_path, read_matpower
-
     text = str(spec)
     if text.startswith("matpower:"):
         name = text.split(":", 1)[1]
@@ -64,13 +64,9 @@ def load_grid(spec: str | os.PathLike) -> Grid:
     if path.suffix.lower() == ".m":
         return read_matpower(path)
     if path.suffix.lower() == ".gpkg":
-        from gridres.io.geopackage import read_geopackage
-
         return read_geopackage(path)
     bundled = bundled_grids()
     if text in bundled:
-        from gridres.io.geopackage import read_geopackage
-
         return read_geopackage(bundled[text], name=text)
     if path.is_file():
         raise GridError(

@@ -38,11 +38,17 @@ from typing import Any
 
 import numpy as np
 
+from gridres import contingency as cg
 from gridres.elements import substation_buses, substations
 from gridres.errors import UsageError
-from gridres.redundancy.grid_edits import BACKUP_HOURS
+from gridres.redundancy.crn import flatten
+from gridres.redundancy.grid_edits import BACKUP_HOURS, bus_xy, crs_kind
 from gridres.redundancy.interventions import Design, Intervention, make_intervention
+from gridres.restoration.assets import distance_km
 from gridres.scenarios.base import ScenarioGenerator
+from gridres.scenarios.hazard import HazardScenarios
+from gridres.sensitivity import bridges
+from gridres.topology import components
 
 __all__ = ["study_candidates", "generate_candidates", "weak_points", "LINE_KM"]
 
@@ -87,9 +93,6 @@ def weak_points(design: Design) -> list[dict[str, Any]]:
         ``branch`` (id), ``buses`` (positions cut off), ``load_mw`` and ``people`` (at
         critical facilities) cut off; in order of people, then load, then branch id.
     """
-    from gridres.sensitivity import bridges
-    from gridres.topology import components
-
     grid = design.grid
     net = grid.network
     intact = net.intact()
@@ -123,11 +126,9 @@ def _line_candidates(design: Design, line_km: float, limit: int) -> list[dict[st
     ids = net.bus_ids
     tables: list[dict[str, Any]] = []
     pairs: set[tuple[int, int]] = set()
-    from gridres.redundancy.grid_edits import _bus_xy, _geographic
-    from gridres.restoration.assets import distance_km
 
-    xy = _bus_xy(grid)
-    geographic, unit_km = _geographic(grid)
+    xy = bus_xy(grid)
+    geographic, unit_km = crs_kind(grid)
     points = weak_points(design)
     sides = []
     for wp in points:
@@ -199,8 +200,6 @@ def _exposure(design: Design, generator: ScenarioGenerator | None) -> tuple[dict
     fragility curves (None when no hazard has them)."""
     if generator is None:
         return None
-    from gridres.redundancy.crn import flatten
-    from gridres.scenarios.hazard import HazardScenarios
 
     hz = [g for _, g in flatten(generator) if isinstance(g, HazardScenarios)]
     if not hz or len(hz) < len(flatten(generator)):
@@ -214,8 +213,6 @@ def _exposure(design: Design, generator: ScenarioGenerator | None) -> tuple[dict
 
 def _harden_candidates(design: Design, generator: ScenarioGenerator | None,
                        top_k: int) -> list[dict[str, Any]]:
-    from gridres import contingency as cg
-
     grid = design.grid
     cases = cg.contingencies(grid, "substation") + cg.contingencies(grid, "branch")
     df = cg.sweep(grid, cases)

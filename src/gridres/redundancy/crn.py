@@ -58,6 +58,8 @@ from gridres.elements import substations
 from gridres.model import Grid
 from gridres.restoration.simulate import repair_multipliers
 from gridres.scenarios.base import Scenario, ScenarioGenerator, Wave
+from gridres.scenarios.fragility import Fragility, FragilitySet
+from gridres.scenarios.hazard import HazardScenarios
 from gridres.scenarios.waves import WaveSequence, merge_waves
 
 __all__ = ["CommonScenarios", "Draw", "flatten", "scenario_key", "name_key"]
@@ -83,8 +85,6 @@ def flatten(generator: ScenarioGenerator, offset_h: float = 0.0) -> list[tuple[f
 
 
 def _is_hazard(gen: Any) -> bool:
-    from gridres.scenarios.hazard import HazardScenarios
-
     return isinstance(gen, HazardScenarios)
 
 
@@ -186,9 +186,6 @@ class CommonScenarios:
         """Probabilities of part ``k`` with every fragility median times ``factor``."""
         key = (k, factor)
         if key not in self._hard_p:
-            from gridres.scenarios.fragility import Fragility, FragilitySet
-            from gridres.scenarios.hazard import HazardScenarios
-
             hz = self.parts[k][1]
             fs = hz.fragility
             curves = {kind: Fragility(kind, c.median * factor, c.beta, c.segment_km)
@@ -251,8 +248,6 @@ class CommonScenarios:
                 if any((k, et, name) not in self._new_p for et, _, name in elements):
                     # a new element's probability depends on it and the hazard only: one
                     # footprint pass over this design's grid serves every later design
-                    from gridres.scenarios.hazard import HazardScenarios
-
                     hz = HazardScenarios(grid, gen.footprint, gen.fragility, gen.time_h)
                     for et, pos, name in elements:
                         p = hz.p_branch[pos] if et == _BRANCH else hz.p_gen[pos]

@@ -6,7 +6,7 @@ base with a set of interventions applied (in a canonical order, so that a set na
 design). Every design sees the same scenarios (:mod:`gridres.redundancy.crn`) and is
 restored with the same policy; each scenario's record holds energy not served,
 customer-hours, facility-hours dark and people-hours
-(:data:`gridres.restoration.FIELDS`).
+(:data:`gridres.restoration.metrics.LOSS_METRICS`).
 
 Reusing results
 ---------------

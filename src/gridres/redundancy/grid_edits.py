@@ -39,6 +39,7 @@ import pandas as pd
 
 from gridres.errors import UsageError
 from gridres.model import Grid
+from gridres.restoration.assets import crs_units, distance_km
 
 __all__ = [
     "ROUTE_FACTOR",
@@ -60,14 +61,13 @@ ROUTE_FACTOR = 1.2
 BACKUP_HOURS = 72.0
 
 # -- geometry helpers ----------------------------------------------------------------------
-def _geographic(grid: Grid) -> tuple[bool, float]:
+def crs_kind(grid: Grid) -> tuple[bool, float]:
     """(lon/lat?, km per coordinate unit of a projected CRS); lon/lat without a CRS."""
-    from gridres.restoration.assets import crs_units
-
     return crs_units(grid.crs) if grid.crs else (True, 1.0)
 
 
-def _bus_xy(grid: Grid) -> np.ndarray:
+def bus_xy(grid: Grid) -> np.ndarray:
+    """Coordinates of every bus, shape (n_bus, 2); NaN where a bus has no geometry."""
     xy = np.full((len(grid.buses), 2), np.nan)
     if "geometry" not in grid.buses.columns:
         return xy
@@ -82,11 +82,9 @@ def bus_distance_km(grid: Grid, a: str, b: str) -> float:
 
     Great-circle on a geographic CRS (or a grid without CRS), planar otherwise.
     """
-    from gridres.restoration.assets import distance_km
-
     pos = grid.lookup("buses", [a, b])
-    xy = _bus_xy(grid)[pos]
-    geographic, unit_km = _geographic(grid)
+    xy = bus_xy(grid)[pos]
+    geographic, unit_km = crs_kind(grid)
     return float(distance_km(xy[0], xy[1:], geographic, unit_km)[0])
 
 
@@ -271,7 +269,7 @@ def add_line(
     if "geometry" in br.columns:
         import shapely
 
-        xy = _bus_xy(grid)[grid.lookup("buses", [from_bus, to_bus])]
+        xy = bus_xy(grid)[grid.lookup("buses", [from_bus, to_bus])]
         row["geometry"] = (shapely.LineString(xy) if np.isfinite(xy).all() else None)
     return grid.replace(branches=_append(br, row, ident))
 

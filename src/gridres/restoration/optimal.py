@@ -38,12 +38,11 @@ without knowing the next (both then heuristic).
 
 Practical size
 --------------
-The set function costs ``2^n`` supply evaluations for ``n`` open repairs (1,024 for 10:
-well under a second even on a 2,000-bus grid); the MILP is what limits the size. Measured
-with ``benchmarks/bench_restoration.py --part optimal`` (clustered storm damage on the
-bundled demo_region grid, 3 crews, on a shared 2-core machine): 4 repairs 0.02 s, 6
-repairs 0.1 s, 8 repairs about 4 s, 10 repairs 30-45 s per plan. Hence the default
-``optimal_max_jobs = 8``; 10 is usable for a single study, not inside an ensemble. Above
+The set function costs ``2^n`` supply evaluations for ``n`` open repairs; the MILP, whose
+solve time grows steeply with ``n``, is what limits the size (figures:
+``benchmarks/bench_restoration.py --part optimal``, in ``benchmarks/README.md``). Hence
+the default ``optimal_max_jobs = 8``; 10 is usable for a single study, not inside an
+ensemble. Above
 the limit, or when the MILP finds no plan within ``optimal_time_limit_s``, the policy
 uses ``greedy`` (re-checking at every decision, so it plans the tail once few repairs
 remain) and the result's notes say so; a time-limited plan is used and noted.

@@ -448,7 +448,7 @@ class HazardScenarios:
         Intensity at every asset.
     p_substation, p_branch, p_gen : ndarray of float
         Failure probability of every substation (see
-        :func:`~gridres.scenarios.elements.substations`), branch and generator.
+        :func:`~gridres.elements.substations`), branch and generator.
 
     Examples
     --------

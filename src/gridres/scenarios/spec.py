@@ -86,6 +86,16 @@ from gridres.errors import UsageError
 from gridres.limits import MAX_NESTING, nesting_depth
 from gridres.model import Grid
 from gridres.scenarios.base import ScenarioGenerator
+from gridres.scenarios.explicit import (
+    ExplicitScenarios,
+    explicit,
+    read_scenarios,
+    scenarios_from_records,
+)
+from gridres.scenarios.fragility import fragility_set
+from gridres.scenarios.hazard import CircleFootprint, HazardScenarios, PolygonFootprint
+from gridres.scenarios.random import RandomOutages
+from gridres.scenarios.waves import StrikeCampaign, WaveSequence
 
 __all__ = ["scenario_from_spec", "parse_spec", "SPEC_KINDS"]
 
@@ -195,13 +205,6 @@ def _path(value: Any, base_dir: Path | None) -> Path:
 
 
 def _explicit(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    from gridres.scenarios.explicit import (
-        ExplicitScenarios,
-        explicit,
-        read_scenarios,
-        scenarios_from_records,
-    )
-
     _check_keys(t, {"fail", "file", "scenarios", "time_h", "label"}, "explicit")
     given = [k for k in ("fail", "file", "scenarios") if k in t]
     if len(given) != 1:
@@ -218,8 +221,6 @@ def _explicit(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
 
 
 def _random(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    from gridres.scenarios.random import RandomOutages
-
     _check_keys(t, {"k", "elements", "weight", "time_h"}, "random")
     if "k" not in t:
         raise UsageError("a random scenario needs k (elements per scenario), e.g. random:k=2")
@@ -231,8 +232,6 @@ _DEFAULT_PEAK = {"wind": 50.0, "flood": 2.0, "generic": 1.0}
 
 
 def _fragility(t: dict):
-    from gridres.scenarios.fragility import fragility_set
-
     frag = t.get("fragility") or {}
     if not isinstance(frag, Mapping):
         raise UsageError("fragility must be a table {KIND = {median = .., beta = ..}}")
@@ -240,8 +239,6 @@ def _fragility(t: dict):
 
 
 def _circle(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    from gridres.scenarios.hazard import CircleFootprint, HazardScenarios
-
     _check_keys(t, {"lon", "lat", "x", "y", "radius_km", "peak", "falloff", "hazard",
                     "fragility", "time_h"}, "circle")
     if "radius_km" not in t:
@@ -255,8 +252,6 @@ def _circle(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
 
 
 def _polygons(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    from gridres.scenarios.hazard import HazardScenarios, PolygonFootprint
-
     _check_keys(t, {"path", "layer", "attr", "hazard", "fragility", "time_h"}, "polygons")
     if "path" not in t:
         raise UsageError("a polygons hazard needs path=FILE (GeoJSON or GeoPackage)")
@@ -268,8 +263,6 @@ def _polygons(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
 
 
 def _waves(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    from gridres.scenarios.waves import WaveSequence
-
     _check_keys(t, {"waves", "label"}, "waves")
     waves = t.get("waves")
     if not isinstance(waves, list) or not waves:
@@ -297,8 +290,6 @@ def _waves(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
 
 
 def _strikes(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    from gridres.scenarios.waves import StrikeCampaign
-
     keys = {"waves", "every_h", "k", "target", "weight", "focus", "start_h", "distinct"}
     _check_keys(t, keys, "strikes")
     args = {k: t[k] for k in keys if k in t}
