@@ -42,7 +42,7 @@ import pandas as pd
 from gridres.errors import GridError
 from gridres.model import FACILITY_KINDS, Grid
 
-__all__ = ["GridError", "Problem", "check_grid", "summarise"]
+__all__ = ["Problem", "check_grid", "summarise"]
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ Examples
 
 from gridres.redundancy.candidates import generate_candidates
 from gridres.redundancy.costs import CURRENCY, DEFAULT_COSTS, KINDS, cost_table
-from gridres.redundancy.evaluate import METRICS, PlanEvaluator
+from gridres.redundancy.evaluate import PlanEvaluator
 from gridres.redundancy.interventions import Design, Intervention, make_intervention
 from gridres.redundancy.plan import PlanResult, plan_interventions
 
@@ -35,7 +35,6 @@ __all__ = [
     "CURRENCY",
     "DEFAULT_COSTS",
     "KINDS",
-    "METRICS",
     "Design",
     "Intervention",
     "PlanEvaluator",

@@ -41,14 +41,13 @@ from gridres.redundancy.crn import CommonScenarios, scenario_key
 from gridres.redundancy.interventions import Design, Intervention
 from gridres.redundancy.reuse import (
     _READS_BACKUP,
-    METRICS,
     DesignResult,
     _kind_counts,
     _unchanged,
     intervention_change,
 )
 from gridres.restoration.assets import prepare
-from gridres.restoration.metrics import paired_difference
+from gridres.restoration.metrics import LOSS_METRICS, paired_difference
 from gridres.restoration.policies import get_policy
 from gridres.restoration.settings import RestorationSettings
 from gridres.restoration.simulate import simulate
@@ -56,7 +55,7 @@ from gridres.restoration.supply import supply
 from gridres.scenarios.base import Scenario, ScenarioGenerator
 from gridres.topology import components, effective
 
-__all__ = ["METRICS", "PlanEvaluator", "Benefit", "benefit", "cvar_drop"]
+__all__ = ["PlanEvaluator", "Benefit", "benefit", "cvar_drop"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +116,7 @@ def _simulate(key: frozenset, interventions: Sequence[Intervention],
     out = []
     for i, sc, mult in items:
         res = simulate(net, c.assets, sc, c.policy, multipliers=mult)
-        m = [float(res.metrics[k]) for k in METRICS]
+        m = [float(res.metrics[k]) for k in LOSS_METRICS]
         st = sc.final_state(net)
         eff = effective(net, st)
         _, lab = components(net, eff.branch)
@@ -317,7 +316,7 @@ class PlanEvaluator:
         design = self.design(key)
         net = design.grid.network
         state: dict[str, Any] = {
-            "metrics": np.zeros((n, len(METRICS))),
+            "metrics": np.zeros((n, len(LOSS_METRICS))),
             "labels": np.full((n, net.n_bus), -1, dtype=np.int32),
             "lossless": np.zeros(n, dtype=bool),
             "fac_lost": np.zeros((n, len(net.fac_ids)), dtype=bool),

@@ -27,7 +27,7 @@ from gridres.io.jsondoc import jsonable, write_json
 from gridres.model import Grid
 from gridres.redundancy.candidates import generate_candidates, study_candidates
 from gridres.redundancy.costs import CURRENCY, cost_table
-from gridres.redundancy.evaluate import METRICS, PlanEvaluator
+from gridres.redundancy.evaluate import PlanEvaluator
 from gridres.redundancy.interventions import Intervention
 from gridres.redundancy.portfolio import (
     Step,
@@ -35,6 +35,7 @@ from gridres.redundancy.portfolio import (
     greedy_portfolio,
     rank_candidates,
 )
+from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.settings import RestorationSettings
 from gridres.scenarios.base import ScenarioGenerator
 
@@ -197,7 +198,7 @@ def plan_interventions(
         the order of ``priority``.
     priority : sequence of str
     objective : str
-        Metric the portfolio lowers (one of :data:`gridres.redundancy.METRICS`).
+        Metric the portfolio lowers (one of :data:`gridres.restoration.metrics.LOSS_METRICS`).
     costs : mapping, optional
         Unit costs (see :func:`gridres.redundancy.cost_table`).
     budget : float, optional
@@ -252,8 +253,8 @@ def plan_interventions(
         base = ev.base_result()
         chosen = [s.id for s in steps if s.within_budget]
         final = ev.result(chosen)
-    baseline = {m: base.mean(m) for m in METRICS}
-    improved = {m: final.mean(m) for m in METRICS}
+    baseline = {m: base.mean(m) for m in LOSS_METRICS}
+    improved = {m: final.mean(m) for m in LOSS_METRICS}
     baseline["ens_mwh_cvar95"] = tail_stats(base.values("ens_mwh"))["cvar95"]
     improved["ens_mwh_cvar95"] = tail_stats(final.values("ens_mwh"))["cvar95"]
     return PlanResult(

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from gridres.errors import UsageError
-from gridres.redundancy.evaluate import METRICS, Benefit, DesignResult, PlanEvaluator
+from gridres.redundancy.evaluate import Benefit, PlanEvaluator
 from gridres.redundancy.interventions import Intervention
+from gridres.redundancy.reuse import DesignResult
+from gridres.restoration.metrics import LOSS_METRICS
 
 __all__ = ["Step", "rank_candidates", "greedy_portfolio", "frontier_table", "REDUCTION"]
 
@@ -91,15 +93,15 @@ def rank_candidates(ev: PlanEvaluator, candidates: Sequence[Intervention],
         ``benefit`` (drop of the objective), ``benefit_per_cost`` and
         ``scenarios_simulated``; best benefit per cost first (ties by id).
     """
-    if objective not in METRICS:
-        raise UsageError(f"unknown objective {objective!r}; one of {', '.join(METRICS)}")
+    if objective not in LOSS_METRICS:
+        raise UsageError(f"unknown objective {objective!r}; one of {', '.join(LOSS_METRICS)}")
     ev.register(candidates)
     base = ev.base_result()
     results = ev.evaluate([[c.id] for c in candidates])
     rows = []
     for c, r in zip(candidates, results, strict=True):
         row: dict[str, object] = {"id": c.id, "kind": c.kind, "label": c.label, "cost": c.cost}
-        for m in METRICS:
+        for m in LOSS_METRICS:
             b = ev.compare(base, r, m, level)
             col = REDUCTION[m]
             row[col] = b.drop
@@ -145,7 +147,7 @@ def greedy_portfolio(
     budget : float or None
         Money available; ``None``: no limit (picks go on while they help).
     objective : str
-        One of :data:`~gridres.redundancy.evaluate.METRICS`.
+        One of :data:`~gridres.restoration.metrics.LOSS_METRICS`.
     extend : float
         The frontier goes on past the budget up to ``extend × budget`` (0: stop at the
         budget).
@@ -157,8 +159,8 @@ def greedy_portfolio(
     list of Step
         In order of picking; the portfolio is the steps ``within_budget``.
     """
-    if objective not in METRICS:
-        raise UsageError(f"unknown objective {objective!r}; one of {', '.join(METRICS)}")
+    if objective not in LOSS_METRICS:
+        raise UsageError(f"unknown objective {objective!r}; one of {', '.join(LOSS_METRICS)}")
     if budget is not None and (not math.isfinite(budget) or budget < 0):
         raise UsageError(f"the budget must be a finite number >= 0, got {budget!r}")
     ev.register(candidates)

@@ -50,7 +50,7 @@ from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.settings import RestorationSettings
 from gridres.scenarios.base import Scenario
 
-__all__ = ["METRICS", "DesignResult", "Change", "design_change", "intervention_change"]
+__all__ = ["DesignResult", "Change", "design_change", "intervention_change"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +58,6 @@ logger = logging.getLogger(__name__)
 _READS_BACKUP = frozenset({"critical-first"})
 #: Policies whose plan sees every crew and spare (no crew or spare reuse).
 _READS_SNAPSHOT = frozenset({"optimal"})
-
-
-#: Per-scenario metrics of every design: the restoration losses a plan can lower.
-METRICS = LOSS_METRICS
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +69,7 @@ class DesignResult:
     key : frozenset of str
         Ids of the interventions applied.
     design : Design
-    metrics : ndarray, shape (n, len(METRICS))
+    metrics : ndarray, shape (n, len(LOSS_METRICS))
     labels : ndarray of int32, shape (n, n_bus)
         Island of every bus in ``S_min`` (all of the scenario's failures applied), -1
         for dead buses.
@@ -102,8 +98,9 @@ class DesignResult:
     simulated: np.ndarray
 
     def values(self, metric: str) -> np.ndarray:
-        """Per-scenario values of ``metric`` (one of :data:`METRICS`)."""
-        return self.metrics[:, METRICS.index(metric)]
+        """Per-scenario values of ``metric`` (one of
+        :data:`~gridres.restoration.metrics.LOSS_METRICS`)."""
+        return self.metrics[:, LOSS_METRICS.index(metric)]
 
     def mean(self, metric: str) -> float:
         return float(self.values(metric).mean())

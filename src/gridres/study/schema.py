@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.policies import policy_names
 from gridres.restoration.settings import RestorationSettings
 
@@ -200,8 +201,7 @@ class PlanSection:
     budget: float = _f(REQUIRED, "float", "Money available for interventions.", ge(0))
     objective: str = _f("ens_mwh", "str", "What the portfolio minimises: ens_mwh (energy "
                         "not served), customer_hours, facility_hours_dark, people_hours.",
-                        one_of("ens_mwh", "customer_hours", "facility_hours_dark",
-                               "people_hours"))
+                        one_of(*LOSS_METRICS))
     policy: str = _f(PLAN_POLICY, "str", "Restoration policy every candidate is evaluated "
                      "under (default: the first [restoration] policy, else greedy).",
                      _restoration_policy)
