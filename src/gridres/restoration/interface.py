@@ -26,7 +26,8 @@ import pandas as pd
 
 from gridres.model import Network, State
 
-__all__ = ["Decision", "JobView", "PolicyContext", "Snapshot", "RestorationResult", "Policy"]
+__all__ = ["Decision", "JobView", "PolicyContext", "Snapshot", "RestorationResult", "Policy",
+           "PENDING", "ASSIGNED", "REPAIRING", "DONE"]
 
 logger = logging.getLogger(__name__)
 
