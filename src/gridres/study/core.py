@@ -193,6 +193,29 @@ class Study:
             return _resolve(self.outputs.dir, self.folder)
         return Path.cwd() / "results" / folder_name(self.name)
 
+    def workers(self, override: int | None = None, *, scheduler: str | None = None,
+                trust_scheduler: bool = False) -> tuple[int | None, str | None]:
+        """Worker processes and Dask scheduler of a run: ``scheduler`` if given, else
+        ``override`` processes if given, else one process for ``serial``, ``None`` (one
+        per core) for ``auto``, else ``ensemble.workers``. A ``tcp://`` scheduler that
+        the study names is used only with ``trust_scheduler``: Dask exchanges pickles, so
+        a study file alone never chooses where this machine sends them (local processes
+        run instead, with a warning). No result depends on any of these."""
+        e = self.ensemble
+        if scheduler is not None:
+            return None, scheduler
+        if e.scheduler.startswith("tcp://") and not trust_scheduler:
+            logger.warning("the study names the Dask scheduler %s; it is not used without "
+                           "--trust-study-scheduler (or --scheduler), local processes run "
+                           "instead", e.scheduler)
+        if override is not None:
+            return int(override), None
+        if e.scheduler.startswith("tcp://"):
+            return None, (e.scheduler if trust_scheduler else None)
+        if e.scheduler == "serial":
+            return 1, None
+        return (None if e.workers == "auto" else int(e.workers)), None
+
     def replace(self, **changes: Any) -> Study:
         """A copy with whole sections replaced; see also :meth:`with_scenarios`."""
         return dataclasses.replace(self, **changes)

@@ -35,15 +35,11 @@ def combined_generator(generators: tuple[Any, ...]) -> Any:
     return WaveSequence([(0.0, g) for g in generators])
 
 
-def _workers(study: Study, override: int | None) -> int:
-    if override is not None:
-        return int(override)
-    e = study.ensemble
-    if e.scheduler == "serial":
-        return 1
-    if e.workers == "auto" or e.scheduler.startswith("tcp://"):
-        return os.cpu_count() or 1
-    return int(e.workers)
+def _local_workers(study: Study, override: int | None) -> int:
+    """The planner's worker processes: it runs on this machine only, so a study's Dask
+    scheduler stands for one process per core."""
+    workers, _ = study.workers(override, trust_scheduler=True)
+    return workers or os.cpu_count() or 1
 
 
 def run_plan(
@@ -114,5 +110,5 @@ def run_plan(
         priority=r.priority if r is not None else (),
         objective=plan.objective if plan is not None else "ens_mwh",
         costs=plan.costs if plan is not None else None, budget=budget, candidates=listed,
-        generate=generate, max_candidates=bound, workers=_workers(study, workers),
+        generate=generate, max_candidates=bound, workers=_local_workers(study, workers),
         progress=progress, where=f"{study.plan_section}.candidates", name=study.name)

@@ -91,22 +91,6 @@ def scenario_text(study: Study) -> str:
                       separators=(",", ":"), default=str)
 
 
-def _workers(study: Study, trust_scheduler: bool = False) -> tuple[int | None, Any]:
-    e = study.ensemble
-    if e.scheduler.startswith("tcp://"):
-        if trust_scheduler:
-            return None, e.scheduler
-        # Dask exchanges pickles: a study file must not choose where this machine sends
-        # them (or what it runs in return)
-        logger.warning("the study names the Dask scheduler %s; it is not used without "
-                       "--trust-study-scheduler (or --scheduler), local processes run "
-                       "instead", e.scheduler)
-        return None, None
-    if e.scheduler == "serial":
-        return 1, None
-    return (None if e.workers == "auto" else int(e.workers)), None
-
-
 def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, list[str]]:
     """The ensemble's evaluator and the policies it evaluates (empty: impact only)."""
     cascade = study.cascade.mode != "off"
@@ -289,11 +273,8 @@ def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
               folder: Path, progress: Progress, backend: tuple[Any, ...],
               force: bool) -> Any:
     workers_override, scheduler_override, trust = backend
-    workers, scheduler = _workers(st, trust or scheduler_override is not None)
-    if scheduler_override is not None:
-        workers, scheduler = None, scheduler_override
-    elif workers_override is not None:
-        workers, scheduler = workers_override, None
+    workers, scheduler = st.workers(workers_override, scheduler=scheduler_override,
+                                    trust_scheduler=trust)
     n = st.ensemble.n
     # a different ensemble in the folder (the study changed) is deleted, file by file,
     # from the ensemble's own list: this folder is gridres's
