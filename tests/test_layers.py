@@ -11,11 +11,13 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-#: Layer of every top-level module or package (``io.atomic`` and ``io.jsondoc`` are the
-#: file utilities below the model; the grid readers of ``io`` build Grids, above it).
+#: Layer of every top-level module or package (``io.atomic``, ``io.folder`` and
+#: ``io.jsondoc`` are the file utilities below the model; the grid readers of ``io``
+#: build Grids, above it).
 #: A module may import its own layer and the layers below.
 LAYERS: dict[str, int] = {
-    "errors": 0, "tolerances": 0, "pool": 0, "io.atomic": 0, "io.jsondoc": 0,
+    "errors": 0, "tolerances": 0, "limits": 0, "pool": 0, "io.atomic": 0, "io.folder": 0,
+    "io.jsondoc": 0,
     "model": 1,
     "io": 2, "elements": 2,
     "topology": 3, "flow": 3, "sensitivity": 3, "impact": 3, "cascade": 3,
