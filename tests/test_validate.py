@@ -447,3 +447,41 @@ def test_two_reference_buses_in_one_island_warn_naming_the_one_used():
     assert keys(problems) == [("warning", "buses", "b", "ref")]
     assert "2 reference buses in one island: 'b' is used, 'c' count as ordinary" in \
         problems[0].message
+
+
+def _loaded_line(rating_a: float, rating_b: float) -> Grid:
+    """Bus a (reference, 100 MW generator) feeds 60 MW at bus b over two parallel lines
+    of equal reactance: 30 MW each."""
+    return Grid(
+        buses=pd.DataFrame({"id": ["a", "b"], "load_mw": [0.0, 60.0], "ref": [True, False]}),
+        branches=pd.DataFrame({"id": ["l1", "l2"], "from_bus": ["a", "a"],
+                               "to_bus": ["b", "b"], "x_pu": [0.1, 0.1],
+                               "rating_mw": [rating_a, rating_b]}),
+        generators=pd.DataFrame({"id": ["g"], "bus": ["a"], "p_mw": [60.0],
+                                 "pmax_mw": [100.0]}),
+        source="loaded.gpkg",
+    )
+
+
+def test_intact_overloads_are_one_warning_with_count_and_worst():
+    # 30 MW on ratings of 20 and 12 MW: both overloaded, l2 worst at 30 / 12 = 2.5x
+    problems = check_grid(_loaded_line(20.0, 12.0), strict=True, flows=True)
+    (p,) = problems
+    assert (p.severity, p.layer, p.id, p.field) == ("warning", "branches", "l2", "rating_mw")
+    assert "overloads 2 branches" in p.message
+    assert "carries 30 MW on a rating_mw of 12 (2.5x)" in p.message
+    # only asked for: the check on load stays free of a flow solve
+    assert check_grid(_loaded_line(20.0, 12.0), strict=True) == []
+    assert check_grid(_loaded_line(30.0, 40.0), flows=True) == []  # at the rating: fine
+
+
+def test_cli_validate_reports_intact_overloads_as_a_warning(capsys, tmp_path):
+    from gridres.io.geopackage import write_geopackage
+
+    path = tmp_path / "loaded.gpkg"
+    write_geopackage(_loaded_line(20.0, 40.0), path)
+    code, out, err = invoke(capsys, "validate", str(path), "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["valid"] and doc["errors"] == 0 and doc["warnings"] == 1
+    assert "overloads 1 branch;" in doc["problems"][0]["message"]
+    assert "(1.5x)" in doc["problems"][0]["message"]

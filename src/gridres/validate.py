@@ -28,6 +28,10 @@ Warnings
     more than one in-service reference bus in one island (the first is used);
     generators with ``p_mw == pmin_mw == pmax_mw < 0``, which MATPOWER cases use for
     fixed consumption (the engine counts them as negative output and no capacity).
+Warnings with ``flows=True`` (what ``gridres validate`` does)
+    branches that the intact grid's DC flow loads above ``rating_mw``: one warning with
+    their count and the worst of them. Every cascade study of such a grid starts by
+    tripping them.
 """
 
 from __future__ import annotations
@@ -343,7 +347,25 @@ def _check_supply(c: _Collector, grid: Grid) -> None:
               "out of service", table_row[sel[s]])
 
 
-def check_grid(grid: Grid, strict: bool = True) -> list[Problem]:
+def _check_intact_flow(c: _Collector, grid: Grid) -> None:
+    """One warning if the intact DC flow overloads branches: how many, and the worst."""
+    from gridres.impact import assess  # the engine: only when flows are asked for
+
+    imp = assess(grid.network)
+    over = np.flatnonzero(imp.overloaded)
+    if not len(over):
+        return
+    worst = int(over[np.argmax(imp.loading[over])])
+    flow, rating = abs(float(imp.flow_mw[worst])), float(grid.network.rating_mw[worst])
+    s = "" if len(over) == 1 else "es"
+    c.add("warning", "branches", grid.branches.index[worst], "rating_mw",
+          f"the intact DC flow overloads {len(over)} branch{s}; the worst carries "
+          f"{flow:.6g} MW on a rating_mw of {rating:.6g} ({flow / rating:.3g}x)",
+          "check ratings and dispatch: every cascade study of this grid starts by "
+          "tripping these branches", worst)
+
+
+def check_grid(grid: Grid, strict: bool = True, flows: bool = False) -> list[Problem]:
     """Every problem of a grid, found at once.
 
     Parameters
@@ -353,6 +375,9 @@ def check_grid(grid: Grid, strict: bool = True) -> list[Problem]:
     strict : bool, default True
         Raise :class:`~gridres.errors.GridError` if there is any error, and log warnings
         to this module's logger. With ``False`` only return the problems.
+    flows : bool, default False
+        Also solve the intact grid's DC flow (where there is no error) and warn about
+        branches loaded above their rating.
 
     Returns
     -------
@@ -382,6 +407,7 @@ def check_grid(grid: Grid, strict: bool = True) -> list[Problem]:
     Notes
     -----
     ``O(n + m)`` array operations over the tables; Python only touches flagged rows.
+    ``flows`` adds one factorisation of the grid's susceptance matrix.
     """
     c = _Collector(grid.source or grid.name)
     base = float(grid.base_mva) if grid.base_mva is not None else float("nan")
@@ -399,6 +425,8 @@ def check_grid(grid: Grid, strict: bool = True) -> list[Problem]:
     _check_generators(c, grid.generators, bus_ids)
     _check_facilities(c, grid.facilities, bus_ids)
     _check_supply(c, grid)
+    if flows and not any(p.severity == "error" for p in c.problems):
+        _check_intact_flow(c, grid)
     problems = c.problems
     if strict:
         _raise_or_log(problems)
