@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -198,11 +199,13 @@ def sweep(
     if block < 1:
         raise UsageError(f"The 'block' parameter of sweep must be >= 1. Got {block} instead.")
     net = grid.network if isinstance(grid, Grid) else grid
+    start = time.perf_counter()
     rows = Rows(len(cases))
     general = list(range(len(cases)))
     if fast and len(cases):
         engine = SuperpositionSweep(net, margin, backend)
         general = engine.run(cases, rows, block, progress)
+    fast_s = time.perf_counter() - start
     for j in general:
         rows.from_impact(j, assess(net, cases[j].state(net), cascade=cascade, margin=margin))
         if progress:
@@ -212,6 +215,9 @@ def sweep(
         for j in np.flatnonzero(rows.overloaded > 0):
             if j not in done:
                 rows.from_impact(j, assess(net, cases[j].state(net), cascade=True, margin=margin))
+    log.info("sweep of %d cases: %d by superposition in %.2f s, %d by assess in %.2f s",
+             len(cases), len(cases) - len(general), fast_s, len(general),
+             time.perf_counter() - start - fast_s)
     fac_ids = net.fac_ids.to_numpy()
     df = pd.DataFrame({
         "element": [c.element for c in cases],

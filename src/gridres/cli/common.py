@@ -18,9 +18,9 @@ from gridres.errors import GridresError
 from gridres.io.folder import cannot_write
 from gridres.io.jsondoc import jsonable
 
-__all__ = ["console", "grid_argument", "json_option", "force_option", "emit_json", "load",
-           "run_cli", "output_file", "output_folder", "hold_folder", "read_grid",
-           "fail_option", "failed_elements", "failed_state"]
+__all__ = ["console", "grid_argument", "json_option", "force_option", "emit_json",
+           "emit_json_table", "load", "run_cli", "output_file", "output_folder",
+           "hold_folder", "read_grid", "fail_option", "failed_elements", "failed_state"]
 
 #: Messages, progress and tables go to stderr; stdout is for --json only.
 console = Console(stderr=True, highlight=False)
@@ -38,6 +38,19 @@ force_option = click.option(
 def emit_json(doc: Any) -> None:
     """Write one JSON document to stdout."""
     click.echo(json.dumps(jsonable(doc), indent=2))
+
+
+def emit_json_table(doc: dict[str, Any], key: str, table) -> None:
+    """Write one JSON document to stdout: ``doc`` plus ``doc[key]``, the rows of the
+    DataFrame ``table`` as objects (one per line), written column-wise by pandas' C
+    writer: no Python work per row, so 100,000 rows take a fraction of a second. NaN
+    and infinities become null; floats are written with up to 10 decimals, so round
+    them to at most that beforehand."""
+    head = json.dumps(jsonable({k: v for k, v in doc.items() if k != key}), indent=2)
+    rows = table.to_json(orient="records", lines=True, double_precision=10).rstrip("\n")
+    body = "[]" if not len(table) else "[\n    " + rows.replace("\n", ",\n    ") + "\n  ]"
+    inner = head[1:-1].rstrip()  # the other keys, one per line
+    click.echo(f"{{{inner}{',' if inner else ''}\n  {json.dumps(key)}: {body}\n}}")
 
 
 def read_grid(spec: str):

@@ -4,11 +4,13 @@ by impact: the hardening priority list."""
 from __future__ import annotations
 
 import click
+import numpy as np
+import pandas as pd
 from rich.table import Table
 
 from gridres.cli.common import (
     console,
-    emit_json,
+    emit_json_table,
     force_option,
     grid_argument,
     json_option,
@@ -103,28 +105,20 @@ def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int
         write_results(df, out)
         console.print(f"wrote {out}")
     if as_json:
-        emit_json({
-            "grid": g.name,
-            "elements": kind,
-            "k": k,
-            "cascade": cascade,
-            "count": len(df),
-            "results": [
-                {
-                    "rank": int(r.rank),
-                    "element": r.element,
-                    "served_mw": round(float(r.served_mw), 6),
-                    "shed_mw": round(float(r.shed_mw), 6),
-                    "customers_out": round(float(r.customers_out), 3),
-                    "people_out": int(r.people_out),
-                    "dark_facilities": list(r.dark_facility_ids),
-                    "islands": int(r.islands),
-                    "max_loading": round(float(r.max_loading), 6),
-                    "overloaded": int(r.overloaded),
-                }
-                for r in df.itertuples(index=False)
-            ],
+        results = pd.DataFrame({
+            "rank": df["rank"].to_numpy(np.int64),
+            "element": df["element"],
+            "served_mw": df["served_mw"].round(6),
+            "shed_mw": df["shed_mw"].round(6),
+            "customers_out": df["customers_out"].round(3),
+            "people_out": df["people_out"].to_numpy(np.int64),
+            "dark_facilities": df["dark_facility_ids"].map(list),
+            "islands": df["islands"].to_numpy(np.int64),
+            "max_loading": df["max_loading"].round(6),
+            "overloaded": df["overloaded"].to_numpy(np.int64),
         })
+        emit_json_table({"grid": g.name, "elements": kind, "k": k, "cascade": cascade,
+                         "count": len(df)}, "results", results)
         return
     label = "N-1" if k == 1 else "N-2"
     t = Table(title=f"{g.name}: {label} {kind} outages, {min(TABLE_ROWS, len(df))} worst "

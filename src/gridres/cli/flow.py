@@ -8,7 +8,7 @@ from rich.table import Table
 
 from gridres.cli.common import (
     console,
-    emit_json,
+    emit_json_table,
     grid_argument,
     json_option,
     load,
@@ -46,15 +46,9 @@ def command(grid: str, as_json: bool, out: str | None) -> None:
         write_tables(g, {"branches": table}, out)
         console.print(f"wrote {out}")
     if as_json:
-        emit_json({
-            "grid": g.name,
-            "served_mw": imp.served_total_mw,
-            "branches": [
-                {"id": i, "from_bus": r.from_bus, "to_bus": r.to_bus,
-                 "flow_mw": float(r.flow_mw), "rating_mw": r.rating_mw, "loading": r.loading}
-                for i, r in zip(table.index, table.itertuples(), strict=True)
-            ],
-        })
+        rows = table[["from_bus", "to_bus", "flow_mw", "rating_mw", "loading"]]
+        emit_json_table({"grid": g.name, "served_mw": imp.served_total_mw}, "branches",
+                        rows.rename_axis("id").reset_index())
         return
     top = table.reindex(table["flow_mw"].abs().sort_values(ascending=False).index).head(15)
     t = Table(title=f"{g.name}: DC flows, 15 largest of {len(table)}")

@@ -9,7 +9,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, grid_argument, json_option, load
+from gridres.cli.common import (
+    console,
+    emit_json,
+    emit_json_table,
+    grid_argument,
+    json_option,
+    load,
+)
 
 __all__ = ["command", "LIST_COLUMNS", "element_rows"]
 
@@ -89,10 +96,13 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
     """
     g = load(grid)
     if kind is not None:
-        rows = element_rows(g, kind)
         if as_json:
-            emit_json({"grid": g.name, "kind": kind, "count": len(rows), kind: rows})
+            table = getattr(g, kind)
+            cols = [c for c in LIST_COLUMNS[kind] if c in table.columns]
+            emit_json_table({"grid": g.name, "kind": kind, "count": len(table)}, kind,
+                            table[cols].rename_axis("id").reset_index())
             return
+        rows = element_rows(g, kind)
         if not rows:
             console.print(f"{escape(g.name)}: no {kind}")
             return
