@@ -167,6 +167,38 @@ def test_fast_path_is_used_and_matches_assess_on_hand_grid():
     assert set(df["method"]) == {"lodf"}
 
 
+def test_cut_off_part_redispatched_in_proportion_takes_the_fast_path():
+    """Cutting off a part whose largest generator cannot take up its import: the engine
+    runs the part's generators at one share of their capacity, need / cap.
+
+    Main: m1 (reference, 200 MW) feeds 50 MW at m2. Part behind bridge m2-p1: G1 at p1
+    (pmax 50, scheduled 45), G2 at p2 (pmax 40, scheduled 5), 60 MW at p2; intact, the
+    part imports 10 MW. Without the bridge, G1 would have to run at 45 + 10 = 55 > 50:
+    both run at 60 / 90 of pmax instead, G1 at 33.33 MW, which all flows to p2 over a
+    line rated 40 MW (loading 0.8333); m1-m2 carries 50 MW of its 100 (0.5)."""
+    g = make_grid(
+        [{"id": "m1", "ref": True}, {"id": "m2", "load_mw": 50.0}, {"id": "p1"},
+         {"id": "p2", "load_mw": 60.0}],
+        [{"id": "mm", "from_bus": "m1", "to_bus": "m2", "x_pu": 0.1, "rating_mw": 100.0},
+         {"id": "bridge", "from_bus": "m2", "to_bus": "p1", "x_pu": 0.1, "rating_mw": 100.0},
+         {"id": "pp", "from_bus": "p1", "to_bus": "p2", "x_pu": 0.1, "rating_mw": 40.0}],
+        [{"id": "G0", "bus": "m1", "p_mw": 60.0, "pmax_mw": 200.0},
+         {"id": "G1", "bus": "p1", "p_mw": 45.0, "pmax_mw": 50.0},
+         {"id": "G2", "bus": "p2", "p_mw": 5.0, "pmax_mw": 40.0}],
+    )
+    cases = contingencies(g, "branch")
+    df = sweep(g, cases).set_index("element")
+    row = df.loc["branch:bridge"]
+    assert row["method"] == "lodf"
+    assert (row["islands"], row["shed_mw"]) == (2, 0.0)
+    assert row["max_loading"] == pytest.approx((60.0 / 90.0 * 50.0) / 40.0)
+    imp = assess(g.network, cases[1].state(g.network))
+    assert imp.gen_mw.tolist() == pytest.approx([50.0, 100.0 / 3.0, 80.0 / 3.0])
+    assert_rows_equal_assess(g, df.reset_index(), cases)
+    bus = contingencies(g, "bus")
+    assert_rows_equal_assess(g, sweep(g, bus), bus)
+
+
 # -- sweeps equal single outages ---------------------------------------------------------
 @pytest.mark.parametrize("name", ["case14", "case118", "case300"])
 @pytest.mark.parametrize("kind", ["branch", "bus", "gen"])

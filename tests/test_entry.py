@@ -36,3 +36,21 @@ def test_python_m_gridres_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "gridres", "--version"], capture_output=True,
                          text=True, check=True)
     assert "0.1.0" in out.stdout
+
+
+def test_a_command_imports_only_its_own_module():
+    """`gridres info` starts without importing the other commands (their engines, the
+    report); `--help` still lists every command."""
+    code = ("import sys; from gridres.cli import main\n"
+            "try:\n    main(['info', 'ieee14', '--json'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('gridres.cli.')), "
+            "'gridres.report' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stderr.strip().splitlines()[-1] == "['gridres.cli.common', 'gridres.cli.info'] False"
+    from gridres.cli import cli
+
+    names = cli.list_commands(None)
+    assert {"info", "contingency", "ensemble", "validate", "run"} <= set(names)
+    assert all(cli.get_command(None, n).name == n for n in names)

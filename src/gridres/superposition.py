@@ -137,6 +137,10 @@ class SuperpositionSweep:
         best = np.full(n, -1, dtype=np.int64)
         np.maximum.at(best, gb, g_rank)
         self.range_max = _RangeMax(best[order])
+        # alive generators by the preorder of their bus: a cut-off part's are a slice
+        gpre = tree.pre[gb]
+        srt = np.argsort(gpre, kind="stable")
+        self.gen_in_pre, self.gen_pre = alive_gen[srt], gpre[srt]
         # children lists and incident branches
         par = tree.parent
         kids = np.flatnonzero(par >= 0)
@@ -235,11 +239,21 @@ class SuperpositionSweep:
         else:
             g = self.gen_by_rank[self.range_max.query(lo, hi)]
             ref = int(self.net.gen_bus[g])
-            if not _dispatch_ok(np.array([cap]), np.array([demand + fixed]),
-                                self.cap[ref:ref + 1], self.sched[ref:ref + 1],
-                                np.array([sched]), np.array([False]))[0]:
+            need = demand + fixed
+            if _dispatch_ok(np.array([cap]), np.array([need]), self.cap[ref:ref + 1],
+                            self.sched[ref:ref + 1], np.array([sched]), np.array([False]))[0]:
+                deltas.append((ref, exchange))
+            elif need >= 0 and not shortfall(np.array([need]), np.array([cap]))[0]:
+                # its reference cannot take the slack: the engine runs every generator of
+                # the part at the same share of its capacity, need / cap (nothing shed,
+                # no surplus to curtail), which leaves the part's net injection at zero
+                a, b = np.searchsorted(self.gen_pre, [lo, hi])
+                gens = self.gen_in_pre[a:b]
+                new = self.net.gen_pmax_mw[gens] * min(max(need / cap, 0.0), 1.0)
+                deltas.extend(zip(self.net.gen_bus[gens].tolist(),
+                                  (new - self.imp0.gen_mw[gens]).tolist(), strict=True))
+            else:
                 return False
-            deltas.append((ref, exchange))
         add["islands"] += 1
         add["cap"] += cap
         add["need"] += demand + fixed
