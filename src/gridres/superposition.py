@@ -185,12 +185,15 @@ class SuperpositionSweep:
         self.row_thr = (1.0 + margin) + OVERLOAD_MW / rating
         self.row_of = np.full(net.n_branch, -1, dtype=np.int64)
         self.row_of[self.rows] = np.arange(len(self.rows))
-        # the rows' angle differences over ratings, as sparse matrices of _ROW_CHUNK rows
+        # the rows' post-outage flows over ratings, base + scale · (θ_lo − θ_hi), as
+        # sparse matrices of _ROW_CHUNK rows; column n holds the base and multiplies a
+        # row of ones under the angles, so one product gives the whole expression
         mr = len(self.rows)
         diff = sp.csr_matrix(
-            (np.concatenate([self.row_scale, -self.row_scale]),
-             (np.tile(np.arange(mr), 2), np.concatenate([self.row_lo, self.row_hi]))),
-            shape=(mr, n))
+            (np.concatenate([self.row_scale, -self.row_scale, self.row_base]),
+             (np.tile(np.arange(mr), 3),
+              np.concatenate([self.row_lo, self.row_hi, np.full(mr, n)]))),
+            shape=(mr, n + 1))
         self.row_chunks = [(s, min(s + _ROW_CHUNK, mr)) for s in range(0, mr, _ROW_CHUNK)]
         self.row_diff = [diff[s:e] for s, e in self.row_chunks]
         self._factor: IntactFactor | None = None
@@ -484,8 +487,10 @@ class SuperpositionSweep:
                 for i, c in enumerate(part) for lo, hi in c.dark]
         if theta is None:
             return self._screen_intact(k, zi, zr, dark)
-        return self._screen_rows(_transpose(theta, self._buffer("theta_t", (n, k))),
-                                 col_scale, zi, zr, dark)
+        theta_t = self._buffer("theta_t", (n + 1, k))
+        _transpose(theta, theta_t[:n], col_scale)
+        theta_t[n] = 1.0
+        return self._screen_rows(theta_t, zi, zr, dark)
 
     def _screen_intact(self, k: int, zi, zr, dark) -> tuple[np.ndarray, np.ndarray]:
         """Loadings where no angle changes (outages that only lose a generator's
@@ -498,19 +503,16 @@ class SuperpositionSweep:
         no = (d > self.row_thr).sum(axis=1) if d.shape[1] else np.zeros(k, dtype=np.int64)
         return np.maximum(ml, 0.0), no.astype(np.int64)
 
-    def _screen_rows(self, theta_t: np.ndarray, col_scale, zi, zr, dark):
-        """Worst loading and overload count per case (column of ``theta_t``, angle
-        changes in the preorder numbering, shape (n, k)) over the rated rows, a chunk of
-        rows at a time: ``|base + scale · (θ_lo − θ_hi)|`` is one sparse product per
-        chunk, and the chunk stays in cache for the rest."""
+    def _screen_rows(self, theta_t: np.ndarray, zi, zr, dark):
+        """Worst loading and overload count per case (column of ``theta_t``: angle
+        changes in the preorder numbering, then a 1; shape (n + 1, k)) over the rated
+        rows, a chunk of rows at a time: ``|base + scale · (θ_lo − θ_hi)|`` is one
+        sparse product per chunk, and the chunk stays in cache for the rest."""
         k = theta_t.shape[1]
         ml = np.zeros(k)
         no = np.zeros(k, dtype=np.int64)
         for (s, e), diff in zip(self.row_chunks, self.row_diff, strict=True):
-            d = diff @ theta_t  # (rows, k): flow changes over ratings
-            if col_scale is not None:
-                d *= col_scale
-            d += self.row_base[s:e, None]
+            d = diff @ theta_t  # (rows, k): post-outage flows over ratings
             sel = (zr >= s) & (zr < e)
             if sel.any():
                 d[zr[sel] - s, zi[sel]] = 0.0
@@ -537,11 +539,16 @@ class SuperpositionSweep:
         return view.reshape(shape[::-1]).T if order == "F" else view.reshape(shape)
 
 
-def _transpose(a: np.ndarray, out: np.ndarray, rows: int = 256) -> np.ndarray:
-    """``a.T`` copied into the C-ordered ``out``, a band of columns at a time (a plain
-    copy strides across all of ``a`` for every output row)."""
+def _transpose(a: np.ndarray, out: np.ndarray, scale: np.ndarray | None = None,
+               rows: int = 256) -> np.ndarray:
+    """``a.T`` (times ``scale`` per column of the result) copied into the C-ordered
+    ``out``, a band of columns at a time (a plain copy strides across all of ``a`` for
+    every output row)."""
     for s in range(0, a.shape[1], rows):
-        out[s:s + rows] = a[:, s:s + rows].T
+        if scale is None:
+            out[s:s + rows] = a[:, s:s + rows].T
+        else:
+            np.multiply(a[:, s:s + rows].T, scale, out=out[s:s + rows])
     return out
 
 

