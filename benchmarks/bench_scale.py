@@ -55,9 +55,11 @@ _ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 @dataclass(frozen=True)
 class Run:
-    """One whole process: wall seconds, peak RSS in GB, exit code, stderr text."""
+    """One whole process: wall and CPU seconds (its own and its children's), peak RSS in
+    GB, exit code, stderr text."""
 
     wall: float
+    cpu: float
     rss_gb: float
     code: int
     err: str
@@ -77,7 +79,8 @@ def run(args: list[str], cache: str) -> Run:
         text = err.read().decode(errors="replace")
     if proc.returncode:
         print(f"  FAILED ({proc.returncode}): gridres {' '.join(args)}\n{text[-2000:]}")
-    return Run(wall, usage.ru_maxrss / 1e6, proc.returncode, text)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1e6, proc.returncode,
+               text)
 
 
 def verdict(value: float, target: float) -> str:
@@ -145,8 +148,8 @@ def bench_sweep(kind: str, cache: str, out: str, target: float) -> float | None:
     df = pd.read_parquet(out)
     islanding, shedding = int((df["islands"] > 1).sum()), int((df["shed_mw"] > 1e-6).sum())
     print(f"  {len(df):,} outages ({islanding:,} islanding, {shedding:,} shedding): "
-          f"{r.wall:.1f} s wall, peak {r.rss_gb:.2f} GB  ({verdict(r.wall, target)}; "
-          f"memory {verdict(r.rss_gb, 6.0)} GB)")
+          f"{r.wall:.1f} s wall ({r.cpu:.1f} s CPU), peak {r.rss_gb:.2f} GB  "
+          f"({verdict(r.wall, target)}; memory {verdict(r.rss_gb, 6.0)} GB)")
     if m is None:
         return r.wall / len(df)
     n, fast, fast_s, slow, slow_s = (int(m[1]), int(m[2]), float(m[3]), int(m[4]),
@@ -232,8 +235,8 @@ def bench_n3(cache: str, out: str, n: int, workers: int) -> None:
              "--seed", "1", "--workers", str(workers), "--cascade", "trip",
              "--out", out], cache)
     if not r.code:
-        print(f"  {r.wall:.1f} s wall, peak {r.rss_gb:.2f} GB in the largest process  "
-              f"({verdict(r.wall, 60.0)})")
+        print(f"  {r.wall:.1f} s wall ({r.cpu:.1f} s CPU in all processes), peak "
+              f"{r.rss_gb:.2f} GB in the largest process  ({verdict(r.wall, 60.0)})")
     from threadpoolctl import threadpool_limits
 
     from gridres.impact import assess

@@ -5,17 +5,20 @@ of the intact grid (:func:`gridres.sensitivity.bus_tree`) finds every bridge and
 articulation bus and, for each outage, the buses it cuts off (a contiguous range of the
 search's preorder). Per cut-off part, prefix sums over that order give load, capacity and
 schedule, and the part is balanced by the same rule as :func:`gridres.impact.balance`:
-dark without capacity, else its reference bus takes up its imbalance; the rest of the
-island's reference bus takes up the lost exchange. Flows then follow from the intact
-factorisation by superposition: each cut-off part gets its balancing injection change,
-every removed branch that does not cut anything off is compensated by its LODF
-(rank-``r`` for a bus with ``r + 1`` branches), and the branches that do cut parts off
-carry no flow. Right-hand sides for a block of outages are solved together; only branches
-with a rating are screened for the worst loading, a block at a time.
+dark without capacity, else its reference bus takes up its imbalance, or, where that
+reference cannot, every generator of the part runs at the same share of its capacity;
+the rest of the island's reference bus takes up the lost exchange. Flows then follow
+from the intact factorisation by superposition: each cut-off part gets its balancing
+injection changes, every removed branch that does not cut anything off is compensated by
+its LODF (rank-``r`` for a bus with ``r + 1`` branches), and the branches that do cut
+parts off carry no flow. Right-hand sides for a block of outages are solved together;
+only branches with a rating are screened for the worst loading, a chunk of rows at a
+time.
 
-Outages outside that rule — load shedding, proportional re-dispatch, a reference bus or a
-case reference bus inside a cut-off part, several buses at once, cascades — go through
-:func:`gridres.impact.assess` itself. Either way every figure equals assess's.
+Outages outside that rule — load shedding, re-dispatch of the island that stays, a
+reference bus or a case reference bus inside a cut-off part, several buses at once,
+cascades — go through :func:`gridres.impact.assess` itself. Either way every figure
+equals assess's.
 """
 
 from __future__ import annotations
@@ -493,8 +496,8 @@ class SuperpositionSweep:
         return self._screen_rows(theta_t, zi, zr, dark)
 
     def _screen_intact(self, k: int, zi, zr, dark) -> tuple[np.ndarray, np.ndarray]:
-        """Loadings where no angle changes (outages that only lose a generator's
-        share of nothing): the intact ones, with zeroed entries."""
+        """Loadings of outages that change no angle (say, of a generator at zero
+        output): the intact ones, with zeroed entries."""
         d = np.tile(np.abs(self.row_base), (k, 1))
         d[zi, zr] = 0.0
         for i, a, b in dark:
