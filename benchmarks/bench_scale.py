@@ -6,8 +6,9 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_scale.py --only load,n3   # some parts
 
 Each figure is a whole process, ``gridres …`` from start to exit, as a user waits for it
-(wall time and the peak resident memory of the process, from ``wait4``), beside the
-in-process figure where one is meaningful:
+(wall and CPU time, and the peak resident memory of the process and its children, from
+``wait4`` in a small launcher process), beside the in-process figure where one is
+meaningful:
 
 1. ``load``: ``gridres info matpower:case_ACTIVSg70k`` with an empty cache (cold) and
    with the grid cached (warm). Targets 1.5 s and 0.5 s. In process: parsing the file,
@@ -65,22 +66,33 @@ class Run:
     err: str
 
 
+#: Runs a command and writes its wall time, CPU time and peak RSS to a file. Measuring
+#: from this small process matters: a process started from a big one (this script,
+#: after it loaded grids) reports that one's peak as its own floor in ru_maxrss.
+_LAUNCHER = """import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, ru = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"{wall} {ru.ru_utime + ru.ru_stime} {ru.ru_maxrss} "
+             f"{os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run(args: list[str], cache: str) -> Run:
     """Run ``gridres ARGS`` to its exit with the cache in ``cache``."""
     env = {**_ENV, "GRIDRES_CACHE_DIR": cache}
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen([GRIDRES, *args], stdout=subprocess.DEVNULL, stderr=err,
-                                env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        text = err.read().decode(errors="replace")
-    if proc.returncode:
-        print(f"  FAILED ({proc.returncode}): gridres {' '.join(args)}\n{text[-2000:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1e6, proc.returncode,
-               text)
+    with tempfile.TemporaryDirectory() as tmp:
+        report, err = os.path.join(tmp, "report"), os.path.join(tmp, "stderr")
+        with open(err, "wb") as fh:
+            subprocess.run([sys.executable, "-c", _LAUNCHER, report, GRIDRES, *args],
+                           stderr=fh, env=env, check=True)
+        wall, cpu, rss_kb, code = Path(report).read_text().split()
+        text = Path(err).read_text(errors="replace")
+    if int(code):
+        print(f"  FAILED ({code}): gridres {' '.join(args)}\n{text[-2000:]}")
+    return Run(float(wall), float(cpu), int(rss_kb) / 1e6, int(code), text)
 
 
 def verdict(value: float, target: float) -> str:
