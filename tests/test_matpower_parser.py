@@ -129,6 +129,13 @@ def test_matlab_row_rules(tmp_path):
     assert np.isnan(m.bus[2, 9]) and m.bus[0, 9] == 230
 
 
+def test_division_by_zero_is_matlabs(tmp_path):
+    """1/0 is Inf and 0/0 NaN, as in MATLAB; validation then refuses them."""
+    bus = BUS.replace("\t40\t5\t", "\t1/0\t0/0\t")
+    m = parse_matrices(_write(tmp_path, CASE.format(bus=bus)))
+    assert m.bus[1, 2] == np.inf and np.isnan(m.bus[1, 3])
+
+
 def test_crlf_files_read_like_unix_ones(tmp_path):
     text = CASE.format(bus=BUS)
     unix = read_matpower(_write(tmp_path, text), cache=False)

@@ -17,6 +17,7 @@ service (``in_service`` False); buses of type 4 (isolated) are out of service.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -119,8 +120,15 @@ class CaseMatrices:
 
 
 def _fractions(text: str) -> str:
-    """Evaluate literal fractions such as ``50/3`` (MATLAB evaluates them)."""
-    return _FRACTION.sub(lambda m: repr(float(m.group(1)) / float(m.group(2))), text)
+    """Evaluate literal fractions such as ``50/3`` as MATLAB does (``1/0`` is ``Inf``,
+    ``0/0`` is ``NaN``: the checks of :mod:`gridres.validate` then refuse them)."""
+    return _FRACTION.sub(lambda m: repr(_divide(float(m.group(1)), float(m.group(2)))), text)
+
+
+def _divide(a: float, b: float) -> float:
+    if b:
+        return a / b
+    return math.copysign(math.inf, a) if a else math.nan
 
 
 def _number(token: str) -> float:
@@ -161,10 +169,13 @@ def _matrix(path: Path, text: str, attr: str) -> np.ndarray | None:
     if "/" in body:
         body = _fractions(body)
     body = body.replace(";", "\n").replace(",", " ")
-    try:
-        values = np.loadtxt(io.StringIO(body), dtype=float, comments=None, ndmin=2)
-    except ValueError:
-        values = _matrix_by_token(path, text, attr, body, start.end())
+    if not body.strip():
+        values = np.zeros((0, 0))
+    else:
+        try:
+            values = np.loadtxt(io.StringIO(body), dtype=float, comments=None, ndmin=2)
+        except ValueError:
+            values = _matrix_by_token(path, text, attr, body, start.end())
     if values.size == 0:
         raise GridError(
             f"{path}: mpc.{attr} has no rows: the case has no {_NO_ROWS[attr]}; a MATPOWER "
