@@ -1,7 +1,8 @@
 """Grid (editable tables), Network (compiled arrays) and State (outage masks).
 
-A :class:`Grid` is what users edit and files hold: four tables with stable string ids and
-units in their column names. :func:`compile_grid` turns it into an immutable
+A :class:`Grid` is what users edit and files hold: tables with stable string ids and
+units in their column names (buses, branches, generators, facilities, and the towns that
+the buses feed). :func:`compile_grid` turns it into an immutable
 :class:`Network` of numpy arrays for the engine. A :class:`State` says what is broken, as
 boolean masks over the network's buses, branches and generators; a Grid or Network is
 never edited in place to model an outage.
@@ -28,6 +29,8 @@ __all__ = [
     "GENERATOR_COLUMNS",
     "FACILITY_COLUMNS",
     "FACILITY_KINDS",
+    "TOWN_COLUMNS",
+    "towns_from_buses",
     "CRITICAL_PRIORITY",
     "Grid",
     "Network",
@@ -50,6 +53,8 @@ BUS_COLUMNS: dict[str, Any] = {
     "substation": "",
     "ref": False,  # the case's reference (slack) bus
     "in_service": True,
+    "town": "",  # id of the town this bus feeds ("" for none)
+    "population": 0.0,  # inhabitants of that town fed by this bus
 }
 BRANCH_COLUMNS: dict[str, Any] = {
     "from_bus": "",
@@ -80,6 +85,18 @@ FACILITY_COLUMNS: dict[str, Any] = {
     "backup_mw": 0.0,
     "backup_hours": 0.0,
     "people": 0,
+    # the service model (gridres.service_data documents the columns and their defaults)
+    "town": "",  # town where the facility stands ("": its bus's town)
+    "service": "",  # service it provides ("": from kind)
+    "serves": "",  # towns it serves, ";"-separated ("": its town; "*": every town)
+    "depends_on": "",  # services or facilities it needs ("": from kind; "none")
+    "storage_h": np.nan,  # hours its service outlasts its stop (NaN: from kind)
+    "coverage": 1.0,  # share of each served town's population that relies on it
+}
+#: Columns of the towns table (geometry, a point or an area, is optional).
+TOWN_COLUMNS: dict[str, Any] = {
+    "name": "",
+    "population": 0.0,
 }
 FACILITY_KINDS = ("hospital", "water", "heating", "telecom", "shelter", "emergency", "other")
 
@@ -91,6 +108,7 @@ _TABLES = {
     "branches": BRANCH_COLUMNS,
     "generators": GENERATOR_COLUMNS,
     "facilities": FACILITY_COLUMNS,
+    "towns": TOWN_COLUMNS,
 }
 
 
@@ -179,6 +197,12 @@ class Grid:
         :data:`BUS_COLUMNS`, :data:`BRANCH_COLUMNS`, :data:`GENERATOR_COLUMNS` and
         :data:`FACILITY_COLUMNS`; missing columns get their defaults. Tables may be
         :class:`geopandas.GeoDataFrame` with a ``geometry`` column.
+    towns : pandas.DataFrame, optional
+        Towns by id with the columns of :data:`TOWN_COLUMNS` (``population`` in
+        inhabitants) and an optional point or area geometry. The buses that feed a town
+        name it in their ``town`` column. Default: :func:`towns_from_buses`, the towns
+        the buses name, with the sum of their ``population``; the engine does not use
+        towns (the service model does).
     name : str
         Grid name.
     base_mva : float
@@ -206,6 +230,7 @@ class Grid:
     branches: pd.DataFrame
     generators: pd.DataFrame = field(default=None)  # type: ignore[assignment]
     facilities: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+    towns: pd.DataFrame = field(default=None)  # type: ignore[assignment]
     name: str = "grid"
     base_mva: float = 100.0
     crs: str | None = None
@@ -213,7 +238,11 @@ class Grid:
 
     def __post_init__(self) -> None:
         for table in _TABLES:
+            if table == "towns" and self.towns is None:
+                continue
             object.__setattr__(self, table, _conform(table, getattr(self, table)))
+        if self.towns is None:
+            object.__setattr__(self, "towns", _conform("towns", towns_from_buses(self.buses)))
 
     # -- derived views ---------------------------------------------------------------
     @cached_property
@@ -233,8 +262,30 @@ class Grid:
         """Positions of ``ids`` in ``table``; raise :class:`UnknownIdError` naming the
         first unknown id and its close matches."""
         noun = {"buses": "bus", "branches": "branch", "generators": "generator",
-                "facilities": "facility"}[table]
+                "facilities": "facility", "towns": "town"}[table]
         return lookup_ids(getattr(self, table).index, ids, noun, self.source or self.name)
+
+
+def towns_from_buses(buses: pd.DataFrame) -> pd.DataFrame:
+    """The towns that ``buses`` name in their ``town`` column, in order of first
+    appearance, with the sum of their buses' ``population``; no geometry.
+
+    Examples
+    --------
+    >>> buses = pd.DataFrame({"town": ["A", "B", "A", ""], "population": [10, 5, 7, 0]},
+    ...                      index=pd.Index(["1", "2", "3", "4"], name="id"))
+    >>> towns_from_buses(buses)["population"].to_dict()
+    {'A': 17.0, 'B': 5.0}
+    """
+    if "town" not in buses.columns:
+        return pd.DataFrame(columns=list(TOWN_COLUMNS), index=pd.Index([], name="id"))
+    town = buses["town"].fillna("").astype(str)
+    named = town != ""
+    pop = pd.to_numeric(buses.get("population", 0.0), errors="coerce")
+    pop = pd.Series(pop, index=buses.index).fillna(0.0).astype(float)
+    totals = pop[named].groupby(town[named], sort=False).sum()
+    return pd.DataFrame({"name": totals.index.astype(str), "population": totals.to_numpy()},
+                        index=pd.Index(totals.index.astype(str), name="id"))
 
 
 @dataclass(frozen=True, eq=False)

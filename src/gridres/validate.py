@@ -21,13 +21,22 @@ Errors
     not in :data:`~gridres.model.FACILITY_KINDS`; ``base_mva`` not positive; a grid
     without buses; any infinite number (``inf``, ``1e999``) in a numeric column, except
     ``rating_mw`` (``inf``: no limit), ``pmax_mw`` (``inf``: unlimited, as MATPOWER's
-    ``PMAX = Inf``) and ``backup_hours`` (``inf``: backup that does not run out).
+    ``PMAX = Inf``), ``backup_hours`` (``inf``: backup that does not run out) and
+    ``storage_h`` (``inf``: storage that does not run out).
+    Towns and services (:mod:`gridres.service_data`): duplicate town ids; town or bus
+    ``population`` NaN or negative; a bus ``town`` that is not a town id; a facility
+    ``town`` or a town in ``serves`` that is not a town id; an unknown ``service``; a
+    ``depends_on`` item that is neither a service nor ``facility:ID``, names an unknown
+    facility or the facility itself, or has a buffer that is negative or not a number;
+    ``storage_h`` negative; ``coverage`` outside 0..1.
 Warnings
     islands whose in-service buses carry load but which have no in-service generation
     capacity; out-of-service generators at a reference bus; no in-service reference bus;
     more than one in-service reference bus in one island (the first is used);
     generators with ``p_mw == pmin_mw == pmax_mw < 0``, which MATPOWER cases use for
-    fixed consumption (the engine counts them as negative output and no capacity).
+    fixed consumption (the engine counts them as negative output and no capacity);
+    a ``depends_on`` written in the file that names a service nobody provides in the
+    facility's town (it is not modelled).
 Warnings with ``flows=True`` (what ``gridres validate`` does)
     branches that the intact grid's DC flow loads above ``rating_mw``: one warning with
     their count and the worst of them. Every cascade study of such a grid starts by
@@ -45,6 +54,13 @@ import pandas as pd
 
 from gridres.errors import GridError
 from gridres.model import FACILITY_KINDS, Grid
+from gridres.service_data import (
+    KIND_SERVICE,
+    SERVICES,
+    facility_towns,
+    parse_depends,
+    parse_serves,
+)
 
 __all__ = ["Problem", "check_grid", "summarise"]
 
@@ -53,9 +69,10 @@ log = logging.getLogger(__name__)
 Severity = Literal["error", "warning"]
 
 _NOUN = {"buses": "bus", "branches": "branch", "generators": "generator",
-         "facilities": "facility", "grid": "grid"}
+         "facilities": "facility", "towns": "town", "grid": "grid"}
 
-_LAYER_ORDER = {"grid": 0, "buses": 1, "branches": 2, "generators": 3, "facilities": 4}
+_LAYER_ORDER = {"grid": 0, "buses": 1, "branches": 2, "generators": 3, "facilities": 4,
+                "towns": 5}
 
 #: How many warnings strict mode logs one by one before summarising the rest.
 _LOGGED_WARNINGS = 3
@@ -254,7 +271,7 @@ def _check_facilities(c: _Collector, facs: pd.DataFrame, bus_ids: pd.Index) -> N
 
 
 #: Columns where ``+inf`` means something (no limit); everywhere else a number is finite.
-_INF_ALLOWED = {"rating_mw", "pmax_mw", "backup_hours"}
+_INF_ALLOWED = {"rating_mw", "pmax_mw", "backup_hours", "storage_h"}
 
 
 def _check_finite(c: _Collector, layer: str, df: pd.DataFrame) -> None:
@@ -267,6 +284,89 @@ def _check_finite(c: _Collector, layer: str, df: pd.DataFrame) -> None:
             continue
         c.flag(layer, df, np.isinf(_num(df, col)), col,
                f"{col} is {{value}} (not a finite number)", f"give {col} as a finite number")
+
+
+def _check_population(c: _Collector, layer: str, df: pd.DataFrame) -> None:
+    pop = _num(df, "population")
+    c.flag(layer, df, np.isnan(pop), "population", "population is missing (NaN)",
+           "give the number of inhabitants (0 for none)")
+    c.flag(layer, df, pop < 0, "population", "population is negative ({value})",
+           "give the number of inhabitants (0 or more)")
+
+
+def _check_towns(c: _Collector, grid: Grid) -> None:
+    towns, buses = grid.towns, grid.buses
+    _check_duplicates(c, "towns", towns)
+    _check_population(c, "towns", towns)
+    _check_geometry(c, "towns", towns)
+    _check_population(c, "buses", buses)
+    town = buses["town"].fillna("").astype(str)
+    c.flag("buses", buses, ((town != "") & ~town.isin(towns.index)).to_numpy(), "town",
+           "town {value!r} is not in the towns table",
+           "add town {value!r} to the towns layer or correct the bus's town")
+
+
+def _check_services(c: _Collector, grid: Grid) -> None:
+    """The service columns of the facilities (:mod:`gridres.service_data`)."""
+    facs, towns = grid.facilities, grid.towns
+    known_towns = set(towns.index.astype(str))
+    fac_ids = set(facs.index.astype(str))
+    own = facs["town"].fillna("").astype(str)
+    c.flag("facilities", facs, ((own != "") & ~own.isin(towns.index)).to_numpy(), "town",
+           "town {value!r} is not in the towns table",
+           "add town {value!r} to the towns layer or correct the facility's town")
+    service = facs["service"].fillna("").astype(str).str.strip().str.lower()
+    c.flag("facilities", facs, ~service.isin([*SERVICES, "", "none"]).to_numpy(), "service",
+           "unknown service {value!r}", f"use one of {', '.join(SERVICES)} or none (empty: "
+           "from kind)")
+    storage = _num(facs, "storage_h")
+    c.flag("facilities", facs, storage < 0, "storage_h", "storage_h is negative ({value})",
+           "give hours of 0 or more (empty: the service's default)")
+    cover = _num(facs, "coverage")
+    c.flag("facilities", facs, (cover < 0) | (cover > 1), "coverage",
+           "coverage is {value}, not a share", "give a share from 0 to 1 of the towns' "
+           "people who rely on this facility")
+    where = facility_towns(grid).to_numpy()
+    kind = facs["kind"].astype(str).to_numpy()
+    svc = np.where(service == "", [KIND_SERVICE.get(k, "") for k in kind], service)
+    provides: dict[str, set[str]] = {}  # service -> towns it is provided to ("": no town)
+    for i in np.flatnonzero(np.isin(svc, SERVICES)):
+        area = parse_serves(facs["serves"].iloc[i], where[i])
+        served = known_towns if area is None else set(area) if area else {""}
+        provides.setdefault(str(svc[i]), set()).update(served)
+        bad = sorted(t for t in (area or ()) if t not in known_towns)
+        if bad:
+            c.add("error", "facilities", facs.index[i], "serves" if
+                  str(facs["serves"].iloc[i]).strip() else "town",
+                  f"serves town {bad[0]!r}, which is not in the towns table",
+                  f"add town {bad[0]!r} to the towns layer or correct the facility's serves",
+                  i)
+    written = facs["depends_on"].fillna("").astype(str).str.strip()
+    for i, text in enumerate(written):
+        try:
+            deps = parse_depends(text, kind[i])
+        except ValueError as exc:
+            c.add("error", "facilities", facs.index[i], "depends_on", f"depends_on {exc}",
+                  "write services (" + ", ".join(SERVICES) + ") or facility:ID, each "
+                  "optionally @HOURS of buffer, separated by ;", i)
+            continue
+        for d in deps:
+            if d.facility and d.facility not in fac_ids:
+                c.add("error", "facilities", facs.index[i], "depends_on",
+                      f"depends_on names facility {d.facility!r}, which does not exist",
+                      "give the id of a facility in the facilities table", i)
+            elif d.facility and d.facility == str(facs.index[i]):
+                c.add("error", "facilities", facs.index[i], "depends_on",
+                      "depends_on names the facility itself",
+                      "remove the item (a facility always needs itself)", i)
+            elif d.service and text and where[i] in known_towns | {""} \
+                    and where[i] not in provides.get(d.service, set()):
+                c.add("warning", "facilities", facs.index[i], "depends_on",
+                      f"depends_on {d.service} but no facility provides {d.service} to "
+                      f"{'town ' + repr(where[i]) if where[i] else 'facilities without a town'}"
+                      "; the dependency is not modelled",
+                      f"add the town to the serves of a {d.service} facility, or remove "
+                      "the item", i)
 
 
 def _check_supply(c: _Collector, grid: Grid) -> None:
@@ -383,7 +483,7 @@ def check_grid(grid: Grid, strict: bool = True, flows: bool = False) -> list[Pro
     -------
     list of Problem
         Errors first, then warnings; each in table order (grid, buses, branches,
-        generators, facilities), then record order. Empty for a clean grid.
+        generators, facilities, towns), then record order. Empty for a clean grid.
 
     Raises
     ------
@@ -418,12 +518,14 @@ def check_grid(grid: Grid, strict: bool = True, flows: bool = False) -> list[Pro
     if not len(bus_ids):
         c.add("error", "grid", grid.name, "buses", "the grid has no buses",
               "give a grid with at least one bus (an empty or missing buses layer?)")
-    for layer in ("buses", "branches", "generators", "facilities"):
+    for layer in ("buses", "branches", "generators", "facilities", "towns"):
         _check_finite(c, layer, getattr(grid, layer))
     _check_buses(c, grid.buses)
     _check_branches(c, grid.branches, bus_ids)
     _check_generators(c, grid.generators, bus_ids)
     _check_facilities(c, grid.facilities, bus_ids)
+    _check_towns(c, grid)
+    _check_services(c, grid)
     _check_supply(c, grid)
     if flows and not any(p.severity == "error" for p in c.problems):
         _check_intact_flow(c, grid)

@@ -9,6 +9,10 @@ buses      Point        ``id`` (text) and :data:`~gridres.model.BUS_COLUMNS`
 branches   LineString   ``id`` and :data:`~gridres.model.BRANCH_COLUMNS`
 generators Point        ``id`` and :data:`~gridres.model.GENERATOR_COLUMNS`
 facilities Point        ``id`` and :data:`~gridres.model.FACILITY_COLUMNS`
+towns      Point or     ``id`` and :data:`~gridres.model.TOWN_COLUMNS`; written only
+           (Multi)Poly- when the grid has towns. Without it, the towns are those the
+           gon          buses name in their ``town`` column
+                        (:func:`~gridres.model.towns_from_buses`)
 grid       (none)       one row: ``name``, ``base_mva``, ``crs``, ``format``,
                         ``format_version``
 ========== ============ ==========================================================
@@ -43,6 +47,7 @@ from gridres.model import (
     BUS_COLUMNS,
     FACILITY_COLUMNS,
     GENERATOR_COLUMNS,
+    TOWN_COLUMNS,
     Grid,
 )
 
@@ -70,13 +75,17 @@ LAYERS: dict[str, tuple[str, dict[str, Any]]] = {
     "branches": ("LineString", BRANCH_COLUMNS),
     "generators": ("Point", GENERATOR_COLUMNS),
     "facilities": ("Point", FACILITY_COLUMNS),
+    "towns": ("Point", TOWN_COLUMNS),
 }
+#: Geometry types a layer accepts, where more than its LAYERS type.
+_GEOMETRIES = {"towns": ("Point", "Polygon", "MultiPolygon")}
 _REQUIRED_LAYERS = ("buses", "branches", "generators")
 _REQUIRED_COLUMNS = {
     "buses": (),
     "branches": ("from_bus", "to_bus", "x_pu"),
     "generators": ("bus",),
     "facilities": ("bus",),
+    "towns": (),
 }
 #: Float columns where NULL in the file means "no limit" (``inf`` in the grid).
 _NULL_IS_INF = {("branches", "rating_mw")}
@@ -117,16 +126,29 @@ def _table_frame(grid: Grid, layer: str) -> tuple[pd.DataFrame, bool]:
     if not spatial:
         return out, False
     geom = gpd.GeoSeries(list(df["geometry"]), crs=grid.crs)
-    kind = LAYERS[layer][0]
+    kinds = _GEOMETRIES.get(layer, (LAYERS[layer][0],))
     types = geom.geom_type
-    wrong = types.notna() & (types != kind)
+    wrong = types.notna() & ~types.isin(kinds)
     if wrong.any():
         k = int(np.flatnonzero(wrong.to_numpy())[0])
         raise GridError(
             f"{where} {out['id'].iloc[k]!r}: geometry is a {types.iloc[k]}; {layer} "
-            f"need {kind} geometries"
+            f"need {' or '.join(kinds)} geometries"
         )
     return gpd.GeoDataFrame(out, geometry=geom.to_numpy(), crs=grid.crs), True
+
+
+def _written(grid: Grid) -> list[str]:
+    """The layers written for ``grid``: every element layer, towns only if it has any."""
+    return [layer for layer in LAYERS if layer != "towns" or len(grid.towns)]
+
+
+def _geometry_type(frame, layer: str) -> str:
+    """The layer's geometry type for the writer: its one type, else ``Unknown``."""
+    if layer not in _GEOMETRIES:
+        return LAYERS[layer][0]
+    types = set(frame.geometry.geom_type.dropna())
+    return types.pop() if len(types) == 1 else "Unknown"
 
 
 def _grid_table(grid: Grid) -> pd.DataFrame:
@@ -173,12 +195,12 @@ def write_geopackage(grid: Grid, path: str | os.PathLike) -> Path:
     import pyogrio
 
     path = Path(path)
-    frames = {layer: _table_frame(grid, layer) for layer in LAYERS}
+    frames = {layer: _table_frame(grid, layer) for layer in _written(grid)}
     with write_path(path) as tmp:
         for layer, (frame, spatial) in frames.items():
             kwargs: dict[str, Any] = {"layer": layer, "driver": "GPKG"}
             if spatial:
-                kwargs["geometry_type"] = LAYERS[layer][0]
+                kwargs["geometry_type"] = _geometry_type(frame, layer)
             pyogrio.write_dataframe(frame, tmp, **kwargs)
         pyogrio.write_dataframe(_grid_table(grid), tmp, layer="grid", driver="GPKG")
     logger.debug("wrote %s (%d buses)", path, len(grid.buses))
@@ -331,13 +353,13 @@ def _read_layer(path: Path, layer: str) -> pd.DataFrame:
         raise _fail(path, layer, f": cannot be read ({exc}); open it in QGIS and save the "
                     "layer again") from None
     if "geometry" in df.columns:
-        kind = LAYERS[layer][0]
+        kinds = _GEOMETRIES.get(layer, (LAYERS[layer][0],))
         types = df.geometry.geom_type
-        wrong = types.notna() & (types != kind)
+        wrong = types.notna() & ~types.isin(kinds)
         if wrong.any():
             k = int(np.flatnonzero(wrong.to_numpy())[0])
             raise _fail(path, layer, f"{_record(df, k)}: geometry is a {types.iloc[k]}; "
-                        f"{layer} need {kind} geometries")
+                        f"{layer} need {' or '.join(kinds)} geometries")
     return df
 
 
@@ -474,6 +496,7 @@ def read_geopackage(path: str | os.PathLike, name: str | None = None) -> Grid:
         branches=tables["branches"],
         generators=tables["generators"],
         facilities=tables.get("facilities"),
+        towns=tables.get("towns"),
         name=name or attrs["name"],
         base_mva=attrs["base_mva"],
         crs=attrs["crs"],
@@ -490,7 +513,8 @@ class GeoJSONExport:
     ----------
     folder : Path
     files : tuple of Path
-        One ``.geojson`` per layer: buses, branches, generators, facilities, grid.
+        One ``.geojson`` per layer: buses, branches, generators, facilities, towns (where
+        the grid has towns), grid.
     reprojected : bool
         Coordinates were transformed to longitude/latitude (EPSG:4326).
     note : str
@@ -581,7 +605,7 @@ def write_geojson(grid: Grid, folder: str | os.PathLike) -> GeoJSONExport:
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     reprojected, notes = None, set()
-    for layer in LAYERS:
+    for layer in _written(grid):
         frame, spatial = _table_frame(grid, layer)
         ok = False
         if spatial:
