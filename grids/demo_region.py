@@ -17,7 +17,14 @@ from pyproj import Geod
 from shapely.geometry import LineString, Point
 
 from gridres.impact import assess
-from gridres.model import BRANCH_COLUMNS, BUS_COLUMNS, FACILITY_COLUMNS, GENERATOR_COLUMNS, Grid
+from gridres.model import (
+    BRANCH_COLUMNS,
+    BUS_COLUMNS,
+    FACILITY_COLUMNS,
+    GENERATOR_COLUMNS,
+    TOWN_COLUMNS,
+    Grid,
+)
 
 __all__ = ["make_demo_region", "LINE_TYPES", "TRANSFORMER_TYPES"]
 
@@ -165,6 +172,10 @@ FACILITIES = [
      1_200_000),
     ("Ostrach Fire and Rescue Headquarters", "emergency", "Ostrach", 0.3, 0.35, 48, 145_000),
 ]
+#: Service areas: a water or telecom facility serves its own town and then the nearest
+#: towns no other facility of its service serves, while their people fit in its
+#: ``people``, up to this distance (km) from its town.
+FILL_RADIUS_KM = 30.0
 _FAC_PREFIX = {"hospital": "H", "water": "W", "heating": "HT", "telecom": "TC",
                "shelter": "SH", "emergency": "EM"}
 
@@ -441,12 +452,12 @@ def make_demo_region(rng: np.random.Generator) -> Grid:
     bulk[0]["p_mw"] = round(bulk[0]["p_mw"] + total_load - sum(g["p_mw"] for g in b.gens), 2)
 
     def build(facilities: pd.DataFrame | None = None) -> Grid:
-        return _grid(b, facilities)
+        return _grid(b, facilities, towns)
 
     _reinforce(build, b)
     grid = build()
     facilities = _facilities(rng, b, grid, town_buses, town_at)
-    return build(facilities)
+    return build(_service_areas(facilities, towns))
 
 
 def _frame(rows: list[dict], schema: dict) -> pd.DataFrame:
@@ -460,7 +471,7 @@ def _frame(rows: list[dict], schema: dict) -> pd.DataFrame:
     return df[["id", *schema, *extra]]
 
 
-def _grid(b: _Builder, facilities: pd.DataFrame | None) -> Grid:
+def _grid(b: _Builder, facilities: pd.DataFrame | None, towns: list[tuple]) -> Grid:
     buses = gpd.GeoDataFrame(_frame(b.buses, BUS_COLUMNS),
                              geometry=[Point(*b.pos[r["id"]]) for r in b.buses], crs=CRS)
     branches = gpd.GeoDataFrame(
@@ -470,8 +481,13 @@ def _grid(b: _Builder, facilities: pd.DataFrame | None) -> Grid:
     )
     gens = gpd.GeoDataFrame(_frame(b.gens, GENERATOR_COLUMNS),
                             geometry=[Point(*b.pos[r["bus"]]) for r in b.gens], crs=CRS)
+    town_table = gpd.GeoDataFrame(
+        _frame([{"id": t[0], "name": t[0], "population": float(t[3])} for t in towns],
+               TOWN_COLUMNS),
+        geometry=[Point(t[1], t[2]) for t in towns], crs=CRS)
     return Grid(buses=buses, branches=branches, generators=gens, facilities=facilities,
-                name="demo_region", base_mva=BASE_MVA, crs=CRS, source="grids/make_grids.py")
+                towns=town_table, name="demo_region", base_mva=BASE_MVA, crs=CRS,
+                source="grids/make_grids.py")
 
 
 def _facilities(rng: np.random.Generator, b: _Builder, grid: Grid,
@@ -506,3 +522,48 @@ def _facilities(rng: np.random.Generator, b: _Builder, grid: Grid,
     fac = _frame([{k: v for k, v in r.items() if k != "geometry"} for r in rows],
                  FACILITY_COLUMNS)
     return gpd.GeoDataFrame(fac, geometry=[r["geometry"] for r in rows], crs=CRS)
+
+
+def _service_areas(fac: gpd.GeoDataFrame, towns: list[tuple]) -> gpd.GeoDataFrame:
+    """The towns each facility serves (``serves``) and the share of their people who
+    rely on it (``coverage``); see ``grids/README.md``. No random draws."""
+    at = {t[0]: (t[1], t[2]) for t in towns}
+    pop = {t[0]: t[3] for t in towns}
+    names = [t[0] for t in towns]
+
+    def near(town: str) -> list[str]:
+        """Other towns by distance from ``town`` (ties by name)."""
+        d = {n: geodesic_km(*at[town], *at[n]) for n in names if n != town}
+        return sorted((n for n in d if d[n] <= FILL_RADIUS_KM), key=lambda n: (d[n], n))
+
+    serves = {fid: [town] for fid, town in zip(fac["id"], fac["town"], strict=True)}
+    coverage = dict.fromkeys(fac["id"], 1.0)
+    for kind in ("water", "telecom"):
+        rows = fac[fac["kind"] == kind]
+        taken = set(rows["town"])
+        for fid, town, people in zip(rows["id"], rows["town"], rows["people"], strict=True):
+            room = people - pop[town]
+            for other in near(town):
+                if other in taken or pop[other] > room:
+                    continue
+                serves[fid].append(other)
+                taken.add(other)
+                room -= pop[other]
+    for fid, town, people in fac.loc[fac["kind"] == "heating", ["id", "town", "people"]] \
+            .itertuples(index=False):
+        coverage[fid] = round(min(1.0, people / pop[town]), 6)
+    hospitals = fac[fac["kind"] == "hospital"]
+    with_hospital = set(hospitals["town"])
+    for town in names:
+        if town in with_hospital:
+            continue
+        nearest = min(with_hospital, key=lambda h: (geodesic_km(*at[town], *at[h]), h))
+        for fid in hospitals.loc[hospitals["town"] == nearest, "id"]:
+            serves[fid].append(town)
+    for fid in fac.loc[(fac["kind"] == "emergency") & (fac["people"] >= sum(pop.values()) * 0.9),
+                       "id"]:
+        serves[fid] = ["*"]
+    out = fac.copy()
+    out["serves"] = ["; ".join(serves[f]) for f in out["id"]]
+    out["coverage"] = [coverage[f] for f in out["id"]]
+    return out
