@@ -16,7 +16,7 @@ from gridres.model import (
     State,
 )
 
-__all__ = ["make_grid", "failed"]
+__all__ = ["make_grid", "failed", "service_grid"]
 
 
 def make_grid(
@@ -64,3 +64,21 @@ def failed(
 ) -> State:
     """The intact state of ``grid`` with the elements of the given string ids failed."""
     return grid.network.intact().fail(list(buses), list(branches), list(gens))
+
+
+def service_grid(facilities: list[dict], towns: dict[str, float] | None = None) -> Grid:
+    """One bus per town (``s`` carries the generator), the given facilities on ``s``
+    unless they name a bus; towns default to A (1,000 people) and B (3,000)."""
+    towns = {"A": 1000.0, "B": 3000.0} if towns is None else towns
+    ids = list(towns)
+    buses = pd.DataFrame({"id": ["s", *[f"bus-{t}" for t in ids]],
+                          "ref": [True] + [False] * len(ids),
+                          "load_mw": [0.0] + [10.0] * len(ids),
+                          "customers": [0] + [100] * len(ids),
+                          "town": ["", *ids], "population": [0.0, *towns.values()]})
+    branches = pd.DataFrame({"id": [f"l-{t}" for t in ids], "from_bus": ["s"] * len(ids),
+                             "to_bus": [f"bus-{t}" for t in ids], "x_pu": [0.1] * len(ids)})
+    facs = pd.DataFrame([{"bus": "s", "demand_mw": 0.1, **f} for f in facilities])
+    return Grid(buses=buses, branches=branches,
+                generators=pd.DataFrame({"id": ["g"], "bus": ["s"], "pmax_mw": [100.0]}),
+                facilities=facs, name="svc", source="svc.gpkg")

@@ -290,7 +290,8 @@ def _check_population(c: _Collector, layer: str, df: pd.DataFrame) -> None:
     pop = _num(df, "population")
     c.flag(layer, df, np.isnan(pop), "population", "population is missing (NaN)",
            "give the number of inhabitants (0 for none)")
-    c.flag(layer, df, pop < 0, "population", "population is negative ({value})",
+    c.flag(layer, df, np.isfinite(pop) & (pop < 0), "population",
+           "population is negative ({value})",
            "give the number of inhabitants (0 or more)")
 
 
@@ -323,7 +324,7 @@ def _check_services(c: _Collector, grid: Grid) -> None:
     c.flag("facilities", facs, storage < 0, "storage_h", "storage_h is negative ({value})",
            "give hours of 0 or more (empty: the service's default)")
     cover = _num(facs, "coverage")
-    c.flag("facilities", facs, (cover < 0) | (cover > 1), "coverage",
+    c.flag("facilities", facs, np.isfinite(cover) & ((cover < 0) | (cover > 1)), "coverage",
            "coverage is {value}, not a share", "give a share from 0 to 1 of the towns' "
            "people who rely on this facility")
     where = facility_towns(grid).to_numpy()
@@ -334,10 +335,10 @@ def _check_services(c: _Collector, grid: Grid) -> None:
         area = parse_serves(facs["serves"].iloc[i], where[i])
         served = known_towns if area is None else set(area) if area else {""}
         provides.setdefault(str(svc[i]), set()).update(served)
-        bad = sorted(t for t in (area or ()) if t not in known_towns)
+        written_area = str(facs["serves"].iloc[i]).strip()  # else its town, checked above
+        bad = sorted(t for t in (area or ()) if t not in known_towns) if written_area else []
         if bad:
-            c.add("error", "facilities", facs.index[i], "serves" if
-                  str(facs["serves"].iloc[i]).strip() else "town",
+            c.add("error", "facilities", facs.index[i], "serves",
                   f"serves town {bad[0]!r}, which is not in the towns table",
                   f"add town {bad[0]!r} to the towns layer or correct the facility's serves",
                   i)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import click
+import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
@@ -24,14 +25,16 @@ __all__ = ["command", "LIST_COLUMNS", "element_rows"]
 #: a table narrower than the terminal leaves out the last ones (--json has them all).
 LIST_COLUMNS: dict[str, tuple[str, ...]] = {
     "buses": ("base_kv", "load_mw", "customers", "substation", "priority", "in_service",
-              "name"),
+              "town", "population", "name"),
     "branches": ("from_bus", "to_bus", "kind", "rating_mw", "length_km", "in_service"),
     "generators": ("bus", "kind", "p_mw", "pmax_mw", "blackstart", "in_service"),
     "facilities": ("bus", "kind", "demand_mw", "backup_mw", "backup_hours", "people",
-                   "name"),
+                   "town", "serves", "depends_on", "storage_h", "name"),
+    "towns": ("population", "buses", "name"),
 }
 #: Free-text columns: they wrap within this width instead of widening the table.
-_TEXT = {"name": 24, "substation": 18}
+_TEXT = {"name": 24, "substation": 18, "serves": 24, "depends_on": 18, "buses": 24,
+         "town": 14}
 
 
 def _plain(v):
@@ -44,10 +47,17 @@ def _plain(v):
 
 
 def element_rows(grid, kind: str) -> list[dict]:
-    """One dict per element of ``kind`` (``buses``, ``branches``, ``generators`` or
-    ``facilities``): ``id`` (a string) and the columns of :data:`LIST_COLUMNS` that the
-    grid has. Unlimited ratings are ``inf`` (``null`` in JSON)."""
+    """One dict per element of ``kind`` (``buses``, ``branches``, ``generators``,
+    ``facilities`` or ``towns``): ``id`` (a string) and the columns of
+    :data:`LIST_COLUMNS` that the grid has. Unlimited ratings are ``inf`` (``null`` in
+    JSON); a town's ``buses`` are the ids of the buses that feed it, ``;``-separated."""
     table = getattr(grid, kind)
+    if kind == "towns":
+        town = grid.buses["town"].astype(str)
+        feeds = pd.Series(grid.buses.index.astype(str), index=grid.buses.index) \
+            .groupby(town.to_numpy()).agg("; ".join)
+        table = table.assign(buses=feeds.reindex(table.index.astype(str)).fillna("")
+                             .to_numpy())
     cols = [c for c in LIST_COLUMNS[kind] if c in table.columns]
     return [{"id": str(i), **{c: _plain(v) for c, v in zip(cols, row, strict=True)}}
             for i, row in zip(table.index, table[cols].itertuples(index=False), strict=True)]

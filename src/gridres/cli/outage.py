@@ -33,20 +33,32 @@ OUT_SUFFIXES = (".gpkg", ".csv", ".parquet")
 @click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Overload margin, a fraction: a branch is overloaded (and trips in a "
                    "cascade) above rating_mw x (1 + margin); 0.1 = 10 % over.")
+@click.option("--outside-temp-c", "outside_c", type=float, default=None, metavar="C",
+              help="Outside temperature in °C, for how long homes stay warm without heat "
+                   "supply  [default: 0]")
 @json_option
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Write per-element results: .gpkg (layers buses, branches, facilities) "
                    "or .csv/.parquet (the bus table).")
 def command(grid: str, fails: tuple[str, ...], cascade: bool, cascade_mode: str | None,
-            margin: float, as_json: bool, out: str | None) -> None:
+            margin: float, outside_c: float | None, as_json: bool, out: str | None) -> None:
     """Fail elements of GRID and report who loses power: served and shed load (MW),
-    customers out, dark buses and critical facilities, islands and overloads.
+    customers out, dark buses and critical facilities, islands and overloads; then,
+    with no repairs, who loses water, heat, telecom, health care, shelter and emergency
+    services, per town, and when (once backups, storage and buffers run out).
 
     \b
     gridres outage ieee14 --fail bus:4 --fail branch:7
     gridres outage demo_region --fail bus:KAL-110 --cascade-mode redispatch --json
+    gridres outage demo_region --fail bus:OSTR1-110 --outside-temp-c -10
     """
+    import math
+
     from gridres.impact import assess
+    from gridres.services import compile_services, services_after
+
+    if outside_c is not None and not math.isfinite(outside_c):
+        raise UsageError(f"--outside-temp-c {outside_c}: give a finite temperature in °C")
 
     if out:
         output_file(out, OUT_SUFFIXES)
@@ -64,6 +76,8 @@ def command(grid: str, fails: tuple[str, ...], cascade: bool, cascade_mode: str 
     if cascade_doc is not None:
         doc["cascade_stages"] = [s["tripped"] for s in cascade_doc["stages"]]
         doc["cascade"] = cascade_doc
+    services = services_after(compile_services(g), imp, outside_c=outside_c)
+    doc["services"] = services.summary()
     if out:
         from gridres.report.tables import write_impact
 
@@ -84,3 +98,32 @@ def command(grid: str, fails: tuple[str, ...], cascade: bool, cascade_mode: str 
     if doc["cascade_stages"]:
         t.add_row("cascade stages", str(len(doc["cascade_stages"])))
     console.print(t)
+    _print_services(doc["services"])
+
+
+#: Rows of the services table (the JSON document has them all).
+_SERVICE_ROWS = 20
+
+
+def _print_services(doc: dict) -> None:
+    """People without each service once buffers run out, and when each town loses it."""
+    from rich.markup import escape
+
+    people = {k: v for k, v in doc["people_without"].items() if v}
+    if not people:
+        console.print("services: nobody loses a service")
+        return
+    console.print("people without, once backups, storage and buffers run out (no repairs, "
+                  f"{doc['outside_c']:g} °C outside): "
+                  + ", ".join(f"{k} {v:,}" for k, v in people.items()))
+    rows = doc["towns"]
+    t = Table(title="when towns lose services")
+    for col, justify in (("after h", "right"), ("town", "left"), ("service", "left"),
+                         ("people without", "right"), ("of", "right")):
+        t.add_column(col, justify=justify)
+    for r in rows[:_SERVICE_ROWS]:
+        t.add_row(f"{r['lost_h']:.1f}", escape(r["town"] or "(no town)"), r["service"],
+                  f"{r['people']:,}", f"{r['relying']:,}")
+    console.print(t)
+    if len(rows) > _SERVICE_ROWS:
+        console.print(f"({len(rows) - _SERVICE_ROWS} more rows; --json lists all)")

@@ -10,6 +10,8 @@ that provide it stop and their storage runs out.
   restoration run, or one ``assess`` instant with :meth:`PowerTimeline.from_status`).
 * :func:`~gridres.services.evaluate.evaluate_services`: service status over time, people
   without each service per town, people-hours per service.
+* :func:`~gridres.services.outage.services_after`: who loses which service after one
+  outage with no repairs (``gridres outage``).
 * :func:`~gridres.services.heat.heat_hours`: how long homes stay warm.
 
 This package sits above the engine beside restoration; it imports neither restoration,
@@ -24,11 +26,13 @@ from gridres.services.evaluate import (
 )
 from gridres.services.heat import DEFAULT_OUTSIDE_C, HeatModel, heat_hours
 from gridres.services.model import ServiceModel, compile_services
+from gridres.services.outage import OutageServices, services_after
 from gridres.services.timeline import PowerTimeline
 
 __all__ = [
     "DEFAULT_OUTSIDE_C",
     "HeatModel",
+    "OutageServices",
     "PowerTimeline",
     "ServiceModel",
     "ServiceResult",
@@ -37,4 +41,5 @@ __all__ = [
     "heat_hours",
     "people_without_power",
     "resolved_storage",
+    "services_after",
 ]
