@@ -61,7 +61,7 @@ def replay(grid, scenario, schedule, horizon_h: float) -> PowerTimeline:
     ends = [*times[1:], horizon_h]
     for k, (t0, t1) in enumerate(zip(times, ends, strict=True)):
         cuts = np.unique(left[~grid_rows[k] & (left > 0) & (left < t1 - t0)])
-        for start, span in zip([0.0, *cuts], [*cuts, t1 - t0], strict=True):
+        for start in [0.0, *cuts]:
             out_t.append(t0 + start)
             out_p.append(grid_rows[k] | (left - start > 0))
             out_g.append(grid_rows[k])
