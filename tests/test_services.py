@@ -290,3 +290,16 @@ def test_compile_refuses_bad_service_data_with_one_line() -> None:
         g = svc_grid([{"id": "W", "kind": "water", "town": "A", **fac}])
         with pytest.raises(GridError, match=rf"^svc.gpkg: facility 'W': {field} .*validate"):
             compile_services(g)
+
+
+def test_model_pickles_for_ensemble_workers() -> None:
+    import pickle
+
+    g = svc_grid([{"id": "W", "kind": "water", "town": "A", "serves": "A; B"},
+                  {"id": "H", "kind": "hospital", "town": "B"}])
+    model = compile_services(g)
+    assert model.people_served.tolist() == [4000.0, 3000.0]
+    again = pickle.loads(pickle.dumps(model))
+    tl = timeline([0.0, 20.0], [False, True], [True, True])
+    a, b = evaluate_services(model, tl, end_h=30.0), evaluate_services(again, tl, end_h=30.0)
+    assert a.people_hours() == b.people_hours() == {"water": 32_000.0, "health": 0.0}

@@ -186,9 +186,8 @@ class ServiceResult:
 
 def _totals(model: ServiceModel, delivers: np.ndarray) -> np.ndarray:
     per_fac = np.zeros((model.n_fac, len(SERVICES)))
-    tot = np.asarray(model.served.sum(axis=0)).ravel()
     has = model.service >= 0
-    per_fac[np.flatnonzero(has), model.service[has]] = tot[has]
+    per_fac[np.flatnonzero(has), model.service[has]] = model.people_served[has]
     return (~delivers).astype(float) @ per_fac
 
 

@@ -124,6 +124,12 @@ class ServiceModel:
         return _by_service(self)
 
     @cached_property
+    def people_served(self) -> np.ndarray:
+        """People who rely on each facility's service, shape ``(n_fac,)`` (0 for a
+        facility that provides none)."""
+        return np.asarray(self.served.sum(axis=0)).ravel()
+
+    @cached_property
     def relying(self) -> np.ndarray:
         """People of each area who rely on each service, shape ``(S, n_area)``."""
         total = np.asarray(self.by_service.sum(axis=0)).ravel()
