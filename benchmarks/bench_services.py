@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from gridres.impact import assess
+from gridres.impact import assess, backup_covers
 from gridres.io import load_grid
 from gridres.restoration import RestorationSettings, prepare, simulate
 from gridres.scenarios.spec import scenario_from_spec
@@ -53,7 +53,7 @@ def replay(grid, scenario, schedule, horizon_h: float) -> PowerTimeline:
         state = type(state)(*masks)
         times.append(float(end))
         on_grid.append(assess(net, state).facility == "grid")
-    covered = (net.fac_backup_mw >= net.fac_demand_mw - 1e-9) & (net.fac_backup_hours > 0)
+    covered = backup_covers(net)
     # backup use accumulates over outages; insert the instants backups run dry
     grid_rows = np.array(on_grid)
     left = np.where(covered, net.fac_backup_hours, 0.0)

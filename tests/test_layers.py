@@ -19,7 +19,7 @@ LAYERS: dict[str, int] = {
     "errors": 0, "tolerances": 0, "limits": 0, "pool": 0, "io.atomic": 0, "io.folder": 0,
     "io.jsondoc": 0,
     "model": 1,
-    "io": 2, "elements": 2,
+    "io": 2, "elements": 2, "service_data": 2,
     "topology": 3, "flow": 3, "sensitivity": 3, "impact": 3, "cascade": 3,
     "superposition": 3, "contingency": 3, "validate": 3,
     "scenarios": 4,

@@ -15,6 +15,7 @@ from gridres.cli.common import (
     load,
     output_file,
 )
+from gridres.errors import UsageError
 
 __all__ = ["command"]
 
