@@ -46,11 +46,10 @@ def _plain(v):
     return v
 
 
-def element_rows(grid, kind: str) -> list[dict]:
-    """One dict per element of ``kind`` (``buses``, ``branches``, ``generators``,
-    ``facilities`` or ``towns``): ``id`` (a string) and the columns of
-    :data:`LIST_COLUMNS` that the grid has. Unlimited ratings are ``inf`` (``null`` in
-    JSON); a town's ``buses`` are the ids of the buses that feed it, ``;``-separated."""
+def list_table(grid, kind: str) -> pd.DataFrame:
+    """The table of ``kind`` (``buses``, ``branches``, ``generators``, ``facilities`` or
+    ``towns``) with the columns of :data:`LIST_COLUMNS` that the grid has; a town's
+    ``buses`` are the ids of the buses that feed it, ``;``-separated."""
     table = getattr(grid, kind)
     if kind == "towns":
         town = grid.buses["town"].astype(str)
@@ -58,9 +57,16 @@ def element_rows(grid, kind: str) -> list[dict]:
             .groupby(town.to_numpy()).agg("; ".join)
         table = table.assign(buses=feeds.reindex(table.index.astype(str)).fillna("")
                              .to_numpy())
-    cols = [c for c in LIST_COLUMNS[kind] if c in table.columns]
+    return table[[c for c in LIST_COLUMNS[kind] if c in table.columns]]
+
+
+def element_rows(grid, kind: str) -> list[dict]:
+    """One dict per element of ``kind``: ``id`` (a string) and the columns of
+    :func:`list_table`. Unlimited ratings are ``inf`` (``null`` in JSON)."""
+    table = list_table(grid, kind)
+    cols = list(table.columns)
     return [{"id": str(i), **{c: _plain(v) for c, v in zip(cols, row, strict=True)}}
-            for i, row in zip(table.index, table[cols].itertuples(index=False), strict=True)]
+            for i, row in zip(table.index, table.itertuples(index=False), strict=True)]
 
 
 _LEFT = {"id", "bus", "from_bus", "to_bus", "kind"}
@@ -107,10 +113,9 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
     g = load(grid)
     if kind is not None:
         if as_json:
-            table = getattr(g, kind)
-            cols = [c for c in LIST_COLUMNS[kind] if c in table.columns]
+            table = list_table(g, kind)
             emit_json_table({"grid": g.name, "kind": kind, "count": len(table)}, kind,
-                            table[cols].rename_axis("id").reset_index())
+                            table.rename_axis("id").reset_index())
             return
         rows = element_rows(g, kind)
         if not rows:
