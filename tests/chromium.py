@@ -168,7 +168,9 @@ class _Session:
 def _browser():
     exe = executable()
     assert exe is not None
-    with tempfile.TemporaryDirectory(prefix="gridres-test-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile while it is removed
+    with tempfile.TemporaryDirectory(prefix="gridres-test-chromium-",
+                                     ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [exe, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
              "--window-size=1100,900", "about:blank"],
