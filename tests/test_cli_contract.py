@@ -21,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 COMMANDS = cli.list_commands(None)
 #: Commands whose first argument is a GRID.
 GRID_COMMANDS = ["contingency", "ensemble", "export", "flow", "info", "outage", "restore",
-                 "validate"]
+                 "schedule", "validate"]
 #: Extra arguments that make a GRID command runnable (besides GRID).
 GRID_ARGS = {
     "contingency": ["--elements", "gen"],
@@ -31,6 +31,7 @@ GRID_ARGS = {
     "info": [],
     "outage": ["--fail", "bus:4"],
     "restore": ["--fail", "branch:3"],
+    "schedule": ["--capacity-share", "0.8", "--hours", "4", "--groups", "3"],
     "validate": [],
 }
 TINY_STUDY = ('[study]\nname = "tiny"\nseed = 3\n[grid]\nsource = "{grid}"\n'

@@ -49,6 +49,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     # scenarios, ensembles, restoration, plans, studies
     "scenario_from_spec": "gridres.scenarios.spec",
     "run_ensemble": "gridres.ensemble.runner",
+    "schedule": "gridres.deficit.schedule",
     "restore": "gridres.restoration.evaluator",
     "compare": "gridres.restoration.evaluator",
     "plan": ("gridres.study.plan", "run_plan"),
@@ -60,8 +61,8 @@ _LAZY: dict[str, str | tuple[str, str]] = {
 #: Subpackages and modules reachable as attributes (``gridres.cascade.cascade(...)``);
 #: ``contingency``, ``cascade`` and ``ensemble`` name modules, so their functions are
 #: ``n_minus_1``/``sweep``, ``gridres.cascade.cascade`` and ``run_ensemble``.
-_MODULES = ("cascade", "contingency", "ensemble", "restoration", "redundancy", "scenarios",
-            "study", "report")
+_MODULES = ("cascade", "contingency", "ensemble", "restoration", "redundancy", "deficit",
+            "scenarios", "study", "report")
 
 __all__ = sorted([*_LAZY, *_MODULES])
 

@@ -438,6 +438,61 @@ def _positions(items: Iterable[int | str], kind: str, lookup=None) -> np.ndarray
     found = iter(lookup(ids))
     return _positions([next(found) if isinstance(x, str) else x for x in items], kind)
 
+    def with_values(
+        self,
+        *,
+        load_mw: np.ndarray | None = None,
+        gen_p_mw: np.ndarray | None = None,
+        gen_pmax_mw: np.ndarray | None = None,
+    ) -> Network:
+        """A new Network with other bus loads or generator values and the same topology.
+
+        For demand that changes by hour, or generators derated or re-dispatched: the
+        branches are unchanged, so the new Network shares this one's DC factorisation
+        (:attr:`solver`) and topology caches; ``critical_mw`` is recomputed for the new
+        loads. This Network is not changed.
+
+        Parameters
+        ----------
+        load_mw : ndarray, shape (n_bus,), optional
+        gen_p_mw, gen_pmax_mw : ndarray, shape (n_gen,), optional
+            Scheduled output and capacity of every generator.
+
+        Returns
+        -------
+        Network
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> g = Grid(buses=pd.DataFrame({"id": ["a", "b"], "load_mw": [0.0, 50.0]}),
+        ...          branches=pd.DataFrame({"id": ["l"], "from_bus": ["a"], "to_bus": ["b"],
+        ...                                 "x_pu": [0.1]}))
+        >>> half = g.network.with_values(load_mw=g.network.load_mw / 2)
+        >>> half.load_mw.tolist(), half.solver is g.network.solver
+        ([0.0, 25.0], True)
+        """
+        changes: dict[str, np.ndarray] = {}
+        for name, value, n in (("load_mw", load_mw, self.n_bus), ("gen_p_mw", gen_p_mw, self.n_gen),
+                               ("gen_pmax_mw", gen_pmax_mw, self.n_gen)):
+            if value is None:
+                continue
+            arr = np.asarray(value, dtype=float)
+            if arr.shape != (n,) or not np.isfinite(arr).all():
+                raise UsageError(f"The {name!r} parameter of Network.with_values must be "
+                                 f"{n} finite numbers. Got shape {arr.shape} instead.")
+            changes[name] = arr
+        if "load_mw" in changes:
+            changes["critical_mw"] = _critical_mw(self.fac_bus, self.fac_demand_mw,
+                                                  changes["load_mw"])
+        new = dataclasses.replace(self, **changes)
+        shared = {"solver": self.solver}  # factorised now, so that every derived net shares it
+        for name in ("incidence", "branch_csr", "live_branch", "has_shift"):
+            if name in self.__dict__:
+                shared[name] = self.__dict__[name]
+        new.__dict__.update(shared)
+        return new
+
 
 @dataclass(frozen=True, eq=False)
 class State:
@@ -501,6 +556,13 @@ class State:
         return State(*masks, ids=self.ids)
 
 
+def _critical_mw(fac_bus: np.ndarray, fac_demand_mw: np.ndarray, load_mw: np.ndarray) -> np.ndarray:
+    """Part of each bus's load that feeds critical facilities: their demand, at most the
+    bus's (positive) load."""
+    fed = np.bincount(fac_bus, weights=fac_demand_mw, minlength=len(load_mw))
+    return np.minimum(fed, np.maximum(load_mw, 0.0))
+
+
 def compile_grid(grid: Grid) -> Network:
     """Compile a :class:`Grid` into a :class:`Network`.
 
@@ -558,7 +620,6 @@ def compile_grid(grid: Grid) -> Network:
             )
         return values
 
-    n = len(bus_ids)
     load = finite("bus", buses, "load_mw")
     finite("bus", buses, "gs_mw")
     finite("generator", gens, "p_mw")
@@ -569,7 +630,7 @@ def compile_grid(grid: Grid) -> Network:
                       + np.abs(gens["p_mw"].to_numpy(float)).sum() + pmax[np.isfinite(pmax)].sum())
         pmax = np.where(np.isinf(pmax), max(big, 1e4), pmax)
     fac_demand = facs["demand_mw"].to_numpy(float)
-    crit = np.minimum(np.bincount(fac_bus, weights=fac_demand, minlength=n), np.maximum(load, 0))
+    crit = _critical_mw(fac_bus, fac_demand, load)
 
     return Network(
         name=grid.name,
