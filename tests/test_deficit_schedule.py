@@ -108,26 +108,42 @@ def test_protected_groups_go_off_only_in_hours_when_supply_does_not_allow(
 
 
 def test_flows_stay_within_ratings_after_switching(tmp_path: Path) -> None:
-    # Enough capacity (100 MW for 90), but line l3 is rated 35 MW for bus 3's 40 MW:
-    # the engine finds the overload and group C is switched off for it (a network off),
-    # in every block; then no branch is overloaded in any hour.
+    # Enough capacity (100 MW for 90), but line l3 is rated 35 MW for bus 3's 40 MW and
+    # bus 3 has no generation to redispatch: the engine's redispatch would shed 5 MW at
+    # bus 3, so group C (bus 3) is switched off for it (a network off) in every block;
+    # then no branch is overloaded in any hour and nothing else is shed.
     grid = star(ratings=(1000.0, 1000.0, 35.0))
     s = schedule(grid, hours=4, groups_file=groups_file(tmp_path), block_h=2)
     doc = s.to_dict()
     assert [h["off"] for h in doc["hours"]] == [["C"]] * 4
     assert [h["network_off"] for h in doc["hours"]] == [["C"]] * 4
-    assert all(h["overloaded"] == [] for h in doc["hours"])
-    ctx = _Hours(grid, s.demand, s.capacity, s.groups, s.groups.part_mw(s.demand),
-                 np.isin(np.arange(4), s.groups.part_bus))
+    assert all(h["overloaded"] == [] and h["network_shed_mw"] == 0 for h in doc["hours"])
     for h in range(4):
-        imp = _assess_hour(ctx, s.off[h], h)
+        imp = s.impact(h)
         assert not imp.overloaded.any()
-        assert np.abs(imp.flow_mw).max() <= 30.0 + 1e-9  # l2 carries 30 MW
-    # without the repair the overload stays and is reported hour by hour
-    raw = schedule(grid, hours=4, groups_file=groups_file(tmp_path), block_h=2,
-                   repair_flows=False)
-    assert raw.overloaded == (("l3",),) * 4
-    assert any("overload" in n for n in raw.notes)
+        assert np.abs(imp.flow_mw).tolist() == pytest.approx([20.0, 30.0, 0.0])
+    assert doc["unserved_mwh"] == pytest.approx(4 * 40.0)
+
+
+def test_redispatch_relieves_an_overload_before_any_group_goes_off() -> None:
+    # As above, with a 50 MW unit at bus 3 that the schedule leaves at 0: moving 5 MW
+    # (at least) to it keeps l3 within 35 MW, so no group is off; the hours say so.
+    grid = make_grid(
+        [{"id": "g", "ref": True},
+         *({"id": b, "load_mw": mw, "customers": 100}
+           for b, mw in (("1", 20.0), ("2", 30.0), ("3", 40.0)))],
+        [{"id": f"l{b}", "from_bus": "g", "to_bus": b, "x_pu": 0.1, "rating_mw": r}
+         for b, r in zip("123", (1000.0, 1000.0, 35.0), strict=True)],
+        [{"id": "G", "bus": "g", "p_mw": 90.0, "pmax_mw": 100.0},
+         {"id": "G3", "bus": "3", "p_mw": 0.0, "pmax_mw": 50.0}],
+    )
+    s = schedule(grid, hours=2, groups=3, block_h=1)
+    assert s.nothing_to_schedule
+    assert s.redispatch_mw.tolist() == pytest.approx([10.0, 10.0])  # 5 MW down, 5 MW up
+    assert abs(s.impact(0).flow_mw[2]) <= 35.0 + 1e-6
+    assert s.served_mw.tolist() == pytest.approx([90.0, 90.0])
+    raw = schedule(grid, hours=2, groups=3, block_h=1, repair_flows=False)
+    assert raw.redispatch_mw.tolist() == pytest.approx([10.0, 10.0])  # the check still runs
 
 
 def test_an_islands_capacity_serves_only_that_island() -> None:

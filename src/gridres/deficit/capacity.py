@@ -11,9 +11,9 @@ a capacity in one island serves only that island) and its alive generators' ``pm
    are cut) count for at most the limit in total; the schedule also keeps the net flow
    into the grid through the ties within the limit (:mod:`.schedule`);
 3. *a system figure per hour* (``share`` × the peak demand of the horizon, a fixed
-   ``mw``, or ``per_hour_mw`` from a file): every alive generator is scaled by the same
+   ``mw``, or ``per_hour_mw`` from a file): every alive generator is derated by the same
    factor so that the total is that figure, never above what steps 1-2 left (the cap is
-   noted).
+   noted). A figure says how much, not where: the same share of every unit is lost.
 
 Each hour's dispatch (:meth:`Capacity.dispatch`) follows the demand it must serve,
 starting from the case's scheduled ``p_mw`` (within each generator's available
@@ -39,7 +39,7 @@ from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.model import Grid, State
 from gridres.topology import components, effective, islands
 
-__all__ = ["Capacity", "available_capacity", "read_capacity_file"]
+__all__ = ["Capacity", "available_capacity", "read_capacity_file", "follow_schedule"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,18 +110,51 @@ class Capacity:
         avail = self.gen_mw[hour]
         gi = np.where(self.state.gen, self.island[net.gen_bus], -1)
         on = gi >= 0
-        at = np.maximum(gi, 0)
-        n_isl = self.n_islands
-        cap = np.bincount(gi[on], weights=avail[on], minlength=n_isl)
-        sched = np.where(on, np.clip(net.gen_p_mw, 0.0, avail), 0.0)
-        total = np.bincount(gi[on], weights=sched[on], minlength=n_isl)
-        room = np.where(on, avail - sched, 0.0)
-        total_room = np.bincount(gi[on], weights=room[on], minlength=n_isl)
-        need = np.clip(need_mw, 0.0, cap)
-        down = np.divide(need, total, out=np.zeros(n_isl), where=total > 0)
-        up = np.divide(need - total, total_room, out=np.zeros(n_isl), where=total_room > 0)
-        out = np.where((need <= total)[at], sched * down[at], sched + room * up[at])
-        return np.where(on, np.clip(out, 0.0, avail), 0.0)
+        cap = np.bincount(gi[on], weights=avail[on], minlength=self.n_islands)
+        out = np.zeros(net.n_gen)
+        out[on] = follow_schedule(net.gen_p_mw[on], avail[on], gi[on],
+                                  np.clip(need_mw, 0.0, cap))
+        return out
+
+
+def follow_schedule(sched_mw: np.ndarray, avail_mw: np.ndarray, pool: np.ndarray,
+                    target_mw: np.ndarray) -> np.ndarray:
+    """Outputs that add up to ``target_mw`` in every pool, starting from a schedule.
+
+    The schedule (clipped to ``[0, avail]``) is scaled down in proportion where the
+    target is below its total; above, the rest is shared in proportion to headroom
+    (``avail - sched``). Every output stays within ``[0, avail]``.
+
+    Parameters
+    ----------
+    sched_mw, avail_mw : ndarray, shape (n,)
+    pool : ndarray of int, shape (n,)
+        Pool (island) of every unit, ``0 .. P-1``.
+    target_mw : ndarray, shape (P,)
+        At most the pool's total ``avail_mw``.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sched, avail, pool = np.array([10.0, 30.0]), np.array([20.0, 40.0]), np.zeros(2, int)
+    >>> follow_schedule(sched, avail, pool, np.array([20.0])).tolist()  # down: 1:3
+    [5.0, 15.0]
+    >>> follow_schedule(sched, avail, pool, np.array([50.0])).tolist()  # up: headroom 1:1
+    [15.0, 35.0]
+    """
+    n_pool = len(target_mw)
+    sched = np.clip(sched_mw, 0.0, avail_mw)
+    room = avail_mw - sched
+    total = np.bincount(pool, weights=sched, minlength=n_pool)
+    total_room = np.bincount(pool, weights=room, minlength=n_pool)
+    down = np.divide(target_mw, total, out=np.zeros(n_pool), where=total > 0)
+    up = np.divide(target_mw - total, total_room, out=np.zeros(n_pool), where=total_room > 0)
+    out = np.where((target_mw <= total)[pool], sched * down[pool], sched + room * up[pool])
+    return np.clip(out, 0.0, avail_mw)
 
 
 def _derate(grid: Grid, derate: float | Mapping[str, float] | None) -> np.ndarray:

@@ -35,8 +35,12 @@ relaxation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +58,7 @@ logger = logging.getLogger(__name__)
 METHODS = ("auto", "milp", "heuristic")
 MILP_MAX_BINARIES = 600
 #: Relative optimality gap at which the programme stops.
-MIP_REL_GAP = 1e-4
+MIP_REL_GAP = 1e-6
 #: Cost of a group off in two blocks back to back, as a share of the mean energy of an
 #: off block: between two schedules that switch off about the same energy, the one with
 #: shorter continuous outages wins.
@@ -309,6 +313,28 @@ def _excess(counts: np.ndarray, pools: list[np.ndarray]) -> float:
     return total
 
 
+@contextlib.contextmanager
+def _c_stdout_to_stderr() -> Iterator[None]:
+    """Send what the solver's C code prints to the process's standard output (HiGHS
+    prints a debug line in some MIP runs even with ``disp`` off) to standard error while
+    it runs: standard output carries the command line's one JSON document."""
+    try:
+        out = sys.__stdout__.fileno() if sys.__stdout__ is not None else None
+    except (OSError, ValueError):
+        out = None
+    if out is None:
+        yield
+        return
+    sys.__stdout__.flush()
+    saved = os.dup(out)
+    try:
+        os.dup2(2, out)
+        yield
+    finally:
+        os.dup2(saved, out)
+        os.close(saved)
+
+
 class _Rows:
     """Sparse constraint rows ``lo <= a x <= hi`` collected one at a time."""
 
@@ -399,10 +425,11 @@ def _lp(p: RotationProblem, m: _Model, integral: bool, time_limit_s: float):
     if integral:
         integrality[:n_x] = 1
         integrality[levels] = 1  # the pool's level is a whole number of blocks
-    res = milp(np.array(cost), constraints=rows.constraint(n_var), integrality=integrality,
-               bounds=Bounds(np.zeros(n_var), np.array(ub)),
-               options={"time_limit": float(time_limit_s), "mip_rel_gap": MIP_REL_GAP,
-                        "disp": False})
+    with _c_stdout_to_stderr():
+        res = milp(np.array(cost), constraints=rows.constraint(n_var),
+                   integrality=integrality, bounds=Bounds(np.zeros(n_var), np.array(ub)),
+                   options={"time_limit": float(time_limit_s), "mip_rel_gap": MIP_REL_GAP,
+                            "disp": False})
     bound = getattr(res, "mip_dual_bound", None)
     bound = float(bound) if bound is not None and np.isfinite(bound) else None
     if res.x is None:

@@ -10,11 +10,17 @@ hour's available capacity and a dispatch that serves the hour's demand
 (:meth:`.Capacity.dispatch`). The grid and its network are never changed; an outage is a
 mask, a switched-off group is load left out of a derived network.
 
-Where the DC flow overloads a branch (``|flow| > rating_mw``) or the imports through
-tie branches exceed their limit, more rotation groups are switched off in that block,
-each time the one whose switching-off most reduces the excess (measured with the
-engine), and the rotation is solved again with them fixed; these network offs do not
-count for fairness. Overloads that switching cannot relieve are reported hour by hour.
+Where the DC flow overloads a branch (``|flow| > rating_mw``), generation is first
+redispatched within the hour's available capacity, as an operator would, by the
+engine's corrective programme (:func:`gridres.cascade.redispatch`: least generation
+moved, load shed only where no redispatch suffices). Where it still has to shed, the
+rotation groups holding most of that load are tried, and the one that leaves the least
+shedding in the block is switched off for the block (the one with the fewest hours off
+among equals), while the shedding falls; the rotation is then solved again with those
+groups fixed. Such network offs do not count for fairness. Shedding that no group
+relieves stays with the engine's redispatch (load curtailed at single buses), reported
+hour by hour as ``network_shed_mw``, as is any overload left. Imports through tie branches stay
+within their limit by construction (:mod:`.capacity`) and are checked too.
 
 When capacity covers demand in every hour there is nothing to schedule: the result has
 no group off and says so in its notes (the command line exits 0).
@@ -25,12 +31,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gridres.cascade import redispatch
 from gridres.deficit.capacity import Capacity, available_capacity, read_capacity_file
 from gridres.deficit.groups import Groups, form_groups, read_groups
 from gridres.deficit.metrics import fairness, hours_off, longest_off_h, switching_operations
@@ -38,7 +45,7 @@ from gridres.deficit.profiles import Demand, Profile, get_profile, hourly_times
 from gridres.deficit.rotation import Rotation, RotationProblem, solve_rotation
 from gridres.errors import UsageError
 from gridres.impact import Impact, assess
-from gridres.model import Grid, State
+from gridres.model import Grid, Network, State
 
 __all__ = ["Schedule", "schedule", "DEFAULT_START", "NOTHING_TO_SCHEDULE"]
 
@@ -49,8 +56,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_START = "2025-01-06T00:00"
 #: The note of a schedule with nothing to switch off.
 NOTHING_TO_SCHEDULE = "capacity covers demand in every hour: nothing to switch off"
-#: Rounds of network repair (switch off more, solve the rotation again) at most.
-REPAIR_ROUNDS = 3
+#: Times the rotation is solved again with the network offs fixed, at most.
+REPAIR_ROUNDS = 1
 _TOL = 1e-6
 
 
@@ -74,6 +81,11 @@ class Schedule:
         Demand of every group.
     served_mw, served_island_mw : ndarray, shape (H,) and (H, n_islands)
         Demand served (load plus fixed demand), as the engine computes it.
+    redispatch_mw : ndarray, shape (H,)
+        Generation moved in every hour to keep branches within their ratings.
+    network_shed_mw : ndarray, shape (H,)
+        Load the engine's redispatch still had to shed for the network (0 where the
+        groups off suffice).
     overloaded : tuple of tuple of str, length H
         Branches still overloaded in every hour (and ``"import"`` where the imports
         through the ties exceed their limit).
@@ -91,6 +103,8 @@ class Schedule:
     group_mw: np.ndarray
     served_mw: np.ndarray
     served_island_mw: np.ndarray
+    redispatch_mw: np.ndarray
+    network_shed_mw: np.ndarray
     overloaded: tuple[tuple[str, ...], ...]
     block_h: int
     notes: tuple[str, ...]
@@ -125,6 +139,15 @@ class Schedule:
     def protected_off(self) -> np.ndarray:
         """Hours in which a protected group is off, shape (H,) bool."""
         return (self.off & self.groups.protected[None, :]).any(axis=1)
+
+    def impact(self, hour: int) -> Impact:
+        """The engine's assessment of ``hour`` of the schedule (after the redispatch that
+        keeps branches within their ratings, where one was needed)."""
+        part_mw = self.groups.part_mw(self.demand)
+        in_part = np.zeros(self.grid.network.n_bus, dtype=bool)
+        in_part[self.groups.part_bus] = True
+        ctx = _Hours(self.grid, self.demand, self.capacity, self.groups, part_mw, in_part)
+        return _check_hour(ctx, self.off[hour], hour).impact
 
     def metrics(self) -> dict[str, Any]:
         """Hours off, longest outage and switching operations per group, fairness."""
@@ -187,6 +210,8 @@ class Schedule:
             "off": [ids[j] for j in np.flatnonzero(self.off[h])],
             "network_off": [ids[j] for j in np.flatnonzero(self.network_off[h])],
             "protected_off": bool(self.protected_off()[h]),
+            "redispatch_mw": round(float(self.redispatch_mw[h]), 6),
+            "network_shed_mw": round(float(self.network_shed_mw[h]), 6),
             "overloaded": list(self.overloaded[h]),
         } for h, t in enumerate(self.times)]
         dark_mwh = float(self.demand.bus_mw[:, self.groups.dark_buses].sum())
@@ -241,11 +266,12 @@ class _Hours:
     groups: Groups
     part_mw: np.ndarray  # (H, n_parts)
     in_part: np.ndarray  # (n_bus,) bool
+    checked: dict = field(default_factory=dict)  # (hour, groups off) -> _Check
 
 
-def _assess_hour(ctx: _Hours, off_row: np.ndarray, h: int) -> Impact:
+def _assess_hour(ctx: _Hours, off_row: np.ndarray, h: int) -> tuple[Network, Impact]:
     """The engine on the outage state with hour ``h``'s loads, ``off_row`` (G,) groups
-    off, and a dispatch that serves the rest."""
+    off, and a dispatch that serves the rest: the hour's network and its impact."""
     grid, cap, groups = ctx.grid, ctx.capacity, ctx.groups
     net = grid.network
     on = ~off_row[groups.part_group]
@@ -258,59 +284,110 @@ def _assess_hour(ctx: _Hours, off_row: np.ndarray, h: int) -> Impact:
                        minlength=cap.n_islands)
     p = cap.dispatch(grid, h, need)
     hnet = net.with_values(load_mw=load, gen_p_mw=p, gen_pmax_mw=cap.gen_mw[h])
-    return assess(hnet, cap.state)
+    return hnet, assess(hnet, cap.state)
 
 
-def _excess_mw(ctx: _Hours, imp: Impact) -> tuple[float, tuple[str, ...]]:
-    """MW above ratings summed over overloaded branches, plus imports above their limit;
-    and the names of what is over."""
-    net = ctx.grid.network
-    over = np.flatnonzero(imp.overloaded)
-    excess = float((np.abs(imp.flow_mw[over]) - net.rating_mw[over]).sum())
-    names = tuple(net.branch_ids[over])
+@dataclass(frozen=True, eq=False)
+class _Check:
+    """The engine's view of one hour of a schedule."""
+
+    impact: Impact  # after redispatch where the dispatch overloaded a branch
+    redispatch_mw: float  # generation moved to relieve overloads
+    network_shed: np.ndarray | None  # (n_bus,) load the redispatch had to shed, or None
+    overloaded: tuple[str, ...]  # branches still overloaded (and "import" above its limit)
+
+
+def _check_hour(ctx: _Hours, off_row: np.ndarray, h: int) -> _Check:
+    """Assess hour ``h``; where a branch is overloaded, redispatch generation within the
+    hour's available capacity (:func:`gridres.cascade.redispatch`), shedding only what
+    no redispatch can avoid."""
+    key = (h, np.packbits(off_row).tobytes())
+    if key in ctx.checked:  # the same hour with the same groups off: the same answer
+        return ctx.checked[key]
+    hnet, imp = _assess_hour(ctx, off_row, h)
+    moved, shed = 0.0, None
+    if imp.overloaded.any():
+        new, moved = redispatch(hnet, imp)
+        cut = np.maximum(imp.served_mw - new.served_mw, 0.0)
+        if cut.sum() > _TOL:
+            shed = cut
+        imp = new
+    names = tuple(ctx.grid.network.branch_ids[imp.overloaded])
     cap = ctx.capacity
-    if len(cap.ties):
+    if len(cap.ties):  # the capacity step keeps imports within the limit; verify
+        net = ctx.grid.network
         k = cap.ties
         out_f, out_t = cap.outside[net.f[k]], cap.outside[net.t[k]]
         flow = imp.flow_mw[k]
         imports = float(np.where(out_f & ~out_t, flow, 0.0).sum()
                         + np.where(out_t & ~out_f, -flow, 0.0).sum())
         if imports > cap.import_limit_mw + 1e-6:
-            excess += imports - cap.import_limit_mw
             names = (*names, "import")
-    return excess, names
+    ctx.checked[key] = _Check(imp, float(moved), shed, names)
+    return ctx.checked[key]
 
 
-def _repair_block(ctx: _Hours, off: np.ndarray, hrs: np.ndarray, bad: np.ndarray,
-                  excess: float, hours_so_far: np.ndarray) -> list[int]:
-    """Rotation groups to switch off in the block of hours ``hrs`` so that the excess of
-    its ``bad`` hours falls, one at a time (engine-measured). Among the groups that
-    relieve nearly as much as the best one (within 10 % of its relief), the one with the
-    fewest hours off so far goes, so that network offs rotate too."""
-    rot = ~ctx.groups.protected
+#: Groups tried per step of a network repair: those holding most of the load the
+#: redispatch had to shed.
+REPAIR_CANDIDATES = 3
+
+
+def _repair_block(ctx: _Hours, off: np.ndarray, hrs: np.ndarray, checks: list[_Check],
+                  hours_so_far: np.ndarray) -> tuple[list[int], dict[int, _Check]]:
+    """Rotation groups to switch off in the block of hours ``hrs`` because the network
+    cannot carry the load. Where the redispatch had to shed, the groups holding most of
+    that load are candidates; the one whose switching-off leaves the least overload
+    (the engine's flow before redispatch, summed over the block; ties: the fewest hours
+    off so far) goes off if the redispatch then sheds less, and so on.
+    Returns the groups and the block's hours checked with them off."""
+    groups = ctx.groups
+    net = ctx.grid.network
+    rot = ~groups.protected
+    part_rot = rot[groups.part_group]
     added: list[int] = []
-    off = off.copy()
-    energy = ctx.part_mw[hrs].sum(axis=0)
-    group_energy = np.bincount(ctx.groups.part_group, weights=energy,
-                               minlength=len(ctx.groups))
-    while excess > _TOL:
-        cand = np.flatnonzero(rot & ~off[hrs[0]])
+    row = off[hrs[0]].copy()
+    now = {int(h): checks[h] for h in hrs}
+
+    def shed_of(cs: dict[int, _Check]) -> float:
+        return sum(float(c.network_shed.sum()) for c in cs.values() if c.network_shed is not None)
+
+    def overload(trial: np.ndarray) -> float:
+        total = 0.0
+        for h in now:
+            imp = _assess_hour(ctx, trial, h)[1]
+            k = imp.overloaded
+            total += float((np.abs(imp.flow_mw[k]) - net.rating_mw[k]).sum())
+        return total
+
+    current = shed_of(now)
+    while current > _TOL:
+        score = np.zeros(len(groups))
+        for h, c in now.items():
+            if c.network_shed is None:
+                continue
+            take = np.where(part_rot, np.minimum(c.network_shed[groups.part_bus],
+                                                 ctx.part_mw[h]), 0.0)
+            score += np.bincount(groups.part_group, weights=take, minlength=len(groups))
+        cand = np.flatnonzero(rot & ~row & (score > _TOL))
         if not len(cand):
             break
-        trial = np.empty(len(cand))
-        for j, g in enumerate(cand):
-            row = off.copy()
-            row[hrs, g] = True
-            trial[j] = sum(_excess_mw(ctx, _assess_hour(ctx, row[h], h))[0] for h in bad)
-        best = trial.min()
-        if best >= excess - _TOL:
+        cand = cand[np.lexsort((hours_so_far[cand], -score[cand]))][:REPAIR_CANDIDATES]
+        excess = []
+        for g in cand:
+            trial = row.copy()
+            trial[g] = True
+            excess.append(overload(trial))
+        g = int(cand[np.lexsort((hours_so_far[cand], np.array(excess)))[0]])
+        trial = row.copy()
+        trial[g] = True
+        checked = {h: _check_hour(ctx, trial, h) for h in now}
+        left = shed_of(checked)
+        if not left < current - _TOL:
             break
-        near = np.flatnonzero(trial <= best + 0.1 * (excess - best))
-        j = near[np.lexsort((group_energy[cand[near]], hours_so_far[cand[near]]))[0]]
-        off[hrs, cand[j]] = True
-        added.append(int(cand[j]))
-        excess = float(trial[j])
-    return added
+        row = trial
+        added.append(g)
+        now, current = checked, left
+    return added, now
 
 
 def _problem(groups: Groups, capacity: Capacity, demand: Demand, part_mw: np.ndarray,
@@ -462,41 +539,55 @@ def schedule(
     blk = np.arange(hours) // block_h
     t0 = time.perf_counter()
     say = progress or (lambda message: None)
+    group_mw = grp.group_mw(demand)
+    best = None  # (unserved MWh, rotation, off, forced, checks)
     for round_ in range(REPAIR_ROUNDS + 1):
         problem = _problem(grp, cap, demand, part_mw, int(block_h), forced, seed)
         say(f"solving the rotation of {len(grp)} groups over {hours} h"
             + (f" (network repair, round {round_})" if round_ else ""))
         rot = solve_rotation(problem, method, time_limit_s=time_limit_s)
         say(f"checking {hours} h with the engine's DC flow")
-        impacts = [_assess_hour(ctx, rot.off[h], h) for h in range(hours)]
-        checks = [_excess_mw(ctx, imp) for imp in impacts]
-        if not repair_flows or round_ == REPAIR_ROUNDS:
-            break
+        off = rot.off.copy()
+        checks = [_check_hour(ctx, off[h], h) for h in range(hours)]
         added = False
-        so_far = rot.off.sum(axis=0).astype(float)
-        for b in range(n_blocks):
-            hrs = np.flatnonzero(blk == b)
-            bad = hrs[[checks[h][0] > _TOL for h in hrs]]
-            if not len(bad):
-                continue
-            extra = _repair_block(ctx, rot.off, hrs, bad, sum(checks[h][0] for h in bad),
-                                  so_far)
-            if extra:
-                forced[b, extra] = True
-                so_far[extra] += len(hrs)
-                added = True
+        if repair_flows:
+            so_far = off.sum(axis=0).astype(float)
+            for b in range(n_blocks):
+                hrs = np.flatnonzero(blk == b)
+                if all(checks[h].network_shed is None for h in hrs):
+                    continue
+                extra, fixed = _repair_block(ctx, off, hrs, checks, so_far)
+                if extra:
+                    forced[b, extra] = True
+                    off[np.ix_(hrs, extra)] = True
+                    so_far[extra] += len(hrs)
+                    for h, c in fixed.items():
+                        checks[h] = c
+                    added = True
+        # the schedule as repaired: rotation groups plus network offs; each repair was
+        # checked with the engine, and solving the rotation again with the network offs
+        # fixed may do better or worse: the least energy not served wins
+        lost = float((group_mw * off).sum()) + sum(
+            float(c.network_shed.sum()) for c in checks if c.network_shed is not None)
+        if best is None or lost < best[0] - _TOL * max(lost, 1.0):
+            best = (lost, rot, off, forced.copy(), checks)
         if not added:
             break
     logger.debug("schedule: %d rounds, %.2f s", round_ + 1, time.perf_counter() - t0)
+    _, rot, off, forced, checks = best
     notes += list(rot.notes)
     served_isl = np.zeros((hours, cap.n_islands))
-    for h, imp in enumerate(impacts):
+    for h, check in enumerate(checks):
+        imp = check.impact
         alive = imp.island >= 0
         served_isl[h] = np.bincount(cap.island[alive], weights=(imp.served_mw
                                                                 + imp.fixed_mw)[alive],
                                     minlength=cap.n_islands)
-    network_off = forced[blk] & rot.off
-    overloaded = tuple(c[1] for c in checks)
+    network_off = forced[blk] & off
+    overloaded = tuple(c.overloaded for c in checks)
+    redispatch_mw = np.array([c.redispatch_mw for c in checks])
+    network_shed = np.array([0.0 if c.network_shed is None else float(c.network_shed.sum())
+                             for c in checks])
     if rot.short.any():
         hrs = np.flatnonzero(rot.short.any(axis=1))
         notes.append(f"supply does not allow every protected group in {len(hrs)} hour(s) "
@@ -506,19 +597,26 @@ def schedule(
         hrs = np.flatnonzero(rot.uncovered_mw.any(axis=1))
         notes.append(f"in {len(hrs)} hour(s) even every group off leaves demand above "
                      "capacity (fixed demand such as shunts): the engine sheds what remains")
+    if redispatch_mw.any():
+        notes.append(f"in {int((redispatch_mw > 0).sum())} hour(s) generation is "
+                     "redispatched to keep branches within their ratings (see each hour's "
+                     "'redispatch_mw')")
+    if network_shed.any():
+        notes.append(f"in {int((network_shed > 0).sum())} hour(s) the network cannot carry "
+                     "the load even with every useful group off: the engine sheds "
+                     f"{network_shed.sum():,.1f} MWh more (see each hour's 'network_shed_mw')")
     if any(overloaded):
         n = sum(1 for o in overloaded if o)
-        notes.append(f"{n} hour(s) keep an overload that switching groups off does not "
-                     "relieve (see each hour's 'overloaded')")
+        notes.append(f"{n} hour(s) keep an overload that neither redispatch nor switching "
+                     "groups off relieves (see each hour's 'overloaded')")
     if rot.fairness_excess > 0:
         notes.append("equal hours off within one block could not hold in every pool "
                      f"(excess {rot.fairness_excess:g} block(s))")
     if len(grp.dark_buses):
         notes.append(f"{len(grp.dark_buses)} load bus(es) are in islands without generation: "
                      "dark in every hour, in no group")
-    off = rot.off
     if not off.any():
         notes.insert(0, NOTHING_TO_SCHEDULE)
-    return Schedule(grid, demand, cap, grp, rot, off, network_off, grp.group_mw(demand),
-                    served_isl.sum(axis=1), served_isl, overloaded, int(block_h),
-                    tuple(notes))
+    return Schedule(grid, demand, cap, grp, rot, off, network_off, group_mw,
+                    served_isl.sum(axis=1), served_isl, redispatch_mw, network_shed,
+                    overloaded, int(block_h), tuple(notes))
