@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from gridres.deficit.profiles import Demand
-from gridres.errors import GridError, InputNotFound, UsageError
+from gridres.deficit.tables import ROW_OFFSET, read_table
+from gridres.errors import GridError, UsageError
 from gridres.model import Grid, State
 from gridres.topology import components, effective, islands
 
@@ -354,22 +355,12 @@ def read_capacity_file(path: str | Path, times: pd.DatetimeIndex) -> np.ndarray:
         without a row (the message names the row or the hour).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputNotFound(f"{path}: no such capacity file (CSV or Parquet)")
-    try:
-        if path.suffix.lower() == ".parquet":
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
-            ValueError) as exc:
-        raise GridError(f"{path}: not a readable capacity file ({exc})") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
+    df = read_table(path, "capacity")
     time_col = "time" if "time" in df.columns else "hour" if "hour" in df.columns else None
     if time_col is None or "capacity_mw" not in df.columns:
         raise GridError(f"{path}: a capacity file has columns time (or hour) and capacity_mw; "
                         f"found {', '.join(df.columns) or 'none'}")
-    rows = np.arange(len(df)) + 2
+    rows = np.arange(len(df)) + ROW_OFFSET
     values = pd.to_numeric(df["capacity_mw"], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if len(bad):

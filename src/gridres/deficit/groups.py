@@ -44,10 +44,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
 
 from gridres.deficit.profiles import PROTECTED_KINDS, Demand, protected_mw
-from gridres.errors import GridError, InputNotFound, UsageError
+from gridres.deficit.tables import ROW_OFFSET, read_table
+from gridres.errors import GridError, UsageError
 from gridres.model import Grid, UnknownIdError
+from gridres.scenarios.hazard import asset_geometry
+from gridres.topology import islands
 
 __all__ = ["Groups", "form_groups", "read_groups", "bus_positions_km", "PROTECT_MODES"]
 
@@ -119,8 +124,6 @@ def bus_positions_km(grid: Grid) -> np.ndarray | None:
     coordinates. Lon/lat are projected around the mean latitude (equirectangular)."""
     if not grid.has_geometry:
         return None
-    from gridres.scenarios.hazard import asset_geometry
-
     geo = asset_geometry(grid, who="groups")
     xy = np.full((len(grid.buses), 2), np.nan)
     for i, p in enumerate(geo.bus):
@@ -135,9 +138,6 @@ def bus_positions_km(grid: Grid) -> np.ndarray | None:
 def _graph_positions(grid: Grid, buses: np.ndarray, rng: np.random.Generator,
                      alive_branch: np.ndarray) -> np.ndarray:
     """Hop distances of ``buses`` to up to 8 landmark buses (farthest-point), (n, L)."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import shortest_path
-
     net = grid.network
     k = np.flatnonzero(alive_branch)
     adj = sp.coo_matrix((np.ones(len(k)), (net.f[k], net.t[k])),
@@ -216,6 +216,20 @@ def _balance(pos: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int,
             break
         labels[best] = other[best]
     return labels
+
+
+def _lit_load(grid: Grid, island: np.ndarray | None,
+              energized: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Island of every bus (default: the intact grid's), whether it is alive in an island
+    with generation, and its positive load (MW) if in service."""
+    net = grid.network
+    if island is None:
+        island = islands(net, net.intact())
+    n_isl = int(island.max()) + 1 if (island >= 0).any() else 0
+    energized = np.ones(n_isl, dtype=bool) if energized is None else np.asarray(energized)
+    lit = (island >= 0) & energized[np.maximum(island, 0)]
+    load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
+    return island, lit, load
 
 
 def _partition(pos: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
@@ -306,15 +320,8 @@ def form_groups(
         raise UsageError(f"The 'groups' parameter must be an int >= 1. Got {n_groups!r} "
                          "instead.")
     net = grid.network
-    if island is None:
-        from gridres.topology import islands
-
-        island = islands(net, net.intact())
-    n_isl = int(island.max()) + 1 if (island >= 0).any() else 0
-    energized = np.ones(n_isl, dtype=bool) if energized is None else np.asarray(energized)
-    load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
+    island, lit, load = _lit_load(grid, island, energized)
     has_load = load > 0
-    lit = (island >= 0) & energized[np.maximum(island, 0)]
     dark = np.flatnonzero(has_load & ~lit)
     kinds = grid.facilities["kind"].astype(str).str.lower().to_numpy()
     crit_bus = np.zeros(net.n_bus, dtype=bool)
@@ -430,21 +437,11 @@ def read_groups(path: str | Path, grid: Grid, *, island: np.ndarray | None = Non
         On a bus id the grid does not have.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputNotFound(f"{path}: no such groups file (CSV or Parquet)")
-    try:
-        if path.suffix.lower() == ".parquet":
-            df = pd.read_parquet(path).astype(str)
-        else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
-            ValueError) as exc:
-        raise GridError(f"{path}: not a readable groups file ({exc})") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
+    df = read_table(path, "groups")
     if not {"bus", "group"} <= set(df.columns):
         raise GridError(f"{path}: a groups file has columns bus, group (and optionally "
                         f"protected); found {', '.join(df.columns) or 'none'}")
-    rows = np.arange(len(df)) + 2
+    rows = np.arange(len(df)) + ROW_OFFSET
     bus_ids = df["bus"].astype(str).str.strip()
     names = df["group"].astype(str).str.strip()
     empty = np.flatnonzero((names == "").to_numpy())
@@ -470,20 +467,13 @@ def read_groups(path: str | Path, grid: Grid, *, island: np.ndarray | None = Non
     else:
         flags_a = np.zeros(len(df), dtype=bool)
     net = grid.network
-    if island is None:
-        from gridres.topology import islands
-
-        island = islands(net, net.intact())
-    n_isl = int(island.max()) + 1 if (island >= 0).any() else 0
-    energized = np.ones(n_isl, dtype=bool) if energized is None else np.asarray(energized)
-    load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
+    island, lit, load = _lit_load(grid, island, energized)
     listed = np.zeros(net.n_bus, dtype=bool)
     listed[pos] = True
     missing = np.flatnonzero((load > 0) & ~listed)
     if len(missing):
         raise GridError(f"{path}: load bus {net.bus_ids[missing[0]]!r} has no group "
                         f"({len(missing)} load bus(es) missing); give every load bus a group")
-    lit = (island >= 0) & energized[np.maximum(island, 0)]
     keep = (load[pos] > 0) & lit[pos]
     codes, uniq = pd.factorize(names[keep], sort=False)
     k = len(uniq)

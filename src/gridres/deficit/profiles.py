@@ -73,6 +73,7 @@ every hour of the horizon; buses or classes not listed keep their static load.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 from collections.abc import Mapping
@@ -83,7 +84,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from gridres.errors import GridError, InputNotFound, UsageError
+from gridres.deficit.tables import ROW_OFFSET, read_table
+from gridres.errors import GridError, UsageError
 from gridres.model import Grid, UnknownIdError
 
 __all__ = [
@@ -584,24 +586,7 @@ def read_profile(path: str | Path) -> FileProfile:
         non-numeric values, duplicate rows (the message names the row).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputNotFound(f"{path}: no such profile file (CSV or Parquet)")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            df = pd.read_parquet(path)
-            df = df.astype({c: str for c in df.columns if c in ("bus", "class")})
-        elif suffix == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-        else:
-            raise UsageError(f"{path}: unknown profile file type {suffix!r}; use .csv or "
-                             ".parquet")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            OSError, ValueError) as exc:
-        if isinstance(exc, UsageError):
-            raise
-        raise GridError(f"{path}: not a readable profile file ({exc})") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
+    df = read_table(path, "profile")
     time_col = "time" if "time" in df.columns else "hour" if "hour" in df.columns else None
     key = [c for c in ("bus", "class") if c in df.columns]
     value = [c for c in ("factor", "mw") if c in df.columns]
@@ -610,7 +595,7 @@ def read_profile(path: str | Path) -> FileProfile:
                         f"and factor or mw; found {', '.join(df.columns) or 'none'}")
     if df.empty:
         raise GridError(f"{path}: no profile rows")
-    rows = np.arange(len(df)) + 2  # as a spreadsheet numbers them (header is row 1)
+    rows = np.arange(len(df)) + ROW_OFFSET
     values = pd.to_numeric(df[value[0]], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if len(bad):
@@ -669,8 +654,6 @@ def get_profile(spec: str | Profile | None) -> Profile:
         return TypicalProfile(season=season, day=day)
     if Path(spec).suffix.lower() in (".csv", ".parquet") or Path(spec).exists():
         return read_profile(spec)
-    import difflib
-
     close = difflib.get_close_matches(name, PROFILE_NAMES, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise UsageError(f"profile {spec!r} is neither a built-in profile ({', '.join(PROFILE_NAMES)}) "

@@ -41,11 +41,12 @@ from gridres.cascade import redispatch
 from gridres.deficit.capacity import Capacity, available_capacity, read_capacity_file
 from gridres.deficit.groups import Groups, form_groups, read_groups
 from gridres.deficit.metrics import fairness, hours_off, longest_off_h, switching_operations
-from gridres.deficit.profiles import Demand, Profile, get_profile, hourly_times
+from gridres.deficit.profiles import Demand, FlatProfile, Profile, get_profile, hourly_times
 from gridres.deficit.rotation import Rotation, RotationProblem, solve_rotation
 from gridres.errors import UsageError
 from gridres.impact import Impact, assess
 from gridres.model import Grid, Network, State
+from gridres.scenarios.elements import parse_tokens
 
 __all__ = ["Schedule", "schedule", "DEFAULT_START", "NOTHING_TO_SCHEDULE"]
 
@@ -248,8 +249,6 @@ class Schedule:
 
 def _static(grid: Grid, demand: Demand) -> Demand:
     """The static load as a one-hour demand (for the groups' ``load_mw``)."""
-    from gridres.deficit.profiles import FlatProfile
-
     return FlatProfile().demand(grid, demand.times[:1])
 
 
@@ -507,8 +506,6 @@ def schedule(
     if state is None:
         state = net.intact()
     if fail:
-        from gridres.scenarios.elements import parse_tokens
-
         pos = parse_tokens(fail, grid, where="fail")
         state = state.fail(pos["buses"], pos["branches"], pos["gens"])
     if capacity_file is not None:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from gridres.deficit.schedule import Schedule
@@ -161,8 +163,6 @@ def schedule_figure(s: Schedule) -> Figure:
     top.grid(True, color="#e5e5e5", linewidth=0.6)
     grid = np.where(s.off.T, 1.0, 0.0)
     grid[s.groups.protected] *= 2.0
-    from matplotlib.colors import ListedColormap
-
     bottom.pcolormesh(x, np.arange(len(s.groups) + 1), grid,
                       cmap=ListedColormap(["#f7f7f7", "#444444", "#b2182b"]), vmin=0, vmax=2,
                       edgecolors="white", linewidth=0.3)
@@ -182,8 +182,7 @@ def schedule_figure(s: Schedule) -> Figure:
 def group_layers(s: Schedule) -> dict[str, object] | None:
     """GeoDataFrames ``groups`` (areas) and ``group_buses`` (points); None where the
     grid's buses have no coordinates."""
-    import geopandas as gpd
-    import shapely
+    import geopandas as gpd  # heavy: only where a layer is written
 
     grid = s.grid
     if not grid.has_geometry:
