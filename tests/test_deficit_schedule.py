@@ -11,7 +11,6 @@ import pytest
 from builders import make_grid
 from gridres.deficit import NOTHING_TO_SCHEDULE, schedule
 from gridres.deficit.profiles import hourly_times
-from gridres.deficit.schedule import _assess_hour, _Hours
 from gridres.errors import UsageError
 from gridres.io import load_grid
 
@@ -123,6 +122,14 @@ def test_flows_stay_within_ratings_after_switching(tmp_path: Path) -> None:
         assert not imp.overloaded.any()
         assert np.abs(imp.flow_mw).tolist() == pytest.approx([20.0, 30.0, 0.0])
     assert doc["unserved_mwh"] == pytest.approx(4 * 40.0)
+    # relieved by the engine's shedding instead: 5 MW curtailed at bus 3, no group off
+    shed = schedule(grid, hours=4, groups_file=groups_file(tmp_path), block_h=2,
+                    network_relief="shed")
+    assert shed.nothing_to_schedule
+    assert shed.network_shed_mw.tolist() == pytest.approx([5.0] * 4)
+    assert shed.served_mw.tolist() == pytest.approx([85.0] * 4)
+    assert abs(shed.impact(0).flow_mw[2]) <= 35.0 + 1e-6
+    assert shed.unserved_mwh == pytest.approx(4 * 5.0)
 
 
 def test_redispatch_relieves_an_overload_before_any_group_goes_off() -> None:
@@ -142,7 +149,7 @@ def test_redispatch_relieves_an_overload_before_any_group_goes_off() -> None:
     assert s.redispatch_mw.tolist() == pytest.approx([10.0, 10.0])  # 5 MW down, 5 MW up
     assert abs(s.impact(0).flow_mw[2]) <= 35.0 + 1e-6
     assert s.served_mw.tolist() == pytest.approx([90.0, 90.0])
-    raw = schedule(grid, hours=2, groups=3, block_h=1, repair_flows=False)
+    raw = schedule(grid, hours=2, groups=3, block_h=1, network_relief="shed")
     assert raw.redispatch_mw.tolist() == pytest.approx([10.0, 10.0])  # the check still runs
 
 

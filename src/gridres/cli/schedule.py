@@ -73,6 +73,11 @@ def _derate(values: tuple[str, ...]) -> float | dict[str, float] | None:
 @click.option("--protect", type=click.Choice(["feeders", "buses"]), default="feeders",
               show_default=True,
               help="Keep on the feeders of critical facilities only, or their whole buses.")
+@click.option("--network-relief", type=click.Choice(["groups", "shed"]), default="groups",
+              show_default=True,
+              help="Where redispatch alone cannot keep branches within their ratings: "
+                   "switch whole groups off (a schedule of groups only), or let the engine "
+                   "shed load at single buses (less energy lost).")
 @click.option("--method", type=click.Choice(["auto", "milp", "heuristic"]), default="auto",
               show_default=True,
               help="milp: exact (HiGHS); heuristic: fast, with its gap to the LP bound; "
@@ -89,7 +94,8 @@ def command(grid: str, fails: tuple[str, ...], capacity_share: float | None,
             capacity_mw: float | None, capacity_file: str | None, derates: tuple[str, ...],
             ties: tuple[str, ...], import_limit_mw: float | None, profile: str | None,
             hours: int, n_groups: int, block_h: int, start: str | None,
-            groups_file: str | None, protect: str, method: str, time_limit_s: float,
+            groups_file: str | None, protect: str, network_relief: str, method: str,
+            time_limit_s: float,
             seed: int, as_json: bool, out: str | None) -> None:
     """Rotate planned outages between groups of customers when capacity is short.
 
@@ -123,7 +129,8 @@ def command(grid: str, fails: tuple[str, ...], capacity_share: float | None,
                      capacity_file=capacity_file, derate=_derate(derates), ties=ties,
                      import_limit_mw=import_limit_mw, groups=n_groups,
                      groups_file=groups_file, protect=protect, block_h=block_h,
-                     method=method, seed=seed, time_limit_s=time_limit_s,
+                     network_relief=network_relief, method=method, seed=seed,
+                     time_limit_s=time_limit_s,
                      progress=lambda message: status.update(message + "…"))
     doc = s.to_dict()
     if out:

@@ -13,13 +13,24 @@ mask, a switched-off group is load left out of a derived network.
 Where the DC flow overloads a branch (``|flow| > rating_mw``), generation is first
 redispatched within the hour's available capacity, as an operator would, by the
 engine's corrective programme (:func:`gridres.cascade.redispatch`: least generation
-moved, load shed only where no redispatch suffices). Where it still has to shed, the
-rotation groups holding most of that load are tried, and the one that leaves the least
-shedding in the block is switched off for the block (the one with the fewest hours off
-among equals), while the shedding falls; the rotation is then solved again with those
-groups fixed. Such network offs do not count for fairness. Shedding that no group
-relieves stays with the engine's redispatch (load curtailed at single buses), reported
-hour by hour as ``network_shed_mw``, as is any overload left. Imports through tie branches stay
+moved, load shed only where no redispatch suffices). In a deficit every unit runs at
+its available capacity, so there is little to redispatch, and switching off a compact
+group can leave local generation with nowhere to go. Where the programme still has to
+shed, ``network_relief`` decides:
+
+- ``"groups"`` (default): the rotation groups holding most of that load are tried, and
+  the one that leaves the least shedding in the block is switched off for the block
+  (the one with the fewest hours off among equals), while the shedding falls; the
+  rotation is then solved again with those groups fixed, and the better of the repaired
+  and the re-solved schedule (least energy not served) is kept. Such network offs do
+  not count for fairness. The schedule names only whole groups, at the price of energy:
+  a group is far larger than the load a network limit usually needs cut.
+- ``"shed"``: the engine's redispatch curtails load at single buses (less energy lost;
+  an operational instruction beside the published schedule).
+
+What is still curtailed is reported hour by hour (``network_shed_mw``), as is any
+overload left. The rotation itself is chosen on supply and demand alone; the network
+check adds groups, it does not choose different ones. Imports through tie branches stay
 within their limit by construction (:mod:`.capacity`) and are checked too.
 
 When capacity covers demand in every hour there is nothing to schedule: the result has
@@ -48,7 +59,7 @@ from gridres.impact import Impact, assess
 from gridres.model import Grid, Network, State
 from gridres.scenarios.elements import parse_tokens
 
-__all__ = ["Schedule", "schedule", "DEFAULT_START", "NOTHING_TO_SCHEDULE"]
+__all__ = ["Schedule", "schedule", "DEFAULT_START", "NOTHING_TO_SCHEDULE", "NETWORK_RELIEF"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +68,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_START = "2025-01-06T00:00"
 #: The note of a schedule with nothing to switch off.
 NOTHING_TO_SCHEDULE = "capacity covers demand in every hour: nothing to switch off"
+#: How the network is relieved where redispatch alone cannot: whole groups, or the
+#: engine's shedding of single buses.
+NETWORK_RELIEF = ("groups", "shed")
 #: Times the rotation is solved again with the network offs fixed, at most.
 REPAIR_ROUNDS = 1
 _TOL = 1e-6
@@ -436,7 +450,7 @@ def schedule(
     method: str = "auto",
     seed: int = 0,
     time_limit_s: float = 30.0,
-    repair_flows: bool = True,
+    network_relief: str = "groups",
     progress: Callable[[str], None] | None = None,
 ) -> Schedule:
     """A rolling-outage schedule (see the module notes).
@@ -474,8 +488,11 @@ def schedule(
         the grouping's first landmark.
     time_limit_s : float
         Time limit of the programme (per solve).
-    repair_flows : bool
-        Switch off more groups where the DC flow overloads a branch (default).
+    network_relief : {"groups", "shed"}
+        Where the redispatch alone cannot keep every branch within its rating:
+        ``groups`` switches whole groups off for it (a schedule that names only groups);
+        ``shed`` leaves the shedding of single buses to the engine's redispatch (less
+        energy lost; the curtailed load is reported hour by hour).
     progress : callable, optional
         Called with a short message as each step starts (for a status line).
 
@@ -526,6 +543,9 @@ def schedule(
     if not isinstance(block_h, int | np.integer) or block_h < 1:
         raise UsageError(f"The 'block_h' parameter must be an int >= 1. Got {block_h!r} "
                          "instead.")
+    if network_relief not in NETWORK_RELIEF:
+        raise UsageError(f"The 'network_relief' parameter must be one of "
+                         f"{', '.join(NETWORK_RELIEF)}. Got {network_relief!r} instead.")
     part_mw = grp.part_mw(demand)
     in_part = np.zeros(net.n_bus, dtype=bool)
     in_part[grp.part_bus] = True
@@ -547,7 +567,7 @@ def schedule(
         off = rot.off.copy()
         checks = [_check_hour(ctx, off[h], h) for h in range(hours)]
         added = False
-        if repair_flows:
+        if network_relief == "groups":
             so_far = off.sum(axis=0).astype(float)
             for b in range(n_blocks):
                 hrs = np.flatnonzero(blk == b)
