@@ -24,9 +24,13 @@ def test_json_document_and_files_of_two_days_on_the_demo_region(tmp_path: Path,
     assert doc["hours_off"] == {g["group"]: g["hours_off"] for g in doc["groups"]}
     for h in doc["hours"]:
         assert h["served_mw"] <= h["capacity_mw"] + 1e-6
-    assert sorted(p.name for p in out.iterdir()) == [
-        "groups.gpkg", "schedule.csv", "schedule.html", "schedule.json", "schedule.png",
-        "schedule.txt", "schedule_grid.csv"]
+    files = ["groups.gpkg", "schedule.csv", "schedule.html", "schedule.json",
+             "schedule.png", "schedule.txt", "schedule_grid.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".gridres.json", *files]
+    from gridres.io.folder import OutputFolder
+
+    with OutputFolder(out) as folder:  # every file recorded as gridres's own
+        assert sorted(folder.recorded) == files
     assert json.loads((out / "schedule.json").read_text()) == doc
     table = pd.read_csv(out / "schedule.csv", dtype={"group": str})
     assert len(table) == 48 * 9

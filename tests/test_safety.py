@@ -227,6 +227,8 @@ FOLDER_COMMANDS = {
     "ensemble": lambda s, o: ["ensemble", "ieee14", "--scenario", "random:k=1", "--n", "4",
                               "--seed", "1", "--workers", "1", "--out", o, "--json"],
     "restore": lambda s, o: ["restore", "ieee14", "--fail", "bus:4", "--out", o, "--json"],
+    "schedule": lambda s, o: ["schedule", "ieee14", "--capacity-share", "0.8", "--hours", "4",
+                              "--groups", "3", "--out", o, "--json"],
     "export": lambda s, o: ["export", "ieee14", o, "--format", "geojson", "--json"],
 }
 

@@ -7,7 +7,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, grid_argument, json_option, load, output_folder
+from gridres.cli.common import (
+    console,
+    emit_json,
+    force_option,
+    grid_argument,
+    hold_folder,
+    json_option,
+    load,
+)
 from gridres.errors import UsageError
 
 __all__ = ["command"]
@@ -90,13 +98,14 @@ def _derate(values: tuple[str, ...]) -> float | dict[str, float] | None:
 @click.option("--out", type=click.Path(file_okay=False), metavar="DIR",
               help="Folder for schedule.csv, schedule_grid.csv, schedule.txt, "
                    "schedule.html, schedule.png, schedule.json and groups.gpkg.")
+@force_option
 def command(grid: str, fails: tuple[str, ...], capacity_share: float | None,
             capacity_mw: float | None, capacity_file: str | None, derates: tuple[str, ...],
             ties: tuple[str, ...], import_limit_mw: float | None, profile: str | None,
             hours: int, n_groups: int, block_h: int, start: str | None,
             groups_file: str | None, protect: str, network_relief: str, method: str,
             time_limit_s: float,
-            seed: int, as_json: bool, out: str | None) -> None:
+            seed: int, as_json: bool, out: str | None, force: bool) -> None:
     """Rotate planned outages between groups of customers when capacity is short.
 
     Every hour, whole groups are switched off so that the load served stays within the
@@ -117,7 +126,7 @@ def command(grid: str, fails: tuple[str, ...], capacity_share: float | None,
     if len(given) > 1:
         raise UsageError(f"give one of {', '.join(given)}, not several")
     if out:
-        output_folder(out)
+        hold_folder(out, force=force)
     g = load(grid)
     if fails:
         from gridres.cli.outage import failure_tokens

@@ -1,6 +1,7 @@
 """A rolling-outage schedule as a planner publishes it: tables, a figure, a map layer.
 
-:func:`write_schedule` writes, atomically, into one folder:
+:func:`write_schedule` writes, atomically (:func:`gridres.io.folder.write_path`), into
+one folder:
 
 - ``schedule.json``: the whole schedule (:meth:`~gridres.deficit.Schedule.to_dict`);
 - ``schedule.csv``: one row per group and hour (off, the group's demand, why it is off);
@@ -27,7 +28,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from gridres.deficit.schedule import Schedule
-from gridres.io.atomic import atomic_path
+from gridres.io.folder import write_path
 
 __all__ = ["schedule_grid", "schedule_text", "schedule_html", "schedule_figure",
            "group_layers", "write_schedule"]
@@ -239,15 +240,16 @@ def group_layers(s: Schedule) -> dict[str, object] | None:
 
 
 def write_schedule(s: Schedule, folder: str | Path) -> list[Path]:
-    """Write the schedule's files into ``folder`` (made if missing), each atomically;
-    returns their paths (see the module notes)."""
+    """Write the schedule's files into ``folder`` (made if missing), each atomically and
+    recorded in the folder's record where a command holds it as an output folder
+    (:mod:`gridres.io.folder`); returns their paths (see the module notes)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
     def put(name: str, write) -> None:
         path = folder / name
-        with atomic_path(path) as tmp:
+        with write_path(path) as tmp:
             write(tmp)
         written.append(path)
 
