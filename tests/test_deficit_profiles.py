@@ -190,7 +190,7 @@ def test_demand_of_the_demo_region_over_a_week() -> None:
     g = load_grid("demo_region")
     week = TypicalProfile().demand(g, hourly_times("2025-01-06", 168))
     total = week.total_mw()
-    peak = g.summary()["total_load_mw"]
+    peak = g.buses["load_mw"].sum()
     assert total.max() == pytest.approx(peak, rel=1e-4)  # the winter weekday peak: the load
     assert total[5 * 24:].max() < 0.8 * peak  # the weekend is lower
     assert 0.4 * peak < total.min() < 0.5 * peak  # the night trough

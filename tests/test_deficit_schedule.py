@@ -168,7 +168,7 @@ def test_an_islands_capacity_serves_only_that_island() -> None:
         [{"id": "GW", "bus": "w", "p_mw": 20.0, "pmax_mw": 30.0},
          {"id": "GE", "bus": "e", "p_mw": 60.0, "pmax_mw": 100.0}],
     )
-    s = schedule(grid, hours=4, fail=["branch:m"], groups=3, block_h=2)
+    s = schedule(grid, ["branch:m"], hours=4, groups=3, block_h=2)
     doc = s.to_dict()
     east = [g["group"] for g in doc["groups"] if g["buses"] == ["e1"]]
     assert len(east) == 1 and doc["hours_off"][east[0]] == 0
@@ -187,7 +187,7 @@ def test_nothing_to_schedule_says_so() -> None:
 
 def test_dark_islands_count_as_unserved_and_are_named() -> None:
     grid = load_grid("ieee14")
-    s = schedule(grid, hours=2, fail=["branch:17", "branch:20"], groups=3)  # bus 14 alone
+    s = schedule(grid, ["branch:17", "branch:20"], hours=2, groups=3)  # bus 14 alone
     doc = s.to_dict()
     assert doc["dark_buses"] == ["14"]
     assert doc["dark_mwh"] == pytest.approx(2 * 14.9)

@@ -32,6 +32,7 @@ __all__ = [
     "TOWN_COLUMNS",
     "towns_from_buses",
     "CRITICAL_PRIORITY",
+    "TOPOLOGY_CACHES",
     "Grid",
     "Network",
     "State",
@@ -99,6 +100,12 @@ TOWN_COLUMNS: dict[str, Any] = {
     "population": 0.0,
 }
 FACILITY_KINDS = ("hospital", "water", "heating", "telecom", "shelter", "emergency", "other")
+
+#: Cached views of a Network that depend on its branches and buses only, shared by the
+#: networks :meth:`Network.with_values` derives from it (``_dc_solver``: the intact
+#: grid's factorisation that :func:`gridres.flow.dc_solver` keeps with a network).
+TOPOLOGY_CACHES = ("branch_csr", "live_branch", "has_shift", "incidence", "element_ids",
+                   "_dc_solver")
 
 #: Shedding class of load that feeds critical facilities: above every bus priority.
 CRITICAL_PRIORITY = 1_000_000
@@ -388,6 +395,59 @@ class Network:
         """The ids of the buses, branches and generators."""
         return ElementIds(self.name, self.bus_ids, self.branch_ids, self.gen_ids)
 
+    def with_values(
+        self,
+        *,
+        load_mw: np.ndarray | None = None,
+        gen_p_mw: np.ndarray | None = None,
+        gen_pmax_mw: np.ndarray | None = None,
+    ) -> Network:
+        """A new Network with other bus loads or generator values and the same topology.
+
+        For demand that changes by hour, or generators derated or re-dispatched: the
+        branches are unchanged, so the new Network shares this one's topology caches
+        (:data:`TOPOLOGY_CACHES`), the DC factorisation that :func:`gridres.flow.dc_solver`
+        keeps with it included (build it first to share it); ``critical_mw`` is recomputed
+        for the new loads. This Network is not changed.
+
+        Parameters
+        ----------
+        load_mw : ndarray, shape (n_bus,), optional
+        gen_p_mw, gen_pmax_mw : ndarray, shape (n_gen,), optional
+            Scheduled output and capacity of every generator.
+
+        Returns
+        -------
+        Network
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> g = Grid(buses=pd.DataFrame({"id": ["a", "b"], "load_mw": [0.0, 50.0]}),
+        ...          branches=pd.DataFrame({"id": ["l"], "from_bus": ["a"], "to_bus": ["b"],
+        ...                                 "x_pu": [0.1]}))
+        >>> half = g.network.with_values(load_mw=g.network.load_mw / 2)
+        >>> half.load_mw.tolist(), half.live_branch is g.network.live_branch
+        ([0.0, 25.0], True)
+        """
+        changes: dict[str, np.ndarray] = {}
+        for name, value, n in (("load_mw", load_mw, self.n_bus), ("gen_p_mw", gen_p_mw, self.n_gen),
+                               ("gen_pmax_mw", gen_pmax_mw, self.n_gen)):
+            if value is None:
+                continue
+            arr = np.asarray(value, dtype=float)
+            if arr.shape != (n,) or not np.isfinite(arr).all():
+                raise UsageError(f"The {name!r} parameter of Network.with_values must be "
+                                 f"{n} finite numbers. Got shape {arr.shape} instead.")
+            changes[name] = arr
+        if "load_mw" in changes:
+            changes["critical_mw"] = _critical_mw(self.fac_bus, self.fac_demand_mw,
+                                                  changes["load_mw"])
+        new = dataclasses.replace(self, **changes)
+        self.live_branch  # noqa: B018  (built once here, so that every derived net shares it)
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k in TOPOLOGY_CACHES})
+        return new
+
     @cached_property
     def incidence(self) -> sp.csr_matrix:
         """Branch-bus incidence matrix ``K`` of shape (n_branch, n_bus): +1 at the from
@@ -437,62 +497,6 @@ def _positions(items: Iterable[int | str], kind: str, lookup=None) -> np.ndarray
             "positions (grid.lookup(table, ids) gives them)")
     found = iter(lookup(ids))
     return _positions([next(found) if isinstance(x, str) else x for x in items], kind)
-
-    def with_values(
-        self,
-        *,
-        load_mw: np.ndarray | None = None,
-        gen_p_mw: np.ndarray | None = None,
-        gen_pmax_mw: np.ndarray | None = None,
-    ) -> Network:
-        """A new Network with other bus loads or generator values and the same topology.
-
-        For demand that changes by hour, or generators derated or re-dispatched: the
-        branches are unchanged, so the new Network shares this one's DC factorisation
-        (:attr:`solver`) and topology caches; ``critical_mw`` is recomputed for the new
-        loads. This Network is not changed.
-
-        Parameters
-        ----------
-        load_mw : ndarray, shape (n_bus,), optional
-        gen_p_mw, gen_pmax_mw : ndarray, shape (n_gen,), optional
-            Scheduled output and capacity of every generator.
-
-        Returns
-        -------
-        Network
-
-        Examples
-        --------
-        >>> import pandas as pd
-        >>> g = Grid(buses=pd.DataFrame({"id": ["a", "b"], "load_mw": [0.0, 50.0]}),
-        ...          branches=pd.DataFrame({"id": ["l"], "from_bus": ["a"], "to_bus": ["b"],
-        ...                                 "x_pu": [0.1]}))
-        >>> half = g.network.with_values(load_mw=g.network.load_mw / 2)
-        >>> half.load_mw.tolist(), half.solver is g.network.solver
-        ([0.0, 25.0], True)
-        """
-        changes: dict[str, np.ndarray] = {}
-        for name, value, n in (("load_mw", load_mw, self.n_bus), ("gen_p_mw", gen_p_mw, self.n_gen),
-                               ("gen_pmax_mw", gen_pmax_mw, self.n_gen)):
-            if value is None:
-                continue
-            arr = np.asarray(value, dtype=float)
-            if arr.shape != (n,) or not np.isfinite(arr).all():
-                raise UsageError(f"The {name!r} parameter of Network.with_values must be "
-                                 f"{n} finite numbers. Got shape {arr.shape} instead.")
-            changes[name] = arr
-        if "load_mw" in changes:
-            changes["critical_mw"] = _critical_mw(self.fac_bus, self.fac_demand_mw,
-                                                  changes["load_mw"])
-        new = dataclasses.replace(self, **changes)
-        shared = {"solver": self.solver}  # factorised now, so that every derived net shares it
-        for name in ("incidence", "branch_csr", "live_branch", "has_shift"):
-            if name in self.__dict__:
-                shared[name] = self.__dict__[name]
-        new.__dict__.update(shared)
-        return new
-
 
 @dataclass(frozen=True, eq=False)
 class State:

@@ -10,6 +10,8 @@ from rich.table import Table
 from gridres.cli.common import (
     console,
     emit_json,
+    fail_option,
+    failed_state,
     force_option,
     grid_argument,
     hold_folder,
@@ -44,10 +46,8 @@ def _derate(values: tuple[str, ...]) -> float | dict[str, float] | None:
 
 @click.command("schedule")
 @grid_argument
-@click.option("--fail", "fails", multiple=True, metavar="KIND:ID",
-              help="A failed element: bus:ID, branch:ID, gen:ID or substation:NAME "
-                   "(repeatable). Capacity then comes from the generation left, island by "
-                   "island.")
+@fail_option("A failed element: bus:ID, branch:ID, gen:ID or substation:NAME (repeatable). "
+             "Capacity then comes from the generation left, island by island.")
 @click.option("--capacity-share", type=click.FloatRange(min=0), metavar="S",
               help="Available capacity = S x the peak demand of the horizon.")
 @click.option("--capacity-mw", type=click.FloatRange(min=0), metavar="MW",
@@ -128,13 +128,10 @@ def command(grid: str, fails: tuple[str, ...], capacity_share: float | None,
     if out:
         hold_folder(out, force=force)
     g = load(grid)
-    if fails:
-        from gridres.cli.outage import failure_tokens
-
-        fails = failure_tokens(g, fails, label=grid)
+    state = failed_state(g, fails, label=grid)
     with console.status("scheduling…") as status:  # a transient line on a terminal
-        s = schedule(g, hours=hours, start=start or DEFAULT_START, profile=profile,
-                     fail=fails, capacity_share=capacity_share, capacity_mw=capacity_mw,
+        s = schedule(g, state, hours=hours, start=start or DEFAULT_START, profile=profile,
+                     capacity_share=capacity_share, capacity_mw=capacity_mw,
                      capacity_file=capacity_file, derate=_derate(derates), ties=ties,
                      import_limit_mw=import_limit_mw, groups=n_groups,
                      groups_file=groups_file, protect=protect, block_h=block_h,

@@ -429,7 +429,7 @@ class TypicalProfile:
     >>> from gridres.io import load_grid
     >>> g = load_grid("demo_region")
     >>> day = hourly_times("2025-01-06", 24)
-    >>> peak = g.summary()["total_load_mw"]
+    >>> peak = g.buses["load_mw"].sum()
     >>> [round(float(TypicalProfile("winter", d).demand(g, day).total_mw().max() / peak), 3)
     ...  for d in ("weekday", "weekend")]
     [1.0, 0.738]

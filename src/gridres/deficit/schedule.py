@@ -54,10 +54,11 @@ from gridres.deficit.groups import Groups, form_groups, read_groups
 from gridres.deficit.metrics import fairness, hours_off, longest_off_h, switching_operations
 from gridres.deficit.profiles import Demand, FlatProfile, Profile, get_profile, hourly_times
 from gridres.deficit.rotation import Rotation, RotationProblem, solve_rotation
+from gridres.elements import as_state
 from gridres.errors import UsageError
+from gridres.flow import dc_solver
 from gridres.impact import Impact, assess
 from gridres.model import Grid, Network, State
-from gridres.scenarios.elements import parse_tokens
 
 __all__ = ["Schedule", "schedule", "DEFAULT_START", "NOTHING_TO_SCHEDULE", "NETWORK_RELIEF"]
 
@@ -430,12 +431,11 @@ def _problem(groups: Groups, capacity: Capacity, demand: Demand, part_mw: np.nda
 
 def schedule(
     grid: Grid,
+    outage: State | str | Sequence[str] | None = None,
     *,
     hours: int = 24,
     start: str | pd.Timestamp = DEFAULT_START,
     profile: str | Profile | None = None,
-    fail: Sequence[str] = (),
-    state: State | None = None,
     capacity_share: float | None = None,
     capacity_mw: float | None = None,
     capacity_per_hour_mw: Sequence[float] | np.ndarray | None = None,
@@ -458,6 +458,9 @@ def schedule(
     Parameters
     ----------
     grid : Grid
+    outage : State, str, sequence of str, or None
+        What is broken: a state, or element tokens (``bus:ID``, ``branch:ID``, ``gen:ID``,
+        ``substation:NAME``); None, the intact grid.
     hours : int
         Length of the horizon (hours).
     start : str or Timestamp
@@ -465,10 +468,6 @@ def schedule(
     profile : str, Profile or None
         Demand profile: a built-in name (``typical``, ``winter``, ``summer-weekend``, …),
         a profile file, or None for the static load.
-    fail : sequence of str
-        Failed elements as ``bus:ID``, ``branch:ID``, ``gen:ID``, ``substation:NAME``.
-    state : State, optional
-        Instead of (or before) ``fail``: the outage state.
     capacity_share, capacity_mw, capacity_per_hour_mw, capacity_file :
         At most one system capacity figure (see :func:`.available_capacity`); none: the
         generation alive after the outage.
@@ -520,11 +519,7 @@ def schedule(
     net = grid.network
     times = hourly_times(start, hours)
     demand = get_profile(profile).demand(grid, times)
-    if state is None:
-        state = net.intact()
-    if fail:
-        pos = parse_tokens(fail, grid, where="fail")
-        state = state.fail(pos["buses"], pos["branches"], pos["gens"])
+    state = as_state(grid, outage)
     if capacity_file is not None:
         if capacity_per_hour_mw is not None:
             raise UsageError("give capacity per hour or a capacity file, not both")
@@ -546,6 +541,7 @@ def schedule(
     if network_relief not in NETWORK_RELIEF:
         raise UsageError(f"The 'network_relief' parameter must be one of "
                          f"{', '.join(NETWORK_RELIEF)}. Got {network_relief!r} instead.")
+    dc_solver(net)  # factorised once here: every hour's derived network shares it
     part_mw = grp.part_mw(demand)
     in_part = np.zeros(net.n_bus, dtype=bool)
     in_part[grp.part_bus] = True
