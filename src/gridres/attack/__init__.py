@@ -1,0 +1,56 @@
+"""Worst-case strikes and what to protect against them.
+
+An attacker with ``k`` strikes picks the buses, branches, generators or substations
+whose loss hurts most; a defender who can protect ``P`` sites picks those that cap the
+attacker's worst. :func:`attack` finds the worst ``k``-sets for one objective,
+:func:`defend` the protection that minimises the attacker's best response, and
+:func:`attack_curve` sets the worst ``k`` strikes beside random ``k``-element failures
+for ``k = 1 .. K``. Every number comes from the engine's own rules
+(:func:`gridres.impact.assess`, :func:`gridres.cascade.cascade`,
+:func:`gridres.restoration.simulate`); the objectives are defined in
+:mod:`gridres.attack.evaluate`.
+
+Exact and bounded
+-----------------
+Exhaustive enumeration is exact. The interdiction MILP (:mod:`gridres.attack.milp`) is
+exact for ``shed_mw`` without a cascade on grids without shunt demand or negative loads,
+and an upper bound on it everywhere; its LP relaxation is a (weaker) upper bound too.
+Those are the only bounds used. No bound from the damage of single elements or pairs is
+valid for any objective on a meshed grid: a town fed over three lines loses nothing to
+any one or two strikes on them and everything to the three together (damage is neither
+subadditive nor supermodular), and with a cascade or with shunt demand damage is not
+even monotone in the strikes. So nothing is pruned; sets are evaluated exactly, in
+blocks (:mod:`gridres.attack.evaluate` explains the batched path that makes ``k = 3``
+over a hundred substations take seconds).
+
+Building on it
+--------------
+``attack(..., state=S)`` strikes a grid that is already damaged (the next wave of an
+attacker that adapts to repairs), and :class:`~gridres.attack.evaluate.SetEvaluator`
+evaluates any list of strike sets.
+"""
+
+from gridres.attack.core import METHODS, AttackResult, Strike, attack, default_budget
+from gridres.attack.curve import CurveResult, attack_curve
+from gridres.attack.defend import DefenceResult, defend
+from gridres.attack.evaluate import METRICS, MODES, OBJECTIVES, SetEvaluator
+from gridres.attack.targets import TARGETS, Targets, targets
+
+__all__ = [
+    "METHODS",
+    "METRICS",
+    "MODES",
+    "OBJECTIVES",
+    "TARGETS",
+    "AttackResult",
+    "CurveResult",
+    "DefenceResult",
+    "SetEvaluator",
+    "Strike",
+    "Targets",
+    "attack",
+    "attack_curve",
+    "default_budget",
+    "defend",
+    "targets",
+]
