@@ -312,9 +312,9 @@ def attack(
     --------
     >>> res = attack("ieee14", 2, target="bus")
     >>> res.method, res.optimal, res.best.elements
-    ('exhaustive', True, ('bus:2', 'bus:3'))
+    ('exhaustive', True, ('bus:3', 'bus:4'))
     >>> round(res.value, 1)
-    116.2
+    142.0
 
     Notes
     -----

@@ -243,7 +243,7 @@ def defend(
     >>> res.exact, res.protection
     (True, ('bus:3',))
     >>> round(res.before.shed_mw, 1), round(res.after.shed_mw, 1)
-    (116.2, 89.1)
+    (142.0, 87.7)
 
     Notes
     -----

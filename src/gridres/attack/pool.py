@@ -77,6 +77,8 @@ class Evaluations:
         if not len(sets):
             return Metrics.empty()
         size = self.evaluator.chunk
+        if len(sets) <= size:  # one block: here, without a round trip to the pool
+            return self._count(sets, self.evaluator(sets))
         parts = [m for _, m in self.blocks(sets[i:i + size] for i in range(0, len(sets), size))]
         return Metrics.concat(parts)
 

@@ -34,6 +34,7 @@ Power Systems 27 (3), 2012.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,6 +51,8 @@ logger = logging.getLogger(__name__)
 POOL = 60
 #: Pairs completed to k in phase 3: the worst and the most synergetic.
 PAIR_STARTS = 4
+#: Restarts in a row that evaluate nothing new before the search gives up.
+STALL = 20
 
 
 def neighbours(touch: sp.csr_matrix, adjacency: sp.csr_matrix, hops: int = 2) -> sp.csr_matrix:
@@ -267,12 +270,16 @@ class Search:
                 self.improve(done)
         # 4. random chemistry restarts, swaps among the worst singles and near candidates
         size = min(n, 4 * k + 4)
-        while self.left > size * size:
+        every = math.comb(n, k)
+        stalled = 0
+        while self.left > size * size and self.store.n < every and stalled < STALL:
+            before = self.evaluated
             small = self.shrink(self._draw(size))
             if small is None:
                 break
             local = np.union1d(pool, self.near[list(small)].indices)
             self.improve(small, local)
+            stalled = stalled + 1 if self.evaluated == before else 0
 
     def _draw(self, size: int) -> tuple[int, ...]:
         """A random set of ``size`` candidates: those nearest a random candidate (breadth
