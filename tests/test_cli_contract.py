@@ -20,11 +20,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 COMMANDS = cli.list_commands(None)
 #: Commands whose first argument is a GRID.
-GRID_COMMANDS = ["contingency", "ensemble", "export", "flow", "info", "outage", "restore",
-                 "schedule", "validate"]
+GRID_COMMANDS = ["attack", "contingency", "defend", "ensemble", "export", "flow", "info",
+                 "outage", "restore", "schedule", "validate"]
 #: Extra arguments that make a GRID command runnable (besides GRID).
 GRID_ARGS = {
+    "attack": ["--k", "2", "--target", "bus"],
     "contingency": ["--elements", "gen"],
+    "defend": ["--k", "1", "--protect-budget", "1", "--target", "bus"],
     "ensemble": ["--scenario", "random:k=1", "--n", "4", "--seed", "1", "--workers", "1"],
     "export": ["{tmp}/grid.gpkg"],
     "flow": [],
@@ -205,6 +207,8 @@ def test_debug_anywhere_shows_the_traceback_and_only_then(capsys) -> None:
     ["outage", "ieee14", "--fail", "bus:4", "--out", "{d}/buses.txt"],
     ["contingency", "ieee14", "--elements", "gen", "--out", "{d}/n1.gpkg"],
     ["export", "ieee14", "{d}/grid.shp"],
+    ["attack", "ieee14", "--k", "1", "--out", "{d}/worst.parquet"],
+    ["defend", "ieee14", "--k", "1", "--protect-budget", "1", "--out", "{d}/protect.txt"],
 ])
 def test_unknown_output_suffix_is_2_before_any_work(args, tmp_path: Path, capsys) -> None:
     target = tmp_path / "not" / "made"
@@ -219,6 +223,7 @@ def test_unknown_output_suffix_is_2_before_any_work(args, tmp_path: Path, capsys
     ["flow", "ieee14", "--out", "{f}/flows.csv"],
     ["outage", "ieee14", "--fail", "bus:4", "--out", "{f}/sub/out.gpkg"],
     ["contingency", "ieee14", "--elements", "gen", "--out", "{f}/n1.parquet"],
+    ["attack", "ieee14", "--k", "1", "--out", "{f}/worst.json"],
     ["export", "ieee14", "{f}/grid.gpkg"],
     ["export", "ieee14", "{f}/web.geojson"],
     ["restore", "ieee14", "--fail", "bus:4", "--out", "{f}/restore"],

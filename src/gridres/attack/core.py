@@ -285,7 +285,8 @@ def attack(
         Distinct sets to report.
     budget : int, optional
         Most sets to evaluate exactly; ``C(n, k)`` within it means an exhaustive run.
-        Default :func:`default_budget`.
+        Default :func:`default_budget`. A search always completes the sequential greedy
+        attacker (at most ``n k`` evaluations), even beyond it.
     method : {"auto", "exhaustive", "milp", "search"}
         ``milp`` needs ``objective="shed_mw"`` and ``cascade_mode="none"``.
     seed : int
@@ -385,7 +386,8 @@ def attack(
                 table, bound, proven = _milp(evals, net, tg, k, top, state, found, notes)
             if not proven:
                 method = "search"
-                search = Search(evals, n, k, objective, max(budget - evals.count, 0),
+                # the greedy attacker is always completed (at most n k evaluations)
+                search = Search(evals, n, k, objective, max(budget - evals.count, n * k),
                                 _near(net, tg) if k > 1 else sp.csr_matrix((n, n)), seed)
                 search.run()
                 from_search = search.result(top)

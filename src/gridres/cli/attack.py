@@ -177,10 +177,10 @@ def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, m
         line += f"bound {res.bound:,.2f}, gap {100 * res.gap:.1f} %"
     else:
         line += "no bound known (the search is a heuristic)"
-    stdout.print(line)
+    stdout.print(line, soft_wrap=True)
     if res.greedy is not None:
         stdout.print(f"sequential greedy attacker: {res.greedy.value(objective):,.2f} "
-                     f"({escape(' + '.join(res.greedy.elements))})")
+                     f"({escape(' + '.join(res.greedy.elements))})", soft_wrap=True)
     if curve_res is not None:
         t = Table(title=f"worst k strikes beside {n_random} random failures ({objective})")
         for head in ("k", "worst", "random mean", "random p95", "random max", "worst / mean"):

@@ -60,8 +60,8 @@ def command(grid: str, protect_budget: int, k: int, target: str, objective: str,
         emit_json(doc)
         return
     stdout.print(f"{g.name}: protect {protect_budget} {target} site(s) against {k} strikes "
-                 f"({objective}, cascade {cascade_mode})")
-    stdout.print("protect: " + (escape(", ".join(res.protection)) or "nothing"))
+                 f"({objective}, cascade {cascade_mode})", soft_wrap=True)
+    stdout.print("protect: " + (escape(", ".join(res.protection)) or "nothing"), soft_wrap=True)
     stdout.print(strike_table("the attacker's best strikes, before and after",
                               [("before", res.before), ("after", res.after)], target,
                               objective))
@@ -71,4 +71,5 @@ def command(grid: str, protect_budget: int, k: int, target: str, objective: str,
              f"{100 * res.gap:.1f} %" + ("" if res.method == "exhaustive" else
                                          ", responses found by search"))
     stdout.print(f"worst case {b:,.2f} -> {a:,.2f} ({100 * res.reduction:.1f} % less); "
-                 f"{len(res.rounds)} round(s), {res.evaluated:,} sets evaluated, {state}")
+                 f"{len(res.rounds)} round(s), {res.evaluated:,} sets evaluated, {state}",
+                 soft_wrap=True)
