@@ -337,3 +337,8 @@ def test_metrics_blocks_concatenate_in_order():
     a = Metrics(np.array([1.0]), np.array([1]), np.array([0]), np.array([2.0]), np.array([math.nan]))
     b = Metrics.concat([a, a.take(np.array([0]))])
     assert len(b) == 2 and b.shed_mw.tolist() == [1.0, 1.0]
+
+
+def test_an_enumeration_of_days_is_refused(matpower_grid):
+    with pytest.raises(UsageError, match="more than the 200,000,000 that are enumerated"):
+        attack(matpower_grid("case118"), 6, target="branch", method="exhaustive")

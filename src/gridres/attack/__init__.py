@@ -23,12 +23,18 @@ even monotone in the strikes. So nothing is pruned; sets are evaluated exactly, 
 blocks (:mod:`gridres.attack.evaluate` explains the batched path that makes ``k = 3``
 over a hundred substations take seconds).
 
+The package calls as its function, so that ``gridres.attack(grid, 3)`` is
+``gridres.attack.attack(grid, 3)`` whichever way it was imported.
+
 Building on it
 --------------
 ``attack(..., state=S)`` strikes a grid that is already damaged (the next wave of an
 attacker that adapts to repairs), and :class:`~gridres.attack.evaluate.SetEvaluator`
 evaluates any list of strike sets.
 """
+
+import sys
+import types
 
 from gridres.attack.core import METHODS, AttackResult, Strike, attack, default_budget
 from gridres.attack.curve import CurveResult, attack_curve
@@ -54,3 +60,13 @@ __all__ = [
     "defend",
     "targets",
 ]
+
+
+class _CallablePackage(types.ModuleType):
+    """This package, callable as :func:`attack` (the top-level ``gridres.attack``)."""
+
+    def __call__(self, *args, **kwargs) -> AttackResult:
+        return attack(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -54,6 +54,9 @@ MILP_MAX_BUSES = 1000
 MILP_NODES = 2000
 #: Largest grid (buses) on which the search's LP-relaxation bound is computed.
 LP_MAX_BUSES = 20_000
+#: Most sets ``method="exhaustive"`` takes on (about an hour of one core on the demo
+#: region): beyond it the request is refused rather than left to run for days.
+MAX_EXHAUSTIVE = 200_000_000
 #: Default budgets, in bus-evaluations (sets × buses): about a minute of one core.
 WORK = {"batched": 200_000_000, "engine": 20_000_000, "ens": 5_000_000}
 
@@ -356,6 +359,10 @@ def attack(
     evaluator = SetEvaluator(net, tg, mode=cascade_mode, margin=margin, base=state,
                              assets=assets, ens=objective == "ens_mwh")
     total = math.comb(n, k)
+    if method == "exhaustive" and total > MAX_EXHAUSTIVE:
+        raise UsageError(f"method exhaustive: C({n}, {k}) = {total:,} sets is more than the "
+                         f"{MAX_EXHAUSTIVE:,} that are enumerated; use method auto or search, "
+                         "or a smaller k")
     if method == "auto":
         method = ("exhaustive" if total <= budget
                   else "milp" if cut_ok and net.n_bus <= MILP_MAX_BUSES else "search")

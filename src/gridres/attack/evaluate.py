@@ -48,7 +48,7 @@ import pandas as pd
 from gridres.attack.targets import Targets
 from gridres.cascade import cascade
 from gridres.errors import UsageError
-from gridres.impact import Impact, assess
+from gridres.impact import Impact, assess, backup_covers
 from gridres.model import Network, State
 from gridres.restoration.assets import Assets
 from gridres.restoration.simulate import simulate
@@ -185,8 +185,7 @@ class SetEvaluator:
         load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
         self._load = load
         self._customers = np.where(net.bus_in_service, net.customers, 0).astype(float)
-        self._covered = ((net.fac_backup_mw >= net.fac_demand_mw - 1e-9)
-                         & (net.fac_backup_hours > 0))
+        self._covered = backup_covers(net)
 
     def with_ens(self, ens: bool) -> SetEvaluator:
         """The same evaluator, computing ``ens_mwh`` or not."""
@@ -246,7 +245,7 @@ class SetEvaluator:
         bus[rb * n + pb] = False
         branch[rl * m + pl] = False
         gen[rg * g + pg] = False
-        s = supply(self._tiled, bus, branch, gen)
+        s = supply(self._tiled, State(bus, branch, gen))
         rows = len(sets)
         served = s.served_mw.reshape(copies, n)[:rows]
         energized = s.energized.reshape(copies, n)[:rows]

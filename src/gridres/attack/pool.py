@@ -2,9 +2,8 @@
 
 Sets are cut into blocks of the evaluator's fixed size (set by the grid alone), and the
 blocks' results are put back in order, so results never depend on the number of workers.
-The pool is a :class:`concurrent.futures.ProcessPoolExecutor` started the way the
-ensemble runner starts its own (:func:`gridres.ensemble.workers.mp_context`); each worker
-receives the evaluator once.
+The pool is the project's (:func:`gridres.pool.process_pool`); each worker receives the
+evaluator once.
 """
 
 from __future__ import annotations
@@ -12,13 +11,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import os
-import signal
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from gridres.attack.evaluate import Metrics, SetEvaluator
-from gridres.ensemble.workers import mp_context
+from gridres.pool import process_pool
 
 __all__ = ["Evaluations", "evaluations"]
 
@@ -27,7 +25,6 @@ _WORKER: SetEvaluator | None = None
 
 def _init(evaluator: SetEvaluator) -> None:
     global _WORKER
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _WORKER = evaluator
 
 
@@ -98,8 +95,7 @@ def evaluations(evaluator: SetEvaluator, workers: int | None = 1,
     if workers <= 1:
         yield Evaluations(evaluator, None, progress)
         return
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(),
-                                  initializer=_init, initargs=(evaluator,))
+    pool = process_pool(workers, _init, (evaluator,))
     try:
         yield Evaluations(evaluator, pool, progress, workers)
     finally:

@@ -3,7 +3,7 @@ and excluded ones.
 
 A *target* is one element a strike destroys: a bus, a branch, a generator or a
 substation (all of its in-service buses, the grouping of
-:func:`gridres.contingency.substations`). The candidates are those of
+:func:`gridres.elements.substations`). The candidates are those of
 :func:`gridres.contingency.contingencies` for the kind, named as ``gridres outage --fail``
 takes them (``substation:NAME``). ``exclude`` and ``protect`` take element tokens of any
 kind: a candidate is out of reach when a strike on it would destroy a named element (so
@@ -20,9 +20,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from gridres.contingency import contingencies
+from gridres.elements import parse_tokens
 from gridres.errors import UsageError
 from gridres.model import Grid, Network, State
-from gridres.scenarios.elements import parse_tokens
 from gridres.topology import effective
 
 __all__ = ["TARGETS", "Targets", "targets"]

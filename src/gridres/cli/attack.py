@@ -17,10 +17,10 @@ from gridres.cli.common import (
     emit_json,
     grid_argument,
     json_option,
-    jsonable,
     load,
     output_file,
 )
+from gridres.io.jsondoc import jsonable
 
 __all__ = ["command", "strike_options", "progress_bar", "write_document"]
 
@@ -125,7 +125,7 @@ def strike_table(title: str, rows, kind: str, objective: str) -> Table:
                    "without cascade) or the search.")
 @click.option("--curve", is_flag=True,
               help="Also the worst k = 1..K beside the mean of random K-element failures.")
-@click.option("--n-random", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--n-random", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="Random failures per k for --curve.")
 @json_option
 @click.option("--out", type=click.Path(dir_okay=False),
