@@ -260,7 +260,9 @@ def test_search_is_never_worse_than_greedy_and_never_strikes_a_protected_target(
                  budget=200, seed=data.draw(st.integers(0, 5)))
     assert res.greedy is not None
     assert res.value >= res.greedy.value("shed_mw") - 1e-9
-    for s in res.attacks:
+    exact = attack(grid, k, target="bus", protect=shielded, exclude=excluded, top=50)
+    assert exact.method == "exhaustive" and exact.value >= res.value - 1e-9
+    for s in (*res.attacks, *exact.attacks):
         assert not set(s.elements) & (set(shielded) | set(excluded))
 
 

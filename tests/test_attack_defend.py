@@ -124,3 +124,15 @@ def test_attack_curve_stands_the_worst_beside_the_ensembles_random_draws():
         assert p.worst >= p.random_max - 1e-9
     table = curve.table()
     assert list(table["k"]) == [1, 2, 3] and "ratio" in table
+
+
+def test_milp_responses_reach_the_same_optimum_as_the_table():
+    # below the budget every response comes from the interdiction MILP, proven each time
+    from gridres.io import load_grid
+
+    g = load_grid("ieee118")
+    table = defend(g, 2, 1, target="bus")
+    milp = defend(g, 2, 1, target="bus", budget=100)
+    assert table.method == "exhaustive" and milp.method == "milp"
+    assert table.exact and milp.exact
+    assert milp.upper_bound == pytest.approx(table.upper_bound, abs=1e-6)

@@ -20,8 +20,8 @@ is reached (the gap is reported). Where ``C(n, k)`` is within the attack budget 
 is evaluated once, up front, and each best response is read off that table (exact);
 otherwise each response is a search (a heuristic: the bounds then hold only as far as
 the responses are truly best, and the result says it is not exact). Every response's
-worst sets beyond the best (up to 20 per round, those the protection leaves open) join
-the list too, which saves rounds without weakening the bounds.
+worst sets beyond the best (up to 20 per round from the table, 4 from a search, those
+the protection leaves open) join the list too, which saves rounds without weakening the bounds.
 
 References
 ----------
@@ -65,8 +65,10 @@ __all__ = ["Round", "DefenceResult", "defend"]
 
 logger = logging.getLogger(__name__)
 
-#: Attacks added to the master per round beside the best response.
+#: Attacks added to the master per round beside the best response: from the table, and
+#: from a search or MILP response (each more costs the MILP a re-solve there).
 EXTRA_PER_ROUND = 20
+EXTRA_PER_SEARCH = 4
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ class DefenceResult:
     exact : bool
         The bounds met and every best response was exact: the protection is optimal.
     method : str
-        How the attacker's responses were found: ``exhaustive`` or ``search``.
+        How the attacker's responses were found: ``exhaustive`` (one table of every
+        set), ``milp`` (every response proven by the MILP) or ``search``.
     rounds : tuple of Round
     evaluated : int
         Strike sets evaluated.
@@ -310,12 +313,14 @@ def defend(
             rows = np.flatnonzero(open_)[:1 + EXTRA_PER_ROUND]
             return [(tuple(int(x) for x in table.sets[r]), float(values[r])) for r in rows], True
         res = attack(grid, k, protect=[*protect, *(tg.names[e] for e in protected)],
-                     top=1 + EXTRA_PER_ROUND, **kwargs)
+                     top=1 + EXTRA_PER_SEARCH, **kwargs)
         evaluated += res.evaluated
+        methods.add(res.method)
         pos = {name: j for j, name in enumerate(tg.names)}
         return [(tuple(sorted(pos[e] for e in s.elements)), s.value(objective))
                 for s in res.attacks], res.optimal
 
+    methods: set[str] = set()
     first, exact_responses = respond(())
     attacks = list(first)
     known = {m for m, _ in attacks}
@@ -345,7 +350,7 @@ def defend(
                 attacks.append((members, d))
     lower = min(lower, upper)
     gap = 0.0 if upper <= 0 or lower >= upper - tol else (upper - lower) / upper
-    method = "exhaustive" if tabled else "search"
+    method = "exhaustive" if tabled else "milp" if methods == {"milp"} else "search"
     before, after = (
         dataclasses.replace(report_rows(evaluator, tg, np.array([m]), objective, {m: method},
                                         ranks=False)[0], rank=1)
