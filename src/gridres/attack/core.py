@@ -42,7 +42,8 @@ from gridres.restoration.assets import prepare
 from gridres.restoration.settings import RestorationSettings
 
 __all__ = ["METHODS", "MILP_MAX_BUSES", "MILP_NODES", "LP_MAX_BUSES", "Strike", "AttackResult",
-           "attack", "default_budget", "check_objective", "as_grid", "report_rows"]
+           "attack", "default_budget", "check_objective", "as_grid", "report_rows",
+           "pool_size"]
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +241,14 @@ def _check_int(value: Any, name: str, low: int) -> int:
     return int(value)
 
 
+def pool_size(workers: int | None, work: int, evaluator: SetEvaluator) -> int:
+    """Processes for ``work`` evaluations: ``workers`` (``None``: every core), but one
+    where the work is a few blocks (a pool would cost more than it saves)."""
+    if work <= 8 * evaluator.chunk:
+        return 1
+    return (os.cpu_count() or 1) if workers is None else int(workers)
+
+
 def default_budget(net: Network, objective: str, cascade_mode: str) -> int:
     """Sets evaluated exactly by default: :data:`WORK` bus-evaluations over the grid's
     buses (about a minute of one core), so on the demo region (103 buses) 1.9 million
@@ -367,10 +376,7 @@ def attack(
         method = ("exhaustive" if total <= budget
                   else "milp" if cut_ok and net.n_bus <= MILP_MAX_BUSES else "search")
     work = total if method == "exhaustive" else budget
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if work <= 8 * evaluator.chunk:
-        workers = 1  # a pool would cost more than it saves
+    workers = pool_size(workers, work, evaluator)
     done = [0]
 
     def tick(m: int) -> None:

@@ -50,6 +50,7 @@ from gridres.attack.core import (
     attack,
     check_objective,
     default_budget,
+    pool_size,
     report_rows,
 )
 from gridres.attack.evaluate import MODES, SetEvaluator
@@ -291,8 +292,7 @@ def defend(
     evaluated = 0
     table: Table | None = None
     if tabled:
-        if workers is None:
-            workers = os.cpu_count() or 1
+        workers = pool_size(workers, total, evaluator)
 
         def tick(m: int, done=[0]) -> None:  # noqa: B006 - a running count
             done[0] += m
