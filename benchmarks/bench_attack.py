@@ -31,8 +31,8 @@ import time
 
 import numpy as np
 
-from gridres.attack import SetEvaluator, attack, defend, targets
-from gridres.attack.pool import evaluations
+from gridres.adversary import SetEvaluator, attack, defend, targets
+from gridres.adversary.pool import evaluations
 from gridres.io import load_grid
 
 

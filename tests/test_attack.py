@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import make_grid
-from gridres.attack import SetEvaluator, attack, targets
-from gridres.attack.evaluate import Metrics
-from gridres.attack.milp import CutModel
-from gridres.attack.pool import evaluations
+from gridres.adversary import SetEvaluator, attack, targets
+from gridres.adversary.evaluate import Metrics
+from gridres.adversary.milp import CutModel
+from gridres.adversary.pool import evaluations
 from gridres.cascade import cascade
 from gridres.errors import UsageError
 from gridres.impact import assess

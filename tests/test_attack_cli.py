@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gridres.attack import attack, defend
+from gridres.adversary import attack, defend
 from test_cli_contract import one_line_error, run, strict_json
 
 
@@ -106,3 +106,12 @@ def test_bad_input_is_one_line_with_exit_2(args, words, capsys):
     code, out, err = run(capsys, *args)
     assert (code, out) == (2, "")
     assert words in one_line_error(err)
+
+
+def test_top_level_attack_is_the_function_whatever_was_imported() -> None:
+    import gridres
+    import gridres.adversary  # importing the package must not shadow the function
+
+    assert gridres.attack is gridres.adversary.attack
+    res = gridres.attack("ieee14", 1, target="bus")
+    assert res.attacks[0].elements and res.attacks[0].shed_mw > 0

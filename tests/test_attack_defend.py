@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridres.attack import attack_curve, defend, targets
-from gridres.attack.core import attack
-from gridres.attack.evaluate import SetEvaluator
+from gridres.adversary import attack_curve, defend, targets
+from gridres.adversary.core import attack
+from gridres.adversary.evaluate import SetEvaluator
 from gridres.errors import UsageError
 from gridres.impact import assess
 from gridres.scenarios.random import RandomOutages

@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "topology": 3, "flow": 3, "sensitivity": 3, "impact": 3, "cascade": 3,
     "superposition": 3, "contingency": 3, "validate": 3,
     "scenarios": 4,
-    "ensemble": 5, "restoration": 5, "redundancy": 5, "attack": 5, "deficit": 5,
+    "ensemble": 5, "restoration": 5, "redundancy": 5, "adversary": 5, "deficit": 5,
     "services": 5,
     "results": 6,
     "study": 7,

@@ -56,18 +56,17 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "load_study": "gridres.study.check",
     "run_study": "gridres.study.run",
     "write_report": "gridres.report.html",
-    # worst-case strikes (``attack`` is the package, callable as the function)
-    "defend": "gridres.attack",
-    "attack_curve": "gridres.attack",
+    # worst-case strikes and protection
+    "attack": "gridres.adversary",
+    "defend": "gridres.adversary",
+    "attack_curve": "gridres.adversary",
 }
 
 #: Subpackages and modules reachable as attributes (``gridres.cascade.cascade(...)``);
 #: ``contingency``, ``cascade`` and ``ensemble`` name modules, so their functions are
-#: ``n_minus_1``/``sweep``, ``gridres.cascade.cascade`` and ``run_ensemble``; the
-#: ``attack`` package calls as its function: ``gridres.attack(grid, 3)``.
-_MODULES = ("attack", "cascade", "contingency", "ensemble", "restoration", "redundancy",
-            "deficit",
-            "scenarios", "study", "report")
+#: ``n_minus_1``/``sweep``, ``gridres.cascade.cascade`` and ``run_ensemble``.
+_MODULES = ("adversary", "cascade", "contingency", "ensemble", "restoration", "redundancy",
+            "deficit", "scenarios", "study", "report")
 
 __all__ = sorted([*_LAZY, *_MODULES])
 

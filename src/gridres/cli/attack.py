@@ -142,7 +142,7 @@ def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, m
     exactly (every set, or the interdiction MILP); larger ones by a search that reports
     how many sets it evaluated and, for shed_mw without cascade, a bound and the gap.
     """
-    from gridres.attack import attack, attack_curve
+    from gridres.adversary import attack, attack_curve
 
     if out:
         output_file(out, (".json", ".csv"))

@@ -40,7 +40,7 @@ def command(grid: str, protect_budget: int, k: int, target: str, objective: str,
     """
     import pandas as pd
 
-    from gridres.attack import defend
+    from gridres.adversary import defend
 
     if out:
         output_file(out, (".json", ".csv"))

@@ -1,6 +1,6 @@
 """``attack_curve``: how much worse a thinking attacker is than bad luck, for ``k = 1..K``.
 
-For each ``k`` the worst ``k`` strikes (:func:`gridres.attack.attack`, top 1) stand beside
+For each ``k`` the worst ``k`` strikes (:func:`gridres.adversary.attack`, top 1) stand beside
 the damage of ``n_random`` random ``k``-element failures of the same kind: the scenario
 generator ``random:k=K,elements=TARGET`` (uniform over every in-service element of the
 kind; random failures do not respect ``protect`` or ``exclude``) run by the ensemble
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridres.attack.core import AttackResult, as_grid, attack
-from gridres.attack.evaluate import ENS_POLICY
+from gridres.adversary.core import AttackResult, as_grid, attack
+from gridres.adversary.evaluate import ENS_POLICY
 from gridres.ensemble import ImpactEvaluator, run_ensemble
 from gridres.errors import UsageError
 from gridres.model import Grid
@@ -137,7 +137,7 @@ def attack_curve(
     grid : Grid or str or path-like
     k_max : int
     target, objective, cascade_mode, margin, exclude, protect, budget, seed, workers
-        As for :func:`gridres.attack.attack`.
+        As for :func:`gridres.adversary.attack`.
     n_random : int
         Random failures per ``k``.
 

@@ -39,9 +39,9 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from gridres.attack.evaluate import Metrics, rank
-from gridres.attack.exhaustive import Table
-from gridres.attack.pool import Evaluations
+from gridres.adversary.evaluate import Metrics, rank
+from gridres.adversary.exhaustive import Table
+from gridres.adversary.pool import Evaluations
 
 __all__ = ["Search", "neighbours"]
 
@@ -61,7 +61,7 @@ def neighbours(touch: sp.csr_matrix, adjacency: sp.csr_matrix, hops: int = 2) ->
     Parameters
     ----------
     touch : sparse matrix, shape (n_candidates, n_bus)
-        Buses each candidate touches (:meth:`gridres.attack.targets.Targets.touch`).
+        Buses each candidate touches (:meth:`gridres.adversary.targets.Targets.touch`).
     adjacency : sparse matrix, shape (n_bus, n_bus)
         Bus adjacency of the grid.
     hops : int

@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from gridres.attack.targets import Targets
+from gridres.adversary.targets import Targets
 from gridres.model import Network, State
 from gridres.topology import effective
 

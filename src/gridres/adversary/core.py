@@ -4,10 +4,10 @@ How a run proceeds (``method="auto"``):
 
 1. **Exhaustive** when ``C(n, k)`` is within ``budget``: every set, exactly.
 2. Else, for ``shed_mw`` without a cascade on grids of up to :data:`MILP_MAX_BUSES`
-   buses, the **interdiction MILP** (:mod:`gridres.attack.milp`); when it proves its
+   buses, the **interdiction MILP** (:mod:`gridres.adversary.milp`); when it proves its
    optimum, further rows come from re-solving with each found set forbidden.
 3. Otherwise (or when the MILP stops at its node limit) the **search**
-   (:mod:`gridres.attack.search`) within ``budget`` evaluations; for ``shed_mw`` without
+   (:mod:`gridres.adversary.search`) within ``budget`` evaluations; for ``shed_mw`` without
    a cascade the MILP's bound (or its LP relaxation's, on larger grids) bounds the gap.
 
 The reported rows are recomputed one by one with the engine itself
@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gridres.attack.evaluate import METRICS, MODES, OBJECTIVES, Metrics, SetEvaluator, rank
-from gridres.attack.exhaustive import Table, exhaustive
-from gridres.attack.milp import CutModel
-from gridres.attack.pool import Evaluations, evaluations
-from gridres.attack.search import Search, neighbours
-from gridres.attack.targets import Targets, targets
+from gridres.adversary.evaluate import METRICS, MODES, OBJECTIVES, Metrics, SetEvaluator, rank
+from gridres.adversary.exhaustive import Table, exhaustive
+from gridres.adversary.milp import CutModel
+from gridres.adversary.pool import Evaluations, evaluations
+from gridres.adversary.search import Search, neighbours
+from gridres.adversary.targets import Targets, targets
 from gridres.errors import UsageError
 from gridres.io import load_grid
 from gridres.model import Grid, Network, State
@@ -73,7 +73,7 @@ class Strike:
     elements : tuple of str
         ``KIND:ID`` tokens of the struck elements, in the grid's order.
     shed_mw, people_out, facilities_dark, customers_out, ens_mwh
-        The metrics of :mod:`gridres.attack.evaluate` (``ens_mwh`` None where not
+        The metrics of :mod:`gridres.adversary.evaluate` (``ens_mwh`` None where not
         computed).
     method : str
         How the set was found: ``exhaustive``, ``milp``, ``search`` or ``greedy``.
@@ -286,13 +286,13 @@ def attack(
         Elements struck together, ``1 <= k <=`` the targets in reach.
     target : {"substation", "bus", "branch", "gen"}
     objective : {"shed_mw", "people_out", "facilities_dark", "customers_out", "ens_mwh"}
-        What the attacker maximises (see :mod:`gridres.attack.evaluate`).
+        What the attacker maximises (see :mod:`gridres.adversary.evaluate`).
     cascade_mode : {"none", "trip", "redispatch"}
         Cascade after the strikes (:func:`gridres.cascade.cascade`).
     margin : float
         Overload margin of the cascade, ``>= 0``.
     exclude, protect : iterable of str
-        Element tokens the attacker cannot destroy (see :func:`~gridres.attack.targets`).
+        Element tokens the attacker cannot destroy (see :func:`~gridres.adversary.targets`).
     top : int
         Distinct sets to report.
     budget : int, optional

@@ -11,7 +11,7 @@ sets found so far.
   lower bound on the min-max: the attacker can do at least that well against any
   protection.
 * **Attacker** (an upper bound): the attacker's best response to the master's
-  protection (:func:`gridres.attack.attack` with those targets protected). Its damage is
+  protection (:func:`gridres.adversary.attack` with those targets protected). Its damage is
   what that protection really achieves; the least such damage so far is the upper bound.
   The response joins the list.
 
@@ -44,7 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from gridres.attack.core import (
+from gridres.adversary.core import (
     Strike,
     as_grid,
     attack,
@@ -53,10 +53,10 @@ from gridres.attack.core import (
     pool_size,
     report_rows,
 )
-from gridres.attack.evaluate import MODES, SetEvaluator
-from gridres.attack.exhaustive import Table, exhaustive
-from gridres.attack.pool import evaluations
-from gridres.attack.targets import targets
+from gridres.adversary.evaluate import MODES, SetEvaluator
+from gridres.adversary.exhaustive import Table, exhaustive
+from gridres.adversary.pool import evaluations
+from gridres.adversary.targets import targets
 from gridres.errors import UsageError
 from gridres.model import Grid
 from gridres.restoration.assets import prepare
@@ -223,14 +223,14 @@ def defend(
     protect_budget : int
         Targets to protect (``P``), ``>= 0``.
     target, objective, cascade_mode, margin, exclude, seed, workers
-        As for :func:`gridres.attack.attack`.
+        As for :func:`gridres.adversary.attack`.
     protect : iterable of str
         Targets already protected (not counted in ``protect_budget``).
     candidates : iterable of str, optional
         Element tokens the defender may protect (a target is protectable when a token
         names one of its elements); default every target the attacker could strike.
     budget : int, optional
-        The attack budget (:func:`gridres.attack.default_budget`): within it, every set
+        The attack budget (:func:`gridres.adversary.default_budget`): within it, every set
         is evaluated once and the decomposition is exact.
     max_rounds : int
         Rounds of the decomposition before it stops with a gap.

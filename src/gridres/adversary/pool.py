@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from gridres.attack.evaluate import Metrics, SetEvaluator
+from gridres.adversary.evaluate import Metrics, SetEvaluator
 from gridres.pool import process_pool
 
 __all__ = ["Evaluations", "evaluations"]

@@ -3,8 +3,8 @@
 Sets are enumerated in lexicographic order of candidate positions
 (:func:`itertools.combinations`), in blocks of the evaluator's size; each block's
 results are merged into the running top list with the ranking rule of
-:func:`gridres.attack.evaluate.rank`. Nothing is pruned: no bound on a set from its
-subsets is valid for these objectives on meshed grids (see :mod:`gridres.attack`).
+:func:`gridres.adversary.evaluate.rank`. Nothing is pruned: no bound on a set from its
+subsets is valid for these objectives on meshed grids (see :mod:`gridres.adversary`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridres.attack.evaluate import Metrics, rank
-from gridres.attack.pool import Evaluations
+from gridres.adversary.evaluate import Metrics, rank
+from gridres.adversary.pool import Evaluations
 
 __all__ = ["Table", "combination_blocks", "exhaustive"]
 
@@ -79,7 +79,7 @@ def exhaustive(evals: Evaluations, n: int, k: int, objective: str, top: int | No
     n, k : int
     objective : str
     top : int or None
-        Rows to keep; None keeps every set (for :func:`gridres.attack.defend`).
+        Rows to keep; None keeps every set (for :func:`gridres.adversary.defend`).
 
     Returns
     -------

@@ -8,11 +8,11 @@ attacker's worst. :func:`attack` finds the worst ``k``-sets for one objective,
 for ``k = 1 .. K``. Every number comes from the engine's own rules
 (:func:`gridres.impact.assess`, :func:`gridres.cascade.cascade`,
 :func:`gridres.restoration.simulate`); the objectives are defined in
-:mod:`gridres.attack.evaluate`.
+:mod:`gridres.adversary.evaluate`.
 
 Exact and bounded
 -----------------
-Exhaustive enumeration is exact. The interdiction MILP (:mod:`gridres.attack.milp`) is
+Exhaustive enumeration is exact. The interdiction MILP (:mod:`gridres.adversary.milp`) is
 exact for ``shed_mw`` without a cascade on grids without shunt demand or negative loads,
 and an upper bound on it everywhere; its LP relaxation is a (weaker) upper bound too.
 Those are the only bounds used. No bound from the damage of single elements or pairs is
@@ -20,27 +20,24 @@ valid for any objective on a meshed grid: a town fed over three lines loses noth
 any one or two strikes on them and everything to the three together (damage is neither
 subadditive nor supermodular), and with a cascade or with shunt demand damage is not
 even monotone in the strikes. So nothing is pruned; sets are evaluated exactly, in
-blocks (:mod:`gridres.attack.evaluate` explains the batched path that makes ``k = 3``
+blocks (:mod:`gridres.adversary.evaluate` explains the batched path that makes ``k = 3``
 over a hundred substations take seconds).
 
 The package calls as its function, so that ``gridres.attack(grid, 3)`` is
-``gridres.attack.attack(grid, 3)`` whichever way it was imported.
+``gridres.adversary.attack(grid, 3)`` whichever way it was imported.
 
 Building on it
 --------------
 ``attack(..., state=S)`` strikes a grid that is already damaged (the next wave of an
-attacker that adapts to repairs), and :class:`~gridres.attack.evaluate.SetEvaluator`
+attacker that adapts to repairs), and :class:`~gridres.adversary.evaluate.SetEvaluator`
 evaluates any list of strike sets.
 """
 
-import sys
-import types
-
-from gridres.attack.core import METHODS, AttackResult, Strike, attack, default_budget
-from gridres.attack.curve import CurveResult, attack_curve
-from gridres.attack.defend import DefenceResult, defend
-from gridres.attack.evaluate import METRICS, MODES, OBJECTIVES, SetEvaluator
-from gridres.attack.targets import TARGETS, Targets, targets
+from gridres.adversary.core import METHODS, AttackResult, Strike, attack, default_budget
+from gridres.adversary.curve import CurveResult, attack_curve
+from gridres.adversary.defend import DefenceResult, defend
+from gridres.adversary.evaluate import METRICS, MODES, OBJECTIVES, SetEvaluator
+from gridres.adversary.targets import TARGETS, Targets, targets
 
 __all__ = [
     "METHODS",
@@ -61,12 +58,3 @@ __all__ = [
     "targets",
 ]
 
-
-class _CallablePackage(types.ModuleType):
-    """This package, callable as :func:`attack` (the top-level ``gridres.attack``)."""
-
-    def __call__(self, *args, **kwargs) -> AttackResult:
-        return attack(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridres.attack.targets import Targets
+from gridres.adversary.targets import Targets
 from gridres.cascade import cascade
 from gridres.errors import UsageError
 from gridres.impact import Impact, assess, backup_covers
