@@ -164,7 +164,7 @@ def test_unsecurable_island_cascades_as_in_trip_mode():
 
 
 @pytest.mark.parametrize(("kw", "message"), [
-    ({"mode": "fast"}, "The 'mode' parameter of cascade must be one of trip, redispatch. "
+    ({"mode": "fast"}, "The 'mode' parameter of cascade must be one of none, trip, redispatch. "
                        "Got 'fast' instead."),
     ({"margin": -0.1}, "The 'margin' parameter of cascade must be a float >= 0. Got -0.1 instead."),
     ({"shed_cost_per_mw": 0.0}, "The 'shed_cost_per_mw' parameter of cascade must be a float > 0"),

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from builders import failed, make_grid
+from gridres.cascade import CascadeOptions, settle
 from gridres.cli import cli
 from gridres.contingency import (
     RESULT_COLUMNS,
@@ -31,13 +32,14 @@ METRICS = ["served_mw", "shed_mw", "customers_out", "people_out", "dark_faciliti
 
 
 # -- helpers -----------------------------------------------------------------------------
-def assert_rows_equal_assess(grid: Grid, df: pd.DataFrame, cases, *, cascade=False,
-                             margin=0.0) -> None:
-    """Every row of a sweep equals assess() on that case's state."""
+def assert_rows_equal_assess(grid: Grid, df: pd.DataFrame, cases, *,
+                             cascade: CascadeOptions | None = None) -> None:
+    """Every row of a sweep equals assess() (settle() under a cascade mode) on that
+    case's state."""
     net = grid.network
     rows = df.set_index("element")
     for case in cases:
-        imp = assess(net, case.state(net), cascade=cascade, margin=margin)
+        imp = settle(net, case.state(net), cascade)
         row = rows.loc[case.element]
         expected = {
             "served_mw": imp.served_total_mw, "shed_mw": imp.shed_total_mw,
@@ -218,8 +220,8 @@ def test_sweep_equals_assess_on_bundled_grid_with_facilities():
     g = load_grid("demo_region")
     for kind in ("bus", "branch", "gen", "substation"):
         cases = contingencies(g, kind)
-        df = sweep(g, cases, margin=0.1)
-        assert_rows_equal_assess(g, df, cases, margin=0.1)
+        df = sweep(g, cases, cascade=CascadeOptions(margin=0.1))
+        assert_rows_equal_assess(g, df, cases, cascade=CascadeOptions(margin=0.1))
     bus = n_minus_1(g, "bus")
     assert (bus["dark_facilities"] > 0).any() and (bus["islands"] > 1).any()
 
@@ -230,8 +232,12 @@ def test_cascade_sweep_equals_cascading_assess():
 
     for grid in (g, load_grid("demo_region")):
         cases = contingencies(grid, "branch")
-        df = sweep(grid, cases, cascade=True, margin=0.05)
-        assert_rows_equal_assess(grid, df, cases, cascade=True, margin=0.05)
+        for mode in ("trip", "redispatch"):
+            opts = CascadeOptions(mode, margin=0.05)
+            df = sweep(grid, cases, cascade=opts)
+            assert_rows_equal_assess(grid, df, cases, cascade=opts)
+            if mode == "trip":  # every cascade ran until nothing was overloaded
+                assert (df["overloaded"] == 0).all()
 
 
 @pytest.mark.parametrize("seed", range(14))
@@ -362,7 +368,7 @@ def test_usage_errors():
     with pytest.raises(UsageError, match="kind"):
         contingencies(g, "transformer")
     with pytest.raises(UsageError, match="margin"):
-        sweep(g, contingencies(g, "bus"), margin=-1)
+        sweep(g, contingencies(g, "bus"), cascade=CascadeOptions(margin=-1))
     with pytest.raises(UsageError, match="block"):
         sweep(g, contingencies(g, "bus"), block=0)
 

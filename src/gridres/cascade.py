@@ -1,7 +1,14 @@
-"""Cascading overload trips, with or without corrective redispatch.
+"""Cascading overload trips, with or without corrective redispatch: the cascade modes.
 
-:func:`cascade` follows an outage through the stages of a cascade and records each:
+:func:`cascade` follows an outage through the stages of a cascade and records each;
+:func:`settle` gives the settled operating point alone, for any mode. Every part of
+gridres that assesses an outage (``gridres outage``, ``contingency``, ``ensemble``,
+``restore``, studies' ``[cascade]``, the planner) takes the same
+:class:`CascadeOptions`: a mode and a margin.
 
+``mode="none"``
+    The outage as the engine assesses it (rules 1-4): overloads are reported, nothing
+    trips and nothing is redispatched. The default everywhere.
 ``mode="trip"``
     The engine's rule 5 (as :func:`gridres.impact.assess` with ``cascade=True``): every
     branch whose ``|flow|`` exceeds ``rating × (1 + margin)`` trips, the grid re-balances
@@ -61,16 +68,89 @@ from scipy.optimize import linprog
 from gridres.elements import as_state
 from gridres.errors import UsageError
 from gridres.flow import shift_injections
-from gridres.impact import Impact, cascade_stages, facility_status
+from gridres.impact import Impact, assess, cascade_stages, facility_status
 from gridres.model import Grid, Network, State
 from gridres.tolerances import LP_SHED_FRACTION, OVERLOAD_MW
 
-__all__ = ["CascadeStage", "CascadeResult", "cascade", "redispatch", "shed_cost", "MODES"]
+__all__ = ["CascadeOptions", "CascadeStage", "CascadeResult", "cascade", "settle", "redispatch",
+           "shed_cost", "MODES"]
 
 logger = logging.getLogger(__name__)
 
-MODES = ("trip", "redispatch")
+#: The cascade modes, in the order of the module notes.
+MODES = ("none", "trip", "redispatch")
 _BACKOFF = 1e-6  # MW the programme keeps below a limit, so that solver tolerance never trips
+
+
+@dataclass(frozen=True)
+class CascadeOptions:
+    """How the grid reacts to the overloads of an outage: the one cascade option of every
+    command (``--cascade-mode``, ``--margin``) and of a study's ``[cascade]`` table.
+
+    Parameters
+    ----------
+    mode : {"none", "trip", "redispatch"}
+        See the module notes; default ``"none"``.
+    margin : float
+        A branch is overloaded (and trips, in ``trip`` mode) above
+        ``rating_mw × (1 + margin)``; a fraction ``>= 0``, default 0.
+    max_stages : int
+        Safety bound on the stages of a cascade, ``>= 1``.
+
+    Raises
+    ------
+    UsageError
+        On an unknown mode or a parameter out of range.
+
+    Examples
+    --------
+    >>> CascadeOptions("trip", margin=0.1).flows_matter
+    True
+    >>> CascadeOptions().mode, CascadeOptions().margin
+    ('none', 0.0)
+    """
+
+    mode: str = "none"
+    margin: float = 0.0
+    max_stages: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            hint = " (off is now none)" if self.mode == "off" else ""
+            raise UsageError(f"The 'mode' parameter of the cascade must be one of "
+                             f"{', '.join(MODES)}{hint}. Got {self.mode!r} instead.")
+        _check("margin", self.margin, 0.0, strict=False)
+        object.__setattr__(self, "margin", float(self.margin))
+        if isinstance(self.max_stages, bool) or not (isinstance(self.max_stages, int | np.integer)
+                                                      and self.max_stages >= 1):
+            raise UsageError(f"The 'max_stages' parameter of the cascade must be an int >= 1. "
+                             f"Got {self.max_stages!r} instead.")
+        object.__setattr__(self, "max_stages", int(self.max_stages))
+
+    @property
+    def flows_matter(self) -> bool:
+        """Whether flows can change served load: a cascade trips or redispatches
+        (``mode`` is not ``"none"``)."""
+        return self.mode != "none"
+
+    @classmethod
+    def of(cls, value: CascadeOptions | str | None) -> CascadeOptions:
+        """``value`` as options: ``None`` the defaults, a mode name that mode with
+        margin 0.
+
+        Examples
+        --------
+        >>> CascadeOptions.of("redispatch")
+        CascadeOptions(mode='redispatch', margin=0.0, max_stages=1000)
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, str):
+            return cls(value)
+        if isinstance(value, cls):
+            return value
+        raise UsageError(f"The cascade option must be a CascadeOptions or a mode name (one "
+                         f"of {', '.join(MODES)}). Got {value!r} instead.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +176,7 @@ class CascadeResult:
 
     Attributes
     ----------
-    mode : {"trip", "redispatch"}
+    mode : {"none", "trip", "redispatch"}
     margin : float
     outage : Impact
         The outage state as the engine balances it, before any redispatch or trip.
@@ -189,6 +269,7 @@ def cascade(
     margin: float = 0.0,
     *,
     max_stages: int = 1000,
+    live: np.ndarray | None = None,
     redispatch_cost_per_mw: float = 1.0,
     shed_cost_per_mw: float = 1000.0,
     critical_cost_per_mw: float = 1e6,
@@ -202,11 +283,15 @@ def cascade(
     state : State, str or iterable of str, optional
         The outage (default the intact grid), or the elements that fail as tokens, as
         for :func:`gridres.impact.assess`.
-    mode : {"trip", "redispatch"}
+    mode : {"trip", "redispatch", "none"}
+        ``"none"``: the outage itself, nothing trips.
     margin : float
         Branches trip above ``rating × (1 + margin)``; ``>= 0``.
     max_stages : int
         Safety bound on the number of stages.
+    live : ndarray of bool, shape (n_bus,), optional
+        Buses energised just before (the black-start rule of
+        :func:`gridres.impact.assess`); default every bus.
     redispatch_cost_per_mw, shed_cost_per_mw, critical_cost_per_mw : float
         Costs of the redispatch programme (``redispatch`` mode), > 0.
     near_limit : float
@@ -238,8 +323,8 @@ def cascade(
     examining stages once no later stage can cost less (trips only remove supply).
     """
     if mode not in MODES:
-        raise UsageError(f"The 'mode' parameter of cascade must be one of trip, redispatch. "
-                         f"Got {mode!r} instead.")
+        raise UsageError(f"The 'mode' parameter of cascade must be one of "
+                         f"{', '.join(MODES)}. Got {mode!r} instead.")
     _check("margin", margin, 0.0, strict=False)
     for name, value in (("redispatch_cost_per_mw", redispatch_cost_per_mw),
                         ("shed_cost_per_mw", shed_cost_per_mw),
@@ -253,7 +338,8 @@ def cascade(
     net = net.network if isinstance(net, Grid) else net
     stages: list[CascadeStage] = []
     best: tuple[float, int, Impact, float] | None = None  # (cost, stage, impact, moved)
-    for imp in cascade_stages(net, state, margin, max_stages):
+    for imp in cascade_stages(net, state, margin, 0 if mode == "none" else max_stages,
+                              live=live):
         if imp.stages:
             stages.append(CascadeStage(imp.stages[-1], imp.served_total_mw, imp.shed_total_mw))
             logger.debug("cascade stage %d: %d branches tripped, %.3f MW served",
@@ -276,6 +362,49 @@ def cascade(
         stages = stages[:intervention]
     final = dataclasses.replace(final, stages=[s.tripped for s in stages])
     return CascadeResult(mode, float(margin), outage, tuple(stages), intervention, moved, final)
+
+
+def settle(
+    net: Network | Grid,
+    state: State | str | Iterable[str] | None = None,
+    options: CascadeOptions | str | None = None,
+    *,
+    live: np.ndarray | None = None,
+) -> Impact:
+    """The settled operating point of an outage under a cascade mode: what
+    ``gridres outage --cascade-mode MODE --margin M`` reports.
+
+    ``none``: :func:`gridres.impact.assess`; ``trip``: ``assess`` with its cascade;
+    ``redispatch``: the ``final`` impact of :func:`cascade`.
+
+    Parameters
+    ----------
+    net : Network or Grid
+    state : State, str or iterable of str, optional
+        As for :func:`gridres.impact.assess`.
+    options : CascadeOptions or str, optional
+        Mode and margin (default: mode ``none``, margin 0).
+    live : ndarray of bool, shape (n_bus,), optional
+        Buses energised just before (the black-start rule); default every bus.
+
+    Returns
+    -------
+    Impact
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> g = load_grid("demo_region")
+    >>> [round(settle(g, ["bus:KAL-110"], mode).shed_total_mw, 2)
+    ...  for mode in ("none", "trip")]
+    [0.0, 164.85]
+    """
+    opts = CascadeOptions.of(options)
+    if opts.mode == "redispatch":
+        return cascade(net, state, "redispatch", opts.margin, max_stages=opts.max_stages,
+                       live=live).final
+    return assess(net, state, cascade=opts.mode == "trip", margin=opts.margin,
+                  max_stages=opts.max_stages, live=live)
 
 
 def redispatch(

@@ -3,20 +3,20 @@ ranked by impact: the hardening priority list.
 
 :func:`n_minus_1` fails each bus, branch, generator or substation in turn and reports
 served and shed MW, customers out, dark facilities, islands and the worst post-outage
-loading, exactly as :func:`gridres.impact.assess` (and so ``gridres outage``) gives them
-for that one element. :func:`n_minus_2` assesses pairs chosen by a screening rule (see
-there). :func:`sweep` runs any list of :class:`Contingency`.
+loading, exactly as :func:`gridres.cascade.settle` (and so ``gridres outage`` with the
+same ``--cascade-mode`` and ``--margin``) gives them for that one element.
+:func:`n_minus_2` assesses pairs chosen by a screening rule (see there). :func:`sweep`
+runs any list of :class:`Contingency`.
 
 The fast path (:mod:`gridres.superposition`) covers the common single outages without
-rebuilding the network; everything else goes through :func:`gridres.impact.assess`
-itself. Either way every figure equals assess's.
+rebuilding the network; everything else goes through :func:`gridres.cascade.settle`
+itself. Either way every figure equals settle's.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridres.cascade import CascadeOptions, settle
 from gridres.elements import substation_buses
 from gridres.errors import UsageError
 from gridres.impact import assess
@@ -145,8 +146,7 @@ def sweep(
     grid: Grid | Network,
     cases: Sequence[Contingency],
     *,
-    cascade: bool = False,
-    margin: float = 0.0,
+    cascade: CascadeOptions | str | None = None,
     fast: bool = True,
     backend: str = "auto",
     block: int = 64,
@@ -158,10 +158,10 @@ def sweep(
     ----------
     grid : Grid or Network
     cases : sequence of Contingency
-    cascade : bool
-        Trip overloaded branches until stable (rule 5), per case.
-    margin : float
-        Overload margin: a branch is overloaded above ``rating × (1 + margin)``.
+    cascade : CascadeOptions or str, optional
+        Cascade mode and margin (default mode ``none``, margin 0): a branch is
+        overloaded above ``rating × (1 + margin)``; ``trip`` and ``redispatch`` settle
+        every case with an overload as :func:`gridres.cascade.settle` does.
     fast : bool
         Use the superposition path where it applies (default); ``False`` runs
         :func:`~gridres.impact.assess` for every case (same results, slower).
@@ -194,8 +194,8 @@ def sweep(
     ``O(block × rated branches)`` screening; cases outside the fast rule cost one
     :func:`~gridres.impact.assess` each.
     """
-    if margin < 0 or not math.isfinite(margin):
-        raise UsageError(f"The 'margin' parameter of sweep must be >= 0. Got {margin} instead.")
+    opts = CascadeOptions.of(cascade)
+    margin = opts.margin
     if block < 1:
         raise UsageError(f"The 'block' parameter of sweep must be >= 1. Got {block} instead.")
     net = grid.network if isinstance(grid, Grid) else grid
@@ -207,15 +207,16 @@ def sweep(
         general = engine.run(cases, rows, block, progress)
     fast_s = time.perf_counter() - start
     for j in general:
-        rows.from_impact(j, assess(net, cases[j].state(net), cascade=cascade, margin=margin))
+        rows.from_impact(j, settle(net, cases[j].state(net), opts))
         if progress:
             progress(1)
-    if cascade:
+    if opts.flows_matter:
+        # a case without an overload is settled as it is: nothing trips or moves
         done = set(general)
         for j in np.flatnonzero(rows.overloaded > 0):
             if j not in done:
-                rows.from_impact(j, assess(net, cases[j].state(net), cascade=True, margin=margin))
-    log.info("sweep of %d cases: %d by superposition in %.2f s, %d by assess in %.2f s",
+                rows.from_impact(j, settle(net, cases[j].state(net), opts))
+    log.info("sweep of %d cases: %d by superposition in %.2f s, %d by the engine in %.2f s",
              len(cases), len(cases) - len(general), fast_s, len(general),
              time.perf_counter() - start - fast_s)
     fac_ids = net.fac_ids.to_numpy()
@@ -322,7 +323,7 @@ def n_minus_2(
     share of its flow when it trips (largest ``|LODF|``): losing the branch that takes
     over is the classic second contingency. For a bridge candidate (no LODF), its
     ``partners`` largest-flow neighbours stand in. Every pair goes through
-    :func:`gridres.impact.assess` (with ``cascade`` if asked).
+    :func:`gridres.cascade.settle` (with the ``cascade`` option of ``kwargs``).
 
     Parameters
     ----------

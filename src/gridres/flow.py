@@ -255,8 +255,12 @@ def first_buses(labels: np.ndarray) -> np.ndarray:
 def reference_buses(net: Network, labels: np.ndarray, eff) -> np.ndarray:
     """Reference bus of every component (rule 4 of the engine semantics).
 
-    The case's reference bus where the component holds an alive one, else the bus of
-    its largest alive generator (by ``pmax_mw``), else its lowest bus.
+    The case's reference bus where the component holds an alive one (the first listed
+    where it holds several), else the bus of its largest alive generator by ``pmax_mw``
+    (among generators of equal ``pmax_mw``, the one listed first in the grid's
+    generator table), else its lowest bus. The choice moves the slack, so it changes
+    flows and what a cascade trips; it depends on the grid's order only, never on how
+    the state was reached.
 
     Parameters
     ----------
@@ -276,9 +280,10 @@ def reference_buses(net: Network, labels: np.ndarray, eff) -> np.ndarray:
     g = np.flatnonzero(eff.gen)
     if len(g):
         gl = labels[net.gen_bus[g]]
-        order = np.lexsort((net.gen_pmax_mw[g], gl))
-        last = np.r_[gl[order][1:] != gl[order][:-1], True]
-        sel = g[order][last]
+        # per component: largest pmax first, ties to the generator listed first
+        order = np.lexsort((g, -net.gen_pmax_mw[g], gl))
+        first = np.r_[True, gl[order][1:] != gl[order][:-1]]
+        sel = g[order][first]
         ref[labels[net.gen_bus[sel]]] = net.gen_bus[sel]
     r = np.flatnonzero(net.is_ref & eff.bus)
     if len(r):

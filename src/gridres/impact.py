@@ -22,6 +22,27 @@ capacity collapses (it is dark); an island without the case's reference bus whos
 negative loads exceed its demand even with every generator at zero curtails those
 injections in proportion. Because shunt demand is never shed, cutting a shunt-heavy bus
 off can free capacity and raise the load served elsewhere.
+
+Reference bus
+-------------
+An island's reference bus (its angle reference, and the bus that takes up the imbalance)
+is the case's reference bus where the island holds one (the first listed where it holds
+several); else the bus of its largest alive generator by ``pmax_mw``, and among
+generators of equal ``pmax_mw`` the one listed first in the generator table; else the
+island's lowest bus (:func:`gridres.flow.reference_buses`). The choice moves the slack
+and so changes flows and what a cascade trips; it depends only on the grid's order.
+
+Black start (what may re-energise a dark island)
+------------------------------------------------
+An island with capacity is energised only where something can start it: it holds a
+*live* bus (one energised just before this assessment) or an alive generator with
+``blackstart`` set. ``live`` is an input of :func:`assess` (default: every bus, the
+grid as it ran before an outage, so an outage never darkens an island with capacity
+for this reason). Restoration passes the buses energised after the previous event:
+an island that went dark comes back only through a black-start unit or by being
+reconnected to an energised island, not because a repaired generator without black
+start sits in it. Within one cascade, a bus energised at an earlier stage counts as
+live (an island split off by a trip keeps running on its own generation).
 """
 
 from __future__ import annotations
@@ -51,6 +72,7 @@ __all__ = [
     "Balance",
     "assess",
     "balance",
+    "startable",
     "cascade_stages",
     "keeps_schedule",
     "shortfall",
@@ -77,7 +99,8 @@ class Impact:
     island : ndarray of int, shape (n_bus,)
         Island of every alive bus (0, 1, ...), -1 for dead buses.
     energized : ndarray of bool, shape (n_bus,)
-        Alive bus in an island with generating capacity.
+        Alive bus in an energised island: one with generating capacity that is balanced
+        and, under the black-start rule (``live``), can be started.
     served_mw, shed_mw : ndarray, shape (n_bus,)
         Load served and not served at each bus (a dead or dark bus sheds all its load).
     gen_mw : ndarray, shape (n_gen,)
@@ -253,7 +276,8 @@ class Balance:
     fixed_mw: np.ndarray
 
 
-def balance(net: Network, labels: np.ndarray, ref: np.ndarray, eff: State) -> Balance:
+def balance(net: Network, labels: np.ndarray, ref: np.ndarray, eff: State,
+            live: np.ndarray | None = None) -> Balance:
     """Generation/load balance per component with priority load shedding (rule 3, 4).
 
     Parameters
@@ -265,6 +289,10 @@ def balance(net: Network, labels: np.ndarray, ref: np.ndarray, eff: State) -> Ba
         Reference bus of every component.
     eff : State
         Effective state.
+    live : ndarray of bool, shape (n_bus,), optional
+        Buses energised just before (the black-start rule of the module notes): a
+        component with capacity is energised only if it holds a live bus or an alive
+        black-start generator. ``None``: every bus is live.
 
     Returns
     -------
@@ -288,6 +316,8 @@ def balance(net: Network, labels: np.ndarray, ref: np.ndarray, eff: State) -> Ba
     # an island whose fixed demand (shunts, negative loads) alone exceeds its capacity
     # cannot be balanced by shedding: it collapses and is dark
     energized = (cap > ZERO_MW) & (fixed_need <= cap + REL_BALANCE * np.maximum(cap, 1.0))
+    if live is not None:
+        energized &= startable(net, labels, eff, live, n_comp)
     deficit = np.where(energized, shortfall(need, cap), 0.0)
 
     # -- load shedding by class: segments (bus, class, mw), non-critical and critical
@@ -350,6 +380,33 @@ def balance(net: Network, labels: np.ndarray, ref: np.ndarray, eff: State) -> Ba
                    0.0, 1.0)
     fixed_eff = np.where(energized_bus, np.maximum(fixed, 0.0) + neg * keep[labels], 0.0)
     return Balance(served, gen_mw, energized, crit_frac, fixed_eff)
+
+
+def startable(net: Network, labels: np.ndarray, eff: State, live: np.ndarray,
+              n_comp: int) -> np.ndarray:
+    """Components that can be energised under the black-start rule (module notes): they
+    hold a live alive bus or an alive black-start generator with capacity.
+
+    Parameters
+    ----------
+    net : Network
+    labels : ndarray of int, shape (n_bus,)
+        Component of every bus, ``0 .. n_comp-1``.
+    eff : State
+        Effective state.
+    live : ndarray of bool, shape (n_bus,)
+        Buses energised just before.
+    n_comp : int
+
+    Returns
+    -------
+    ndarray of bool, shape (n_comp,)
+    """
+    lit = np.zeros(n_comp, dtype=bool)
+    lit[labels[np.asarray(live, dtype=bool) & eff.bus]] = True
+    bs = eff.gen & net.gen_blackstart & (net.gen_pmax_mw > ZERO_MW)
+    lit[labels[net.gen_bus[bs]]] = True
+    return lit
 
 
 def backup_covers(net: Network) -> np.ndarray:
@@ -419,11 +476,11 @@ class _Solution:
     factor: Factor  # the factorisation used, for the next stage of a cascade
 
 
-def _solve(net: Network, eff: State, margin: float, factor: Factor | None = None
-           ) -> _Solution:
+def _solve(net: Network, eff: State, margin: float, factor: Factor | None = None,
+           live: np.ndarray | None = None) -> _Solution:
     _, labels = components(net, eff.branch)
     ref = reference_buses(net, labels, eff)
-    bal = balance(net, labels, ref, eff)
+    bal = balance(net, labels, ref, eff, live)
     energized = bal.energized[labels] & eff.bus
     inj = np.bincount(net.gen_bus, weights=bal.gen_mw, minlength=net.n_bus) - bal.served_mw
     inj = inj - bal.fixed_mw
@@ -442,18 +499,22 @@ def _solve(net: Network, eff: State, margin: float, factor: Factor | None = None
                      overloaded, bal.crit_shed_frac, bal.fixed_mw, factor)
 
 
-def _trip_loop(net: Network, eff: State, margin: float, max_stages: int
+def _trip_loop(net: Network, eff: State, margin: float, max_stages: int,
+               live: np.ndarray | None = None
                ) -> Iterator[tuple[State, _Solution, tuple[np.ndarray, ...]]]:
     """The cascade of rule 5, the one loop behind :func:`assess` and
     :func:`gridres.cascade.cascade`: yields the effective state, its solution and the
     branches tripped so far (one array per stage), first for the outage and then after
     every stage, until nothing is overloaded or ``max_stages`` stages have tripped. Each
-    stage starts from the previous stage's factorisation."""
+    stage starts from the previous stage's factorisation; buses energised at a stage
+    count as live at the next (the black-start rule)."""
     stages: list[np.ndarray] = []
     factor = None
     while True:
-        sol = _solve(net, eff, margin, factor)
+        sol = _solve(net, eff, margin, factor, live)
         factor = sol.factor
+        if live is not None:
+            live = live | sol.energized
         yield eff, sol, tuple(stages)
         if not sol.overloaded.any() or len(stages) >= max_stages:
             return
@@ -501,6 +562,8 @@ def cascade_stages(
     state: State | str | Iterable[str] | None = None,
     margin: float = 0.0,
     max_stages: int = 1000,
+    *,
+    live: np.ndarray | None = None,
 ) -> Iterator[Impact]:
     """The stages of a cascade of overload trips (rule 5), one :class:`Impact` each.
 
@@ -508,7 +571,7 @@ def cascade_stages(
     previous one overloads, until no branch is overloaded or ``max_stages`` stages have
     tripped. An impact's ``stages`` lists the branches tripped so far, per stage.
     :func:`assess` with ``cascade=True`` returns the last; stop early to act between
-    stages (as :func:`gridres.cascade.cascade` does).
+    stages (as :func:`gridres.cascade.cascade` does). ``live`` as for :func:`assess`.
 
     Examples
     --------
@@ -521,8 +584,18 @@ def cascade_stages(
     state = as_state(net, state)
     net = net.network if isinstance(net, Grid) else net
     eff = effective(net, state)
-    for eff_k, sol, stages in _trip_loop(net, eff, margin, max_stages):
+    for eff_k, sol, stages in _trip_loop(net, eff, margin, max_stages, _live(net, live)):
         yield _impact(net, eff_k, sol, stages)
+
+
+def _live(net: Network, live: np.ndarray | None) -> np.ndarray | None:
+    if live is None:
+        return None
+    live = np.asarray(live, dtype=bool)
+    if live.shape != (net.n_bus,):
+        raise UsageError(f"The 'live' parameter must be a bool mask over the {net.n_bus} "
+                         f"buses. Got shape {live.shape} instead.")
+    return live
 
 
 def assess(
@@ -532,6 +605,7 @@ def assess(
     cascade: bool = False,
     margin: float = 0.0,
     max_stages: int = 1000,
+    live: np.ndarray | None = None,
 ) -> Impact:
     """Assess one outage state: islands, balance, DC flows, overloads, and optionally the
     cascade of overload trips.
@@ -549,6 +623,10 @@ def assess(
         Overload margin, ``>= 0``.
     max_stages : int
         Safety bound on cascade stages.
+    live : ndarray of bool, shape (n_bus,), optional
+        Buses energised just before (the black-start rule of the module notes): an
+        island with capacity is energised only if it holds a live bus or an alive
+        black-start generator. Default: every bus is live, as before an outage.
 
     Returns
     -------
@@ -572,7 +650,8 @@ def assess(
     state = as_state(net, state)
     net = net.network if isinstance(net, Grid) else net
     eff = effective(net, state)
+    live = _live(net, live)
     if not cascade:
-        return _impact(net, eff, _solve(net, eff, margin), ())
-    *_, last = _trip_loop(net, eff, margin, max_stages)
+        return _impact(net, eff, _solve(net, eff, margin, None, live), ())
+    *_, last = _trip_loop(net, eff, margin, max_stages, live)
     return _impact(net, *last)

@@ -332,6 +332,7 @@ class Network:
     gen_p_mw: np.ndarray
     gen_pmax_mw: np.ndarray
     gen_in_service: np.ndarray
+    gen_blackstart: np.ndarray  # can start without grid power (re-energise a dark island)
     # facilities
     fac_bus: np.ndarray
     fac_demand_mw: np.ndarray
@@ -660,6 +661,7 @@ def compile_grid(grid: Grid) -> Network:
         gen_p_mw=gens["p_mw"].to_numpy(float),
         gen_pmax_mw=pmax,
         gen_in_service=gens["in_service"].to_numpy(bool),
+        gen_blackstart=gens["blackstart"].to_numpy(bool),
         fac_bus=fac_bus,
         fac_demand_mw=fac_demand,
         fac_backup_mw=facs["backup_mw"].to_numpy(float),

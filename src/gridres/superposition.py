@@ -134,8 +134,10 @@ class SuperpositionSweep:
         self.cs = np.zeros((stack.shape[0], len(order) + 1))
         self.cs[:, 1:] = np.cumsum(stack[:, order], axis=1)
         # largest generator of a pre-range: sparse table of per-bus best generator rank
+        # (the highest rank is the largest pmax; among equals the generator listed first,
+        # as gridres.flow.reference_buses chooses)
         g_rank = np.empty(len(alive_gen), dtype=np.int64)
-        g_rank[np.lexsort((alive_gen, net.gen_pmax_mw[alive_gen]))] = np.arange(len(alive_gen))
+        g_rank[np.lexsort((-alive_gen, net.gen_pmax_mw[alive_gen]))] = np.arange(len(alive_gen))
         self.gen_by_rank = alive_gen[np.argsort(g_rank)]
         best = np.full(n, -1, dtype=np.int64)
         np.maximum.at(best, gb, g_rank)
