@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from gridres.cascade import CascadeOptions
 from gridres.ensemble import (
     BUS_COUNTS,
     EnsembleInterrupted,
@@ -117,7 +118,7 @@ def test_records_are_the_engine_outcome_of_each_seeded_scenario(grid, reference)
     for i in (0, 17, 149):
         rng = np.random.default_rng([7, i])
         sc = RandomBranches(6).sample(net, rng)
-        imp = assess(net, sc.final_state(net), cascade=True)
+        imp = assess(net, sc.final_state(net))  # the default evaluator: mode none
         row = rec.iloc[i]
         assert row["failed"] == ";".join(f"branch:{b}" for b in net.branch_ids[sc.waves[0].branches])
         assert row["n_failed"] == 6
@@ -162,7 +163,7 @@ def test_summary_numbers_match_a_direct_pandas_computation(grid, reference):
     for i in range(150):
         rng = np.random.default_rng([7, i])
         sc = RandomBranches(6).sample(net, rng)
-        imp = assess(net, sc.final_state(net), cascade=True)
+        imp = assess(net, sc.final_state(net))  # the default evaluator: mode none
         fac_dark += imp.facility == FACILITY_DARK
         bus_dark += net.bus_in_service & ~imp.energized
         failed.update(f"branch:{b}" for b in net.branch_ids[sc.waves[0].branches])
@@ -346,7 +347,7 @@ def test_manifest_mismatch_is_refused_naming_the_key(grid, tmp_path):
         ("seed", dict(seed=2)),
         ("n", dict(n=30)),
         ("scenario", dict(generator=RandomBranches(4))),
-        ("evaluator", dict(evaluator=ImpactEvaluator(cascade=False))),
+        ("evaluator", dict(evaluator=ImpactEvaluator("trip"))),
         ("grid", dict(grid=grid.replace(buses=grid.buses.assign(load_mw=grid.buses.load_mw * 2)))),
     ]
     for key, change in cases:
@@ -384,7 +385,7 @@ def test_parameters_are_checked(grid, tmp_path):
     with pytest.raises(UsageError, match="no sample"):
         run_ensemble(grid, object(), 5, 1)
     with pytest.raises(UsageError, match="margin"):
-        ImpactEvaluator(margin=-0.1)
+        ImpactEvaluator(CascadeOptions("trip", margin=-0.1))
 
 
 def test_job_pickles_without_the_factorisation_and_keeps_networks_shared(grid):
@@ -512,8 +513,8 @@ def test_redispatch_mode_records_the_settled_operating_point():
     grid = grid.replace(branches=branches)
     gen = scenario_from_spec("random:k=3", grid)
     red = run_ensemble(grid, gen, 12, 5, workers=1,
-                       evaluator=ImpactEvaluator(mode="redispatch")).records
-    trip = run_ensemble(grid, gen, 12, 5, workers=1, evaluator=ImpactEvaluator()).records
+                       evaluator=ImpactEvaluator("redispatch")).records
+    trip = run_ensemble(grid, gen, 12, 5, workers=1, evaluator=ImpactEvaluator("trip")).records
     net = grid.network
     for i in range(12):
         scen = gen.sample(net, np.random.default_rng([5, i]))
@@ -530,5 +531,8 @@ def test_unknown_cascade_mode_is_refused():
     from gridres.ensemble import ImpactEvaluator
     from gridres.errors import UsageError
 
-    with pytest.raises(UsageError, match="'mode' parameter of ImpactEvaluator"):
-        ImpactEvaluator(mode="shed")
+    with pytest.raises(UsageError, match="'mode' parameter of the cascade must be one of "
+                                         "none, trip, redispatch"):
+        ImpactEvaluator("shed")
+    with pytest.raises(UsageError, match="off is now none"):
+        ImpactEvaluator("off")

@@ -185,7 +185,7 @@ def test_the_plan_is_evaluated_under_its_policy(tmp_path: Path) -> None:
     means = {}
     for pol in ("largest-load-first", "greedy"):
         with PlanEvaluator(checked.grid, checked.generators[0], st.restoration.settings,
-                           seed=st.seed, n=6, policy=pol) as ev:
+                           seed=st.seed, n=6, policy=pol, cascade=st.cascade.options) as ev:
             means[pol] = ev.base_result().mean("customer_hours")
     assert res.baseline["customer_hours"] == pytest.approx(means["largest-load-first"])
     assert means["greedy"] != pytest.approx(means["largest-load-first"])

@@ -91,18 +91,66 @@ def test_budget_too_small_buys_nothing() -> None:
         assert steps == []
 
 
+# -- flow relief ----------------------------------------------------------------------------
+def test_a_line_that_relieves_an_overload_is_worth_something_under_trip() -> None:
+    # G feeds L (100 MW) over lines A and B of 60 MW each; A fails (4 h + 0.2 h/km x 10 km
+    # = 6 h to repair). Under trip, B alone would carry 100 MW and trips: L is dark for
+    # 6 h, 600 MWh. A new line C beside them (60 MW) shares the flow 50/50: nothing
+    # trips, nothing is lost. Without a cascade B runs overloaded and nothing is lost
+    # either way, so the line is worth nothing there.
+    buses = [{"id": "G", "ref": True}, {"id": "L", "load_mw": 100.0, "customers": 100}]
+    branches = [{"id": k, "from_bus": "G", "to_bus": "L", "x_pu": 0.1, "rating_mw": 60.0,
+                 "length_km": 10.0} for k in ("A", "B")]
+    g = make_grid(buses, branches, [{"id": "g", "bus": "G", "p_mw": 100.0,
+                                     "pmax_mw": 200.0, "blackstart": True}])
+    drop = {}
+    for mode in ("none", "trip", "redispatch"):
+        with PlanEvaluator(g, scenario_from_spec("explicit:branch:A", g),
+                           RestorationSettings(crews=1), seed=1, n=3, policy="greedy",
+                           cascade=mode) as ev:
+            line = make_intervention({"kind": "line", "id": "C", "from_bus": "G",
+                                      "to_bus": "L", "length_km": 10.0, "x_pu": 0.1,
+                                      "rating_mw": 60.0}, ev.base)
+            ev.register([line])
+            base, more = ev.base_result(), ev.result(["C"])
+            drop[mode] = ev.compare(base, more, "ens_mwh").drop
+            if mode == "trip":
+                assert base.values("ens_mwh").tolist() == [600.0] * 3
+                assert more.values("ens_mwh").tolist() == [0.0] * 3
+                assert more.n_simulated == 3  # the line changes the flows: simulated
+    assert drop["trip"] == pytest.approx(600.0)
+    assert drop["none"] == 0.0
+    # redispatch: the operator sheds 40 MW at L to keep B at 60 MW (6 h, 240 MWh)
+    assert drop["redispatch"] == pytest.approx(240.0, abs=1e-3)
+
+
 # -- exact reuse ----------------------------------------------------------------------------
-@pytest.mark.parametrize("policy", ["greedy", "critical-first"])
-def test_reuse_equals_simulating_everything(policy: str) -> None:
-    spec = "circle:lon=10.1,lat=49.96,radius_km=12,peak=52,line.median=45"
+def tight_ring_grid():
+    """The ring with B-C rated 60 MW: with D-A2 out it would carry 80 MW (trips)."""
+    g = ring_grid()
+    branches = g.branches.copy()
+    branches.loc["B-C", "rating_mw"] = 60.0
+    return g.replace(branches=branches)
+
+
+CIRCLE = "circle:lon=10.1,lat=49.96,radius_km=12,peak=52,line.median=45"
+
+
+# under trip and redispatch, the rules on islands alone would copy wrong results here
+# (tested when they were still applied: the new line H-B, backup and faster repairs)
+@pytest.mark.parametrize(("policy", "mode", "spec"), [
+    ("greedy", "none", CIRCLE), ("critical-first", "none", CIRCLE),
+    ("greedy", "trip", "random:k=2"), ("greedy", "trip", "random:k=1,weight=length_km"),
+    ("critical-first", "redispatch", "random:k=2")])
+def test_reuse_equals_simulating_everything(policy: str, mode: str, spec: str) -> None:
     specs = ALL_KINDS + [{"kind": "line", "id": "line-H-B", "from_bus": "H", "to_bus": "B"},
                          {"kind": "spares", "equipment": "transformer", "count": 2}]
     out = {}
     for reuse in (True, False):
-        g = ring_grid()
+        g = ring_grid() if mode == "none" else tight_ring_grid()
         s = RestorationSettings(crews=1, spare_stock={"transformer": 0}, repair_sigma=0.3)
         with PlanEvaluator(g, scenario_from_spec(spec, g), s, seed=3, n=16, policy=policy,
-                           reuse=reuse) as ev:
+                           reuse=reuse, cascade=mode) as ev:
             cands = [make_intervention(x, ev.base) for x in specs]
             ev.register(cands)
             ids = [c.id for c in cands]

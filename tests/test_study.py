@@ -155,6 +155,8 @@ BAD_CASES = [
     ("syntax_error", 65, "", 6, "TOML syntax error at column 17", '"ieee14'),
     ("unknown_key", 65, "ensemble.worker", 14, "did you mean 'workers'", "worker = 2"),
     ("missing_seed", 65, "study.seed", 2, "missing; add seed = ...", "[study]"),
+    ("old_cascade_off", 65, "cascade.mode", 13, 'old spelling; write mode = "none"',
+     'mode = "off"'),
 ]
 _IDS = [c[0] for c in BAD_CASES]
 
@@ -227,7 +229,8 @@ def test_resolved_study_fills_every_default_and_loads_back(tmp_path: Path) -> No
     study = load_study(path)
     doc = tomllib.loads(study.resolved_toml())
     assert doc["study"] == {"name": "small", "description": "", "seed": 5}
-    assert doc["ensemble"]["n"] == 100 and doc["cascade"]["mode"] == "trip"
+    assert doc["ensemble"]["n"] == 100
+    assert doc["cascade"] == {"mode": "none", "margin": 0.0, "max_stages": 1000}
     from gridres.restoration import RestorationSettings
 
     defaults = RestorationSettings(crews=2).to_dict()
@@ -347,7 +350,8 @@ def test_demo_restoration_metrics_equal_a_direct_simulation(demo) -> None:
     for i in range(N):
         rng = np.random.default_rng([st_.seed, i])
         sc = gen.sample(grid.network, rng)
-        results = compare(grid, sc, policies, assets=assets, seed=rng)
+        results = compare(grid, sc, policies, assets=assets, seed=rng,
+                          cascade=st_.cascade.options)
         for p in policies:
             ens[p].append(results[p].metrics["ens_mwh"])
     for p in policies:
@@ -376,7 +380,7 @@ def test_scenario_count_from_the_environment(tmp_path: Path, monkeypatch) -> Non
     path = tmp_path / "tiny.toml"
     path.write_text('[study]\nseed = 3\n[grid]\nsource = "ieee14"\n'
                     '[scenario]\nspec = "random:k=1"\n[ensemble]\nn = 1000\n'
-                    '[cascade]\nmode = "off"\n[outputs]\nhtml = false\ngpkg = false\n'
+                    '[cascade]\nmode = "none"\n[outputs]\nhtml = false\ngpkg = false\n'
                     'tables = ["csv"]\n')
     monkeypatch.setenv(ENV_SCENARIOS, "4")
     res = write_report(run_study(path, tmp_path / "out", workers=1))
@@ -466,7 +470,7 @@ def test_an_edited_study_runs_the_edit_not_its_file(tmp_path: Path) -> None:
     path = tmp_path / "tiny.toml"
     path.write_text('[study]\nseed = 5\n[grid]\nsource = "ieee14"\n'
                     '[scenario]\nspec = "random:k=1,elements=bus"\n[ensemble]\nn = 3\n'
-                    '[cascade]\nmode = "off"\n[outputs]\ngpkg = false\ntables = ["csv"]\n')
+                    '[cascade]\nmode = "none"\n[outputs]\ngpkg = false\ntables = ["csv"]\n')
     edited = load_study(path).replace(hazards=({"spec": "branch:3"},))
     res = run_study(edited, tmp_path / "out", workers=1)
     assert res.study is edited or res.study.hazards == edited.hazards

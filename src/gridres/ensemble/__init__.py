@@ -1,8 +1,8 @@
 """Ensembles: many seeded scenarios in parallel, results streamed to disk, resumable.
 
 :func:`run_ensemble` draws scenario ``i`` with ``numpy.random.default_rng([seed, i])``,
-evaluates it (default :class:`ImpactEvaluator`: the outage engine with a ``trip``
-cascade) on a process pool or a Dask cluster, and writes each finished batch as a Parquet
+evaluates it (default :class:`ImpactEvaluator`: the outage engine, cascade mode
+``none``) on a process pool or a Dask cluster, and writes each finished batch as a Parquet
 part. :func:`summarize` turns a results folder into tail statistics of shed load and
 customers out, the probability that each facility or bus goes dark, and the elements that
 fail most often.

@@ -39,7 +39,7 @@ Added by :class:`ImpactEvaluator` (the final state after every wave):
     Islands of alive buses; in-service buses without supply (failed or in an island
     without capacity).
 ``max_loading`` (float)
-    Largest ``|flow| / rating`` after the cascade.
+    Largest ``|flow| / rating`` after the cascade (or redispatch).
 ``cascade_stages`` (int), ``n_tripped`` (int), ``tripped`` (str)
     Cascade stages, and the branches they tripped (``branch:ID`` joined by ``;``).
 ``dark_facilities`` (str)
@@ -56,9 +56,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from gridres.cascade import cascade
-from gridres.errors import UsageError
-from gridres.impact import assess
+from gridres.cascade import CascadeOptions, settle
 from gridres.model import Network
 from gridres.scenarios.base import Scenario
 
@@ -116,18 +114,17 @@ def failed_elements(net: Network, scenario: Scenario) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class ImpactEvaluator:
-    """Assess each scenario's final state with :func:`gridres.impact.assess`.
+    """Assess each scenario's final state with the engine under one cascade option
+    (:func:`gridres.cascade.settle`).
 
     Parameters
     ----------
-    cascade : bool
-        Follow overloads through a cascade (see ``mode``); False: no cascade.
-    margin : float
-        Overload margin, ``>= 0``: trip above ``rating × (1 + margin)``.
-    mode : {"trip", "redispatch"}
-        ``trip``: overloaded branches trip until none is left (no operator action);
-        ``redispatch``: generation is redispatched and load shed at least cost before
-        tripping what stays overloaded (:func:`gridres.cascade.cascade`).
+    cascade : CascadeOptions or str, optional
+        Mode and margin (default mode ``none``, margin 0): ``none`` reports overloads
+        and trips nothing; ``trip``: overloaded branches trip until none is left (no
+        operator action); ``redispatch``: generation is redispatched and load shed at
+        least cost before tripping what stays overloaded (:mod:`gridres.cascade`). A
+        mode name stands for that mode with margin 0.
 
     Examples
     --------
@@ -135,35 +132,21 @@ class ImpactEvaluator:
     >>> from gridres.io import load_grid
     >>> from gridres.scenarios.base import Scenario
     >>> net = load_grid("ieee14").network
-    >>> rec = ImpactEvaluator()(net, Scenario.single(branches=[0]), np.random.default_rng(0))
+    >>> ev = ImpactEvaluator("trip")
+    >>> rec = ev(net, Scenario.single(branches=[0]), np.random.default_rng(0))
     >>> rec["islands"], rec["cascade_stages"] >= 0
     (1, True)
     """
 
-    cascade: bool = True
-    margin: float = 0.0
-    mode: str = "trip"
+    cascade: CascadeOptions = CascadeOptions()
 
     def __post_init__(self) -> None:
-        if self.mode not in ("trip", "redispatch"):
-            raise UsageError(
-                f"The 'mode' parameter of ImpactEvaluator must be 'trip' or 'redispatch'. "
-                f"Got {self.mode!r} instead."
-            )
-        if not self.margin >= 0:
-            raise UsageError(
-                f"The 'margin' parameter of ImpactEvaluator must be >= 0. Got {self.margin} "
-                "instead."
-            )
+        object.__setattr__(self, "cascade", CascadeOptions.of(self.cascade))
 
     def __call__(
         self, net: Network, scenario: Scenario, rng: np.random.Generator
     ) -> dict[str, Any]:
-        state = scenario.final_state(net)
-        if self.cascade and self.mode == "redispatch":
-            imp = cascade(net, state, mode="redispatch", margin=self.margin).final
-        else:
-            imp = assess(net, state, cascade=self.cascade, margin=self.margin)
+        imp = settle(net, scenario.final_state(net), self.cascade)
         dark_bus = np.flatnonzero(net.bus_in_service & ~imp.energized)
         tripped = (
             np.unique(np.concatenate(imp.stages)) if imp.stages else np.zeros(0, dtype=np.int64)

@@ -152,8 +152,8 @@ def describe(obj: Any) -> str:
     Examples
     --------
     >>> from gridres.ensemble import ImpactEvaluator
-    >>> describe(ImpactEvaluator(cascade=False))
-    "ImpactEvaluator(cascade=False, margin=0.0, mode='trip')"
+    >>> describe(ImpactEvaluator("trip"))
+    "ImpactEvaluator(cascade=CascadeOptions(mode='trip', margin=0.0, max_stages=1000))"
     """
     text = repr(obj)
     if " at 0x" not in text and "\n" not in text and len(text) <= 400:
@@ -282,7 +282,8 @@ def run_ensemble(
         Continue the run in ``out``: skip scenarios already on disk. The manifest must
         match (grid, scenario, n, seed, evaluator, version).
     evaluator : Evaluator, optional
-        Default :class:`~gridres.ensemble.ImpactEvaluator` (``trip`` cascade, margin 0).
+        Default :class:`~gridres.ensemble.ImpactEvaluator` (cascade mode ``none``,
+        margin 0).
     scheduler : str or distributed.Client, optional
         ``tcp://HOST:PORT`` of a Dask scheduler, or a client: run on that cluster.
     batch_size : int, optional

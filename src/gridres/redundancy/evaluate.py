@@ -8,11 +8,17 @@ restored with the same policy; each scenario's record holds energy not served,
 customer-hours, facility-hours dark and people-hours
 (:data:`gridres.restoration.metrics.LOSS_METRICS`).
 
+Every restoration assesses the grid with the engine under the plan's cascade option
+(:class:`~gridres.cascade.CascadeOptions`, a study's ``[cascade]``), flows included, so a
+design's benefit counts flow relief too: a new line that keeps a branch from tripping
+lowers the energy not served in ``trip`` or ``redispatch`` mode.
+
 Reusing results
 ---------------
 A design ``D + x`` is evaluated from a design ``D`` already evaluated (the base, or the
 portfolio so far). In a scenario where ``x`` provably cannot change ``D``'s run, ``D``'s
-result is copied; the conditions, each exact, are in :mod:`gridres.redundancy.reuse`.
+result is copied; the conditions, each exact, are in :mod:`gridres.redundancy.reuse`
+(those that rest on islands alone hold only where flows cannot change who is supplied).
 Anything else is simulated. A test checks that results with reuse equal those without,
 scenario by scenario.
 
@@ -33,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridres.cascade import CascadeOptions
 from gridres.ensemble.summary import tail_stats
 from gridres.errors import UsageError
 from gridres.model import Grid, Network, State
@@ -51,7 +58,7 @@ from gridres.restoration.metrics import LOSS_METRICS, paired_difference
 from gridres.restoration.policies import get_policy
 from gridres.restoration.settings import RestorationSettings
 from gridres.restoration.simulate import simulate
-from gridres.restoration.supply import supply
+from gridres.restoration.supply import flows_matter, supply
 from gridres.scenarios.base import Scenario, ScenarioGenerator
 from gridres.topology import components, effective
 
@@ -66,10 +73,11 @@ Progress = Callable[[int, int], None]
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(base: Design, policy: str, priority: tuple[str, ...]) -> None:
+def _init_worker(base: Design, policy: str, priority: tuple[str, ...],
+                 cascade: CascadeOptions) -> None:
     """Set up a worker (in a pool's worker process, or in this process inline)."""
     _WORKER.clear()
-    _WORKER.update(base=base, policy=policy, priority=priority, cache={})
+    _WORKER.update(base=base, policy=policy, priority=priority, cascade=cascade, cache={})
 
 
 def _build(base: Design, interventions: Sequence[Intervention]) -> Design:
@@ -84,7 +92,8 @@ class _Compiled:
     net: Network
     assets: Any
     policy: Any
-    base_fac_grid: np.ndarray
+    base_fac_grid: np.ndarray  # without cascade: the islands-only rules of reuse
+    run_fac_grid: np.ndarray  # under the plan's cascade option: the runs' reference
 
 
 def _compiled(key: frozenset, interventions: Sequence[Intervention]) -> _Compiled:
@@ -97,7 +106,8 @@ def _compiled(key: frozenset, interventions: Sequence[Intervention]) -> _Compile
         s = supply(net, intact)
         pol = _WORKER["policy"]
         fn = get_policy(pol, _WORKER["priority"] if pol == "priority-list" else None)
-        c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid)
+        c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid,
+                      supply(net, intact, _WORKER["cascade"]).fac_grid)
         if len(cache) > 64:
             cache.clear()
         cache[key] = c
@@ -110,12 +120,13 @@ def _simulate(key: frozenset, interventions: Sequence[Intervention],
 
     c = _compiled(key, interventions)
     net = c.net
+    cascade = _WORKER["cascade"]
     need_dep = _WORKER["policy"] in _READS_BACKUP
     load = np.maximum(net.load_mw, 0.0)
     has_need = ((load > 0) | (net.gs_mw > 0)) & net.bus_in_service
     out = []
     for i, sc, mult in items:
-        res = simulate(net, c.assets, sc, c.policy, multipliers=mult)
+        res = simulate(net, c.assets, sc, c.policy, multipliers=mult, cascade=cascade)
         m = [float(res.metrics[k]) for k in LOSS_METRICS]
         st = sc.final_state(net)
         eff = effective(net, st)
@@ -144,7 +155,7 @@ def _simulate(key: frozenset, interventions: Sequence[Intervention],
                         seen.add((etype, int(p)))
                         masks = [intact.bus.copy(), intact.branch.copy(), intact.gen.copy()]
                         masks[etype][p] = False
-                        dep |= c.base_fac_grid & ~supply(net, State(*masks)).fac_grid
+                        dep |= c.run_fac_grid & ~supply(net, State(*masks), cascade).fac_grid
         out.append((i, m, labels, lossless, fac_lost, dep, waited))
     return out
 
@@ -172,6 +183,8 @@ class PlanEvaluator:
         Element tokens for ``priority-list``.
     workers : int
         Worker processes (1: in this process).
+    cascade : CascadeOptions or str, optional
+        Cascade mode and margin of every restoration (default mode ``none``).
     reuse : bool
         Reuse results where exact (see the module notes); ``False`` simulates every
         scenario of every design (for checks).
@@ -192,7 +205,8 @@ class PlanEvaluator:
 
     def __init__(self, grid: Grid, generator: ScenarioGenerator, settings: RestorationSettings,
                  *, seed: int, n: int, policy: str = "greedy",
-                 priority: Sequence[str] = (), workers: int = 1, reuse: bool = True,
+                 priority: Sequence[str] = (), workers: int = 1,
+                 cascade: CascadeOptions | str | None = None, reuse: bool = True,
                  progress: Progress | None = None) -> None:
         if not (isinstance(n, int) and n >= 1):
             raise UsageError(f"The 'n' parameter of the plan must be an int >= 1. Got {n!r} "
@@ -208,12 +222,14 @@ class PlanEvaluator:
         self.policy = policy
         self.priority = tuple(priority)
         self.workers = workers
+        self.cascade = CascadeOptions.of(cascade)
         self.reuse = reuse
         self.progress = progress
         self.interventions: dict[str, Intervention] = {}
         self.results: dict[frozenset, DesignResult] = {}
         self._designs: dict[frozenset, Design] = {frozenset(): self.base}
         self._kinds: dict[frozenset, np.ndarray] = {}
+        self._flows: dict[frozenset, bool] = {}
         self._executor: cf.Executor | None = None
         self.simulations = 0
         self.reused = 0
@@ -233,12 +249,12 @@ class PlanEvaluator:
 
     def _pool(self) -> cf.Executor:
         if self._executor is None:
+            args = (self.base, self.policy, self.priority, self.cascade)
             if self.workers == 1:
-                _init_worker(self.base, self.policy, self.priority)
+                _init_worker(*args)
                 self._executor = InlineExecutor()
             else:
-                self._executor = process_pool(self.workers, _init_worker,
-                                              (self.base, self.policy, self.priority))
+                self._executor = process_pool(self.workers, _init_worker, args)
         return self._executor
 
     # -- designs ------------------------------------------------------------------------
@@ -264,6 +280,18 @@ class PlanEvaluator:
     def _context(self, key: frozenset):
         d = self.design(key)
         return self.crn.context(key, d.grid, d.hardening)
+
+    def flows_matter(self, key: Iterable[str]) -> bool:
+        """Whether flows may change who is supplied in some state of the design's runs:
+        the plan's cascade mode trips or redispatches and some branch of the design
+        could overload (:func:`gridres.restoration.supply.flows_matter` of its intact
+        grid, which holds every state of a run)."""
+        key = frozenset(key)
+        f = self._flows.get(key)
+        if f is None:
+            net = self.design(key).grid.network
+            f = self._flows[key] = flows_matter(net, net.intact(), self.cascade)
+        return f
 
     def _branch_kind(self, key: frozenset) -> np.ndarray:
         k = self._kinds.get(key)
@@ -333,7 +361,8 @@ class PlanEvaluator:
                 if pk in self.results:
                     parents.append((self.results[pk], self._context(pk),
                                     intervention_change(self.interventions[x],
-                                                        self.design(pk))))
+                                                        self.design(pk)),
+                                    self.flows_matter(pk) or self.flows_matter(key)))
         kinds = self._branch_kind(key)
         for i in range(n):
             sc, mult = self.crn.scenario(ctx, i)
@@ -354,14 +383,15 @@ class PlanEvaluator:
                             ("gen", net.gen_ids, w.gens)) for p in arr}
                     return memo["t"]
 
-                for parent, pctx, change in parents:
+                for parent, pctx, change, flows in parents:
                     psc, _ = self.crn.scenario(pctx, i)
                     if psc is not sc:
                         if "k" not in memo:
                             memo["k"] = scenario_key(sc)
                         if scenario_key(psc) != memo["k"]:
                             continue
-                    if empty or _unchanged(change, parent, i, self.policy, counts, tokens):
+                    if empty or _unchanged(change, parent, i, self.policy, counts, tokens,
+                                           flows):
                         src = parent
                         break
             if src is not None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from gridres.cascade import CascadeOptions
 from gridres.ensemble.summary import tail_stats
 from gridres.errors import UsageError
 from gridres.io.folder import write_path
@@ -77,6 +78,8 @@ class PlanResult:
     simulations, reused : int
         Restoration runs simulated, and scenario results copied where exact.
     elapsed_s : float
+    cascade : CascadeOptions
+        Cascade mode and margin of every restoration.
     """
 
     study: str
@@ -96,6 +99,7 @@ class PlanResult:
     elapsed_s: float
     currency: str = CURRENCY
     files: dict[str, Path] = field(default_factory=dict)
+    cascade: CascadeOptions = CascadeOptions()
 
     @property
     def portfolio(self) -> pd.DataFrame:
@@ -137,6 +141,7 @@ class PlanResult:
         return {
             "study": self.study, "grid": self.grid, "n": self.n, "seed": self.seed,
             "policy": self.policy, "objective": self.objective, "budget": jsonable(self.budget),
+            "cascade": {"mode": self.cascade.mode, "margin": self.cascade.margin},
             "currency": self.currency,
             "baseline": {k: jsonable(v) for k, v in self.baseline.items()},
             "improved": {k: jsonable(v) for k, v in self.improved.items()},
@@ -178,6 +183,7 @@ def plan_interventions(
     generate: bool = True,
     max_candidates: int = 20,
     workers: int = 1,
+    cascade: CascadeOptions | str | None = None,
     progress: Progress | None = None,
     where: str = "plan.candidates",
     name: str = "",
@@ -211,6 +217,9 @@ def plan_interventions(
         Bound on generated candidates.
     workers : int
         Worker processes (no result depends on it).
+    cascade : CascadeOptions or str, optional
+        Cascade mode and margin of every restoration (default mode ``none``); with
+        ``trip`` or ``redispatch`` a line that relieves an overload has a benefit.
     progress : callable, optional
         ``progress(step, done, total)``.
     where : str
@@ -235,7 +244,7 @@ def plan_interventions(
         raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
     table = cost_table(costs)
     ev = PlanEvaluator(grid, generator, settings, seed=seed, n=n, policy=policy,
-                       priority=tuple(priority), workers=workers,
+                       priority=tuple(priority), workers=workers, cascade=cascade,
                        progress=(lambda d, t: progress("plan", d, t)) if progress else None)
     chosen_from = study_candidates(list(candidates), ev.base, table, where=where)
     if generate:
@@ -261,4 +270,4 @@ def plan_interventions(
         study=name, grid=grid.name, n=n, seed=seed, policy=policy, objective=objective,
         budget=budget, candidates=tuple(chosen_from), ranking=ranking, steps=tuple(steps),
         baseline=baseline, improved=improved, simulations=ev.simulations, reused=ev.reused,
-        elapsed_s=time.perf_counter() - t0)
+        elapsed_s=time.perf_counter() - t0, cascade=ev.cascade)

@@ -9,15 +9,29 @@ cannot change it, and then ``D``'s result is copied. The conditions, each exact:
 * The damage is the same: ``x`` changes no failure of scenario ``i`` (hardening that
   spares no asset the scenario failed; a new element that does not fail).
 * *No failure*: the scenario fails nothing (both runs lose nothing).
+
+Two conditions rest on islands and balance alone. They hold where flows cannot change
+who is supplied in any state of either run: cascade mode ``none``, or no branch of
+either design that could overload (:func:`gridres.restoration.supply.flows_matter` of
+its intact grid). Under ``trip`` or ``redispatch`` with a branch that could overload,
+they do not hold (a new line changes every flow of its island; a fully supplied
+``S_min`` says nothing of an intermediate state, where a repair may overload a branch)
+and such scenarios are simulated:
+
 * *Nothing lost*: with every failure of the scenario applied at once (``S_min``, the
   worst state any restoration passes through, since every state of a run has at least
   its elements alive), every bus with demand is supplied in full and every facility
   that had grid power keeps it. Then every state of any run is fully supplied, in ``D``
-  and in ``D + x`` (extra lines and capacity only merge or strengthen islands): all
-  metrics are 0 in both.
+  and in ``D + x`` (extra lines and capacity only merge or strengthen islands; every
+  bus energised in ``S_min`` was energised at the event before, so the black-start
+  rule darkens none of them): all metrics are 0 in both.
 * *A new line between buses already connected* in ``S_min`` (both alive): it joins
   buses that every state of the run already connects, so every island, every served
   load and every policy input is unchanged.
+
+The others hold under any cascade mode: they keep the grid, so when the schedule is the
+same every assessment is the same:
+
 * *Backup at a facility* that never lost grid power in ``D``'s run: the backup is never
   used, and nothing else reads it (``critical-first`` reads the backup left only at
   facilities without grid power). For ``critical-first`` the facility must also depend
@@ -264,15 +278,18 @@ def _kind_counts(sc: Scenario, branch_kind: np.ndarray) -> dict[str, int]:
 
 
 def _unchanged(change: Change, parent: DesignResult, i: int, policy: str,
-               counts: Callable[[], dict[str, int]], failed_tokens: Callable[[], set[str]]
-               ) -> bool:
+               counts: Callable[[], dict[str, int]], failed_tokens: Callable[[], set[str]],
+               flows: bool = False) -> bool:
     """Whether the child's run of scenario ``i`` is the parent's run (same damage
-    already checked); see the module notes."""
+    already checked); see the module notes. ``flows``: flows may change who is supplied
+    in the parent's or the child's design (the rules on islands alone do not hold)."""
     if change.other_grid:
         return False
-    if parent.lossless[i]:
+    if parent.lossless[i] and not flows:
         return True
     if change.other_settings or change.new_gens:
+        return False
+    if change.new_branches and flows:
         return False
     lab = parent.labels[i]
     for f, t in change.new_branches:

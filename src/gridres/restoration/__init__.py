@@ -4,15 +4,18 @@ After the damage, in what order should the grid be repaired, and how fast does p
 come back? :func:`simulate` plays a scenario's waves of failures forward in hours with a
 number of crews (depots, straight-line travel × road factor at a speed), repair hours per
 kind of equipment (per-asset overrides, optional lognormal uncertainty), spare stock with
-lead times, and a policy that picks each crew's next job. After every repair the grid is
-re-assessed with the engine's rules (islands reconnect, generators return, load is picked
-up); critical facilities burn their backup while dark. It returns a
+lead times, and a policy that picks each crew's next job. After every failure and repair
+the grid is re-assessed by the engine with the run's cascade mode and margin (islands
+reconnect, generators return, load is picked up, overloads trip or are relieved, a dark
+island restarts only from a black-start unit or an energised neighbour); critical
+facilities burn their backup while dark. It returns a
 :class:`RestorationResult`: the restoration curve, the crew schedule, per-facility hours
 dark and the metrics of :data:`METRICS`. :func:`restore` and :func:`compare` take an
 outage as element tokens, a state or a scenario.
 
 Modules: ``settings`` (every parameter and its default, validated), ``assets``
-(per-element kinds, repair hours, locations), ``supply`` (served load of a state),
+(per-element kinds, repair hours, locations), ``supply`` (what the engine supplies in a
+state, and when the flow can be skipped exactly),
 ``interface`` (what a policy sees), ``simulate`` (the event simulation), ``policies``
 (the built-in policies), ``critical`` (the cheapest repairs that bring a facility back),
 ``optimal`` (the MILP policy, small cases), ``metrics`` (pure metric functions, paired

@@ -11,7 +11,8 @@ crews to the repairs in the sets of the most critical facilities.
 Rule
 ----
 The grid is contracted to its islands (rule 2 of the engine, with failed buses as
-single-bus islands). An island is a *source* when the engine's balance energises it.
+single-bus islands). An island is a *source* when the engine's balance energises it
+(with the black-start rule of :mod:`gridres.impact`: from the buses energised now).
 The contracted graph has
 
 * an edge between two islands for every in-service branch that joins them: a failed
@@ -19,7 +20,9 @@ The contracted graph has
 * a cost on every failed bus (its repair hours), paid on entering it;
 * an edge from a virtual source to every source island (cost 0), to the island of every
   failed generator with capacity (its repair hours), and to a failed bus carrying an
-  alive generator with capacity (the bus's hours).
+  alive generator with capacity (the bus's hours); under the black-start rule only
+  black-start generators start an island, so the last two edges are those of
+  black-start units (or of an island that holds a live bus).
 
 One Dijkstra pass from the virtual source gives, for every island, the cheapest path;
 the failed elements on the path to a facility's bus are its *repair set*, and their
@@ -29,7 +32,9 @@ hours: the crew-hours of the work, not the elapsed time with several crews). The
 criterion is topological, as the engine's islands are: an island counts as re-energised
 once joined to generation; where its capacity then falls short, the engine's shedding
 serves critical facilities last, and a facility that is cut off by a shortage of
-capacity alone (its bus energised, its demand shed) has an empty set.
+capacity alone (its bus energised, its demand shed) has an empty set. Flows are not
+considered: under a cascade mode a set reconnects the facility's bus, and an overload
+may still trip it (the set is the policy's guide, the simulation assesses with flows).
 
 Cost: one connected-components pass and one balance (``O(n + m)``) plus a Dijkstra over
 the islands and the branches between them (``O(k log k)`` for ``k`` failed elements).
@@ -45,7 +50,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from gridres.impact import balance, facility_on_grid
+from gridres.impact import balance, facility_on_grid, startable
 from gridres.model import Network, State
 from gridres.tolerances import ZERO_MW
 from gridres.topology import components, effective
@@ -91,6 +96,8 @@ def repair_sets(
     alive: State,
     hours: tuple[np.ndarray, np.ndarray, np.ndarray],
     facilities: Sequence[int] | np.ndarray | None = None,
+    *,
+    live: np.ndarray | None = None,
 ) -> RepairSets:
     """The cheapest set of repairs that reconnects each facility to generation.
 
@@ -104,6 +111,9 @@ def repair_sets(
         the element is failed; ``inf`` marks a failed element that cannot be repaired.
     facilities : sequence of int, optional
         Facility positions to answer for (default all).
+    live : ndarray of bool, shape (n_bus,), optional
+        Buses energised now (the black-start rule); default every bus, so that any
+        island with capacity is a source.
 
     Returns
     -------
@@ -139,7 +149,7 @@ def repair_sets(
     eff = effective(net, alive)
     n, labels = components(net, eff.branch)
     _, ref = np.unique(labels, return_index=True)
-    bal = balance(net, labels, ref.astype(np.int64), eff)
+    bal = balance(net, labels, ref.astype(np.int64), eff, live)
     energized = bal.energized  # per island
     fbus = net.fac_bus[fac]
     supplied = facility_on_grid(net, energized[labels] & eff.bus, bal.crit_shed_frac)[fac]
@@ -183,6 +193,11 @@ def repair_sets(
     e = np.flatnonzero(energized)
     add(np.full(len(e), s), e, np.zeros(len(e)), -1, -1)
     able = net.gen_in_service & (net.gen_pmax_mw > ZERO_MW) & net.bus_in_service[net.gen_bus]
+    if live is not None:
+        # a unit starts its island if it can black-start, or if the island holds a
+        # live bus (a failed bus is never live once failed)
+        able &= net.gen_blackstart | startable(net, labels, eff, live & eff.bus, n)[
+            labels[net.gen_bus]]
     g = np.flatnonzero(able & ~gen)
     lg = labels[net.gen_bus[g]]
     add(np.full(len(g), s), lg, gen_h[g] + node_cost[lg], _GEN, g)

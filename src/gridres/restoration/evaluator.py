@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from gridres.cascade import CascadeOptions
 from gridres.elements import as_state
 from gridres.errors import UsageError
 from gridres.model import Grid, Network, State
@@ -55,6 +56,7 @@ def compare(
     *,
     priority: Sequence[str] | None = None,
     assets: Assets | None = None,
+    cascade: CascadeOptions | str | None = None,
 ) -> dict[str, RestorationResult]:
     """Simulate one scenario under several policies with the same repair times.
 
@@ -74,6 +76,9 @@ def compare(
         Element tokens for ``priority-list``.
     assets : Assets, optional
         Prepared assets (default ``prepare(grid, settings)``).
+    cascade : CascadeOptions or str, optional
+        Cascade mode and margin of every assessment (default mode ``none``), as
+        ``gridres outage --cascade-mode``.
 
     Returns
     -------
@@ -84,8 +89,9 @@ def compare(
     assets = assets or prepare(grid, settings)
     mult = repair_multipliers(scenario, assets.settings.repair_sigma,
                               seed if assets.settings.repair_sigma > 0 else 0)
+    cascade = CascadeOptions.of(cascade)
     return {
-        name: simulate(grid.network, assets, scenario, fn, multipliers=mult)
+        name: simulate(grid.network, assets, scenario, fn, multipliers=mult, cascade=cascade)
         for name, fn in _policies(policies, priority)
     }
 
@@ -98,6 +104,7 @@ def restore(
     seed: int | np.random.Generator | None = None,
     *,
     priority: Sequence[str] | None = None,
+    cascade: CascadeOptions | str | None = None,
 ) -> RestorationResult:
     """Restore one outage under one policy: :func:`compare` with a single policy.
 
@@ -109,7 +116,8 @@ def restore(
     >>> res.metrics["repairs"]
     2
     """
-    return compare(grid, outage, (policy,), settings, seed, priority=priority)[policy]
+    return compare(grid, outage, (policy,), settings, seed, priority=priority,
+                   cascade=cascade)[policy]
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,10 @@ class RestorationEvaluator:
         cascades included), so that an ensemble's summary keeps its shed-load and
         facility statistics. It is called first; it must not draw from ``rng``
         (``ImpactEvaluator`` does not), so the repair times stay those of a run without
-        it.
+        it. Give it the same cascade option as ``cascade``.
+    cascade : CascadeOptions or str, optional
+        Cascade mode and margin of every assessment of the simulation (default mode
+        ``none``).
 
     Record fields
     -------------
@@ -164,8 +175,10 @@ class RestorationEvaluator:
     policies: tuple[str, ...] = ("greedy",)
     priority: tuple[str, ...] = ()
     impact: Any = None
+    cascade: CascadeOptions = CascadeOptions()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "cascade", CascadeOptions.of(self.cascade))
         object.__setattr__(self, "policies", tuple(dict.fromkeys(self.policies)))
         object.__setattr__(self, "priority", tuple(self.priority))
         _policies(self.policies, self.priority if "priority-list" in self.policies else None)
@@ -178,14 +191,17 @@ class RestorationEvaluator:
         policies: Iterable[str] = ("greedy",),
         priority: Iterable[str] = (),
         impact: Any = None,
+        cascade: CascadeOptions | str | None = None,
     ) -> RestorationEvaluator:
         """The evaluator for ``grid`` (repair hours and locations read from it)."""
-        return cls(prepare(grid, settings), tuple(policies), tuple(priority), impact)
+        return cls(prepare(grid, settings), tuple(policies), tuple(priority), impact,
+                   CascadeOptions.of(cascade))
 
     def __repr__(self) -> str:
         return (f"RestorationEvaluator(grid={self.assets.grid_name!r}, "
                 f"policies={list(self.policies)!r}, priority={list(self.priority)!r}, "
-                f"settings={self.assets.settings!r}, impact={self.impact!r})")
+                f"settings={self.assets.settings!r}, impact={self.impact!r}, "
+                f"cascade={self.cascade!r})")
 
     def fields(self) -> list[str]:
         """Record columns this evaluator adds."""
@@ -202,7 +218,8 @@ class RestorationEvaluator:
         s = self.assets.settings
         mult = repair_multipliers(scenario, s.repair_sigma, rng)
         pri = self.priority if "priority-list" in self.policies else None
-        results = {name: simulate(net, self.assets, scenario, fn, multipliers=mult)
+        results = {name: simulate(net, self.assets, scenario, fn, multipliers=mult,
+                                  cascade=self.cascade)
                    for name, fn in _policies(self.policies, pri)}
         rec.update(record_fields(results))
         for name, res in results.items():

@@ -163,6 +163,11 @@ class PolicyContext(ABC):
         out (everything else intact)."""
 
     @abstractmethod
+    def served_mw(self, alive: State) -> float:
+        """Load the engine would serve if ``alive`` were assessed now: the run's cascade
+        mode and margin, from the buses energised now (the black-start rule)."""
+
+    @abstractmethod
     def facility_keys(self) -> dict[int, tuple[float, float, float, float]]:
         """Per pending job id, the key of the most critical facility whose cheapest repair
         set holds it (see :attr:`Decision.facility_rank`)."""

@@ -5,7 +5,8 @@ Formulation
 At a planning time ``t0`` (the first decision, and again after every wave) the open
 jobs ``N`` are the pending ones ``P`` and those already under way (their expected end is
 fixed). For every subset ``S ⊆ N`` the lost load ``g(S)`` with ``S`` repaired is
-evaluated with the engine (:func:`~gridres.restoration.supply.supply`): ``2^|N|``
+evaluated with the engine, as the simulation would assess it now (its cascade mode
+and margin, from the buses energised now: :meth:`PolicyContext.served_mw`): ``2^|N|``
 evaluations, which is what limits the size. With the Möbius transform
 ``g(S) = Σ_{T⊆S} m(T)`` and ``g(N) = 0``, the energy not served after ``t0`` is exactly
 
@@ -32,7 +33,13 @@ What it solves exactly
 ----------------------
 With deterministic repair times (``repair_sigma = 0``) and one wave, the plan is optimal
 among all schedules the simulator can produce, whatever the topology, capacity limits or
-spares: the test suite checks that it is never worse than any heuristic. With repair
+spares: the test suite checks that it is never worse than any heuristic. The set
+function is the simulator's own assessment (flows and cascade mode included), taken from
+the buses energised at the planning time: repairs only join islands, and an island
+energised at a later event holds such a bus or a black-start unit, so ``g(S)`` is the
+lost load the simulation will find with ``S`` repaired, in whatever order (the one
+exception: an island whose fixed demand exceeds its capacity collapses, and joining it
+can darken a neighbour). With repair
 uncertainty the plan uses expected hours; with several waves it re-plans at each wave
 without knowing the next (both then heuristic).
 
@@ -53,15 +60,15 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from gridres.model import Network, State
+from gridres.model import State
 from gridres.restoration.interface import Decision, Policy, PolicyContext, Snapshot
-from gridres.restoration.supply import supply
 from gridres.tolerances import SAME_TIME_H
 
 __all__ = ["Plan", "OptimalPolicy", "plan_restoration", "lost_by_subset", "mobius"]
@@ -94,13 +101,14 @@ class Plan:
     seconds: float
 
 
-def lost_by_subset(net: Network, alive: State, elements: list[tuple[int, int]],
-                   reference_mw: float) -> np.ndarray:
+def lost_by_subset(served_mw: Callable[[State], float], alive: State,
+                   elements: list[tuple[int, int]], reference_mw: float) -> np.ndarray:
     """Lost load ``g(S)`` for every subset ``S`` of ``elements`` repaired.
 
     Parameters
     ----------
-    net : Network
+    served_mw : callable
+        Load served in a state (a simulation's :meth:`PolicyContext.served_mw`).
     alive : State
         What is alive, with every element of ``elements`` failed.
     elements : list of (element type, position)
@@ -120,7 +128,7 @@ def lost_by_subset(net: Network, alive: State, elements: list[tuple[int, int]],
         for i, (e, p) in enumerate(elements):
             if mask >> i & 1:
                 masks[e][p] = True
-        out[mask] = max(0.0, reference_mw - supply(net, State(*masks)).total_mw)
+        out[mask] = max(0.0, reference_mw - served_mw(State(*masks)))
     return out
 
 
@@ -152,7 +160,7 @@ def plan_restoration(context: PolicyContext, snap: Snapshot, time_limit_s: float
     act = [jobs[j] for j in snap.active]
     elems = [(j.etype, j.position) for j in pend] + [(j.etype, j.position) for j in act]
     n_p, n = len(pend), len(pend) + len(act)
-    g = lost_by_subset(context.net, snap.alive, elems, context.base_mw)
+    g = lost_by_subset(context.served_mw, snap.alive, elems, context.base_mw)
     w = -mobius(g)
     scale = max(1.0, float(np.abs(g).max()))
     terms = [t for t in range(1, 2**n) if abs(w[t]) > 1e-9 * scale]

@@ -56,12 +56,14 @@ from pathlib import Path
 
 import numpy as np
 
+from gridres.cascade import CascadeOptions
 from gridres.elements import element_token, parse_tokens
 from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.impact import balance
 from gridres.model import Network, State
 from gridres.restoration.interface import Decision, Policy
 from gridres.restoration.optimal import OptimalPolicy
+from gridres.restoration.supply import flows_matter, supply
 from gridres.tolerances import ZERO_MW
 from gridres.topology import components, effective
 
@@ -254,19 +256,28 @@ def get_policy(name: str, priority: Iterable[str] | None = None) -> Policy:
 
 @dataclass(eq=False)
 class Gains:
-    """What single repairs would reconnect on top of a state, computed without a new
-    connected-components pass per repair.
+    """What single repairs would reconnect on top of a state: what
+    :func:`~gridres.restoration.supply.supply` would serve more with the element
+    repaired, under the run's cascade option and from the buses energised now.
 
-    The state's islands are labelled once; a repaired branch merges two labels, a
-    repaired bus merges its own with its neighbours', a repaired generator keeps them,
-    and the engine's balance rule (:func:`gridres.impact.balance`) runs on the merged
-    labels. :meth:`bounds` gives a cheap upper bound that is exact where it is 0.
+    Where flows cannot change the answer (the cheap path of
+    :mod:`gridres.restoration.supply`), no new connected-components pass is needed per
+    repair: the state's islands are labelled once; a repaired branch merges two labels,
+    a repaired bus merges its own with its neighbours', a repaired generator keeps them,
+    and the engine's balance rule (:func:`gridres.impact.balance`, black start included)
+    runs on the merged labels. Otherwise each gain is one
+    :func:`~gridres.restoration.supply.supply` of the repaired state.
+    :meth:`bounds` gives a cheap upper bound that is exact where it is 0.
 
     Parameters
     ----------
     net : Network
     state : State
         What is alive.
+    live : ndarray of bool, shape (n_bus,), optional
+        Buses energised now (the black-start rule); default every bus.
+    cascade : CascadeOptions or str, optional
+        The run's cascade mode and margin (default mode ``none``).
 
     Examples
     --------
@@ -285,14 +296,21 @@ class Gains:
 
     net: Network
     state: State
+    live: np.ndarray | None = None
+    cascade: CascadeOptions | str | None = None
 
     def __post_init__(self) -> None:
         net = self.net
+        self.cascade = CascadeOptions.of(self.cascade)
         self.eff = effective(net, self.state)
         self.n_comp, self.labels = components(net, self.eff.branch)
         _, ref = np.unique(self.labels, return_index=True)
         self.ref = ref.astype(np.int64)
-        served = balance(net, self.labels, self.ref, self.eff).served_mw
+        self.flows = flows_matter(net, self.state, self.cascade)
+        if self.flows:
+            served = supply(net, self.state, self.cascade, live=self.live).served_mw
+        else:
+            served = balance(net, self.labels, self.ref, self.eff, self.live).served_mw
         self.served_mw = float(served.sum())
         load = np.where(self.eff.bus, np.maximum(net.load_mw, 0.0), 0.0)
         n = self.n_comp
@@ -314,17 +332,34 @@ class Gains:
         """Upper bound on the MW each repair would reconnect, exact where it is 0: a
         branch at most what the two islands it joins lack (0 within one island, at a
         failed bus, or between islands without capacity), a bus its load plus what the
-        islands around it lack, a generator what its island lacks."""
+        islands around it lack, a generator what its island lacks.
+
+        Where flows matter a branch within one island may relieve an overload, so it is
+        bounded by what that island lacks; in ``trip`` mode islands cascade on their
+        own, while in ``redispatch`` mode the operator's choice of stage is one for the
+        whole grid, so there every repair is bounded by what the whole grid lacks."""
         net, eff, labels, lack, cap = self.net, self.eff, self.labels, self.lack, self.cap
         gen = self.state.gen
         out = np.zeros(len(etypes))
+        if self.flows and self.cascade.mode == "redispatch":
+            total = float(lack.sum())
+            for i, (e, p) in enumerate(zip(etypes, positions, strict=True)):
+                ends = ((net.f[p], net.t[p]) if e == 1 else (p,) if e == 0
+                        else (net.gen_bus[p],))
+                in_service = (net.bus_in_service, net.branch_in_service,
+                              net.gen_in_service)[e][p]
+                if in_service and (e == 0 or all(eff.bus[b] for b in ends)):
+                    out[i] = total
+            return out
         for i, (e, p) in enumerate(zip(etypes, positions, strict=True)):
             if e == 1:
                 f, t = net.f[p], net.t[p]
                 if not (net.branch_in_service[p] and eff.bus[f] and eff.bus[t]):
                     continue
                 a, b = labels[f], labels[t]
-                if a != b and cap[a] + cap[b] > ZERO_MW:
+                if a == b and self.flows:
+                    out[i] = lack[a]
+                elif a != b and cap[a] + cap[b] > ZERO_MW:
                     out[i] = lack[a] + lack[b]
             elif e == 0:
                 if not net.bus_in_service[p]:
@@ -344,6 +379,11 @@ class Gains:
         """MW served more with element ``pos`` (type 0 bus, 1 branch, 2 generator)
         repaired; exactly what :func:`~gridres.restoration.supply.supply` gives."""
         net, eff, labels = self.net, self.eff, self.labels
+        if self.flows:
+            masks = [self.state.bus.copy(), self.state.branch.copy(), self.state.gen.copy()]
+            masks[etype][pos] = True
+            after = supply(net, State(*masks), self.cascade, live=self.live).total_mw
+            return max(0.0, after - self.served_mw)
         bus, branch, gen = eff.bus, eff.branch, eff.gen
         if etype == 1:
             f, t = net.f[pos], net.t[pos]
@@ -372,5 +412,5 @@ class Gains:
             branch[inc] = True
             own = (net.gen_bus == pos) & self.state.gen & net.gen_in_service
             gen[own] = True
-        served = balance(net, labels, self.ref, State(bus, branch, gen)).served_mw
+        served = balance(net, labels, self.ref, State(bus, branch, gen), self.live).served_mw
         return max(0.0, float(served.sum()) - self.served_mw)

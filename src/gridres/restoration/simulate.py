@@ -27,9 +27,20 @@ Rules
   promised to another job; a planning policy may promise spares in its own order); the
   crew waits on site until that spare has arrived.
 * **Supply.** After every instant with a repair or a failure the grid is re-assessed
-  with :func:`~gridres.restoration.supply.supply` (the engine's islands and balance
-  rules: islands reconnect, generators return, load is picked up); served load is
-  piecewise constant between events. Overloads are not modelled during restoration.
+  by the engine with the run's cascade mode and margin
+  (:func:`~gridres.restoration.supply.supply`, equal to
+  :func:`gridres.cascade.settle`): islands reconnect, generators return, load is picked
+  up, flows are solved and overloads trip or are relieved by redispatch and shedding
+  exactly as in ``gridres outage``. Served load is piecewise constant between events.
+* **Operating rule over time.** Only failures are damage: a branch that a cascade
+  trips needs no repair and gets no job. Every assessment starts again from the
+  physical state (every element not damaged is closed), so a repair can relieve an
+  overload, and a tripped branch is back as soon as it is no longer overloaded.
+* **Black start.** An island that went dark is re-energised only by a black-start
+  generator (``blackstart`` column) or by reconnection to an energised island: each
+  assessment gets the buses energised after the previous one as ``live`` (the rule of
+  :mod:`gridres.impact`); before the first failure every bus counts as live, so the
+  first assessment is exactly ``gridres outage``'s.
 * **Facilities.** A facility without grid power runs on its backup (if its
   ``backup_mw`` covers its ``demand_mw``) until its ``backup_hours`` are used up, then
   goes dark; what is left of its backup carries over to later outages (no refuelling).
@@ -51,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from gridres.cascade import CascadeOptions
 from gridres.errors import UsageError
 from gridres.impact import backup_covers
 from gridres.model import Network, State
@@ -152,15 +164,19 @@ class _Run:
     """One simulation's mutable state (internal)."""
 
     def __init__(self, net: Network, assets: Assets, scenario: Scenario,
-                 policy: Policy, mult: np.ndarray) -> None:
+                 policy: Policy, mult: np.ndarray, cascade: CascadeOptions) -> None:
         self.net, self.assets, self.scenario, self.policy = net, assets, scenario, policy
         self.s = assets.settings
         self.mult = mult
+        self.cascade = cascade
         intact = net.intact()
         self.bus, self.branch, self.gen = intact.bus.copy(), intact.branch.copy(), intact.gen.copy()
         self.intact = intact
-        self.base: Supply = supply(net, intact)
+        self.base: Supply = supply(net, intact, cascade)
         self.now: Supply = self.base
+        # buses energised just before the next assessment (the black-start rule); before
+        # the first failure every bus counts, as in `gridres outage`
+        self.live = np.ones(net.n_bus, dtype=bool)
         self.jobs: list[_Job] = []
         self.open: dict[tuple[int, int], _Job] = {}
         depots = assets.depot_xy
@@ -358,16 +374,22 @@ class _Run:
                 masks[c.job.etype][c.job.pos] = True
         return State(*masks)
 
+    def supply(self, state: State) -> Supply:
+        """What the engine supplies in ``state`` if it were assessed now (from the buses
+        energised now)."""
+        return supply(self.net, state, self.cascade, live=self.live)
+
     def gains(self, candidates: np.ndarray, hours: np.ndarray) -> np.ndarray:
         state = self._anticipated()
-        key = state.bus.tobytes() + state.branch.tobytes() + state.gen.tobytes()
+        key = (state.bus.tobytes() + state.branch.tobytes() + state.gen.tobytes()
+               + self.live.tobytes())
         cache = self._gain_cache.setdefault(key, {})
         if len(self._gain_cache) > 64:  # states never recur once left
             self._gain_cache = {key: cache}
         jobs = [self.jobs[j] for j in candidates]
         todo = [i for i, j in enumerate(jobs) if j.id not in cache]
         if todo:
-            ctx = Gains(self.net, state)
+            ctx = Gains(self.net, state, self.live, self.cascade)
             ub = ctx.bounds([jobs[i].etype for i in todo], [jobs[i].pos for i in todo])
             order = [todo[i] for i in np.argsort(-ub / np.maximum(hours[todo], 1e-6),
                                                   kind="stable") if ub[i] > ZERO_MW]
@@ -384,7 +406,7 @@ class _Run:
             i = self.intact
             masks = [i.bus.copy(), i.branch.copy(), i.gen.copy()]
             masks[job.etype][job.pos] = False
-            s = supply(self.net, State(*masks))
+            s = supply(self.net, State(*masks), self.cascade)
             self._dep[key] = (max(0.0, self.base.total_mw - s.total_mw),
                               self.base.fac_grid & ~s.fac_grid)
         return self._dep[key]
@@ -413,8 +435,8 @@ class _Run:
         the most critical facility whose cheapest repair set holds the job (see
         :attr:`Decision.facility_rank`); jobs in no set are left out."""
         active = [c.job for c in self.crews if c.job is not None]
-        key = (self.bus.tobytes() + self.branch.tobytes() + self.gen.tobytes(), self.t,
-               tuple(sorted(j.id for j in active)))
+        key = (self.bus.tobytes() + self.branch.tobytes() + self.gen.tobytes()
+               + self.live.tobytes(), self.t, tuple(sorted(j.id for j in active)))
         if self._fac_memo is not None and self._fac_memo[0] == key:
             return self._fac_memo[1]
         need = np.flatnonzero(self.base.fac_grid)
@@ -428,7 +450,7 @@ class _Run:
             for job in active:
                 hours[job.etype][job.pos] = max(0.0, self._expected_end_h(job) - self.t)
             rs = repair_sets(self.net, State(self.bus, self.branch, self.gen), tuple(hours),
-                             need)
+                             need, live=self.live)
             people = self.net.fac_people
             for i, f in enumerate(need):
                 k = (float(self.fac_rank[f]), float(self.fac_left[f]), -float(people[f]),
@@ -509,7 +531,8 @@ class _Run:
                     pass  # the sweep below starts it if its spare is there
             self._sweep()
             if changed:
-                self.now = supply(self.net, State(self.bus, self.branch, self.gen))
+                self.now = self.supply(State(self.bus, self.branch, self.gen))
+                self.live = self.now.energized
                 self._record()
             self._dispatch_all()
             if not self.open and self.waves_left == 0:
@@ -569,6 +592,9 @@ class _Context(PolicyContext):
     def dependency(self, job: int) -> tuple[float, np.ndarray]:
         return self._run.dependency(job)
 
+    def served_mw(self, alive: State) -> float:
+        return self._run.supply(alive).total_mw
+
     def facility_keys(self) -> dict[int, tuple[float, float, float, float]]:
         return self._run.facility_keys()
 
@@ -612,6 +638,7 @@ def simulate(
     seed: int | np.random.Generator | None = None,
     *,
     multipliers: np.ndarray | None = None,
+    cascade: CascadeOptions | str | None = None,
 ) -> RestorationResult:
     """Simulate the restoration of one scenario under one policy.
 
@@ -633,6 +660,9 @@ def simulate(
     multipliers : ndarray, optional
         Repair-time factors per (wave, element), as :func:`repair_multipliers` returns;
         overrides ``seed``.
+    cascade : CascadeOptions or str, optional
+        Cascade mode and margin of every assessment (default mode ``none``), as
+        ``gridres outage --cascade-mode``.
 
     Returns
     -------
@@ -663,7 +693,9 @@ def simulate(
     -----
     Each decision costs one supply evaluation per candidate that could reconnect load
     (``greedy``) or nothing (the other heuristics); each instant with a repair costs one
-    supply evaluation (``O(n + m)``).
+    supply evaluation: ``O(n + m)`` on the cheap path of
+    :mod:`gridres.restoration.supply` (mode ``none``, or no branch that could overload),
+    one engine assessment with flows and cascade otherwise.
     """
     if not assets.matches(net):
         raise UsageError(f"the restoration assets were prepared for grid {assets.grid_name!r}, "
@@ -673,6 +705,7 @@ def simulate(
     if mult is None:
         mult = repair_multipliers(scenario, assets.settings.repair_sigma,
                                   seed if assets.settings.repair_sigma > 0 else 0)
-    run = _Run(net, assets, scenario, fn, np.asarray(mult, dtype=float))
+    run = _Run(net, assets, scenario, fn, np.asarray(mult, dtype=float),
+               CascadeOptions.of(cascade))
     t_end = run.run()
     return summarize_run(run.log(t_end), name)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridres.cascade import CascadeOptions
 from gridres.ensemble.summary import tail_stats
 from gridres.model import Network
 from gridres.restoration.metrics import FIELDS, record_fields
@@ -64,6 +65,8 @@ class StudyEvaluator:
         Served load of the intact grid (the reference of the curves).
     times_h : tuple of float
         Where curves are sampled (see :func:`curve_hours`).
+    cascade : CascadeOptions, optional
+        Cascade mode and margin of the restoration's assessments (those of ``impact``).
     """
 
     impact: Any
@@ -72,11 +75,13 @@ class StudyEvaluator:
     priority: tuple[str, ...] = ()
     base_mw: float = 0.0
     times_h: tuple[float, ...] = field(default=())
+    cascade: CascadeOptions = CascadeOptions()
 
     def __repr__(self) -> str:
         settings = self.assets.settings if self.assets is not None else None
         return (f"StudyEvaluator(impact={self.impact!r}, policies={list(self.policies)!r}, "
                 f"priority={list(self.priority)!r}, settings={settings!r}, "
+                f"cascade={self.cascade!r}, "
                 f"curve=({len(self.times_h)} points to {self.times_h[-1] if self.times_h else 0:g} h))")
 
     def __call__(self, net: Network, scenario: Scenario,
@@ -88,7 +93,7 @@ class StudyEvaluator:
         mult = repair_multipliers(scenario, s.repair_sigma, rng)
         pri = self.priority if "priority-list" in self.policies else None
         results = {name: simulate(net, self.assets, scenario, get_policy(name, pri),
-                                  multipliers=mult)
+                                  multipliers=mult, cascade=self.cascade)
                    for name in self.policies}
         rec.update(record_fields(results))
         times = np.asarray(self.times_h, dtype=float)

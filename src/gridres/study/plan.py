@@ -111,4 +111,4 @@ def run_plan(
         objective=plan.objective if plan is not None else "ens_mwh",
         costs=plan.costs if plan is not None else None, budget=budget, candidates=listed,
         generate=generate, max_candidates=bound, workers=_local_workers(study, workers),
-        progress=progress, where=f"{study.plan_section}.candidates", name=study.name)
+        cascade=study.cascade.options, progress=progress, where=f"{study.plan_section}.candidates", name=study.name)

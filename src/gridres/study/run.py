@@ -43,14 +43,15 @@ import numpy as np
 import pandas as pd
 
 from gridres import contingency
+from gridres.cascade import settle
 from gridres.ensemble.evaluate import ImpactEvaluator
 from gridres.ensemble.runner import EnsembleInterrupted, run_ensemble
 from gridres.ensemble.store import load_records
 from gridres.errors import GridresError
-from gridres.impact import assess
 from gridres.io.folder import OutputFolder, held
 from gridres.limits import enforce, scenarios_estimate
 from gridres.restoration import policy_names, prepare
+from gridres.restoration.supply import supply
 from gridres.results import (
     PlanOutcome,
     PolicyOutcome,
@@ -93,11 +94,8 @@ def scenario_text(study: Study) -> str:
 
 def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, list[str]]:
     """The ensemble's evaluator and the policies it evaluates (empty: impact only)."""
-    cascade = study.cascade.mode != "off"
-    kwargs: dict[str, Any] = {"cascade": cascade, "margin": study.cascade.margin}
-    if study.cascade.mode == "redispatch":
-        kwargs["mode"] = "redispatch"
-    impact = ImpactEvaluator(**kwargs)
+    cascade = study.cascade.options
+    impact = ImpactEvaluator(cascade)
     r = study.restoration
     if r is None:
         return StudyEvaluator(impact), []
@@ -107,9 +105,9 @@ def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, l
     policies = list(r.policies or DEFAULT_POLICIES)
     known = policy_names()
     policies = [p for p in policies if p in known] or list(known[:1])
-    base = assess(grid.network).served_total_mw
+    base = supply(grid.network, grid.network.intact(), cascade).total_mw
     ev = StudyEvaluator(impact, prepare(grid, r.settings), tuple(policies), r.priority, base,
-                        curve_hours(r.settings.horizon_h))
+                        curve_hours(r.settings.horizon_h), cascade)
     return ev, policies
 
 
@@ -207,7 +205,7 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
     t = time.perf_counter()
     progress("intact flow", 0, 1)
     net = grid.network
-    intact = assess(net)
+    intact = settle(net, None, st.cascade.options)
     progress("intact flow", 1, 1)
     timings["intact"] = time.perf_counter() - t
 
@@ -262,8 +260,7 @@ def _contingency(st: Study, grid: Any, progress: Progress) -> pd.DataFrame:
         progress("N-1 ranking", done, total)
 
     progress("N-1 ranking", 0, total)
-    df = contingency.sweep(grid, cases, cascade=st.cascade.mode != "off", margin=st.cascade.margin,
-                   progress=tick)
+    df = contingency.sweep(grid, cases, cascade=st.cascade.options, progress=tick)
     progress("N-1 ranking", total, total)
     df = df.set_index("element")
     return df.drop(columns=["dark_facility_ids"], errors="ignore")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridres.cascade import MODES, CascadeOptions
 from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.policies import policy_names
 from gridres.restoration.settings import RestorationSettings
@@ -150,17 +151,31 @@ class EnsembleSection:
                          ge(0))
 
 
+def _cascade_mode(v: str) -> str | None:
+    if v == "off":
+        return 'mode = "off" is the old spelling; write mode = "none"'
+    return one_of(*MODES)(v)
+
+
 @dataclass(frozen=True)
 class CascadeSection:
-    """``[cascade]``: whether overloaded branches trip after the initial failures."""
+    """``[cascade]``: how the grid reacts to overloads, after the initial failures and at
+    every event of a restoration (the same option as ``--cascade-mode`` and
+    ``--margin`` of the commands)."""
 
-    mode: str = _f("trip", "str", "off: initial failures only; trip: branches above "
-                   "rating x (1 + margin) trip until none is overloaded; redispatch: the "
-                   "operator first redispatches generation and sheds load to relieve "
-                   "overloads, and only what stays overloaded trips.",
-                   one_of("off", "trip", "redispatch"))
-    margin: float = _f(0.0, "float", "Overload margin before a branch trips.", ge(0))
-    max_stages: int = _f(100, "int", "Safety bound on cascade stages.", ge(1))
+    mode: str = _f("none", "str", "none: overloads are reported, nothing trips; trip: "
+                   "branches above rating x (1 + margin) trip until none is overloaded; "
+                   "redispatch: the operator first redispatches generation and sheds load "
+                   "to relieve overloads, and only what stays overloaded trips.",
+                   _cascade_mode)
+    margin: float = _f(0.0, "float", "Overload margin, a fraction: a branch is overloaded "
+                       "above rating x (1 + margin); 0.1 = 10 % over.", ge(0))
+    max_stages: int = _f(1000, "int", "Safety bound on cascade stages.", ge(1))
+
+    @property
+    def options(self) -> CascadeOptions:
+        """The section as the engine's :class:`~gridres.cascade.CascadeOptions`."""
+        return CascadeOptions(self.mode, self.margin, self.max_stages)
 
 
 @dataclass(frozen=True, eq=False)
