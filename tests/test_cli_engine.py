@@ -176,7 +176,7 @@ def test_outage_json_equals_library(case, fails, kw, capsys, matpower_grid):
     for kind, ids in fails.items():
         args += [a for i in ids for a in ("--fail", f"{kinds[kind]}:{i}")]
     if kw.get("cascade"):
-        args += ["--cascade", "--margin", str(kw["margin"])]
+        args += ["--cascade-mode", "trip", "--margin", str(kw["margin"])]
     code, out, err = run(capsys, *args)
     assert code == 0, err
     doc = json.loads(out)

@@ -20,7 +20,8 @@ from gridres.io.jsondoc import jsonable
 
 __all__ = ["console", "grid_argument", "json_option", "force_option", "emit_json",
            "emit_json_table", "load", "run_cli", "output_file", "output_folder",
-           "hold_folder", "read_grid", "fail_option", "failed_elements", "failed_state"]
+           "hold_folder", "read_grid", "fail_option", "failed_elements", "failed_state",
+           "cascade_options"]
 
 #: Messages, progress and tables go to stderr; stdout is for --json only.
 console = Console(stderr=True, highlight=False)
@@ -91,6 +92,44 @@ def load(spec: str, *, validate: bool = True):
         if check is not None:
             check(grid, strict=True)
     return grid
+
+
+#: Modes of --cascade-mode (gridres.cascade.MODES; not imported here to keep the CLI's
+#: start light).
+CASCADE_MODES = ("none", "trip", "redispatch")
+
+
+def _old_cascade(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Refuse the old spellings ``--cascade`` (a flag) and ``--cascade MODE``."""
+    if value is None:
+        return
+    from gridres.errors import UsageError
+
+    new = {"": "trip", "off": "none"}.get(value, value)
+    if new not in CASCADE_MODES:
+        new = "none|trip|redispatch"
+    raise UsageError(f"--cascade{' ' + value if value else ''} is no longer an option; write "
+                     f"--cascade-mode {new} (with --margin for the overload margin)")
+
+
+def cascade_options(command: Any) -> Any:
+    """The one cascade option of every command: ``--cascade-mode none|trip|redispatch``
+    (default none) and ``--margin`` (a fraction, default 0), passed to the command as
+    ``cascade_mode`` and ``margin``; the old ``--cascade`` and ``--cascade MODE`` are
+    refused with a usage error that names the new spelling."""
+    command = click.option("--cascade", "old_cascade", hidden=True, is_flag=False,
+                           flag_value="", default=None, expose_value=False,
+                           callback=_old_cascade)(command)
+    command = click.option(
+        "--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
+        help="Overload margin, a fraction: a branch is overloaded (and trips in trip mode) "
+             "above rating_mw x (1 + margin); 0.1 = 10 % over.")(command)
+    return click.option(
+        "--cascade-mode", type=click.Choice(CASCADE_MODES), default="none",
+        show_default=True,
+        help="What overloads do: none: reported, nothing trips; trip: overloaded branches "
+             "trip until none is left; redispatch: generation is redispatched and load "
+             "shed at least cost (an LP) before what stays overloaded trips.")(command)
 
 
 def fail_option(help: str) -> Any:

@@ -9,6 +9,7 @@ import pandas as pd
 from rich.table import Table
 
 from gridres.cli.common import (
+    cascade_options,
     console,
     emit_json_table,
     force_option,
@@ -53,10 +54,7 @@ def write_results(df, out: str) -> None:
               help="Which elements fail, one at a time (substation: every bus sharing one).")
 @click.option("--k", "k", type=click.IntRange(1, 2), default=1, show_default=True,
               help="1: every single outage; 2: screened double outages (see --top).")
-@click.option("--cascade", is_flag=True, help="Trip overloaded branches until stable.")
-@click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Overload margin, a fraction: a branch is overloaded above rating_mw x "
-                   "(1 + margin); 0.1 = 10 % over.")
+@cascade_options
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
               help="N-2: pair up the TOP most severe single outages.")
 @click.option("--partners", type=click.IntRange(min=0), default=5, show_default=True,
@@ -68,25 +66,28 @@ def write_results(df, out: str) -> None:
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Write all ranked results (.parquet or .csv).")
 @force_option
-def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int,
+def command(grid: str, kind: str, k: int, cascade_mode: str, margin: float, top: int,
             partners: int, exact: bool, as_json: bool, out: str | None, force: bool) -> None:
     """Fail every element of one kind in GRID, one at a time (or in screened pairs with
     --k 2), and rank the outages by impact: shed MW, then customers out, then worst
     post-outage loading.
 
-    Each row equals what `gridres outage GRID --fail KIND:ID` reports for that element.
+    Each row equals what `gridres outage GRID --fail KIND:ID` reports for that element
+    with the same --cascade-mode and --margin.
     N-2 screening: all pairs among the --top worst single outages, plus for branches
     each candidate with its --partners largest-LODF branches; every pair assessed exactly.
     """
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from gridres.cascade import CascadeOptions
     from gridres.contingency import contingencies, n_minus_2, n_minus_2_size, sweep
     from gridres.limits import enforce, pairs_estimate
 
     if out:
         output_file(out, (".parquet", ".csv"))
     g = load(grid)
+    cascade = CascadeOptions(cascade_mode, margin)
     cases = contingencies(g, kind)
     if k == 2:  # before any work: --top 100000 on a big grid is millions of pairs
         size = n_minus_2_size(g, kind, top=top, partners=partners)
@@ -95,12 +96,12 @@ def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int
                   TimeRemainingColumn(), console=console, transient=True,
                   disable=not console.is_terminal) as bar:
         task = bar.add_task(f"N-1 {kind}", total=len(cases))
-        df = sweep(g, cases, cascade=cascade, margin=margin, fast=not exact,
+        df = sweep(g, cases, cascade=cascade, fast=not exact,
                    progress=lambda n: bar.advance(task, n))
         if k == 2:
             bar.update(task, description=f"N-2 {kind}", completed=0, total=size)
             df = n_minus_2(g, kind, top=top, partners=partners, first=df, cascade=cascade,
-                           margin=margin, progress=lambda n: bar.advance(task, n))
+                           progress=lambda n: bar.advance(task, n))
     if out:
         write_results(df, out)
         console.print(f"wrote {out}")
@@ -117,8 +118,9 @@ def command(grid: str, kind: str, k: int, cascade: bool, margin: float, top: int
             "max_loading": df["max_loading"].round(6),
             "overloaded": df["overloaded"].to_numpy(np.int64),
         })
-        emit_json_table({"grid": g.name, "elements": kind, "k": k, "cascade": cascade,
-                         "count": len(df)}, "results", results)
+        emit_json_table({"grid": g.name, "elements": kind, "k": k,
+                         "cascade_mode": cascade_mode, "margin": margin, "count": len(df)},
+                        "results", results)
         return
     label = "N-1" if k == 1 else "N-2"
     t = Table(title=f"{g.name}: {label} {kind} outages, {min(TABLE_ROWS, len(df))} worst "

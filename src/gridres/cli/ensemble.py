@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gridres.cli.common import (
+    cascade_options,
     console,
     emit_json,
     force_option,
@@ -136,13 +137,7 @@ def print_summary(doc: dict, top: int = 10) -> None:
 @click.option("--out", type=click.Path(file_okay=False),
               help="Results folder (manifest, Parquet parts, summary.json); needed to resume.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
-@click.option("--cascade", type=click.Choice(["trip", "redispatch", "off"]), default="trip",
-              show_default=True,
-              help="trip: overloaded branches trip until none is left; redispatch: "
-                   "least-cost redispatch and shedding (an LP) before tripping what stays "
-                   "overloaded; off: no cascade.")
-@click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Overload margin: trip above rating x (1 + margin).")
+@cascade_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Scenarios per batch [default: 16..128, about 16 batches per worker].")
 @click.option("--restore", is_flag=True,
@@ -159,7 +154,7 @@ def print_summary(doc: dict, top: int = 10) -> None:
 @force_option
 @json_option
 def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | None,
-            scheduler: str | None, out: str | None, resume: bool, cascade: str, margin: float,
+            scheduler: str | None, out: str | None, resume: bool, cascade_mode: str, margin: float,
             batch_size: int | None, restore: bool, policies: tuple[str, ...], crews: int,
             repair_sigma: float, priority_file: str | None, force: bool,
             as_json: bool) -> None:
@@ -171,6 +166,7 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
     locked while the run lasts; one that holds files gridres did not write is refused
     unless --force (they are kept). More than 1,000,000 scenarios need --force.
     """
+    from gridres.cascade import CascadeOptions
     from gridres.ensemble import EnsembleInterrupted, ImpactEvaluator, run_ensemble
     from gridres.limits import enforce, scenarios_estimate
 
@@ -181,12 +177,12 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
         output_folder(out)
     g = load(grid)
     generator = scenario_generator(scenario_spec, g)
-    evaluator = ImpactEvaluator(cascade=cascade != "off", margin=margin,
-                                mode="redispatch" if cascade == "redispatch" else "trip")
+    cascade = CascadeOptions(cascade_mode, margin)
+    evaluator = ImpactEvaluator(cascade)
     names: tuple[str, ...] = ()
     if restore:
         evaluator, names = _restoration(g, evaluator, policies, crews, repair_sigma,
-                                        priority_file)
+                                        priority_file, cascade)
     elif policies or priority_file:
         raise UsageError("--policy and --priority-file compare restoration policies; "
                          "add --restore")
@@ -216,7 +212,7 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
         except EnsembleInterrupted as exc:
             if exc.out is not None:
                 cmd = ["gridres", "ensemble", grid, "--scenario", scenario_spec, "--n", str(n),
-                       "--seed", str(seed), "--out", str(out), "--cascade", cascade,
+                       "--seed", str(seed), "--out", str(out), "--cascade-mode", cascade_mode,
                        "--margin", str(margin), "--resume"]
                 if restore:
                     cmd += ["--restore", "--crews", str(crews), "--repair-sigma",
@@ -245,7 +241,7 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
         console.print(f"wrote {res.out}/summary.json and {res.out}/parts/")
 
 
-def _restoration(grid, impact, policies, crews, sigma, priority_file):
+def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade):
     """Wrap the impact evaluator with restoration under every policy."""
     from gridres.restoration import (
         RestorationEvaluator,
@@ -264,7 +260,7 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file):
         names += ("priority-list",)
     evaluator = RestorationEvaluator.for_grid(
         grid, RestorationSettings(crews=crews, repair_sigma=sigma), names, priority,
-        impact=impact)
+        impact=impact, cascade=cascade)
     return evaluator, names
 
 

@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from gridres.cli.common import (
+    cascade_options,
     console,
     emit_json,
     fail_option,
@@ -27,13 +28,7 @@ OUT_SUFFIXES = (".gpkg", ".csv", ".parquet")
 @grid_argument
 @fail_option("An element to fail: bus:ID, branch:ID, gen:ID or substation:NAME "
              "(repeatable; ids as in `gridres info GRID --list buses`).")
-@click.option("--cascade", is_flag=True, help="Trip overloaded branches until stable.")
-@click.option("--cascade-mode", type=click.Choice(["trip", "redispatch"]), default=None,
-              help="trip: no operator action; redispatch: redispatch and shed at least cost "
-                   "(an LP) before tripping what stays overloaded. Implies --cascade.")
-@click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Overload margin, a fraction: a branch is overloaded (and trips in a "
-                   "cascade) above rating_mw x (1 + margin); 0.1 = 10 % over.")
+@cascade_options
 @click.option("--outside-temp-c", "outside_c", type=float, default=None, metavar="C",
               help="Outside temperature in °C, for how long homes stay warm without heat "
                    "supply  [default: 0]")
@@ -41,8 +36,8 @@ OUT_SUFFIXES = (".gpkg", ".csv", ".parquet")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Write per-element results: .gpkg (layers buses, branches, facilities) "
                    "or .csv/.parquet (the bus table).")
-def command(grid: str, fails: tuple[str, ...], cascade: bool, cascade_mode: str | None,
-            margin: float, outside_c: float | None, as_json: bool, out: str | None) -> None:
+def command(grid: str, fails: tuple[str, ...], cascade_mode: str, margin: float,
+            outside_c: float | None, as_json: bool, out: str | None) -> None:
     """Fail elements of GRID and report who loses power: served and shed load (MW),
     customers out, dark buses and critical facilities, islands and overloads; then,
     with no repairs, who loses water, heat, telecom, health care, shelter and emergency
@@ -55,7 +50,7 @@ def command(grid: str, fails: tuple[str, ...], cascade: bool, cascade_mode: str 
     """
     import math
 
-    from gridres.impact import assess
+    from gridres.cascade import cascade
     from gridres.services import compile_services, services_after
 
     if outside_c is not None and not math.isfinite(outside_c):
@@ -66,14 +61,12 @@ def command(grid: str, fails: tuple[str, ...], cascade: bool, cascade_mode: str 
     g = load(grid)
     state = failed_state(g, fails, label=grid)
     cascade_doc = None
-    if cascade or cascade_mode:
-        from gridres.cascade import cascade as run_cascade
-
-        result = run_cascade(g.network, state, mode=cascade_mode or "trip", margin=margin)
-        imp, cascade_doc = result.final, result.summary()
-    else:
-        imp = assess(g.network, state, margin=margin)
-    doc = {"grid": g.name, "failed": list(fails), **imp.summary()}
+    result = cascade(g.network, state, mode=cascade_mode, margin=margin)
+    imp = result.final
+    if cascade_mode != "none":
+        cascade_doc = result.summary()
+    doc = {"grid": g.name, "failed": list(fails), "cascade_mode": cascade_mode,
+           "margin": margin, **imp.summary()}
     if cascade_doc is not None:
         doc["cascade_stages"] = [s["tripped"] for s in cascade_doc["stages"]]
         doc["cascade"] = cascade_doc

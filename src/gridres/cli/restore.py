@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gridres.cli.common import (
+    cascade_options,
     console,
     emit_json,
     fail_option,
@@ -130,6 +131,7 @@ def _fmt(v) -> str:
 @click.option("--horizon-h", type=float, default=8760.0, show_default=True,
               help="Hours after the first failure at which the simulation stops, even if "
                    "repairs remain.")
+@cascade_options
 @json_option
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for curves, schedules (CSV and JSON), facilities and summary.")
@@ -138,13 +140,17 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
             policies: tuple[str, ...], priority_file: str | None, crews: int,
             depots: tuple[str, ...], speed_kmh: float, road_factor: float, repair_sigma: float,
             spares: tuple[str, ...], lead: tuple[str, ...], needs: tuple[str, ...],
-            horizon_h: float, as_json: bool, out: str | None, force: bool) -> None:
+            horizon_h: float, cascade_mode: str, margin: float, as_json: bool,
+            out: str | None, force: bool) -> None:
     """Simulate repairs after the failures and compare restoration policies.
 
     Crews travel to failed elements, wait for spares where needed and repair; after each
-    repair the grid is re-assessed. Prints energy not served, customer-hours, facility
-    hours dark and time to restore 50/90/100 % per policy.
+    repair the grid is re-assessed by the engine with --cascade-mode and --margin, as
+    `gridres outage` does (the lost load at time 0 is outage's shed load). Prints energy
+    not served, customer-hours, facility hours dark and time to restore 50/90/100 % per
+    policy.
     """
+    from gridres.cascade import CascadeOptions
     from gridres.restoration import (
         PriorityList,
         RestorationSettings,
@@ -191,9 +197,10 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
 
     assets = prepare(g, settings)
     net = g.network
+    cascade = CascadeOptions(cascade_mode, margin)
     results = {}
     for name, fn in chosen:
-        results[name] = simulate(net, assets, scenario, fn, multipliers=mult)
+        results[name] = simulate(net, assets, scenario, fn, multipliers=mult, cascade=cascade)
 
     rows = []
     for name, res in results.items():
@@ -208,6 +215,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         "scenario": scenario.to_ids(net),
         "seed": seed,
         "settings": settings.to_dict(),
+        "cascade_mode": cascade_mode,
+        "margin": margin,
         "travel": "straight-line" if np.isfinite(assets.bus_xy).any() else "none (no geometry)",
         "policies": rows,
         "details": {
