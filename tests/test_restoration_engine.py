@@ -380,9 +380,10 @@ def test_equal_generators_the_first_listed_is_the_reference(order, flows) -> Non
 
 
 # -- one cascade option ---------------------------------------------------------------------
-@pytest.mark.parametrize("command", ["outage", "contingency", "ensemble", "restore"])
+@pytest.mark.parametrize("command", ["outage", "contingency", "ensemble", "restore", "attack",
+                                     "defend"])
 def test_every_command_takes_one_cascade_option(command: str) -> None:
-    params = {p.name: p for p in cli.commands[command].params}
+    params = {p.name: p for p in cli.get_command(None, command).params}
     assert params["cascade_mode"].default == "none"
     assert list(params["cascade_mode"].type.choices) == list(MODES)
     assert params["margin"].default == 0.0
@@ -425,3 +426,21 @@ def test_bundled_studies_state_their_cascade_mode() -> None:
     for path in sorted(studies.glob("*.toml")):
         doc = tomllib.loads(path.read_text())
         assert doc["cascade"]["mode"] == "trip", path.name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_attacks_energy_not_served_is_restored_under_its_cascade_mode(mode: str) -> None:
+    from gridres.adversary.evaluate import ENS_POLICY, SetEvaluator
+    from gridres.adversary.targets import targets
+
+    grid = load_grid("demo_region")
+    net = grid.network
+    tg = targets(grid, "bus")
+    k = list(tg.names).index("bus:KAL-110")
+    assets = prepare(grid, RestorationSettings())
+    ev = SetEvaluator(net, tg, mode=mode, assets=assets, ens=True)
+    got = ev(np.array([[k]]))
+    direct = simulate(net, assets, Scenario.single(buses=[net.bus_ids.get_loc("KAL-110")]),
+                      ENS_POLICY, seed=0, cascade=mode)
+    assert got.ens_mwh[0] == pytest.approx(direct.metrics["ens_mwh"])
+    assert curve_at(direct.curve, 0.0, "lost_mw") == pytest.approx(got.shed_mw[0], abs=TOL_MW)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from gridres.adversary.core import AttackResult, as_grid, attack
 from gridres.adversary.evaluate import ENS_POLICY
+from gridres.cascade import CascadeOptions
 from gridres.ensemble import ImpactEvaluator, run_ensemble
 from gridres.errors import UsageError
 from gridres.model import Grid
@@ -98,12 +99,12 @@ def _random_values(grid: Grid, k: int, target: str, objective: str, cascade_mode
                    margin: float, n: int, seed: int, workers: int | None) -> np.ndarray:
     """The objective of ``n`` random ``k``-element failures, by the ensemble runner."""
     gen = scenario_from_spec(f"random:k={k},elements={target}", grid)
-    impact = ImpactEvaluator(cascade=cascade_mode != "none", margin=margin,
-                             mode="trip" if cascade_mode == "none" else cascade_mode)
+    cascade = CascadeOptions(cascade_mode, margin)
+    impact = ImpactEvaluator(cascade)
     evaluator: Any = impact
     if objective == "ens_mwh":
         evaluator = RestorationEvaluator.for_grid(grid, RestorationSettings(), (ENS_POLICY,),
-                                                  impact=impact)
+                                                  impact=impact, cascade=cascade)
     res = run_ensemble(grid, gen, n, seed, workers=workers, evaluator=evaluator,
                        scenario_spec=f"random:k={k},elements={target}")
     rec = res.records

@@ -20,8 +20,9 @@ Objectives (every row carries the first four; ``ens_mwh`` where it is computed)
     :class:`~gridres.restoration.RestorationSettings` defaults (3 crews, default repair
     hours per kind, spare stock and travel; ``repair_sigma = 0``, so repair times are
     deterministic) and the ``greedy`` policy, against the intact served load, until the
-    last repair. As in every restoration, overloads are not modelled during the repairs,
-    so ``cascade_mode`` does not change ``ens_mwh``.
+    last repair. As in every restoration, each event is assessed by the engine with the
+    attack's ``cascade_mode`` and ``margin`` (:mod:`gridres.restoration.simulate`), so
+    the energy not served at time 0 is that of the struck state's ``shed_mw``.
 
 All are absolute values of the struck state (any load the intact grid already sheds
 counts too), so a constant never changes a ranking.
@@ -46,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from gridres.adversary.targets import Targets
-from gridres.cascade import cascade
+from gridres.cascade import CascadeOptions, cascade
 from gridres.errors import UsageError
 from gridres.impact import Impact, assess, backup_covers
 from gridres.model import Network, State
@@ -229,7 +230,8 @@ class SetEvaluator:
     def ens_mwh(self, members: np.ndarray) -> float:
         """Energy not served over the restoration of one strike set (module notes)."""
         (_, b), (_, br), (_, g) = self.targets.elements(np.asarray(members)[None])
-        res = simulate(self.net, self.assets, Scenario.single(b, br, g), ENS_POLICY, seed=0)
+        res = simulate(self.net, self.assets, Scenario.single(b, br, g), ENS_POLICY, seed=0,
+                       cascade=CascadeOptions(self.mode, self.margin))
         return float(res.metrics["ens_mwh"])
 
     # -- a block of sets on disjoint copies -----------------------------------------------

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gridres.cli.common import (
+    cascade_options,
     console,
     emit_json,
     grid_argument,
@@ -42,12 +43,7 @@ def strike_options(fn: Callable) -> Callable:
                      show_default=True,
                      help="What the attacker maximises (ens_mwh: energy not served while "
                           "3 crews repair the struck elements, greedy policy)."),
-        click.option("--cascade-mode", type=click.Choice(["none", "trip", "redispatch"]),
-                     default="none", show_default=True,
-                     help="Cascade after the strikes: none, overloads trip, or the operator "
-                          "redispatches first."),
-        click.option("--margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
-                     help="Overload margin of the cascade, a fraction (0.1 = 10 % over)."),
+        cascade_options,
         click.option("--exclude", multiple=True, metavar="KIND:ID",
                      help="An element the attacker cannot reach (repeat for more)."),
         click.option("--protect", multiple=True, metavar="KIND:ID",
