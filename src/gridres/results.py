@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from gridres.io.jsondoc import jsonable, write_json
+from gridres.model import customer_count
 from gridres.redundancy.plan import PlanResult
 from gridres.redundancy.portfolio import REDUCTION
 
-__all__ = ["PolicyOutcome", "PlanOutcome", "StudyResults", "plan_outcome",
+__all__ = ["PolicyOutcome", "PlanOutcome", "StudyResults", "best_policy", "plan_outcome",
            "summary_document", "write_summary", "substation_points", "software_versions"]
 
 
@@ -38,19 +39,25 @@ class PolicyOutcome:
     ----------
     policy : str
     metrics : dict
-        Metric name (see :data:`gridres.restoration.METRICS`) -> tail statistics over the
-        scenarios (``mean``, ``median``, ``p95``, ``cvar95``, ``max``).
+        :func:`gridres.restoration.metrics.policy_summary`: ``events`` (``n``,
+        ``with_loss``, ``share_no_loss``), each loss's statistics over every event
+        (``mean``, ``median``, ``p95``, ``cvar95``, ``max``) and each restoration time's
+        over the events that lost load (``events``, ``share_reached``, ``median``,
+        ``p90``, ...).
     curve : pandas.DataFrame
-        Restoration curve: ``time_h`` and ``served_fraction`` (mean over scenarios of
-        the fraction of load served), and where known ``p05``/``p95`` bands.
-    facility_hours : pandas.Series
-        Mean hours dark per facility id.
+        Restoration curve (:func:`gridres.study.evaluate.curves_from_records`):
+        ``time_h``, ``lost_mw`` (mean over events) with ``lost_p10_mw`` and
+        ``lost_p90_mw``, and ``served_fraction`` with ``p05``/``p95``.
+    facilities : pandas.DataFrame
+        Per facility id, from this policy's restoration runs: ``hours_dark`` (mean over
+        events) and ``p_dark`` (share of events in which it is dark at some time).
     """
 
     policy: str
     metrics: dict[str, dict[str, float]]
     curve: pd.DataFrame
-    facility_hours: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    facilities: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"hours_dark": pd.Series(dtype=float), "p_dark": pd.Series(dtype=float)}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,8 +183,12 @@ class StudyResults:
         Every branch: ``p_failure`` (fraction of scenarios in which it failed or
         tripped), ``initial``, ``tripped`` counts.
     facilities : pandas.DataFrame
-        Every facility: ``name``, ``kind``, ``bus``, ``people``, ``p_dark`` and, with
-        restoration, ``hours_dark`` under the best policy.
+        Every facility: ``name``, ``kind``, ``bus``, ``people``, ``demand_mw``,
+        ``backup_mw``, ``backup_hours``, ``p_dark`` (share of events in which it is dark
+        right after the event: the outage engine) and, with restoration, from the best
+        policy's restoration runs: ``p_dark_restoration`` (share of events in which it
+        is dark at some time), ``hours_dark`` (mean over every event) and
+        ``people_hours``.
     elements : pandas.DataFrame
         Failed elements, most frequent first (from the ensemble summary).
     contingency : pandas.DataFrame or None
@@ -228,19 +239,39 @@ class StudyResults:
         return float(self.intact.get("total_load_mw", 0.0))
 
     def best_policy(self, metric: str = "customer_hours") -> str | None:
-        """The policy with the lowest mean ``metric``."""
-        if not self.restoration:
-            return None
-        return min(self.restoration,
-                   key=lambda p: self.restoration[p].metrics.get(metric, {}).get("mean",
-                                                                                 float("inf")))
+        """The policy with the lowest mean ``metric`` (:func:`best_policy`)."""
+        return best_policy(self.restoration, metric)
+
+
+def best_policy(outcomes: dict[str, PolicyOutcome] | None,
+                metric: str = "customer_hours") -> str | None:
+    """The policy with the lowest mean ``metric`` (the first listed among equals); by
+    energy not served where ``metric`` is unknown (customer-hours on a grid without
+    customer data). None without outcomes."""
+    if not outcomes:
+        return None
+
+    def mean(p: str, m: str) -> float:
+        v = outcomes[p].metrics.get(m, {}).get("mean", math.nan)
+        return math.nan if v is None else float(v)
+
+    if not any(math.isfinite(mean(p, metric)) for p in outcomes):
+        metric = "ens_mwh"
+    return min(outcomes, key=lambda p: mean(p, metric) if math.isfinite(mean(p, metric))
+               else math.inf)
 
 
 def summary_document(res: StudyResults) -> dict[str, Any]:
-    """The headline numbers of a study as one JSON-ready document."""
+    """The headline numbers of a study as one JSON-ready document (its keys are
+    described in the README, "What a study writes")."""
     st = res.study
     subs = res.substations.sort_values(["p_loss_of_supply", "load_mw"], ascending=False)
-    fac = res.facilities.sort_values(["p_dark", "people"], ascending=False)
+    fac = res.facilities
+    during = "p_dark_restoration" in fac
+    order = (["p_dark_restoration", "hours_dark"] if during else ["p_dark"]) + ["people"]
+    fac = fac.sort_values(order, ascending=False)
+    metrics = {k: ({s: customer_count(v) for s, v in stats.items()}
+                   if k == "customers_out" else stats) for k, stats in res.metrics.items()}
     doc: dict[str, Any] = {
         "study": st.name,
         "description": st.info.description,
@@ -251,14 +282,11 @@ def summary_document(res: StudyResults) -> dict[str, Any]:
         "intact": {k: res.intact[k] for k in ("total_load_mw", "served_mw", "shed_mw",
                                                "max_loading") if k in res.intact},
         "p_shed": res.p_shed,
-        "metrics": res.metrics,
+        "metrics": metrics,
         "substations": [{"id": str(i), "p_loss_of_supply": float(r.p_loss_of_supply),
                          "load_mw": float(r.load_mw)}
                         for i, r in subs.head(20).iterrows()],
-        "facilities": [{"id": str(i), "name": r["name"], "kind": r["kind"],
-                        "people": int(r["people"]), "p_dark": float(r["p_dark"]),
-                        **({"hours_dark": float(r["hours_dark"])} if "hours_dark" in r else {})}
-                       for i, r in fac.iterrows()],
+        "facilities": [_facility_doc(i, r, during) for i, r in fac.iterrows()],
         "top_failed": [{"element": str(i), "p": float(r["p"])}
                        for i, r in res.elements.head(20).iterrows()] if len(res.elements)
         else [],
@@ -266,6 +294,8 @@ def summary_document(res: StudyResults) -> dict[str, Any]:
     if res.restoration:
         doc["restoration"] = {p: o.metrics for p, o in res.restoration.items()}
         doc["best_policy"] = res.best_policy()
+        if during:
+            doc["facility_policy"] = res.best_policy()
     if res.plan is not None:
         p = res.plan
         doc["plan"] = {"status": p.status, "budget": p.budget, "message": p.message}
@@ -281,14 +311,30 @@ def summary_document(res: StudyResults) -> dict[str, Any]:
                                              "with_portfolio": p.improved.get(p.objective)}
     if res.contingency is not None and len(res.contingency):
         top = res.contingency.head(10)
-        doc["n_minus_1"] = [{"element": str(i), **{c: jsonable(top.at[i, c])
-                                                   for c in ("shed_mw", "customers_out",
-                                                             "max_loading") if c in top}}
-                            for i in top.index]
+        doc["n_minus_1"] = [
+            {"element": str(i),
+             **{c: (customer_count(top.at[i, c]) if c == "customers_out"
+                    else jsonable(top.at[i, c]))
+                for c in ("shed_mw", "customers_out", "max_loading") if c in top}}
+            for i in top.index]
     doc["pending"] = res.pending
     doc["files"] = {k: str(v) for k, v in res.files.items()}
     doc["versions"] = res.versions
     return jsonable(doc)
+
+
+def _facility_doc(ident: Any, r: pd.Series, during: bool) -> dict[str, Any]:
+    """One facility of summary.json: what it is, its demand and backup, ``p_dark``
+    right after the event and, with restoration, ``p_dark_restoration`` and
+    ``hours_dark`` from the best policy's runs (``facility_policy``)."""
+    out = {"id": str(ident), "name": r["name"], "kind": r["kind"],
+           "people": int(r["people"]), "demand_mw": float(r["demand_mw"]),
+           "backup_mw": float(r["backup_mw"]), "backup_hours": float(r["backup_hours"]),
+           "p_dark": float(r["p_dark"])}
+    if during:
+        out.update(p_dark_restoration=float(r["p_dark_restoration"]),
+                   hours_dark=float(r["hours_dark"]))
+    return out
 
 
 def write_summary(res: StudyResults) -> Path:

@@ -25,15 +25,14 @@ import numpy as np
 import pandas as pd
 
 from gridres.cascade import CascadeOptions
-from gridres.ensemble.summary import tail_stats
 from gridres.model import Network
-from gridres.restoration.metrics import FIELDS, record_fields
+from gridres.restoration.metrics import record_fields
 from gridres.restoration.policies import get_policy
 from gridres.restoration.simulate import repair_multipliers, simulate
 from gridres.scenarios.base import Scenario
 
 __all__ = ["StudyEvaluator", "curve_hours", "curves_from_records",
-           "facility_hours_from_records", "policy_metrics_from_records", "CURVE_POINTS"]
+           "facility_outcomes_from_records", "CURVE_POINTS"]
 
 #: Points of the sampled restoration curve.
 CURVE_POINTS = 241
@@ -117,46 +116,57 @@ def _sampled(curve: pd.DataFrame, times: np.ndarray, base_mw: float,
     return {f"served__{policy}__{k}": float(v) for k, v in enumerate(np.clip(share, 0, 1))}
 
 
-def policy_metrics_from_records(records: pd.DataFrame, policy: str,
-                                horizon_h: float) -> dict[str, dict[str, float]]:
-    """Tail statistics of every restoration metric of ``policy``; restoration times not
-    reached within the horizon count as the horizon."""
-    out: dict[str, dict[str, float]] = {}
-    for m in FIELDS:
-        col = f"{m}__{policy}"
-        if col not in records:
-            continue
-        values = records[col].astype(float)
-        if m.startswith("t") and m.endswith("_h"):
-            reached = float(values.notna().mean()) if len(values) else float("nan")
-            values = values.fillna(horizon_h)
-            stats = tail_stats(values.to_numpy())
-            stats["share_reached"] = reached
-        else:
-            stats = tail_stats(values.to_numpy())
-        out[m] = stats
-    return out
+def curves_from_records(records: pd.DataFrame, policy: str, times_h: tuple[float, ...],
+                        base_mw: float) -> pd.DataFrame:
+    """The restoration curve of ``policy`` over the events, per time.
 
+    Parameters
+    ----------
+    records : DataFrame
+        Ensemble records with the sampled curve ``served__{policy}__{k}``.
+    policy : str
+    times_h : tuple of float
+        The sampling times (:func:`curve_hours`).
+    base_mw : float
+        Served load of the intact grid (the curve's reference).
 
-def curves_from_records(records: pd.DataFrame, policy: str,
-                        times_h: tuple[float, ...]) -> pd.DataFrame:
-    """Mean, 5th and 95th percentile of the served share over scenarios, per time."""
+    Returns
+    -------
+    DataFrame
+        ``time_h``; ``lost_mw`` (mean over events of the load still lost),
+        ``lost_p10_mw`` and ``lost_p90_mw`` (10th and 90th percentile over events);
+        ``served_fraction`` (mean share of the intact grid's load served) with ``p05``
+        and ``p95``. At time 0 ``lost_mw`` is the mean load lost right after the event;
+        its integral over time is the mean energy not served (within the sampled span).
+    """
     cols = [f"served__{policy}__{k}" for k in range(len(times_h))]
-    if not cols or cols[0] not in records:
-        return pd.DataFrame(columns=["time_h", "served_fraction", "p05", "p95"])
+    names = ["time_h", "lost_mw", "lost_p10_mw", "lost_p90_mw", "served_fraction", "p05",
+             "p95"]
+    if not cols or cols[0] not in records or not len(records):
+        return pd.DataFrame(columns=names)
     v = records[cols].to_numpy(float)
+    lost = (1.0 - v) * float(base_mw)
     return pd.DataFrame({
         "time_h": np.asarray(times_h, dtype=float),
+        "lost_mw": lost.mean(axis=0),
+        "lost_p10_mw": np.quantile(lost, 0.1, axis=0),
+        "lost_p90_mw": np.quantile(lost, 0.9, axis=0),
         "served_fraction": v.mean(axis=0),
         "p05": np.quantile(v, 0.05, axis=0),
         "p95": np.quantile(v, 0.95, axis=0),
-    })
+    }, columns=names)
 
 
-def facility_hours_from_records(records: pd.DataFrame, policy: str,
-                                facility_ids: Any) -> pd.Series:
-    """Mean hours dark per facility under ``policy``."""
+def facility_outcomes_from_records(records: pd.DataFrame, policy: str,
+                                   facility_ids: Any) -> pd.DataFrame:
+    """Per facility under ``policy``: ``hours_dark`` (mean over every event of the
+    hours without grid power and without backup) and ``p_dark`` (share of events in
+    which it is dark at some time), indexed by facility id."""
     prefix = f"hours_dark__{policy}__"
-    data = {str(f): records[prefix + str(f)].astype(float).mean()
-            for f in facility_ids if prefix + str(f) in records}
-    return pd.Series(data, dtype=float, name="hours_dark")
+    ids = [str(f) for f in facility_ids if prefix + str(f) in records]
+    hours = {f: records[prefix + f].astype(float) for f in ids}
+    return pd.DataFrame({
+        "hours_dark": pd.Series({f: h.mean() for f, h in hours.items()}, dtype=float),
+        "p_dark": pd.Series({f: float((h > 0).mean()) if len(h) else 0.0
+                             for f, h in hours.items()}, dtype=float),
+    }, index=pd.Index(ids, name="id"))

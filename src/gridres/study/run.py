@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
@@ -51,11 +50,13 @@ from gridres.errors import GridresError
 from gridres.io.folder import OutputFolder, held
 from gridres.limits import enforce, scenarios_estimate
 from gridres.restoration import policy_names, prepare
+from gridres.restoration.metrics import policy_summary
 from gridres.restoration.supply import supply
 from gridres.results import (
     PlanOutcome,
     PolicyOutcome,
     StudyResults,
+    best_policy,
     plan_outcome,
     software_versions,
 )
@@ -66,8 +67,7 @@ from gridres.study.evaluate import (
     StudyEvaluator,
     curve_hours,
     curves_from_records,
-    facility_hours_from_records,
-    policy_metrics_from_records,
+    facility_outcomes_from_records,
 )
 from gridres.study.outputs import write_results
 from gridres.study.plan import combined_generator, run_plan
@@ -220,7 +220,8 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
 
     records = load_records(out_dir / "ensemble")
     summary = ens.summary
-    restoration = _restoration_outcomes(records, policies, st, grid) if policies else None
+    restoration = (_restoration_outcomes(records, policies, st, grid,
+                                         evaluator.base_mw) if policies else None)
     if policies and not restoration:
         pending.setdefault("restoration", "the ensemble gave no restoration results")
 
@@ -263,6 +264,7 @@ def _contingency(st: Study, grid: Any, progress: Progress) -> pd.DataFrame:
     df = contingency.sweep(grid, cases, cascade=st.cascade.options, progress=tick)
     progress("N-1 ranking", total, total)
     df = df.set_index("element")
+    df["customers_out"] = _customers(df["customers_out"], grid)
     return df.drop(columns=["dark_facility_ids"], errors="ignore")
 
 
@@ -290,7 +292,7 @@ def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
 
 
 def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
-                          grid: Any) -> dict[str, PolicyOutcome] | None:
+                          grid: Any, base_mw: float) -> dict[str, PolicyOutcome] | None:
     r = st.restoration
     if r is None or r.settings is None or not len(records):
         return None
@@ -300,9 +302,11 @@ def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
     for policy in policies:
         out[policy] = PolicyOutcome(
             policy=policy,
-            metrics=policy_metrics_from_records(records, policy, horizon),
-            curve=curves_from_records(records, policy, times),
-            facility_hours=facility_hours_from_records(records, policy, grid.facilities.index))
+            metrics=policy_summary(records, policy, horizon,
+                                   customers=grid.network.has_customers),
+            curve=curves_from_records(records, policy, times, base_mw),
+            facilities=facility_outcomes_from_records(records, policy,
+                                                      grid.facilities.index))
     return out
 
 
@@ -330,6 +334,12 @@ def _scenario_table(records: pd.DataFrame) -> pd.DataFrame:
     return records.drop(columns=drop)
 
 
+def _customers(values: Any, grid: Any) -> Any:
+    """Customers as whole numbers, NaN where the grid has no customer data."""
+    values = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values
+    return values.astype(float).round() if grid.network.has_customers else values * np.nan
+
+
 def _sub_names(grid: Any) -> pd.Series:
     b = grid.buses
     sub = b["substation"].astype(str)
@@ -344,7 +354,8 @@ def _bus_table(grid: Any, summary: Any, intact: Any) -> pd.DataFrame:
         if len(summary.buses) else pd.Series(0, index=b.index)
     return pd.DataFrame({
         "name": b["name"].astype(str), "substation": _sub_names(grid),
-        "base_kv": b["base_kv"], "load_mw": b["load_mw"], "customers": b["customers"],
+        "base_kv": b["base_kv"], "load_mw": b["load_mw"],
+        "customers": _customers(b["customers"], grid),
         "intact_served_mw": intact.served_mw, "scenarios_dark": dark,
         "p_loss_of_supply": p.astype(float),
     }, index=b.index)
@@ -356,10 +367,11 @@ def _substation_table(grid: Any, summary: Any) -> pd.DataFrame:
         pd.Series(0.0, index=b.index)
     df = pd.DataFrame({"substation": _sub_names(grid), "p": p.to_numpy(float),
                        "load_mw": b["load_mw"].clip(lower=0).to_numpy(float),
-                       "customers": b["customers"].to_numpy(float)}, index=b.index)
+                       "customers": _customers(b["customers"], grid).to_numpy(float)},
+                      index=b.index)
     out = df.groupby("substation", sort=True).agg(
         p_loss_of_supply=("p", "max"), load_mw=("load_mw", "sum"),
-        customers=("customers", "sum"), buses=("p", "size"))
+        customers=("customers", lambda c: c.sum(min_count=1)), buses=("p", "size"))
     out.index.name = "id"
     return out
 
@@ -385,6 +397,10 @@ def _branch_table(grid: Any, summary: Any, intact: Any) -> pd.DataFrame:
 
 def _facility_table(grid: Any, summary: Any, restoration: dict[str, PolicyOutcome] | None,
                     st: Study) -> pd.DataFrame:
+    """Per facility: what it is, its demand and backup, ``p_dark`` (share of events in
+    which it is dark right after the event) and, with restoration, from the best
+    policy's restoration runs: ``p_dark_restoration`` (share of events in which it is
+    dark at some time), ``hours_dark`` (mean over events) and ``people_hours``."""
     f = grid.facilities
     fac = summary.facilities
     p = fac["p_dark"].reindex(f.index).fillna(0.0) if len(fac) else pd.Series(0.0, index=f.index)
@@ -395,10 +411,9 @@ def _facility_table(grid: Any, summary: Any, restoration: dict[str, PolicyOutcom
         "backup_hours": f["backup_hours"], "p_dark": p.astype(float),
     }, index=f.index)
     if restoration:
-        best = min(restoration, key=lambda k: restoration[k].metrics.get(
-            "customer_hours", {}).get("mean", math.inf))
-        hours = restoration[best].facility_hours
-        if hours is not None and len(hours):
-            df["hours_dark"] = hours.reindex(f.index).fillna(0.0).astype(float)
+        run = restoration[best_policy(restoration)].facilities
+        if run is not None and len(run):
+            df["p_dark_restoration"] = run["p_dark"].reindex(f.index).fillna(0.0).astype(float)
+            df["hours_dark"] = run["hours_dark"].reindex(f.index).fillna(0.0).astype(float)
             df["people_hours"] = df["hours_dark"] * df["people"]
     return df
