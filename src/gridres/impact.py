@@ -56,7 +56,7 @@ import numpy as np
 from gridres.elements import as_state
 from gridres.errors import UsageError
 from gridres.flow import Factor, branch_flows, dc_solver, reference_buses, shift_injections
-from gridres.model import CRITICAL_PRIORITY, Grid, Network, State
+from gridres.model import CRITICAL_PRIORITY, Grid, Network, State, customer_count
 from gridres.tolerances import (
     BACKUP_MW,
     OVERLOAD_MW,
@@ -189,7 +189,7 @@ class Impact:
             "total_load_mw": round(self.total_load_mw, 6),
             "served_mw": round(self.served_total_mw, 6),
             "shed_mw": round(self.shed_total_mw, 6),
-            "customers_out": round(self.customers_out, 3),
+            "customers_out": customer_count(self.customers_out, net.has_customers),
             "people_out": self.people_out,
             "islands": self.n_islands,
             "dark_buses": net.bus_ids[dark_bus].tolist(),

@@ -35,6 +35,7 @@ __all__ = [
     "TOPOLOGY_CACHES",
     "Grid",
     "Network",
+    "customer_count",
     "State",
     "compile_grid",
     "to_networkx",
@@ -369,6 +370,13 @@ class Network:
         """Whether any branch has a phase shift."""
         return bool(np.any(self.shift_rad != 0))
 
+    @cached_property
+    def has_customers(self) -> bool:
+        """Whether the grid counts customers (MATPOWER cases do not: every bus has 0);
+        without them, customers without power are unknown, not zero
+        (:func:`customer_count`)."""
+        return bool(np.any(self.customers[self.bus_in_service] > 0))
+
     @property
     def n_bus(self) -> int:
         return len(self.bus_ids)
@@ -498,6 +506,23 @@ def _positions(items: Iterable[int | str], kind: str, lookup=None) -> np.ndarray
             "positions (grid.lookup(table, ids) gives them)")
     found = iter(lookup(ids))
     return _positions([next(found) if isinstance(x, str) else x for x in items], kind)
+
+
+def customer_count(value: float | None, known: bool = True) -> int | None:
+    """Customers as reported: a whole number, or None where the grid has no customer
+    data (``known`` False; see :attr:`Network.has_customers`) or the value is missing.
+    Customers of a partly shed bus count in proportion to the load shed, so the engine's
+    count can be fractional; reports and JSON documents show it rounded.
+
+    Examples
+    --------
+    >>> customer_count(84176.8), customer_count(3.0, known=False), customer_count(float("nan"))
+    (84177, None, None)
+    """
+    if not known or value is None or not np.isfinite(value):
+        return None
+    return int(round(float(value)))
+
 
 @dataclass(frozen=True, eq=False)
 class State:

@@ -111,7 +111,8 @@ def unsupplied_buses(net: Network, state: State) -> np.ndarray:
 
 def grid_summary(grid: Grid) -> dict[str, Any]:
     """Counts, totals, islands of the intact grid, CRS and bounds, as plain Python values
-    (what ``gridres info`` shows).
+    (what ``gridres info`` shows). ``customers`` is None where the grid has no customer
+    data.
 
     Examples
     --------
@@ -135,7 +136,7 @@ def grid_summary(grid: Grid) -> dict[str, Any]:
                                      .clip(lower=0).sum()), 6),
         "total_capacity_mw": round(float(gens.loc[gens["in_service"], "pmax_mw"]
                                          .clip(lower=0).sum()), 6),
-        "customers": int(buses["customers"].sum()),
+        "customers": int(buses["customers"].sum()) if net.has_customers else None,
         "people_at_facilities": int(grid.facilities["people"].sum()),
         "islands": n_islands,
         "crs": None if grid.crs is None else crs_label(grid.crs),

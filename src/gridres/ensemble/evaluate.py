@@ -32,7 +32,8 @@ Added by :class:`ImpactEvaluator` (the final state after every wave):
 ``served_mw``, ``shed_mw`` (float)
     Load served and not served, MW.
 ``customers_out`` (float)
-    Customers without power (partly shed buses count in proportion).
+    Customers without power (partly shed buses count in proportion), rounded to a whole
+    number; NaN where the grid has no customer data (MATPOWER cases).
 ``people_out`` (int)
     People at critical facilities that have neither grid power nor backup.
 ``islands`` (int), ``dark_buses`` (int)
@@ -50,6 +51,7 @@ and the per-batch bus count ``dark`` (in-service buses without supply).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -57,7 +59,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from gridres.cascade import CascadeOptions, settle
-from gridres.model import Network
+from gridres.model import Network, customer_count
 from gridres.scenarios.base import Scenario
 
 __all__ = ["BUS_COUNTS", "SEP", "Evaluator", "ImpactEvaluator", "join_ids", "failed_elements"]
@@ -112,6 +114,11 @@ def failed_elements(net: Network, scenario: Scenario) -> tuple[int, str]:
     return len(buses) + len(branches) + len(gens), SEP.join(p for p in parts if p)
 
 
+def _customers(value: float, net: Network) -> float:
+    count = customer_count(value, net.has_customers)
+    return math.nan if count is None else float(count)
+
+
 @dataclass(frozen=True)
 class ImpactEvaluator:
     """Assess each scenario's final state with the engine under one cascade option
@@ -154,7 +161,7 @@ class ImpactEvaluator:
         return {
             "served_mw": imp.served_total_mw,
             "shed_mw": imp.shed_total_mw,
-            "customers_out": imp.customers_out,
+            "customers_out": _customers(imp.customers_out, net),
             "people_out": imp.people_out,
             "islands": imp.n_islands,
             "dark_buses": len(dark_bus),

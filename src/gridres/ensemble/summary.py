@@ -19,6 +19,7 @@ import pandas as pd
 from gridres.ensemble.evaluate import SEP
 from gridres.ensemble.store import load_bus_counts, load_records, read_manifest, resolve_dir
 from gridres.io.jsondoc import jsonable
+from gridres.model import customer_count
 
 __all__ = [
     "EnsembleSummary",
@@ -148,7 +149,8 @@ class EnsembleSummary:
         Load of the intact grid.
     metrics : dict
         Record column -> :func:`tail_stats` (``shed_mw``, ``customers_out``,
-        ``people_out``).
+        ``people_out``). Customer statistics are whole numbers, NaN (null in JSON) where
+        the grid has no customer data.
     p_shed : float
         Fraction of scenarios that shed any load.
     facilities : pandas.DataFrame
@@ -196,7 +198,8 @@ class EnsembleSummary:
             "complete": self.complete,
             "total_load_mw": jsonable(self.total_load_mw),
             "p_shed": jsonable(self.p_shed),
-            "metrics": {k: {s: jsonable(v) for s, v in st.items()}
+            "metrics": {k: {s: customer_count(v) if k == "customers_out" else jsonable(v)
+                            for s, v in st.items()}
                         for k, st in self.metrics.items()},
             "facilities": rows(self.facilities, "id"),
             "buses_ever_dark": len(self.buses),
@@ -232,6 +235,9 @@ def summarize(path: str | os.PathLike) -> EnsembleSummary:
     records = load_records(root)
     done = len(records)
     metrics = {c: tail_stats(records[c]) for c in METRICS if c in records}
+    if "customers_out" in metrics:  # whole customers; unknown (NaN) without customer data
+        metrics["customers_out"] = {k: float(round(v)) if math.isfinite(v) else math.nan
+                                    for k, v in metrics["customers_out"].items()}
     p_shed = float((records["shed_mw"] > 1e-6).mean()) if "shed_mw" in records and done else 0.0
     return EnsembleSummary(
         manifest=manifest,

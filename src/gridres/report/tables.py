@@ -14,8 +14,10 @@ __all__ = ["bus_table", "branch_table", "facility_table", "write_impact", "write
 
 
 def bus_table(grid: Grid, imp: Impact) -> pd.DataFrame:
-    """Per-bus outcome: island, energized, served and shed MW, customers out."""
+    """Per-bus outcome: island, energized, served and shed MW, customers and customers
+    out (whole numbers; NaN where the grid has no customer data)."""
     net = imp.net
+    unknown = np.nan if not net.has_customers else 1.0
     return pd.DataFrame(
         {
             "alive": imp.state.bus,
@@ -24,8 +26,8 @@ def bus_table(grid: Grid, imp: Impact) -> pd.DataFrame:
             "load_mw": net.load_mw,
             "served_mw": imp.served_mw,
             "shed_mw": imp.shed_mw,
-            "customers": net.customers,
-            "customers_out": net.customers * imp.shed_fraction,
+            "customers": net.customers * unknown,
+            "customers_out": np.round(net.customers * imp.shed_fraction) * unknown,
         },
         index=grid.buses.index,
     )
