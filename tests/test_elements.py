@@ -69,3 +69,28 @@ def test_as_state_takes_tokens_ids_or_a_state(grid):
     assert assess(net, as_state(net, "branch:L2")).served_total_mw == pytest.approx(10.0)
     with pytest.raises(UsageError, match="pass the Grid"):
         as_state(net, ["substation:North"])
+
+
+# -- names for readers -------------------------------------------------------------------
+def test_element_labels_name_what_a_reader_knows():
+    """A reader sees names, not ids: lines by voltage and the substations at their ends
+    (circuits told apart), transformers by their substation and voltages, generators by
+    their plant, buses by their name; ids only where the grid has no names."""
+    from gridres.elements import element_labels
+    from gridres.io import load_grid
+
+    g = load_grid("demo_region")
+    assert element_labels(g, ["branch:L-OST-380-VBS-380", "branch:L-KAL-110-KALT2-110-1",
+                              "branch:L-KAL-110-KALT2-110-2", "branch:T-VBS-380-VBS-220-1",
+                              "gen:G-NORD-1", "bus:RAIN-110", "substation:Vellburg 6"]) == [
+        "380 kV line Ostrach-Ost – Vellburg Sued",
+        "110 kV line Kaltenfeld-Heide – Kaltenfeld 2 (circuit 1)",
+        "110 kV line Kaltenfeld-Heide – Kaltenfeld 2 (circuit 2)",
+        "transformer at Vellburg Sued (380/220 kV, unit 1)",
+        "generator Nordhoehe wind farm", "Rainkirchen 110 kV", "Vellburg 6"]
+    bare = make_grid([{"id": "1", "ref": True}, {"id": "2"}],
+                     [{"id": "7", "from_bus": "1", "to_bus": "2", "x_pu": 0.1}],
+                     [{"id": "g1", "bus": "1", "pmax_mw": 10.0}])
+    assert element_labels(bare, ["branch:7", "bus:2", "gen:g1", "branch:7+bus:1", "bus:9"]) \
+        == ["line 7 (bus 1 – bus 2)", "bus 2", "generator g1",
+            "line 7 (bus 1 – bus 2) and bus 1", "bus:9"]

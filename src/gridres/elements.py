@@ -37,6 +37,8 @@ __all__ = [
     "expand_tokens",
     "outage_state",
     "as_state",
+    "element_label",
+    "element_labels",
 ]
 
 #: Token kinds and the grid table they name (``substation`` names groups of buses).
@@ -335,3 +337,93 @@ def as_state(grid: Grid | Network, outage: State | str | Iterable[str] | None) -
                              "the Grid (gridres.load_grid(...)), not its Network")
         lists[kind].append(ident)
     return net.intact().fail(buses, branches, gens)
+
+
+# -- names for readers ----------------------------------------------------------------
+def _text(v: object) -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else " ".join(str(v).split())
+
+
+def _kv(v: object) -> str:
+    try:
+        x = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    return f"{x:g} kV" if np.isfinite(x) and x > 0 else ""
+
+
+def element_labels(grid: Grid, tokens: Iterable[str]) -> list[str]:
+    """Names of elements for readers of a report, one per token.
+
+    A bus is named by its ``name`` (else ``bus ID``); a line by its voltage and the
+    substations (or bus names) at its ends, with the circuit where several run in
+    parallel (``110 kV line Kaltenfeld-Heide – Kaltenfeld 2 (circuit 1)``); a
+    transformer by its substation and voltages; a generator by its ``plant`` (else
+    ``generator ID``); a substation by its name. Where the buses have neither names nor
+    substations (MATPOWER cases), the id stays: ``line 7 (bus 4 – bus 5)``. Several
+    elements joined by ``+`` (an N-2 pair) are named together. An unknown id is
+    returned as it is.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gridres.model import Grid
+    >>> g = Grid(buses=pd.DataFrame({"id": ["a", "b", "c"], "base_kv": [110.0, 110.0, 20.0],
+    ...                              "substation": ["North", "South", "South"]}),
+    ...          branches=pd.DataFrame({"id": ["l1", "l2", "t1"], "from_bus": ["a", "a", "b"],
+    ...                                 "to_bus": ["b", "b", "c"], "x_pu": [0.1] * 3,
+    ...                                 "kind": ["line", "line", "transformer"]}))
+    >>> element_labels(g, ["branch:l2", "branch:t1", "bus:c", "branch:l1+bus:a"])
+    ['110 kV line North – South (circuit 2)', 'transformer at South (110/20 kV)', 'bus c', '110 kV line North – South (circuit 1) and bus a']
+    """
+    b, br, gen = grid.buses, grid.branches, grid.generators
+    names = b["name"].map(_text) if "name" in b else pd.Series("", index=b.index)
+    subs = b["substation"].map(_text) if "substation" in b else pd.Series("", index=b.index)
+    place = subs.where(subs != "", names)
+    named = bool((place != "").any())
+    pairs = pd.Series([tuple(sorted(p)) for p in zip(br["from_bus"].astype(str),
+                                                    br["to_bus"].astype(str), strict=True)],
+                      index=br.index, dtype=object)
+    circuit = pairs.groupby(pairs).cumcount() + 1
+    parallel = pairs.map(pairs.value_counts()) > 1
+
+    def end(bus: str) -> str:
+        return place.get(bus, "") or f"bus {bus}"
+
+    def one(token: str) -> str:
+        kind, _, ident = token.partition(":")
+        if kind == "substation":
+            return ident
+        if kind == "bus":
+            return (names.get(ident, "") or f"bus {ident}") if ident in b.index else token
+        if kind in ("gen", "generator"):
+            if ident not in gen.index:
+                return token
+            plant = _text(gen.at[ident, "plant"]) if "plant" in gen else ""
+            return f"generator {plant}" if plant else f"generator {ident}"
+        if kind != "branch" or ident not in br.index:
+            return token
+        f, t = str(br.at[ident, "from_bus"]), str(br.at[ident, "to_bus"])
+        transformer = "kind" in br and str(br.at[ident, "kind"]) == "transformer"
+        noun = "transformer" if transformer else "line"
+        if not named:
+            return f"{noun} {ident} (bus {f} – bus {t})"
+        more = f" (circuit {circuit[ident]})" if parallel[ident] else ""
+        if transformer:
+            kvs = "/".join(k.removesuffix(" kV") for k in (_kv(b["base_kv"].get(f)),
+                                                          _kv(b["base_kv"].get(t))) if k)
+            notes = [f"{kvs} kV"] if kvs else []
+            notes += [f"unit {circuit[ident]}"] if parallel[ident] else []
+            more = f" ({', '.join(notes)})" if notes else ""
+            where = f"at {end(f)}" if end(f) == end(t) else f"{end(f)} – {end(t)}"
+            return f"transformer {where}{more}"
+        kv = _kv(br.at[ident, "voltage_kv"]) if "voltage_kv" in br else ""
+        kv = kv or _kv(b["base_kv"].get(f)) if "base_kv" in b else kv
+        return f"{kv + ' ' if kv else ''}line {end(f)} – {end(t)}{more}"
+
+    return [" and ".join(one(part) for part in str(tok).split("+")) for tok in tokens]
+
+
+def element_label(grid: Grid, token: str) -> str:
+    """The name of one element for readers (:func:`element_labels`)."""
+    return element_labels(grid, [token])[0]
