@@ -3,7 +3,8 @@ what happened: every request, console and log errors, image sizes, a screenshot.
 
 Used by the report tests. Needs only a ``chromium`` executable: the DevTools websocket
 is spoken with the standard library (:class:`_WebSocket`, the small part of RFC 6455
-a local client needs).
+a local client needs). Tests call :func:`require` first: without Chromium they are
+skipped with the reason (and fail where ``CI`` is set).
 """
 
 from __future__ import annotations
@@ -38,11 +39,30 @@ def executable() -> str | None:
     return None
 
 
+#: Why the browser tests did not run, for the test summary.
+MISSING = ("chromium is not installed: the browser tests of the report need it (Debian and "
+           "Ubuntu: apt-get install chromium; see the README, 'Tests')")
+
+
 def unavailable() -> str | None:
     """Why the browser check cannot run here, or None."""
     if executable() is None:
-        return "chromium is not installed (CI installs the Debian package chromium)"
+        return MISSING
     return None
+
+
+def require() -> None:
+    """Skip the calling test where Chromium is missing, saying why; where the ``CI``
+    environment variable is set (``.ci/run`` installs Chromium), fail instead: a CI run
+    must not pass without the browser tests."""
+    import pytest
+
+    why = unavailable()
+    if why is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}; CI is set, so the browser tests must run", pytrace=False)
+    pytest.skip(why)
 
 
 class _WebSocket:
@@ -195,6 +215,74 @@ def _browser():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@dataclass
+class PageContent:
+    """What a reader sees of a page: its text, every image with where it lies and the
+    data ranges the report attached to it, and a screenshot of every section."""
+
+    text: str = ""
+    images: list[dict] = field(default_factory=list)
+    sections: dict[str, bytes] = field(default_factory=dict)
+    boxes: dict[str, dict] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+_CONTENT = """JSON.stringify({
+  text: document.body.innerText,
+  images: Array.from(document.images).map(i => {
+    const r = i.getBoundingClientRect();
+    return {alt: i.alt, ranges: i.dataset.ranges || null, complete: i.complete,
+            naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight,
+            x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width,
+            height: r.height,
+            section: (i.closest('section') || {id: ''}).id};
+  }),
+  sections: Array.from(document.querySelectorAll('section[id]')).map(s => {
+    const r = s.getBoundingClientRect();
+    return {id: s.id, x: r.left + window.scrollX, y: r.top + window.scrollY,
+            width: r.width, height: r.height};
+  })
+})"""
+
+
+def content(path: str | Path, width: int = 1400) -> PageContent:
+    """Load ``path`` in a fresh headless Chromium ``width`` CSS pixels wide and return
+    what a reader sees: text, images (with their ``data-ranges``) and one screenshot per
+    ``<section id=...>``."""
+    url = Path(path).resolve().as_uri()
+    out = PageContent()
+    with _browser() as port:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            targets = json.loads(r.read())
+        page = next(t for t in targets if t.get("type") == "page")
+        ws = _WebSocket(page["webSocketDebuggerUrl"])
+        try:
+            s = _Session(ws)
+            for domain in ("Page", "Runtime"):
+                s.send(f"{domain}.enable")
+            s.send("Emulation.setDeviceMetricsOverride",
+                   {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+            s.send("Page.navigate", {"url": url})
+            s.wait_for("Page.loadEventFired")
+            found = s.send("Runtime.evaluate", {"expression": _CONTENT,
+                                                "returnByValue": True})
+            doc = json.loads(found["result"]["value"])
+            out.text, out.images = doc["text"], doc["images"]
+            for sec in doc["sections"]:
+                out.boxes[sec["id"]] = sec
+                height = max(1, min(int(sec["height"]) + 16, 16000))
+                shot = s.send("Page.captureScreenshot", {
+                    "format": "png", "captureBeyondViewport": True,
+                    "clip": {"x": 0, "y": max(0, sec["y"] - 8), "width": width,
+                             "height": height, "scale": 1}}, timeout=60)
+                out.sections[sec["id"]] = base64.b64decode(shot["data"])
+            out.errors = [ev["params"]["exceptionDetails"].get("text", "exception")
+                          for ev in s.events if ev.get("method") == "Runtime.exceptionThrown"]
+        finally:
+            ws.close()
+    return out
 
 
 def load(path: str | Path, width: int = 1100) -> PageReport:

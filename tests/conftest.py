@@ -57,3 +57,15 @@ def pytest_unconfigure(config) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say it plainly when the browser tests of the report did not run."""
+    import chromium
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if chromium.MISSING in str(getattr(r, "longrepr", ""))]
+    if skipped:
+        terminalreporter.write_sep("=", "browser tests skipped", yellow=True)
+        terminalreporter.write_line(f"{len(skipped)} browser test(s) of the report did not "
+                                    f"run: {chromium.MISSING}.")

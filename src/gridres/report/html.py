@@ -22,27 +22,31 @@ import pandas as pd
 
 from gridres.io.folder import held, write_path
 from gridres.report.figures import (
-    METRIC_LABELS,
     contingency_figure,
     data_uri,
     distribution_figure,
     facility_figure,
     frontier_figure,
+    ranges_json,
     restoration_figure,
 )
-from gridres.report.maps import can_map, grid_map
-from gridres.report.methods import methods
+from gridres.report.maps import EXPOSED, can_map, colour_limit, grid_map
+from gridres.report.methods import engineering, methods
 from gridres.report.narrative import (
+    READING_GUIDE,
+    cascade_words,
     denoise,
+    element_names,
     executive_summary,
-    facility_rows,
+    facility_view,
     fmt_ci,
+    fmt_count,
     fmt_num,
     fmt_pct,
     objective_words,
+    start_gap,
 )
 from gridres.report.pdf import write_pdf
-from gridres.restoration.metrics import METRICS
 from gridres.results import StudyResults, write_summary
 
 __all__ = ["render_report", "write_html", "write_report", "TEMPLATES"]
@@ -73,21 +77,31 @@ def _env():
                               lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def _stat_row(label: str, stats: dict[str, float], unit: str = "") -> dict[str, Any]:
-    return {"label": label, "values": [fmt_num(stats.get(k), unit)
-                                       for k in ("mean", "median", "p95", "cvar95", "max")]}
+#: The statistics of the summary table, in order, with their column heads.
+_STATS = (("mean", "mean"), ("median", "median"), ("p95", "95th percentile"),
+          ("cvar95", "worst 5 % average"), ("max", "worst"))
 
 
-def _close(fig) -> None:
-    fig.clear()
+def _stat_row(label: str, stats: dict[str, float], unit: str = "",
+              count: bool = False) -> dict[str, Any]:
+    cell = fmt_count if count else (lambda v: fmt_num(v, unit))
+    return {"label": label, "values": [cell(stats.get(k)) for k, _ in _STATS]}
 
 
-def _figure(make, *args, dpi: int = 110, **kwargs) -> str:
+def _figure(make, *args, dpi: int = 110, **kwargs) -> dict[str, str]:
+    """A figure as ``{"uri": data URI, "ranges": JSON of what its panels show}``."""
     fig = make(*args, **kwargs)
     try:
-        return data_uri(fig, dpi=dpi)
+        return {"uri": data_uri(fig, dpi=dpi), "ranges": ranges_json(fig)}
     finally:
-        _close(fig)
+        fig.clear()
+
+
+def _hours(stats: dict[str, Any]) -> str:
+    """A restoration time: median, and within how long 9 events in 10 are back."""
+    if not stats or stats.get("events", 1) == 0:
+        return "no event lost load"
+    return f"{fmt_num(stats.get('median'), 'h')} ({fmt_num(stats.get('p90'), 'h')})"
 
 
 def _restoration_ctx(res: StudyResults) -> dict[str, Any] | None:
@@ -95,47 +109,116 @@ def _restoration_ctx(res: StudyResults) -> dict[str, Any] | None:
         return None
     best = res.best_policy()
     multi_wave = "n_waves" in res.records and (res.records["n_waves"] > 1).any()
-    metrics = [m for m in METRICS if any(m in o.metrics
-                                                    for o in res.restoration.values())
-               and (m != "waves_stock_lasted" or multi_wave)]
-    units = {"ens_mwh": "MWh", "t50_h": "h", "t90_h": "h", "t100_h": "h"}
-    headers = [METRIC_LABELS.get(m, METRICS[m]) if m in METRIC_LABELS
-               else {"t50_h": "50 % back (h)", "t90_h": "90 % back (h)",
-                     "t100_h": "all back (h)",
-                     "waves_stock_lasted": "waves the spare stock lasts"}.get(m, m)
-               for m in metrics]
-    rows = []
+    losses = [m for m in ("ens_mwh", "customer_hours", "facility_hours_dark",
+                          "people_hours", "waves_stock_lasted")
+              if any(m in o.metrics for o in res.restoration.values())
+              and (m != "waves_stock_lasted" or multi_wave)]
+    heads = {"ens_mwh": "Energy not served (MWh)",
+             "customer_hours": "Customer-hours without power",
+             "facility_hours_dark": "Facility-hours dark",
+             "people_hours": "People-hours at dark facilities",
+             "waves_stock_lasted": "Waves the spare stock lasts"}
+    loss_rows, time_rows = [], []
     for policy, o in res.restoration.items():
-        vals = []
-        for m in metrics:
-            s = o.metrics.get(m, {})
-            vals.append(f"{fmt_num(s.get('mean'), units.get(m, ''))} "
-                        f"({fmt_num(s.get('p95'))})")
-        rows.append({"policy": policy, "values": vals, "best": policy == best})
-    return {"headers": headers, "rows": rows}
+        cells = []
+        for m in losses:
+            st = o.metrics.get(m, {})
+            cells.append(f"{fmt_num(st.get('mean'))} ({fmt_num(st.get('p95'))})"
+                         if st.get("mean") is not None and math.isfinite(st["mean"])
+                         else "n/a")
+        loss_rows.append({"policy": policy, "values": cells, "best": policy == best})
+        time_rows.append({"policy": policy, "best": policy == best,
+                          "values": [_hours(o.metrics.get(m, {}))
+                                     for m in ("t50_h", "t90_h", "t100_h")]})
+    events = res.restoration[best].metrics.get("events", {})
+    n, lost = events.get("n", res.completed), events.get("with_loss", res.completed)
+    reached = min((o.metrics.get("t100_h", {}).get("share_reached", 1.0) or 1.0)
+                  for o in res.restoration.values())
+    st = res.study.restoration
+    horizon = st.settings.horizon_h if st is not None and st.settings is not None else None
+    curves = {p: o.curve for p, o in res.restoration.items()
+              if o.curve is not None and len(o.curve) and "lost_mw" in o.curve}
+    figure, start, note = None, None, ""
+    if curves and any((c["lost_mw"] > 0).any() for c in curves.values()):
+        figure = _figure(restoration_figure, curves, band=best, total_mw=res.total_load_mw)
+        start = fmt_num(float(curves[best]["lost_mw"].iloc[0]) if best in curves
+                        else math.nan, "MW")
+        gap = start_gap(res, res.restoration[best])
+        if gap is not None:
+            note = (f" The assessment right after the event, whose numbers the summary "
+                    f"gives, finds {fmt_num(gap[0], 'MW')} lost on average: the restoration "
+                    "simulation starts from another state of the grid.")
+    counted = (f"all {n:,} events (every event lost load)" if lost == n else
+               f"the {lost:,} events that lost load ({fmt_pct(events.get('share_no_loss'))} "
+               "of the events lost none and are not counted)")
+    return {"loss_heads": [heads[m] for m in losses], "loss_rows": loss_rows,
+            "time_rows": time_rows, "events": f"{n:,}", "counted": counted, "best": best,
+            "figure": figure, "start": start, "note": note,
+            "unreached": fmt_pct(1.0 - reached) if reached < 1.0 else "",
+            "horizon": fmt_num(horizon, "hours") if horizon else ""}
+
+
+def _backup(r: pd.Series) -> str:
+    if not r.get("backup_mw", 0) > 0:
+        return "none"
+    text = f"{fmt_num(r['backup_mw'], 'MW')} for {fmt_num(r['backup_hours'], 'h')}"
+    if r["backup_mw"] < r.get("demand_mw", 0) - 1e-9:
+        text += ", too small"
+    return text
 
 
 def _facility_ctx(res: StudyResults) -> dict[str, Any] | None:
-    f = res.facilities
-    if f is None or not len(f):
+    if res.facilities is None or not len(res.facilities):
         return None
-    f = facility_rows(res)
-    hours = "hours_dark" in f.columns
-    headers = ["Facility", "Kind", "Bus", "People", "Backup", "P(dark)"]
-    if hours:
-        headers += ["Hours dark", "People-hours"]
+    view = facility_view(res)
+    f = view.table
+    headers = ["Facility", "Kind", "People served", "Demand", "Backup",
+               "Dark in (share of events)"]
+    if view.during_restoration:
+        headers += ["Hours dark (mean per event)", "People-hours dark (mean)"]
     rows = []
     for i, r in f.iterrows():
-        backup = (f"{fmt_num(r['backup_mw'], 'MW')} for {fmt_num(r['backup_hours'], 'h')}"
-                  if r.get("backup_mw", 0) > 0 else "none")
-        cells = [f"{r['name'] or i} ({i})" if r.get("name") else str(i), r["kind"], r["bus"],
-                 fmt_num(r["people"]), backup, fmt_pct(r["p_dark"])]
-        if hours:
-            h = float(r["hours_dark"]) if pd.notna(r["hours_dark"]) else math.nan
-            cells += [fmt_num(h), fmt_num(h * float(r["people"]))]
-        rows.append({"cells": cells, "alert": r["p_dark"] >= 0.1})
-    return {"headers": headers, "rows": rows, "hours": hours,
-            "policy": res.best_policy() or ""}
+        cells = [f"{r['name']} ({i})" if r.get("name") else str(i), r["kind"],
+                 fmt_count(r["people"]), fmt_num(r.get("demand_mw"), "MW"), _backup(r),
+                 fmt_pct(r["p"])]
+        if view.during_restoration:
+            cells += [fmt_num(r["hours"]), fmt_num(r["people_hours"])]
+        rows.append({"cells": cells, "alert": r["p"] >= EXPOSED})
+    figure = None
+    col = "hours" if view.during_restoration else "p"
+    if (f[col] > 0).any():
+        label = (f"Hours dark, mean per event ({view.policy} policy)"
+                 if view.during_restoration else "Share of events dark right after the event")
+        figure = _figure(facility_figure, f, col, label)
+    return {"headers": headers, "rows": rows, "during": view.during_restoration,
+            "policy": view.policy, "source": view.source, "figure": figure,
+            "exposed": fmt_pct(EXPOSED)}
+
+
+def _contingency_ctx(res: StudyResults) -> dict[str, Any] | None:
+    c = res.contingency
+    if c is None or not len(c):
+        return None
+    names = element_names(res, c.index[:15])
+    limit, what = cascade_words(res.study)
+    figure = None
+    if "shed_mw" in c and (c["shed_mw"] > 0).any():
+        figure = _figure(contingency_figure, c, "shed_mw", "Load lost (MW)",
+                         names=element_names(res, c.sort_values("shed_mw", ascending=False)
+                                             .index[:10]))
+    over = f"Branches over {fmt_num(100 * (1 + float(res.study.cascade.margin)))} %"
+    rows = []
+    for ident, r in c.head(15).iterrows():
+        rows.append([names.get(str(ident), str(ident)), fmt_num(r.get("shed_mw")),
+                     fmt_count(r.get("customers_out")), fmt_count(r.get("people_out")),
+                     fmt_num(r.get("dark_facilities")), fmt_num(r.get("islands")),
+                     f"{fmt_num(100 * float(r.get('max_loading', math.nan)))} %",
+                     fmt_num(r.get("overloaded"))])
+    return {"headers": ["Outage", "Load lost (MW)", "Customers without power",
+                        "People at dark facilities", "Dark facilities", "Islands",
+                        "Worst loading (% of rating)", over],
+            "rows": rows, "figure": figure, "limit": limit, "what": what,
+            "count": f"{len(c):,}"}
 
 
 def _table(df: pd.DataFrame | None, top: int = 20, index_name: str = "id") -> dict | None:
@@ -157,22 +240,6 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _contingency_ctx(res: StudyResults) -> tuple[dict | None, str | None]:
-    c = res.contingency
-    if c is None or not len(c):
-        return None, None
-    value = next((col for col in ("shed_mw", "customers_out", "max_loading", "overload_mw")
-                  if col in c.columns), None)
-    uri = None
-    if value is not None and (c[value] > 0).any():
-        uri = _figure(contingency_figure, c, value, METRIC_LABELS.get(value, value))
-    names = {"shed_mw": "Load lost (MW)", "customers_out": "Customers out",
-             "people_out": "People at dark facilities", "dark_facilities": "Dark facilities",
-             "islands": "Islands", "max_loading": "Worst loading", "overloaded": "Overloaded"}
-    cols = [col for col in names if col in c.columns]
-    return _table(c[cols].rename(columns=names), 15, "Outage"), uri
-
-
 def _plan_ctx(res: StudyResults) -> dict[str, Any] | None:
     st = res.study.plan
     if st is None:
@@ -181,7 +248,7 @@ def _plan_ctx(res: StudyResults) -> dict[str, Any] | None:
     ctx: dict[str, Any] = {"budget": fmt_num(st.budget), "objective": st.objective,
                            "n_candidates": len(st.candidates), "status": "pending",
                            "message": "", "ranking": None, "portfolio": None,
-                           "candidates": None, "frontier_uri": None, "intro": "",
+                           "candidates": None, "frontier": None, "intro": "",
                            "outcome": "", "beyond": "", "more": 0}
     if p is not None:
         ctx.update(status=p.status, message=p.message, budget=fmt_num(p.budget))
@@ -230,7 +297,7 @@ def _plan_done(p: Any) -> dict[str, Any]:
                           "in these events.")
     f = p.frontier
     if f is not None and len(f) > 1:
-        out["frontier_uri"] = _figure(frontier_figure, f, p.budget,
+        out["frontier"] = _figure(frontier_figure, f, p.budget,
                                       f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}"
                                       ", per event", p.currency, before)
         beyond = f[~f["within_budget"].astype(bool)]
@@ -285,6 +352,29 @@ def _with_ci(value: Any, low: Any, high: Any, scale: Any = None) -> dict[str, st
             "ci": fmt_ci(denoise(low, scale), denoise(high, scale))}
 
 
+def _map_ctx(res: StudyResults) -> dict[str, Any] | None:
+    if not can_map(res.grid):
+        return None
+    p_bus = res.buses["p_loss_of_supply"] if "p_loss_of_supply" in res.buses else \
+        pd.Series(dtype=float)
+    branch_p = res.branches["p_failure"] if "p_failure" in res.branches else None
+    el = res.elements
+    bus_failed = None
+    if el is not None and len(el) and "p" in el:
+        buses = el[el.index.astype(str).str.startswith("bus:")]
+        bus_failed = pd.Series(buses["p"].to_numpy(float),
+                               index=[i.split(":", 1)[1] for i in buses.index])
+    view = facility_view(res)
+    top = float(p_bus.max()) if len(p_bus) else 0.0
+    figure = _figure(grid_map, res.grid, p_bus, branch_p=branch_p, footprints=res.footprints,
+                     facilities=res.facilities, facility_p=view.table["p"]
+                     if len(view.table) else None, bus_failed=bus_failed, dpi=130)
+    return {"figure": figure, "scale": fmt_pct(colour_limit(top)), "top": fmt_pct(top),
+            "has_footprint": res.footprints is not None and len(res.footprints) > 0,
+            "facility_source": view.source, "exposed": fmt_pct(EXPOSED),
+            "has_facilities": res.facilities is not None and len(res.facilities) > 0}
+
+
 def render_report(res: StudyResults) -> str:
     """The report as one HTML document (str)."""
     study = res.study
@@ -297,45 +387,26 @@ def render_report(res: StudyResults) -> str:
         "versions": res.versions or {"gridres": "?"},
         "summary": executive_summary(res),
         "pending": res.pending,
+        "stat_heads": [h for _, h in _STATS],
+        "guide": READING_GUIDE,
     }
-    labels = {"shed_mw": ("Load not served", "MW"), "customers_out": ("Customers without "
-              "power", ""), "people_out": ("People at dark critical facilities", "")}
-    ctx["key_metrics"] = [_stat_row(labels[k][0], res.metrics[k], labels[k][1])
-                          for k in labels if k in res.metrics]
-
-    ctx["map_uri"] = None
-    ctx["has_footprint"] = res.footprints is not None and len(res.footprints) > 0
-    ctx["map_width"] = 760
-    if can_map(res.grid):
-        p_bus = res.buses["p_loss_of_supply"] if "p_loss_of_supply" in res.buses else \
-            pd.Series(dtype=float)
-        branch_p = res.branches["p_failure"] if "p_failure" in res.branches else None
-        ctx["map_uri"] = _figure(grid_map, res.grid, p_bus, branch_p=branch_p,
-                                 footprints=res.footprints, facilities=res.facilities,
-                                 dpi=130)
-
+    rows = []
+    if "shed_mw" in res.metrics:
+        rows.append(_stat_row("Load lost (MW)", res.metrics["shed_mw"]))
+    if "customers_out" in res.metrics:
+        rows.append(_stat_row("Customers without power", res.metrics["customers_out"],
+                              count=True))
+    if "people_out" in res.metrics:
+        rows.append(_stat_row("People at dark critical facilities",
+                              res.metrics["people_out"], count=True))
+    ctx["key_metrics"] = rows
+    ctx["map"] = _map_ctx(res)
     ctx["restoration"] = _restoration_ctx(res)
-    ctx["restoration_uri"] = None
-    ctx["restoration_band"] = False
-    if res.restoration:
-        curves = {p: o.curve for p, o in res.restoration.items() if o.curve is not None
-                  and len(o.curve)}
-        if curves:
-            ctx["restoration_uri"] = _figure(restoration_figure, curves)
-            ctx["restoration_band"] = any({"p05", "p95"} <= set(c.columns)
-                                          for c in curves.values())
-
-    ctx["distribution_uri"] = (_figure(distribution_figure, res.records, res.metrics)
-                               if res.records is not None and len(res.records) else None)
+    cols = [c for c in ("shed_mw", "customers_out", "people_out")
+            if res.records is not None and c in res.records]
+    ctx["distribution"] = (_figure(distribution_figure, res.records, res.metrics)
+                           if cols and len(res.records) else None)
     ctx["facilities"] = _facility_ctx(res)
-    ctx["facility_uri"] = None
-    f = res.facilities
-    if f is not None and len(f):
-        col = "hours_dark" if "hours_dark" in f and (f["hours_dark"] > 0).any() else "p_dark"
-        if col in f and (f[col] > 0).any():
-            ctx["facility_uri"] = _figure(
-                facility_figure, f, col,
-                "Mean hours dark" if col == "hours_dark" else "Share of events dark")
 
     subs = res.substations
     ctx["substations"] = None
@@ -343,31 +414,35 @@ def render_report(res: StudyResults) -> str:
         top = subs[subs["p_loss_of_supply"] > 0].sort_values(
             ["p_loss_of_supply", "load_mw"], ascending=False).head(15)
         ctx["substations"] = [(str(i), fmt_pct(r.p_loss_of_supply), fmt_num(r.load_mw),
-                               fmt_num(r.customers)) for i, r in top.iterrows()]
+                               fmt_count(r.customers)) for i, r in top.iterrows()]
     el = res.elements
     ctx["elements"] = None
     if el is not None and len(el):
-        ctx["elements"] = [(str(i), fmt_pct(r.get("p", math.nan)), fmt_num(r.get("initial")),
-                            fmt_num(r.get("tripped"))) for i, r in el.head(10).iterrows()]
-    ctx["contingency"], ctx["contingency_uri"] = _contingency_ctx(res)
+        names = element_names(res, el.head(10).index)
+        ctx["elements"] = [(names[str(i)], fmt_pct(r.get("p", math.nan)),
+                            fmt_num(r.get("initial")), fmt_num(r.get("tripped")))
+                           for i, r in el.head(10).iterrows()]
+    ctx["contingency"] = _contingency_ctx(res)
     ctx["plan"] = _plan_ctx(res)
     ctx["methods"] = methods(res)
+    ctx["engineering"] = engineering(res)
     ctx["resolved_toml"] = study.resolved_toml()
     present = set(res.files) | {k.split("/", 1)[0] for k in res.files}
     ctx["files"] = [(k, v) for k, v in _FILES.items() if k in present]
 
     ctx["sections"] = [{"id": "summary", "title": "Executive summary"}]
-    for key, sid, title in (("map_uri", "map", "Map"),
+    for key, sid, title in (("map", "map", "Map"),
                             ("restoration", "restoration", "Restoration"),
-                            ("distribution_uri", "distributions", "Outcome distributions"),
+                            ("distribution", "distributions", "Outcome distributions"),
                             ("facilities", "facilities", "Critical facilities"),
                             ("substations", "substations", "Most exposed substations"),
                             ("contingency", "contingency", "Single outages (N-1)"),
                             ("plan", "plan", "Interventions and portfolio")):
-        if ctx.get(key) or (sid == "distributions"):
+        if ctx.get(key):
             ctx["sections"].append({"id": sid, "title": title})
-    ctx["sections"] += [{"id": "methods", "title": "Methods and assumptions"},
-                        {"id": "appendix", "title": "Appendix: the resolved study"}]
+    ctx["sections"] += [{"id": "methods", "title": "How the numbers were made"},
+                        {"id": "engineering", "title": "Appendix A: engineering detail"},
+                        {"id": "appendix", "title": "Appendix B: the resolved study"}]
     return _env().get_template("report.html.j2").render(**ctx)
 
 

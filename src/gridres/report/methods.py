@@ -1,9 +1,10 @@
-"""The report's methods and assumptions: every model choice and parameter, in words for
-planners.
+"""The report's methods and assumptions, in words for planners (:func:`methods`), and
+the engineering detail behind them, every model choice and parameter, for the appendix
+(:func:`engineering`).
 
-The text is written here, as text: what the engine does with an outage, what each
-restoration policy does and what each parameter means. It says the same as the design
-notes of the modules that implement it; a change of a rule changes both.
+The text is written here, as text: what happens to the grid when something fails, what
+each restoration policy does and what each parameter means. It says the same as the
+design notes of the modules that implement it; a change of a rule changes both.
 """
 
 from __future__ import annotations
@@ -11,14 +12,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from gridres.report.narrative import fmt_num
+from gridres.elements import substations
+from gridres.report.narrative import (
+    READING_GUIDE,
+    cascade_words,
+    fmt_count,
+    fmt_num,
+    hazard_text,
+)
 from gridres.restoration.metrics import METRICS
 from gridres.results import StudyResults
 from gridres.scenarios.footprints import hazards_in
 from gridres.topology import grid_summary
 
-__all__ = ["methods", "ENGINE_RULES", "RESTORATION_TEXT", "RESTORATION_PARAMETERS",
-           "POLICY_TEXT"]
+__all__ = ["methods", "engineering", "ENGINE_RULES", "RESTORATION_TEXT",
+           "RESTORATION_PARAMETERS", "POLICY_TEXT", "POLICY_WORDS", "MEASURES"]
 
 #: How the engine balances an island and dispatches its generators.
 ENGINE_RULES = (
@@ -114,6 +122,46 @@ POLICY_TEXT: dict[str, str] = {
 }
 
 
+#: What each restoration policy does, in a sentence for planners.
+POLICY_WORDS: dict[str, str] = {
+    "as-listed": "repairs in the order the damage is listed.",
+    "largest-load-first": "repairs first what cuts off the most load.",
+    "critical-first": "repairs first what brings hospitals, emergency services, water, "
+                      "telecom, heating and shelters back, in that order; then as greedy.",
+    "greedy": "repairs next whatever brings the most load back per hour of crew time "
+              "(travel and waiting for spares included).",
+    "nearest": "sends each crew to the nearest job.",
+    "optimal": "plans all repairs at once to keep the energy not served lowest (for small "
+               "cases; else as greedy).",
+    "priority-list": "follows a planner's list of what to repair first.",
+}
+
+#: What each outcome the report shows means, said once.
+MEASURES: tuple[tuple[str, str], ...] = (
+    ("Load lost (MW)", "the demand without power right after the event (after any "
+     "overloads have run their course), in megawatts."),
+    ("Customers without power", "electricity customers (households and businesses) whose "
+     "supply is cut; where only part of a substation's load is cut, its customers count in "
+     "proportion."),
+    ("Dark facility", "a critical facility (hospital, water works, heating plant, "
+     "telecom site, shelter, emergency service) with neither grid power nor a backup "
+     "generator able to carry its demand; a facility on backup counts as dark once the "
+     "backup runs out."),
+    ("People at dark facilities", "the people a dark facility serves (its catchment), "
+     "added up."),
+    ("Energy not served (ENS, MWh)", "the electricity customers would have used while "
+     "without power: the load lost times the hours until it is back, added up over the "
+     "restoration."),
+    ("Customer-hours, facility-hours, people-hours", "customers without power, dark "
+     "facilities, people at dark facilities, each times the hours it lasts, added up."),
+    ("Half of the lost load back (hours)", "from the event until at least half of the "
+     "load lost is served again for good; likewise 90 % and all of it. Counted over the "
+     "events that lost load only."),
+    ("Share of events without supply", "for a substation: the share of the events in "
+     "which it has no supply right after the event."),
+)
+
+
 def _flat(d: Any, prefix: str = "") -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if isinstance(d, dict):
@@ -145,8 +193,79 @@ def _meaning(section: Any, key: str) -> str:
 
 
 def methods(res: StudyResults) -> list[dict[str, Any]]:
-    """Sections of the methods-and-assumptions chapter: ``{"title", "text", "rows"}``
-    where ``rows`` are (parameter, value, meaning) triples."""
+    """Sections of the methods chapter, for planners: ``{"title", "paragraphs",
+    "items"}`` (``items``: (term, meaning) pairs, or empty)."""
+    study = res.study
+    g = grid_summary(res.grid)
+    out: list[dict[str, Any]] = []
+    cust = (f", {fmt_count(g.get('customers'))} customers" if g.get("customers")
+            else "; it has no customer data, so customer numbers are n/a")
+    out.append({"title": "The grid", "paragraphs": [
+        f"The {res.grid.name} grid is modelled as {len(substations(res.grid))} substations "
+        f"with {g.get('buses')} busbars, {g.get('branches')} lines and transformers, "
+        f"{g.get('generators')} "
+        f"generators and {g.get('facilities')} critical facilities, with "
+        f"{fmt_num(g.get('total_load_mw'), 'MW')} of demand{cust}. When a substation "
+        "fails, everything connected to it fails with it. Where failures cut a part of "
+        "the grid off from the rest, that part keeps power only if it has generation of "
+        "its own."], "items": []})
+    limit, what = cascade_words(study)
+    out.append({"title": "What happens when something fails", "paragraphs": [
+        "After the failures, every part of the grid that is still connected is checked: "
+        "where it has less generation than demand, load is cut, the least important "
+        "first and the supply of critical facilities last. Then the flows on the lines "
+        "are computed with a simplified model of the grid's physics that engineers use "
+        f"for such studies (the DC power flow). A line is overloaded above {limit}; "
+        f"then {what}.",
+        "Critical facilities without grid power run on their backup generator where it "
+        "can carry their demand, for as many hours as its fuel lasts; a facility with "
+        "neither is dark."], "items": []})
+    text = [f"Each event is {hazard_text(res)}."]
+    if _fragility_rows(res):
+        text.append("How likely an element is to fail rises with the hazard's strength at "
+                    "its place (fragility curves, listed in the appendix).")
+    text.append(f"The {res.completed:,} events are drawn at random, each from its own "
+                "seed: running the same study file again gives exactly the same numbers, "
+                "on any computer and any number of processors.")
+    out.append({"title": "The events", "paragraphs": text, "items": []})
+    if study.restoration is not None and study.restoration.settings is not None:
+        st = study.restoration.settings
+        used = [o.policy for o in (res.restoration or {}).values()] or list(
+            study.restoration.policies)
+        spares = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in
+                           st.spare_stock.items()) or "none"
+        paragraphs = [
+            f"{st.crews} repair crew{'s' if st.crews != 1 else ''} work at once. A crew "
+            f"drives to the damage at about {fmt_num(st.speed_kmh)} km/h on roads "
+            f"{fmt_num(st.road_factor)} times longer than the straight line, then repairs "
+            f"it: a line takes {fmt_num(st.line_fixed_h)} hours plus "
+            f"{fmt_num(st.line_h_per_km)} hours per kilometre, a transformer "
+            f"{fmt_num(st.transformer_h)} hours, a substation {fmt_num(st.bus_h)} hours, a "
+            f"generator {fmt_num(st.generator_h)} hours. Spares in stock at the start: "
+            f"{spares}; once they are used, a repair waits for an ordered part. Power "
+            "comes back to customers as soon as their substation is connected to "
+            "generation again.",
+            "Each restoration policy is simulated on the same events, with the same "
+            "repair times, so that differences between them come from the policy alone. "
+            f"The simulation stops after {fmt_num(st.horizon_h)} hours."]
+        items = [(p, POLICY_WORDS.get(p.split(":", 1)[0], "")) for p in used]
+        out.append({"title": "Restoration and the policies compared",
+                    "paragraphs": paragraphs, "items": items})
+    if study.plan is not None:
+        out.append({"title": "Interventions", "paragraphs": [
+            "Interventions change the grid (a new line, a backup generator, a hardened "
+            "substation) or the repair resources; each is evaluated on the same events, "
+            "drawn with the same seeds, so that differences come from the intervention "
+            "alone."], "items": []})
+    out.append({"title": "The measures", "paragraphs": [
+        "Every outcome is a number per event; the report summarises them over the events:"],
+        "items": list(READING_GUIDE) + list(MEASURES)})
+    return out
+
+
+def engineering(res: StudyResults) -> list[dict[str, Any]]:
+    """Sections of the engineering appendix: ``{"title", "text", "rows"}`` where
+    ``rows`` are (parameter, value, meaning) triples."""
     study = res.study
     g = grid_summary(res.grid)
     out: list[dict[str, Any]] = []
@@ -194,8 +313,10 @@ def methods(res: StudyResults) -> list[dict[str, Any]]:
 
     out.append({"title": "Ensemble and statistics", "text": (
         "Outcomes are taken right after the last wave of each event (and after the cascade, "
-        "when enabled). The mean, the median, the 95th percentile (p95) and the conditional "
-        "value at risk CVaR95 (the mean of the worst 5 % of events) summarise each outcome. "
+        "when enabled). The mean, the median, the 95th percentile (p95) and the average of "
+        "the worst 5 % of events (also called CVaR95) summarise each outcome; restoration "
+        "times are summarised over the events that lost load, by their median and 90th "
+        "percentile. "
         "The probability of loss of supply of a bus is the fraction of events in which it "
         "has no supply; a substation shows the largest value of its buses. A facility is "
         "dark when it has neither grid supply nor a backup that covers its demand."),

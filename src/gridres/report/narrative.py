@@ -9,16 +9,20 @@ part that did not run is said to be missing, never guessed.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from gridres.elements import element_labels
 from gridres.results import StudyResults
 from gridres.topology import grid_summary
 
-__all__ = ["executive_summary", "fmt_num", "fmt_pct", "fmt_ci", "hazard_text",
-           "objective_words", "denoise", "facility_rows"]
+__all__ = ["executive_summary", "fmt_num", "fmt_pct", "fmt_ci", "fmt_count", "hazard_text",
+           "objective_words", "denoise", "element_names", "facility_view", "FacilityView",
+           "cascade_words", "start_gap", "READING_GUIDE"]
 
 
 # -- number formatting ----------------------------------------------------------------
@@ -54,6 +58,20 @@ def fmt_pct(fraction: Any) -> str:
     if p < 1:
         return f"{p:.1f} %"
     return f"{p:.0f} %"
+
+
+def fmt_count(v: Any) -> str:
+    """A count of customers or people for reading: whole, rounded like :func:`fmt_num`;
+    ``n/a`` where unknown (a grid without customer data).
+
+    Examples
+    --------
+    >>> fmt_count(84176.8), fmt_count(2.5), fmt_count(None)
+    ('84,000', '2', 'n/a')
+    """
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    return fmt_num(float(round(float(v))))
 
 
 def fmt_ci(low: Any, high: Any, unit: str = "") -> str:
@@ -150,13 +168,85 @@ def hazard_text(res: StudyResults) -> str:
     return ", ".join(kinds) or "outage scenarios"
 
 
-def _element_name(token: str, res: StudyResults) -> str:
-    kind, _, ident = token.partition(":")
-    noun = {"bus": "substation bus", "branch": "line", "gen": "generator"}.get(kind, kind)
-    if kind == "branch" and ident in res.grid.branches.index:
-        if str(res.grid.branches.at[ident, "kind"]) == "transformer":
-            noun = "transformer"
-    return f"{noun} {ident}"
+def element_names(res: StudyResults, tokens: Any) -> dict[str, str]:
+    """Readers' names of element tokens (``branch:ID`` -> ``380 kV line A – B``), see
+    :func:`gridres.elements.element_labels`."""
+    tokens = [str(t) for t in tokens]
+    return dict(zip(tokens, element_labels(res.grid, tokens), strict=True))
+
+
+@dataclass(frozen=True, eq=False)
+class FacilityView:
+    """The one measure of critical facilities that the report shows everywhere (summary,
+    table, figure, map): from the restoration runs of the best policy where the study
+    simulated restoration, else right after the event.
+
+    Attributes
+    ----------
+    table : DataFrame
+        The facilities worst first, with ``p`` (share of events in which the facility is
+        dark: without grid power and without a backup that covers its demand) and, from
+        restoration, ``hours`` (mean hours dark per event) and ``people_hours``.
+    during_restoration : bool
+    policy : str
+        The restoration policy (empty without restoration).
+    source : str
+        Where the numbers come from, in words.
+    """
+
+    table: pd.DataFrame
+    during_restoration: bool
+    policy: str
+    source: str
+
+
+def facility_view(res: StudyResults) -> FacilityView:
+    """The critical-facility measure of the report (:class:`FacilityView`)."""
+    f = res.facilities.copy() if res.facilities is not None else pd.DataFrame()
+    policy = res.best_policy() or ""
+    if "p_dark_restoration" in f and policy:
+        f["p"] = f["p_dark_restoration"]
+        f["hours"] = f["hours_dark"]
+        f["people_hours"] = f["hours"] * f["people"]
+        source = (f"dark at some time before power is back, in the restoration simulation "
+                  f"under the {policy} policy")
+        order = ["p", "hours", "people"]
+        during = True
+    else:
+        f["p"] = f["p_dark"] if "p_dark" in f else 0.0
+        source = "dark right after the event, before any repair"
+        order = ["p", "people"]
+        during = False
+    if len(f):
+        f = f.sort_values(order, ascending=False)
+    return FacilityView(f, during, policy if during else "", source)
+
+
+#: How to read the statistics, said once in the report (beside the first table).
+READING_GUIDE = (
+    ("mean", "the average over all events."),
+    ("median", "half of the events are better, half worse."),
+    ("95th percentile", "1 event in 20 is worse than this."),
+    ("worst 5 % average", "the average of the worst 1 event in 20: what to prepare for in "
+     "a bad case (also called CVaR95)."),
+    ("worst", "the worst event simulated."),
+)
+
+
+def cascade_words(study: Any) -> tuple[str, str]:
+    """The study's overload rule in words: ``(limit, what happens)``, e.g.
+    ``("110 % of its rating (the rating plus the study's 10 % margin)", "overloaded
+    branches trip, one stage after another, until none is left")``."""
+    c = study.cascade
+    margin = float(c.margin)
+    limit = (f"{fmt_num(100 * (1 + margin))} % of its rating (the rating plus the study's "
+             f"{fmt_num(100 * margin)} % margin)" if margin else "100 % of its rating")
+    mode = str(c.mode)
+    what = {"trip": "overloaded branches trip, one stage after another, until none is left",
+            "redispatch": "operators first shift generation and, where that is not enough, "
+                          "cut load at least cost; branches still overloaded then trip"}.get(
+        mode, "overloads are reported but nothing trips (no cascade)")
+    return limit, what
 
 
 # -- executive summary ----------------------------------------------------------------
@@ -164,20 +254,20 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
     """Paragraphs of the executive summary, each ``{"heading": ..., "text": ...}``.
 
     The four questions of a decision maker (what fails, who is affected, for how long,
-    what helps most), answered from the study's numbers.
+    what helps most), answered from the study's numbers; every number is one that a
+    table or figure of the report shows, with the same meaning.
     """
     g = grid_summary(res.grid)
     total = res.total_load_mw
     paras: list[dict[str, str]] = []
     shed = res.metrics.get("shed_mw", {})
-    cust = res.metrics.get("customers_out", {})
+    cust = _known(res.metrics.get("customers_out", {}))
     people = res.metrics.get("people_out", {})
-    n_cust = g.get("customers", 0) or 0
+    n_cust = g.get("customers")
 
     intro = (f"We simulated {res.completed:,} events on the {res.grid.name} grid "
-             f"({g.get('buses', '?')} buses, "
-             f"{fmt_num(total, 'MW')} of demand")
-    intro += f", {fmt_num(n_cust)} customers)" if n_cust else ")"
+             f"({g.get('buses', '?')} buses, {fmt_num(total, 'MW')} of demand")
+    intro += f", {fmt_count(n_cust)} customers)" if n_cust else ")"
     intro += f". Each event is {hazard_text(res)}"
     drawn = any(type(gen).__name__ != "ExplicitScenarios" for gen in res.generators)
     intro += ("; what fails is drawn at random and differs from one event to the next."
@@ -185,6 +275,9 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
     if res.completed < res.n:
         intro += (f" The run stopped after {res.completed:,} of {res.n:,} planned events; "
                   "the numbers cover those only.")
+    if not n_cust:
+        intro += (" The grid has no customer data: customer numbers are shown as n/a, "
+                  "not as zero.")
     paras.append({"heading": "The study", "text": intro})
 
     # what fails
@@ -192,7 +285,8 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
     el = res.elements
     if el is not None and len(el):
         col = "p" if "p" in el.columns else el.columns[-1]
-        top = [f"{_element_name(str(i), res)} ({fmt_pct(r[col])} of events)"
+        names = element_names(res, el.head(3).index)
+        top = [f"the {names[str(i)]} ({fmt_pct(r[col])} of events)"
                for i, r in el.head(3).iterrows()]
         text += f"The elements that fail most often are {_list(top)}. "
     subs = res.substations
@@ -200,98 +294,178 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
         hot = subs[subs["p_loss_of_supply"] > 0].sort_values(
             ["p_loss_of_supply", "load_mw"], ascending=False).head(3)
         items = [f"{i} ({fmt_pct(r.p_loss_of_supply)})" for i, r in hot.iterrows()]
-        text += f"The substations most likely to lose supply are {_list(items)}."
+        text += ("The substations most often left without supply are "
+                 f"{_list(items)} of the events.")
     else:
         text += "No substation lost supply in any simulated event."
     paras.append({"heading": "What fails", "text": text.strip()})
 
     # who is affected
+    text = ""
     if shed:
-        text = (f"On average {fmt_num(shed.get('mean'), 'MW')} of demand "
-                f"({fmt_pct(shed.get('mean', 0) / total if total else math.nan)}) is cut off "
-                "right after the event")
+        text = (f"Right after the event, {fmt_num(shed.get('mean'), 'MW')} of demand is "
+                f"without power on average "
+                f"({fmt_pct(shed.get('mean', 0) / total if total else math.nan)} of the "
+                "grid's demand)")
         if cust:
-            text += f", leaving {fmt_num(cust.get('mean'))} customers without power"
+            text += f", leaving {fmt_count(cust.get('mean'))} customers without power"
         text += (f". In the worst 5 % of events it is {fmt_num(shed.get('cvar95'), 'MW')}"
-                 + (f" and {fmt_num(cust.get('cvar95'))} customers" if cust else "") + ". ")
-    else:
-        text = ""
-    fac = res.facilities
-    if fac is not None and len(fac) and "p_dark" in fac:
-        exposed = fac[fac["p_dark"] >= 0.1]
+                 + (f" and {fmt_count(cust.get('cvar95'))} customers" if cust else "")
+                 + " on average. ")
+    view = facility_view(res)
+    fac = view.table
+    if len(fac):
+        exposed = fac[fac["p"] >= 0.1]
+        when = (f"at some time before power is back (under the {view.policy} restoration "
+                "policy)" if view.during_restoration else "right after the event")
         if len(exposed):
-            worst = exposed.assign(risk=exposed["p_dark"] * exposed["people"]).sort_values(
+            worst = exposed.assign(risk=exposed["p"] * exposed["people"]).sort_values(
                 "risk", ascending=False).head(3)
-            items = [f"{r['name'] or i} ({r['kind']}, {fmt_pct(r['p_dark'])})"
+            items = [f"{r['name'] or i} ({r['kind']}, {fmt_pct(r['p'])})"
                      for i, r in worst.iterrows()]
-            text += (f"{len(exposed)} of {len(fac)} critical facilities lose power in at least "
-                     f"1 event in 10 and have no backup that covers them; they serve "
-                     f"{fmt_num(exposed['people'].sum())} people. Most exposed: "
-                     f"{_list(items)}.")
+            text += (f"{len(exposed)} of {len(fac)} critical facilities are dark {when} in "
+                     "at least 1 event in 10: without grid power and without a backup "
+                     f"that covers their demand. They serve {fmt_count(exposed['people'].sum())}"
+                     f" people. Most exposed: {_list(items)}.")
         else:
-            text += (f"None of the {len(fac)} critical facilities is left without power (grid "
-                     "or backup) in 1 event in 10 or more.")
+            text += (f"None of the {len(fac)} critical facilities is dark {when} in 1 event "
+                     "in 10 or more.")
         if people:
-            text += (f" On average {fmt_num(people.get('mean'))} people depend on facilities "
-                     "that are dark.")
+            text += (f" Right after the event, {fmt_count(people.get('mean'))} people on "
+                     "average depend on critical facilities that are dark.")
     paras.append({"heading": "Who is affected", "text": text.strip() or "No load was lost."})
+    paras.append({"heading": "For how long", "text": _restoration_words(res)})
+    paras.append({"heading": "What helps most", "text": _helps_words(res)})
+    return paras
 
-    # for how long
+
+def _mean(metrics: dict, metric: str) -> float:
+    v = metrics.get(metric, {}).get("mean")
+    return math.nan if v is None else float(v)
+
+
+def _known(stats: Any) -> dict:
+    """Statistics that are known (customers on a grid without customer data are not)."""
+    if not stats:
+        return {}
+    mean = stats.get("mean")
+    return stats if mean is not None and math.isfinite(float(mean)) else {}
+
+
+def _restoration_words(res: StudyResults) -> str:
     r = res.restoration
     st = res.study.restoration
-    if r and st is not None:
-        best = res.best_policy()
-        m = r[best].metrics
-        crews = st.settings.crews if st.settings is not None else "the"
-        text = (f"With {crews} repair crew{'s' if crews != 1 else ''}, the best "
-                f"policy ({best}) brings half of the lost load back within "
-                f"{fmt_num(m.get('t50_h', {}).get('mean'), 'hours')} and all of it within "
-                f"{fmt_num(m.get('t100_h', {}).get('mean'), 'hours')} on average "
-                f"({fmt_num(m.get('t100_h', {}).get('p95'), 'hours')} in 1 event in 20). "
-                f"Energy not served averages {fmt_num(m.get('ens_mwh', {}).get('mean'), 'MWh')}"
-                f"; critical sites spend {fmt_num(m.get('facility_hours_dark', {}).get('mean'))} "
-                "facility-hours in the dark.")
-        reached = m.get("t100_h", {}).get("share_reached", 1.0)
-        if reached is not None and reached < 1.0 and st.settings is not None:
-            text += (f" In {fmt_pct(1.0 - reached)} of the events some load is still off "
-                     f"at the end of the {fmt_num(st.settings.horizon_h)}-hour horizon "
-                     "(counted as restored at the horizon).")
-        stock_lasted = m.get("waves_stock_lasted", {})
-        spares = dict(st.settings.spare_stock) if st.settings is not None else {}
-        if spares:
-            stock = ", ".join(_plural(v, {"bus": "bus spare"}.get(k, k))
-                              for k, v in spares.items())
-            text += f" Spares in stock at the start: {stock}."
-            waves = res.records["n_waves"].mean() if "n_waves" in res.records else None
-            if waves and waves > 1 and stock_lasted:
-                text += (f" The stock lasts {fmt_num(stock_lasted.get('mean'))} of "
-                         f"{fmt_num(waves)} waves on average before repairs wait for "
-                         "ordered spares.")
-    elif st is not None:
-        text = ("Restoration was configured but could not be simulated: "
-                + res.pending.get("restoration", "the restoration module is not available")
-                + ".")
-    else:
-        text = ("Restoration was not simulated in this study (add a [restoration] section "
+    if not r or st is None:
+        if st is not None:
+            return ("Restoration was configured but could not be simulated: "
+                    + res.pending.get("restoration", "the restoration module is not "
+                                      "available") + ".")
+        return ("Restoration was not simulated in this study (add a [restoration] section "
                 "to see how long outages last).")
-    paras.append({"heading": "For how long", "text": text})
+    best = res.best_policy()
+    m = r[best].metrics
+    crews = st.settings.crews if st.settings is not None else "the"
+    events = m.get("events", {})
+    n, lost = events.get("n", res.completed), events.get("with_loss")
+    t50, t100 = m.get("t50_h", {}), m.get("t100_h", {})
+    head = (f"With {crews} repair crew{'s' if crews != 1 else ''}, the best policy "
+            f"({best}) ")
+    if lost == 0:
+        text = head + "has nothing to restore: no event lost load."
+    else:
+        text = (head + f"brings half of the lost load back {_within(t50)}, and all of it "
+                f"{_within(t100)}.")
+        text += (" Every event lost load." if lost == n else
+                 f" These times count the {lost:,} events that lost load; in the other "
+                 f"{n - lost:,} ({fmt_pct(events.get('share_no_loss'))}) no load was lost.")
+        text += _model_gap(res, r[best])
+    ens = m.get("ens_mwh", {})
+    text += (f" Energy not served (ENS: the electricity that customers would have used "
+             f"while without power) averages {fmt_num(ens.get('mean'), 'MWh')} per event"
+             f"; critical facilities spend {fmt_num(m.get('facility_hours_dark', {}).get('mean'))}"
+             " facility-hours in the dark.")
+    reached = t100.get("share_reached")
+    if (reached is not None and math.isfinite(reached) and reached < 1.0
+            and st.settings is not None):
+        text += (f" In {fmt_pct(1.0 - reached)} of the events that lost load some load is "
+                 f"still off at the end of the {fmt_num(st.settings.horizon_h)}-hour "
+                 "horizon (counted as restored at the horizon).")
+    stock_lasted = m.get("waves_stock_lasted", {})
+    spares = dict(st.settings.spare_stock) if st.settings is not None else {}
+    if spares:
+        stock = ", ".join(_plural(v, {"bus": "bus spare"}.get(k, k))
+                          for k, v in spares.items())
+        text += f" Spares in stock at the start: {stock}."
+        waves = res.records["n_waves"].mean() if "n_waves" in res.records else None
+        if waves and waves > 1 and stock_lasted:
+            text += (f" The stock lasts {fmt_num(stock_lasted.get('mean'))} of "
+                     f"{fmt_num(waves)} waves on average before repairs wait for "
+                     "ordered spares.")
+    return text
 
-    # what helps most
+
+def _within(stats: dict) -> str:
+    """``within 20 hours in half of the events and within 26 hours in 9 of 10``."""
+    median, p90 = fmt_num(stats.get("median"), "hours"), fmt_num(stats.get("p90"), "hours")
+    if median == p90:
+        return f"within {p90} in 9 events of 10"
+    return f"within {median} in half of the events and within {p90} in 9 of 10"
+
+
+def start_gap(res: StudyResults, outcome: Any) -> tuple[float, float] | None:
+    """The mean load lost right after the event and at the start of ``outcome``'s
+    restoration curve, where they differ by more than 1 % (or 1 MW): two numbers for
+    one moment that the report must name both; None where they agree."""
+    shed = res.metrics.get("shed_mw", {}).get("mean")
+    curve = outcome.curve
+    if shed is None or curve is None or not len(curve) or "lost_mw" not in curve:
+        return None
+    start = float(curve["lost_mw"].iloc[0])
+    if abs(start - shed) <= max(1.0, 0.01 * abs(shed)):
+        return None
+    return float(shed), start
+
+
+def _model_gap(res: StudyResults, outcome: Any) -> str:
+    """Say so where the restoration simulation starts from another loss than the
+    outage assessment right after the event, or counts other events with loss."""
+    out = ""
+    lost = outcome.metrics.get("events", {}).get("with_loss")
+    if lost is not None and "shed_mw" in res.records:
+        shed_events = int((res.records["shed_mw"] > 1e-6).sum())
+        if shed_events != lost:
+            out += (f" Note that the restoration simulation finds load lost in {lost:,} "
+                    f"events, the assessment right after the event in {shed_events:,}.")
+    gap = start_gap(res, outcome)
+    if gap is not None:
+        out += (f" {'It' if out else 'Note that the restoration simulation'} starts from "
+                f"{fmt_num(gap[1], 'MW')} lost on average, where the assessment right after "
+                f"the event finds {fmt_num(gap[0], 'MW')}; the restoration numbers follow "
+                "the simulation.")
+    return out
+
+
+def _helps_words(res: StudyResults) -> str:
     parts = []
+    r = res.restoration
     if r and len(r) > 1:
         metric = "customer_hours"
-        value = {p: r[p].metrics.get(metric, {}).get("mean", math.nan) for p in r}
+        value = {p: _mean(r[p].metrics, metric) for p in r}
+        if not any(math.isfinite(v) for v in value.values()):
+            metric = "ens_mwh"
+            value = {p: _mean(r[p].metrics, metric) for p in r}
+        what = {"customer_hours": "customer-hours without power",
+                "ens_mwh": "energy not served"}[metric]
         b = res.best_policy(metric) or next(iter(r))
         vb = value[b]
         vw = max(value.values())
         worst = [p for p, v in value.items() if math.isclose(v, vw, rel_tol=1e-9)]
         if vw and math.isfinite(vw) and vw > 0 and b not in worst:
-            parts.append(f"Among the restoration policies, {b} cuts customer-hours without "
-                         f"power by {fmt_pct((vw - vb) / vw)} compared with "
-                         f"{_list(worst)}.")
+            parts.append(f"Among the restoration policies, {b} cuts {what} by "
+                         f"{fmt_pct((vw - vb) / vw)} compared with {_list(worst)}.")
         elif b in worst:
-            parts.append("The restoration policies compared give the same customer-hours "
-                         "in these events.")
+            parts.append(f"The restoration policies compared give the same {what} in these "
+                         "events.")
     plan = res.plan
     if plan is not None and plan.status == "done":
         parts += _plan_words(plan)
@@ -299,18 +473,17 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
         parts.append(f"The intervention plan could not be made: {plan.message}")
     elif plan is not None:
         parts.append(f"The intervention plan is pending: {plan.message}")
-    if res.contingency is not None and len(res.contingency):
-        c = res.contingency
-        col = "shed_mw" if "shed_mw" in c else None
-        if col and c[col].max() > 0:
-            top = c.sort_values(col, ascending=False).index[0]
-            parts.append(f"In the intact grid, the single outage that costs most is "
-                         f"{_element_name(str(top), res)} ({fmt_num(c[col].max(), 'MW')} lost); "
-                         "redundancy there protects against ordinary failures as well.")
-    paras.append({"heading": "What helps most",
-                  "text": " ".join(parts) or "No policies or interventions were compared in "
-                  "this study."})
-    return paras
+    c = res.contingency
+    if c is not None and len(c) and "shed_mw" in c and c["shed_mw"].max() > 0:
+        worst_mw = float(c["shed_mw"].max())
+        tops = c.index[np.isclose(c["shed_mw"], worst_mw, rtol=1e-9, atol=1e-9)]
+        names = element_names(res, tops)
+        items = [f"the {names[str(t)]}" for t in tops]
+        either = "either of " if len(items) > 1 else ""
+        parts.append(f"In the intact grid, the single outage that costs most is {either}"
+                     f"{_list(items)} ({fmt_num(worst_mw, 'MW')} lost); redundancy "
+                     "there protects against ordinary failures as well.")
+    return " ".join(parts) or "No policies or interventions were compared in this study."
 
 
 def denoise(value: Any, scale: Any) -> float:
@@ -381,12 +554,3 @@ def _plan_words(plan: Any) -> list[str]:
     else:
         out.append(f"No intervention that helps fits within {budget}.")
     return out
-
-
-def facility_rows(res: StudyResults) -> pd.DataFrame:
-    """The critical-facility table of the report, worst first."""
-    f = res.facilities.copy()
-    if "p_dark" not in f:
-        f["p_dark"] = 0.0
-    sort = ["hours_dark", "p_dark"] if "hours_dark" in f else ["p_dark"]
-    return f.sort_values(sort + ["people"], ascending=False)

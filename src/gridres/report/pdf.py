@@ -27,7 +27,12 @@ from gridres.errors import GridresError
 from gridres.io.folder import write_path
 from gridres.report import figures
 from gridres.report.maps import can_map, grid_map
-from gridres.report.narrative import executive_summary, fmt_num, objective_words
+from gridres.report.narrative import (
+    executive_summary,
+    facility_view,
+    fmt_num,
+    objective_words,
+)
 
 __all__ = ["write_pdf", "chromium_executable", "chromium_flags", "CHROMIUM_FLAGS", "pdf_engine"]
 
@@ -181,15 +186,17 @@ def _matplotlib_pdf(res, pdf_path: Path) -> None:
                                  branch_p=res.branches["p_failure"],
                                  footprints=res.footprints, facilities=res.facilities,
                                  title=f"{res.grid.name}: probability of loss of supply"))
-        if res.restoration:
-            pdf.savefig(figures.restoration_figure({p: o.curve for p, o in
-                                                    res.restoration.items()}))
+        curves = {p: o.curve for p, o in (res.restoration or {}).items()
+                  if o.curve is not None and "lost_mw" in o.curve}
+        if curves:
+            pdf.savefig(figures.restoration_figure(curves, band=res.best_policy(),
+                                                   total_mw=res.total_load_mw))
         if res.records is not None and len(res.records):
             pdf.savefig(figures.distribution_figure(res.records, res.metrics))
-        cols = [c for c in ("name", "kind", "people", "p_dark", "hours_dark")
-                if c in res.facilities]
-        _table_page(pdf, "Critical facilities", res.facilities[cols].sort_values(
-            "p_dark", ascending=False))
+        view = facility_view(res)
+        cols = [c for c in ("name", "kind", "people", "demand_mw", "backup_mw", "p", "hours")
+                if c in view.table]
+        _table_page(pdf, f"Critical facilities ({view.source})", view.table[cols])
         if res.contingency is not None:
             cols = [c for c in ("shed_mw", "customers_out", "islands", "max_loading")
                     if c in res.contingency]
