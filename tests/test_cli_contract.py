@@ -400,18 +400,19 @@ def test_restore_takes_a_substation_as_its_buses(capsys) -> None:
 @pytest.fixture()
 def narrow(monkeypatch):
     """An 80-column terminal."""
-    from gridres.cli.common import console
+    from gridres.cli.common import console, stdout
 
     monkeypatch.setattr(console, "width", 80)
+    monkeypatch.setattr(stdout, "width", 80)
 
 
 def test_info_list_never_cuts_an_id_in_80_columns(narrow, capsys) -> None:
     from gridres.io import load_grid
 
-    code, _, err = run(capsys, "info", "demo_region", "--list", "branches")
+    code, out, err = run(capsys, "info", "demo_region", "--list", "branches")
     assert code == 0, err
-    assert max(map(len, err.splitlines())) <= 80
-    shown = {ln.split("│")[1].strip() for ln in err.splitlines() if ln.startswith("│")}
+    assert max(map(len, out.splitlines())) <= 80
+    shown = {ln.split("│")[1].strip() for ln in out.splitlines() if ln.startswith("│")}
     assert shown == set(load_grid("demo_region").branches.index)
     assert "left out for width" in err  # and says what the table leaves out
 
@@ -419,10 +420,10 @@ def test_info_list_never_cuts_an_id_in_80_columns(narrow, capsys) -> None:
 def test_contingency_table_keeps_every_number_in_80_columns(narrow, capsys) -> None:
     code, out, _ = run(capsys, "contingency", "demo_region", "--elements", "branch", "--json")
     rows = strict_json(out)["results"][:20]
-    code, _, err = run(capsys, "contingency", "demo_region", "--elements", "branch")
+    code, table, err = run(capsys, "contingency", "demo_region", "--elements", "branch")
     assert code == 0, err
-    assert max(map(len, err.splitlines())) <= 80
-    cells = [[c.strip() for c in ln.split("│")[1:-1]] for ln in err.splitlines()
+    assert max(map(len, table.splitlines())) <= 80
+    cells = [[c.strip() for c in ln.split("│")[1:-1]] for ln in table.splitlines()
              if ln.startswith("│") and ln.split("│")[1].strip()]
     assert [c[1] for c in cells] == [r["element"].removeprefix("branch:") for r in rows]
     assert [float(c[2]) for c in cells] == pytest.approx([r["shed_mw"] for r in rows],
@@ -437,8 +438,8 @@ def test_restore_table_keeps_every_number_in_80_columns(narrow, capsys) -> None:
     code, out, _ = run(capsys, *args, "--json")
     ens = [f"{p['ens_mwh']:,.1f}" for p in strict_json(out)["policies"]]
     assert max(map(len, ens)) >= 7  # numbers wide enough to be cut in a cramped table
-    code, _, err = run(capsys, *args)
+    code, table, err = run(capsys, *args)
     assert code == 0, err
-    assert max(map(len, err.splitlines())) <= 80
-    line = next(ln for ln in err.splitlines() if "ENS MWh" in ln)
+    assert max(map(len, table.splitlines())) <= 80
+    line = next(ln for ln in table.splitlines() if "ENS MWh" in ln)
     assert [c.strip() for c in line.split("│")[2:-1]] == ens

@@ -4,6 +4,7 @@ atomic output files, exit codes and one-line errors."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -68,11 +69,45 @@ def test_info_json(case, capsys, matpower_grid):
     assert doc["islands"] == 1
 
 
-def test_info_table_goes_to_stderr(capsys):
+def test_info_table_goes_to_stdout(capsys):
+    """Tables go to stdout, where grep finds them; stderr stays for messages."""
     code, out, err = run(capsys, "info", "matpower:case14")
     assert code == 0
-    assert out == ""
-    assert "total_load_mw" in err and "259" in err
+    assert err == ""
+    assert "total_load_mw" in out and "259" in out
+    assert "customers" in out and "n/a" in out  # case14 counts no customers
+
+
+def test_info_lists_grep_finds(capsys):
+    code, out, _ = run(capsys, "info", "demo_region", "--list", "buses")
+    assert code == 0
+    assert [ln for ln in out.splitlines() if "RAIN" in ln]  # gridres info ... | grep RAIN
+
+
+def test_info_lists_substations(capsys):
+    """--list substations names what --fail substation:NAME takes, with its buses."""
+    from gridres.elements import substation_buses
+    from gridres.io import load_grid
+
+    code, out, _ = run(capsys, "info", "demo_region", "--list", "substations", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    grid = load_grid("demo_region")
+    subs = substation_buses(grid)
+    assert doc["count"] == len(doc["substations"]) >= len(subs)
+    row = next(r for r in doc["substations"] if r["id"] == "Vellburg Sued")
+    assert row["bus_ids"].split(";") == ["VBS-380", "VBS-220", "VBS-110"]
+    assert row["base_kv"] == "380/220/110" and row["buses"] == 3
+    b = grid.buses
+    town = next(r for r in doc["substations"] if r["id"] == "Rainkirchen")
+    ids = town["bus_ids"].split(";")
+    assert town["load_mw"] == pytest.approx(b.loc[ids, "load_mw"].sum())
+    assert town["customers"] == int(b.loc[ids, "customers"].sum())
+    code, out, _ = run(capsys, "info", "matpower:case14", "--list", "substations", "--json")
+    assert all(r["customers"] is None for r in json.loads(out)["substations"])
+    code, out, _ = run(capsys, "outage", "demo_region", "--fail", "substation:Rainkirchen",
+                       "--json")
+    assert code == 0 and json.loads(out)["dark_buses"] == ids
 
 
 # -- flow ------------------------------------------------------------------------------
@@ -283,3 +318,52 @@ def test_errors_from_a_real_process():
     ok = run_process("outage", "matpower:case14", "--fail", "branch:1", "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["served_mw"] == pytest.approx(259.0)
+
+
+# -- customers: whole numbers, or unknown -------------------------------------------------
+def test_customers_unknown_without_customer_data(capsys):
+    """A MATPOWER case counts no customers: customers out are null (n/a), not 0, while
+    9,000 MW may be shed."""
+    code, out, _ = run(capsys, "outage", "matpower:case14", "--fail", "bus:4", "--json")
+    doc = json.loads(out)
+    assert doc["shed_mw"] > 0 and doc["customers_out"] is None
+    code, out, _ = run(capsys, "contingency", "matpower:case14", "--elements", "branch",
+                       "--json")
+    assert all(r["customers_out"] is None for r in json.loads(out)["results"])
+    code, out, _ = run(capsys, "info", "matpower:case14", "--json")
+    assert json.loads(out)["customers"] is None
+    code, out, err = run(capsys, "ensemble", "matpower:case14", "--scenario",
+                         "random:k=2,elements=bus", "--n", "6", "--seed", "1", "--workers",
+                         "1", "--json")
+    assert code == 0, err
+    stats = json.loads(out)["metrics"]
+    assert json.loads(out)["metrics"]["shed_mw"]["max"] > 0
+    assert set(stats["customers_out"].values()) == {None}
+
+
+def test_customers_are_whole_numbers():
+    """Customers of a partly shed bus count in proportion, so the engine's count can be
+    fractional; what gridres shows is whole.
+
+    Bus b (load 30 MW, 10 customers) is fed by a 20 MW generator at a: 10 MW, a third
+    of its load, is shed, so 10 / 3 = 3.33 customers are out, shown as 3.
+    """
+    import numpy as np
+
+    from builders import make_grid
+    from gridres.ensemble.evaluate import ImpactEvaluator
+    from gridres.scenarios.base import Scenario
+
+    grid = make_grid([{"id": "a", "ref": True}, {"id": "b", "load_mw": 30.0, "customers": 10}],
+                     [{"id": "l", "from_bus": "a", "to_bus": "b", "x_pu": 0.1}],
+                     [{"id": "g", "bus": "a", "p_mw": 20.0, "pmax_mw": 20.0}])
+    imp = assess(grid.network)
+    assert imp.customers_out == pytest.approx(10 / 3)
+    assert imp.summary()["customers_out"] == 3
+    rec = ImpactEvaluator()(grid.network, Scenario.single(), np.random.default_rng(0))
+    assert rec["customers_out"] == 3.0
+    blind = grid.replace(buses=grid.buses.assign(customers=0))
+    assert blind.network.has_customers is False
+    assert assess(blind.network).summary()["customers_out"] is None
+    assert math.isnan(ImpactEvaluator()(blind.network, Scenario.single(),
+                                        np.random.default_rng(0))["customers_out"])

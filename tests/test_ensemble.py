@@ -452,7 +452,9 @@ def test_cli_runs_writes_summary_and_resumes(grid, reference, tmp_path, monkeypa
     r = CliRunner().invoke(cli, args[:-1] + ["--resume"])
     assert r.exit_code == 0, r.output
     assert "resumed: 150 scenarios" in r.stderr
-    assert "CVaR95" in r.stderr and "Most frequently failed elements" in r.stderr
+    assert "CVaR95" in r.stdout and "Most frequently failed elements" in r.stdout
+    assert "customers_out" in r.stdout and "." not in next(  # whole customers
+        ln for ln in r.stdout.splitlines() if "customers_out" in ln).split("│", 2)[2]
     r = CliRunner().invoke(cli, ["ensemble", "x", "--scenario", "random:k=3", "--n", "5",
                                  "--seed", "1", "--resume"])
     assert r.exit_code != 0 and "--resume needs --out" in str(r.exception)

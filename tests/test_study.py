@@ -140,7 +140,7 @@ def test_example_study_passes_check(path: Path, capsys) -> None:
     assert result.problems == []
     assert len(result.generators) == len(result.study.hazards)
     assert run_cli(cli, ["check", str(path)]) == 0
-    assert "ok" in capsys.readouterr().err
+    assert "ok" in capsys.readouterr().out
 
 
 # -- bad studies: one problem each, with key path, line and exit code ---------------------
@@ -418,13 +418,33 @@ def test_small_example_studies_run(name: str, tmp_path: Path) -> None:
                 c["id"] for c in res.study.plan.candidates}
 
 
-def test_demo_command_prints_where_the_report_is(tmp_path: Path, capsys) -> None:
+def test_demo_command_prints_where_the_report_is(tmp_path: Path, capsys,
+                                                 monkeypatch) -> None:
+    """The demo ends with what to do next: the report, how to open it, and two commands
+    that run as printed."""
+    import shlex
+
     out = tmp_path / "demo"
     assert run_cli(cli, ["demo", "--out", str(out), "--scenarios", "2"]) == 0
     stdout, stderr = capsys.readouterr()
-    assert stdout.strip() == f"Report: {(out / 'report.html').resolve()}"
+    report = (out / "report.html").resolve()
+    lines = stdout.splitlines()
+    assert "load lost (MW)" in stdout  # the headline numbers, on stdout
+    at = lines.index(f"Report: {report}")
+    assert lines[at + 1] == f"Open it in a browser: {report.as_uri()}"
+    assert lines[at + 2] == "Next, try:"
+    commands = [ln.strip() for ln in lines[at + 3:] if ln.startswith("    gridres ")]
+    assert len(commands) == 2
     assert "ensemble" in stderr  # a progress bar per long step
     assert (out / "report.html").is_file()
+    restore = shlex.split(commands[0])
+    assert restore[:2] == ["gridres", "restore"]
+    assert run_cli(cli, restore[1:] + ["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["policies"][0]["peak_lost_mw"] > 0
+    storm = shlex.split(commands[1])
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert storm[:2] == ["gridres", "run"] and Path(storm[2]).is_file()
+    assert run_cli(cli, ["check", storm[2]]) == 0
 
 
 def test_run_json_is_the_summary(tmp_path: Path, capsys) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gridres.cli.common import console, emit_json, json_option
+from gridres.cli.common import console, emit_json, json_option, stdout
 from gridres.errors import UsageError
 
 __all__ = ["command"]
@@ -77,5 +77,5 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
         parts.append(f"restoration with {s.restoration.settings.crews if s.restoration.settings else '?'} crews")
     if s.plan is not None:
         parts.append(f"plan within a budget of {s.plan.budget:,.0f}")
-    console.print(f"{escape(study)}: ok ({escape('; '.join(parts))})", soft_wrap=True)
+    stdout.print(f"{escape(study)}: ok ({escape('; '.join(parts))})", soft_wrap=True)
     return 0

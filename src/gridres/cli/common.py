@@ -18,13 +18,16 @@ from gridres.errors import GridresError
 from gridres.io.folder import cannot_write
 from gridres.io.jsondoc import jsonable
 
-__all__ = ["console", "grid_argument", "json_option", "force_option", "emit_json",
+__all__ = ["console", "stdout", "grid_argument", "json_option", "force_option", "emit_json",
            "emit_json_table", "load", "run_cli", "output_file", "output_folder",
            "hold_folder", "read_grid", "fail_option", "failed_elements", "failed_state",
            "cascade_options"]
 
-#: Messages, progress and tables go to stderr; stdout is for --json only.
+#: Messages, warnings and progress go to stderr.
 console = Console(stderr=True, highlight=False)
+#: What a command answers goes to stdout: its tables and results without --json, the one
+#: JSON document with --json (:func:`emit_json`).
+stdout = Console(highlight=False)
 
 grid_argument = click.argument("grid", metavar="GRID")
 json_option = click.option("--json", "as_json", is_flag=True,

@@ -17,6 +17,7 @@ from gridres.cli.common import (
     json_option,
     load,
     output_file,
+    stdout,
 )
 from gridres.errors import UsageError
 
@@ -83,6 +84,7 @@ def command(grid: str, kind: str, k: int, cascade_mode: str, margin: float, top:
     from gridres.cascade import CascadeOptions
     from gridres.contingency import contingencies, n_minus_2, n_minus_2_size, sweep
     from gridres.limits import enforce, pairs_estimate
+    from gridres.model import customer_count
 
     if out:
         output_file(out, (".parquet", ".csv"))
@@ -105,13 +107,15 @@ def command(grid: str, kind: str, k: int, cascade_mode: str, margin: float, top:
     if out:
         write_results(df, out)
         console.print(f"wrote {out}")
+    known = g.network.has_customers
     if as_json:
         results = pd.DataFrame({
             "rank": df["rank"].to_numpy(np.int64),
             "element": df["element"],
             "served_mw": df["served_mw"].round(6),
             "shed_mw": df["shed_mw"].round(6),
-            "customers_out": df["customers_out"].round(3),
+            "customers_out": (df["customers_out"].round().astype("Int64") if known else
+                              pd.Series(pd.NA, index=df.index, dtype="Int64")),
             "people_out": df["people_out"].to_numpy(np.int64),
             "dark_facilities": df["dark_facility_ids"].map(list),
             "islands": df["islands"].to_numpy(np.int64),
@@ -129,7 +133,8 @@ def command(grid: str, kind: str, k: int, cascade_mode: str, margin: float, top:
     # and wraps a long id. Elements are named without their KIND: prefix (the header).
     heads = ("#", kind, "shed\nMW", "cust.\nout", "dark\nfac.", "isl.", "max\nload",
              "over-\nloads")
-    rows = [(str(r.rank), _short(r.element), f"{r.shed_mw:.2f}", f"{r.customers_out:.0f}",
+    rows = [(str(r.rank), _short(r.element), f"{r.shed_mw:.2f}",
+             "n/a" if not known else f"{customer_count(r.customers_out):,}",
              str(r.dark_facilities), str(r.islands), f"{r.max_loading:.3f}",
              str(r.overloaded)) for r in df.head(TABLE_ROWS).itertuples(index=False)]
     for j, head in enumerate(heads):
@@ -140,4 +145,4 @@ def command(grid: str, kind: str, k: int, cascade_mode: str, margin: float, top:
             t.add_column(head, justify="right", no_wrap=True, min_width=width)
     for r in rows:
         t.add_row(*r[:1], escape(r[1]), *r[2:])
-    console.print(t)
+    stdout.print(t)

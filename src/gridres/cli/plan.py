@@ -8,7 +8,14 @@ import math
 import click
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, force_option, hold_folder, json_option
+from gridres.cli.common import (
+    console,
+    emit_json,
+    force_option,
+    hold_folder,
+    json_option,
+    stdout,
+)
 
 __all__ = ["command"]
 
@@ -46,9 +53,9 @@ def _print(res, top: int) -> None:
         if res.objective != "ens_mwh":
             cells.append(_num(row["benefit"]))
         t.add_row(*cells, _num(row["benefit_per_cost"]))
-    console.print(t)
+    stdout.print(t)
     if len(res.ranking) > top:
-        console.print(f"... and {len(res.ranking) - top} more (see interventions.csv)")
+        stdout.print(f"... and {len(res.ranking) - top} more (see interventions.csv)")
     p = res.portfolio
     budget = "no budget limit" if res.budget is None else f"budget {_num(res.budget, 2)}"
     t = Table(title=f"Portfolio ({budget}, {res.currency} by default)")
@@ -58,19 +65,19 @@ def _print(res, top: int) -> None:
     for ident, row in p.iterrows():
         t.add_row(str(ident), _num(row["cost"], 2), _num(row["cumulative_cost"], 2),
                   _num(row["benefit"]), _half(row["ci_low"], row["ci_high"]))
-    console.print(t)
+    stdout.print(t)
     if not len(p):
-        console.print("no intervention within the budget lowers the objective")
+        stdout.print("no intervention within the budget lowers the objective")
     before, after = res.baseline[res.objective], res.improved[res.objective]
-    console.print(f"expected {res.objective}: {_num(before)} -> {_num(after)}; ENS CVaR95: "
+    stdout.print(f"expected {res.objective}: {_num(before)} -> {_num(after)}; ENS CVaR95: "
                   f"{_num(res.baseline['ens_mwh_cvar95'])} -> "
                   f"{_num(res.improved['ens_mwh_cvar95'])} MWh")
     beyond = [s for s in res.steps if not s.within_budget]
     if beyond:
         more = ", ".join(f"{s.id} (+{_num(s.marginal.drop)} at {_num(s.cumulative_cost, 2)})"
                          for s in beyond)
-        console.print(f"beyond the budget the frontier goes on with: {more}", soft_wrap=True)
-    console.print(f"{res.simulations:,} restorations simulated, {res.reused:,} scenario "
+        stdout.print(f"beyond the budget the frontier goes on with: {more}", soft_wrap=True)
+    stdout.print(f"{res.simulations:,} restorations simulated, {res.reused:,} scenario "
                   f"results reused where exact; {res.elapsed_s:,.1f} s")
 
 

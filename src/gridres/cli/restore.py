@@ -25,6 +25,7 @@ from gridres.cli.common import (
     hold_folder,
     json_option,
     load,
+    stdout,
 )
 from gridres.errors import UsageError
 from gridres.io.jsondoc import jsonable
@@ -89,8 +90,10 @@ def _safe(name: str) -> str:
 
 
 def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and math.isnan(v):
+        return "not reached"
     if isinstance(v, float):
         return f"{v:,.1f}"
     return str(v)
@@ -147,7 +150,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     Crews travel to failed elements, wait for spares where needed and repair; after each
     repair the grid is re-assessed by the engine with --cascade-mode and --margin, as
     `gridres outage` does (the lost load at time 0 is outage's shed load). Prints energy
-    not served, customer-hours, facility hours dark and time to restore 50/90/100 % per
+    not served, customer-hours, facility hours dark and the hours until half, 90 % and
+    all of the lost load is back (t50_h, t90_h, t100_h; 0 when no load was lost) per
     policy.
     """
     from gridres.cascade import CascadeOptions
@@ -204,7 +208,9 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
 
     rows = []
     for name, res in results.items():
-        m = res.metrics
+        m = dict(res.metrics)
+        if not net.has_customers:  # unknown, not zero
+            m["customer_hours"] = None
         rows.append({"policy": name, **{k: m[k] for k in _COLUMNS},
                      "people_affected": m["people_affected"],
                      "peak_lost_mw": m["peak_lost_mw"], "end_h": m["end_h"],
@@ -244,8 +250,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         console.print(f"wrote {out}/")
 
 
-_HEADS = ("ENS MWh", "customer-h", "facility-h dark", "people-h", "t50 h", "t90 h",
-          "t100 h", "waves stock lasted")
+_HEADS = ("ENS MWh", "customer-h", "facility-h dark", "people-h", "half of lost load back h",
+          "90 % back h", "all back h", "waves stock lasted")
 
 
 def _table(grid_name: str, scenario, rows: list[dict]) -> None:
@@ -270,7 +276,7 @@ def _table(grid_name: str, scenario, rows: list[dict]) -> None:
             t.add_column(h, justify="right", no_wrap=False)
         for name, v in zip(shown, values, strict=True):
             t.add_row(name, *v)
-        console.print(t)
+        stdout.print(t)
         return
     tall = 1 + max(map(len, _HEADS)) + 3 + sum(
         max(len(name), *map(len, v)) + 3 for name, v in zip(names, values, strict=True))
@@ -280,7 +286,7 @@ def _table(grid_name: str, scenario, rows: list[dict]) -> None:
         t.add_column(name, justify="right", no_wrap=tall <= width, overflow="fold")
     for j, h in enumerate(_HEADS):
         t.add_row(h, *(v[j] for v in values))
-    console.print(t)
+    stdout.print(t)
 
 
 def _write(folder: Path, doc: dict, results: dict) -> None:

@@ -5,10 +5,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
-from gridres.cli.common import console, emit_json, force_option, json_option, output_folder
+from gridres.cli.common import (
+    console,
+    emit_json,
+    force_option,
+    json_option,
+    output_folder,
+    stdout,
+)
 
 __all__ = ["command", "progress_bars", "run_and_report"]
 
@@ -51,9 +59,10 @@ def progress_bars(enabled: bool = True) -> Iterator:
 
 def run_and_report(study: str | Path, out: str | None, scenarios: int | None, pdf: bool,
                    as_json: bool, *, force: bool = False, scheduler: str | None = None,
-                   trust_scheduler: bool = False) -> int:
-    """Run a study with progress bars, then print where its report is (or its summary
-    as JSON)."""
+                   trust_scheduler: bool = False, next_steps: Any = None) -> int:
+    """Run a study with progress bars, then print its headline numbers and where its
+    report is (or its summary as JSON); ``next_steps(res)`` gives commands to suggest
+    after that."""
     from gridres.io.folder import held
     from gridres.report import write_report
     from gridres.results import summary_document
@@ -76,7 +85,16 @@ def run_and_report(study: str | Path, out: str | None, scenarios: int | None, pd
     _print_summary(res)
     report = res.files.get("report.html")
     target = res.files.get("report.pdf") if report is None else report
-    click.echo(f"Report: {Path(target).resolve() if target else res.out_dir.resolve()}")
+    path = Path(target).resolve() if target else res.out_dir.resolve()
+    click.echo(f"Report: {path}")
+    if target:
+        click.echo(f"Open it in a browser: {path.as_uri()}")
+    steps = next_steps(res) if next_steps is not None else []
+    if steps:
+        click.echo("Next, try:")
+        for what, cmd in steps:
+            click.echo(f"  {what}:")
+            click.echo(f"    {cmd}")
     return 0
 
 
@@ -88,20 +106,20 @@ def _print_summary(res) -> None:
     t = Table(title=f"{res.study.name}: {res.completed:,} events on {res.grid.name}, "
                     f"seed {res.study.seed}")
     t.add_column("outcome")
-    for col in ("mean", "p95", "CVaR95"):
+    for col in ("mean", "95th percentile", "worst 5 % average"):
         t.add_column(col, justify="right")
-    for key, label in (("shed_mw", "load not served (MW)"),
+    for key, label in (("shed_mw", "load lost (MW)"),
                        ("customers_out", "customers without power"),
                        ("people_out", "people at dark facilities")):
         s = res.metrics.get(key)
         if s:
             t.add_row(label, *(fmt_num(s.get(k)) for k in ("mean", "p95", "cvar95")))
-    console.print(t)
-    console.print(f"P(any load lost) = {fmt_pct(res.p_shed)}")
+    stdout.print(t)
+    stdout.print(f"P(any load lost) = {fmt_pct(res.p_shed)}")
     if res.restoration:
         best = res.best_policy()
         m = res.restoration[best].metrics
-        console.print(f"best restoration policy: {best} (mean customer-hours "
+        stdout.print(f"best restoration policy: {best} (mean customer-hours "
                       f"{fmt_num(m.get('customer_hours', {}).get('mean'))})")
     for part, why in res.pending.items():
         console.print(f"note: {part}: {why}", soft_wrap=True)

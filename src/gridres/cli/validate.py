@@ -6,7 +6,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from gridres.cli.common import console, emit_json, grid_argument, json_option
+from gridres.cli.common import emit_json, grid_argument, json_option, stdout
 
 __all__ = ["command"]
 
@@ -63,9 +63,9 @@ def command(ctx: click.Context, grid: str, as_json: bool) -> None:
                 table.add_row(f"[{style}]{p.severity}[/{style}]", escape(p.file),
                               p.layer, escape(p.id), p.field, escape(p.message),
                               escape(p.fix))
-            console.print(table)
+            stdout.print(table)
         verdict = "[red]invalid[/red]" if n_err else "[green]valid[/green]"
-        console.print(f"{escape(g.source or g.name)}: {verdict} "
+        stdout.print(f"{escape(g.source or g.name)}: {verdict} "
                       f"({n_err} error(s), {n_warn} warning(s))", soft_wrap=True)
     if n_err:
         ctx.exit(EXIT_INVALID)
