@@ -10,7 +10,8 @@ layer               geometry   what
 buses               Point      p_loss_of_supply, scenarios_dark, load, customers
 substations         Point      p_loss_of_supply (largest of its buses), load, customers
 branches            LineString p_failure (failed or tripped), intact flow and loading
-facilities          Point      p_dark, people, backup; hours_dark with restoration
+facilities          Point      p_dark, people, demand, backup; with restoration
+                               p_dark_restoration and hours_dark
 hazard_footprints   Polygon    one ring per hazard footprint
 =================== ========== ========================================================
 
@@ -51,7 +52,8 @@ def _frames(res: StudyResults) -> dict[str, pd.DataFrame]:
         rows = []
         for policy, o in res.restoration.items():
             for metric, stats in o.metrics.items():
-                rows.append({"policy": policy, "metric": metric, **stats})
+                if metric != "events":  # counts, not a metric: in each time's row
+                    rows.append({"policy": policy, "metric": metric, **stats})
         frames["restoration"] = pd.DataFrame(rows).set_index(["policy", "metric"])
         curves = [o.curve.assign(policy=p) for p, o in res.restoration.items()
                   if o.curve is not None and len(o.curve)]
