@@ -41,7 +41,7 @@ def executable() -> str | None:
 
 #: Why the browser tests did not run, for the test summary.
 MISSING = ("chromium is not installed: the browser tests of the report need it (Debian and "
-           "Ubuntu: apt-get install chromium; see the README, 'Tests')")
+           "Ubuntu: apt-get install chromium; see the README's Quick start)")
 
 
 def unavailable() -> str | None:
