@@ -325,9 +325,16 @@ def test_frontier_figure_draws_the_greedy_path() -> None:
     assert ax.get_xlabel() == "Cumulative cost (million EUR)"
 
 
-@pytest.mark.skipif(chromium.unavailable() is not None, reason=str(chromium.unavailable()))
 def test_plan_report_renders_offline_in_chromium(hardening) -> None:
+    chromium.require()
+    from test_report import MARKUP, figure_problems
+
     report = hardening.out_dir / "report.html"
+    seen = chromium.content(report, width=1400)
+    for img in (i for i in seen.images if i["ranges"]):  # the frontier among them
+        assert figure_problems(json.loads(img["ranges"])) == [], img["alt"]
+    assert any(i["section"] == "plan" and i["ranges"] for i in seen.images)
+    assert [m for m in MARKUP if m in seen.text] == []
     page = chromium.load(report)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "plan_report.png").write_bytes(page.screenshot)
