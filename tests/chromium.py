@@ -247,12 +247,10 @@ _CONTENT = """JSON.stringify({
 })"""
 
 
-def content(path: str | Path, width: int = 1400) -> PageContent:
-    """Load ``path`` in a fresh headless Chromium ``width`` CSS pixels wide and return
-    what a reader sees: text, images (with their ``data-ranges``) and one screenshot per
-    ``<section id=...>``."""
-    url = Path(path).resolve().as_uri()
-    out = PageContent()
+@contextlib.contextmanager
+def _page(width: int, domains: tuple[str, ...]):
+    """A DevTools session on the page of a fresh headless Chromium, ``width`` CSS pixels
+    wide, with ``domains`` enabled."""
     with _browser() as port:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
             targets = json.loads(r.read())
@@ -260,28 +258,36 @@ def content(path: str | Path, width: int = 1400) -> PageContent:
         ws = _WebSocket(page["webSocketDebuggerUrl"])
         try:
             s = _Session(ws)
-            for domain in ("Page", "Runtime"):
+            for domain in domains:
                 s.send(f"{domain}.enable")
             s.send("Emulation.setDeviceMetricsOverride",
                    {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False})
-            s.send("Page.navigate", {"url": url})
-            s.wait_for("Page.loadEventFired")
-            found = s.send("Runtime.evaluate", {"expression": _CONTENT,
-                                                "returnByValue": True})
-            doc = json.loads(found["result"]["value"])
-            out.text, out.images = doc["text"], doc["images"]
-            for sec in doc["sections"]:
-                out.boxes[sec["id"]] = sec
-                height = max(1, min(int(sec["height"]) + 16, 16000))
-                shot = s.send("Page.captureScreenshot", {
-                    "format": "png", "captureBeyondViewport": True,
-                    "clip": {"x": 0, "y": max(0, sec["y"] - 8), "width": width,
-                             "height": height, "scale": 1}}, timeout=60)
-                out.sections[sec["id"]] = base64.b64decode(shot["data"])
-            out.errors = [ev["params"]["exceptionDetails"].get("text", "exception")
-                          for ev in s.events if ev.get("method") == "Runtime.exceptionThrown"]
+            yield s
         finally:
             ws.close()
+
+
+def content(path: str | Path, width: int = 1400) -> PageContent:
+    """Load ``path`` in a fresh headless Chromium ``width`` CSS pixels wide and return
+    what a reader sees: text, images (with their ``data-ranges``) and one screenshot per
+    ``<section id=...>``."""
+    out = PageContent()
+    with _page(width, ("Page", "Runtime")) as s:
+        s.send("Page.navigate", {"url": Path(path).resolve().as_uri()})
+        s.wait_for("Page.loadEventFired")
+        found = s.send("Runtime.evaluate", {"expression": _CONTENT, "returnByValue": True})
+        doc = json.loads(found["result"]["value"])
+        out.text, out.images = doc["text"], doc["images"]
+        for sec in doc["sections"]:
+            out.boxes[sec["id"]] = sec
+            height = max(1, min(int(sec["height"]) + 16, 16000))
+            shot = s.send("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": max(0, sec["y"] - 8), "width": width,
+                         "height": height, "scale": 1}}, timeout=60)
+            out.sections[sec["id"]] = base64.b64decode(shot["data"])
+        out.errors = [ev["params"]["exceptionDetails"].get("text", "exception")
+                      for ev in s.events if ev.get("method") == "Runtime.exceptionThrown"]
     return out
 
 
@@ -289,51 +295,39 @@ def load(path: str | Path, width: int = 1100) -> PageReport:
     """Load ``path`` (a local file) in a fresh headless Chromium and report on it."""
     url = Path(path).resolve().as_uri()
     report = PageReport()
-    with _browser() as port:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-            targets = json.loads(r.read())
-        page = next(t for t in targets if t.get("type") == "page")
-        ws = _WebSocket(page["webSocketDebuggerUrl"])
-        try:
-            s = _Session(ws)
-            for domain in ("Page", "Network", "Runtime", "Log"):
-                s.send(f"{domain}.enable")
-            s.send("Emulation.setDeviceMetricsOverride",
-                   {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False})
-            s.events.clear()
-            s.send("Page.navigate", {"url": url})
-            s.wait_for("Page.loadEventFired")
-            time.sleep(0.5)  # let late console messages arrive
-            s.send("Runtime.evaluate", {"expression": "1", "returnByValue": True})
-            images = s.send("Runtime.evaluate", {
-                "expression": "JSON.stringify(Array.from(document.images).map(i => "
-                              "({src: i.src.slice(0, 40), complete: i.complete, "
-                              "naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight})))",
-                "returnByValue": True})
-            report.images = json.loads(images["result"]["value"])
-            title = s.send("Runtime.evaluate", {"expression": "document.title",
-                                                "returnByValue": True})
-            report.title = title["result"]["value"]
-            metrics = s.send("Page.getLayoutMetrics")
-            size = metrics.get("cssContentSize") or metrics["contentSize"]
-            report.height = int(size["height"])
-            shot = s.send("Page.captureScreenshot", {
-                "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": width, "height": min(report.height, 16000),
-                         "scale": 1}}, timeout=60)
-            report.screenshot = base64.b64decode(shot["data"])
-            for ev in s.events:
-                method, params = ev.get("method"), ev.get("params", {})
-                if method == "Network.requestWillBeSent":
-                    report.requests.append(params["request"]["url"])
-                elif method == "Runtime.consoleAPICalled" and params.get("type") in (
-                        "error", "assert"):
-                    report.errors.append(" ".join(str(a.get("value", a.get("description")))
-                                                  for a in params.get("args", [])))
-                elif method == "Runtime.exceptionThrown":
-                    report.errors.append(params["exceptionDetails"].get("text", "exception"))
-                elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                    report.errors.append(params["entry"].get("text", ""))
-        finally:
-            ws.close()
+    with _page(width, ("Page", "Network", "Runtime", "Log")) as s:
+        s.events.clear()
+        s.send("Page.navigate", {"url": url})
+        s.wait_for("Page.loadEventFired")
+        time.sleep(0.5)  # let late console messages arrive
+        s.send("Runtime.evaluate", {"expression": "1", "returnByValue": True})
+        images = s.send("Runtime.evaluate", {
+            "expression": "JSON.stringify(Array.from(document.images).map(i => "
+                          "({src: i.src.slice(0, 40), complete: i.complete, "
+                          "naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight})))",
+            "returnByValue": True})
+        report.images = json.loads(images["result"]["value"])
+        title = s.send("Runtime.evaluate", {"expression": "document.title",
+                                            "returnByValue": True})
+        report.title = title["result"]["value"]
+        metrics = s.send("Page.getLayoutMetrics")
+        size = metrics.get("cssContentSize") or metrics["contentSize"]
+        report.height = int(size["height"])
+        shot = s.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": min(report.height, 16000),
+                     "scale": 1}}, timeout=60)
+        report.screenshot = base64.b64decode(shot["data"])
+        for ev in s.events:
+            method, params = ev.get("method"), ev.get("params", {})
+            if method == "Network.requestWillBeSent":
+                report.requests.append(params["request"]["url"])
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in (
+                    "error", "assert"):
+                report.errors.append(" ".join(str(a.get("value", a.get("description")))
+                                              for a in params.get("args", [])))
+            elif method == "Runtime.exceptionThrown":
+                report.errors.append(params["exceptionDetails"].get("text", "exception"))
+            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+                report.errors.append(params["entry"].get("text", ""))
     return report
