@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable, Iterator
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -20,13 +19,12 @@ from gridres.cli.common import (
     json_option,
     load,
     output_file,
+    stdout,
 )
 from gridres.io.jsondoc import jsonable
 
 __all__ = ["command", "strike_options", "progress_bar", "write_document"]
 
-#: Human tables go to stdout (progress and messages to stderr).
-stdout = Console(highlight=False)
 
 _OBJECTIVES = ["shed_mw", "people_out", "facilities_dark", "customers_out", "ens_mwh"]
 

@@ -6,8 +6,16 @@ from __future__ import annotations
 import click
 from rich.markup import escape
 
-from gridres.cli.attack import progress_bar, stdout, strike_options, strike_table, write_document
-from gridres.cli.common import console, emit_json, grid_argument, json_option, load, output_file
+from gridres.cli.attack import progress_bar, strike_options, strike_table, write_document
+from gridres.cli.common import (
+    console,
+    emit_json,
+    grid_argument,
+    json_option,
+    load,
+    output_file,
+    stdout,
+)
 
 __all__ = ["command"]
 

@@ -4,7 +4,6 @@ rolling-outage schedules when capacity is short."""
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from gridres.cli.common import (
@@ -17,13 +16,11 @@ from gridres.cli.common import (
     hold_folder,
     json_option,
     load,
+    stdout,
 )
 from gridres.errors import UsageError
 
 __all__ = ["command"]
-
-#: Human tables go to stdout; messages stay on stderr (``console``).
-_out = Console(highlight=False)
 
 
 def _derate(values: tuple[str, ...]) -> float | dict[str, float] | None:
@@ -170,10 +167,10 @@ def _summary(doc: dict) -> None:
                   str(len(row["buses"])), f"{row['load_mw']:,.1f}", f"{row['customers']:,}",
                   str(row["hours_off"]), str(row["longest_off_h"]),
                   str(row["switching_operations"]))
-    _out.print(t)
+    stdout.print(t)
     fair = doc["fairness"]
     gap = f", gap {100 * doc['gap']:.2f} %" if doc["gap"] is not None else ""
-    _out.print(f"capacity: {doc['capacity']}; profile: {doc['profile']}\n"
+    stdout.print(f"capacity: {doc['capacity']}; profile: {doc['profile']}\n"
                f"energy not served: {doc['unserved_mwh']:,.1f} MWh (switched off "
                f"{doc['switched_mwh']:,.1f} MWh)\n"
                f"hours off per rotation group: {fair['min_h']} to {fair['max_h']}; Jain's "
