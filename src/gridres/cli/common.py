@@ -18,7 +18,7 @@ from gridres.errors import GridresError
 from gridres.io.folder import cannot_write
 from gridres.io.jsondoc import jsonable
 
-__all__ = ["console", "stdout", "grid_argument", "json_option", "force_option", "emit_json",
+__all__ = ["console", "stdout", "whole_customers", "grid_argument", "json_option", "force_option", "emit_json",
            "emit_json_table", "load", "run_cli", "output_file", "output_folder",
            "hold_folder", "read_grid", "fail_option", "failed_elements", "failed_state",
            "cascade_options"]
@@ -37,6 +37,25 @@ force_option = click.option(
     help="Go beyond the size limits (see README, 'What gridres promises') and write into "
          "an output folder that holds files gridres did not write (they are kept: gridres "
          "never deletes or overwrites a file it did not write).")
+
+
+#: Keys of a result document that count customers.
+CUSTOMER_KEYS = ("customers_out",)
+
+
+def whole_customers(doc: Any, known: bool) -> Any:
+    """``doc`` with every count of customers (:data:`CUSTOMER_KEYS`, at any depth) a
+    whole number, or None where the grid has no customer data
+    (:func:`gridres.model.customer_count`)."""
+    from gridres.model import customer_count
+
+    if isinstance(doc, dict):
+        return {k: (customer_count(v, known) if k in CUSTOMER_KEYS and
+                    isinstance(v, int | float) else whole_customers(v, known))
+                for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [whole_customers(v, known) for v in doc]
+    return doc
 
 
 def emit_json(doc: Any) -> None:

@@ -15,6 +15,7 @@ from gridres.cli.common import (
     load,
     output_file,
     stdout,
+    whole_customers,
 )
 
 __all__ = ["command"]
@@ -58,7 +59,8 @@ def command(grid: str, protect_budget: int, k: int, target: str, objective: str,
                      cascade_mode=cascade_mode, margin=margin, exclude=exclude,
                      protect=protect, candidates=candidates or None, budget=budget,
                      max_rounds=max_rounds, seed=seed, workers=workers, progress=update)
-    doc = res.to_dict()
+    known = g.network.has_customers
+    doc = whole_customers(res.to_dict(), known)
     if out:
         rows = pd.DataFrame([{**r.to_dict(), "protection": "+".join(r.protection),
                               "response": "+".join(r.response)} for r in res.rounds])
@@ -72,7 +74,7 @@ def command(grid: str, protect_budget: int, k: int, target: str, objective: str,
     stdout.print("protect: " + (escape(", ".join(res.protection)) or "nothing"), soft_wrap=True)
     stdout.print(strike_table("the attacker's best strikes, before and after",
                               [("before", res.before), ("after", res.after)], target,
-                              objective))
+                              objective, known))
     b, a = res.before.value(objective), res.after.value(objective)
     state = ("optimal" if res.exact else
              f"bounds [{res.lower_bound:,.2f}, {res.upper_bound:,.2f}], gap "

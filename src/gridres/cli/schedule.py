@@ -136,6 +136,8 @@ def command(grid: str, fails: tuple[str, ...], capacity_share: float | None,
                      time_limit_s=time_limit_s,
                      progress=lambda message: status.update(message + "…"))
     doc = s.to_dict()
+    if not g.network.has_customers:  # unknown, not zero (a MATPOWER case)
+        doc["groups"] = [{**row, "customers": None} for row in doc["groups"]]
     if out:
         from gridres.report.schedule import write_schedule
 
@@ -164,7 +166,8 @@ def _summary(doc: dict) -> None:
                      no_wrap=True)
     for row in doc["groups"]:
         t.add_row(row["group"], "protected" if row["protected"] else "rotation",
-                  str(len(row["buses"])), f"{row['load_mw']:,.1f}", f"{row['customers']:,}",
+                  str(len(row["buses"])), f"{row['load_mw']:,.1f}",
+                  "n/a" if row["customers"] is None else f"{row['customers']:,}",
                   str(row["hours_off"]), str(row["longest_off_h"]),
                   str(row["switching_operations"]))
     stdout.print(t)
