@@ -169,10 +169,11 @@ def _spread(points: pd.DataFrame, radius: float) -> pd.DataFrame:
 
 
 def _draw(ax, layers: _Layers, *, marker_scale: float, radius: float, labels: int,
-          placed: list) -> object:
+          placed: list, frame) -> object:
     """Draw every layer on ``ax``; return the substations' scatter (for the colour
     bar). ``labels``: substations to name (the most exposed); ``placed``: label boxes
-    already drawn on this panel (they are avoided)."""
+    already drawn on this panel (they are avoided); ``frame()`` sets the panel's limits
+    and aspect again before labels are placed (geopandas sets an aspect of its own)."""
     if layers.footprints is not None and len(layers.footprints):
         fp = layers.footprints
         fp = fp[fp.geometry.notna() & ~fp.geometry.is_empty]
@@ -185,6 +186,7 @@ def _draw(ax, layers: _Layers, *, marker_scale: float, radius: float, labels: in
         sel = p.index[(p >= low) & (p < high)]
         if len(sel):
             layers.lines.loc[sel].plot(ax=ax, color=colour, linewidth=width, zorder=3)
+    frame()
     subs = layers.subs
     never = subs[subs["p_loss_of_supply"] <= 0]
     hit = subs[subs["p_loss_of_supply"] > 0].sort_values("p_loss_of_supply", kind="stable")
@@ -372,20 +374,23 @@ def grid_map(grid, p_bus: pd.Series, *, branch_p: pd.Series | None = None,
         key = fig.add_subplot(grid_spec[2], label="<key>")
     radius = 0.012 * extent
     placed: list = []
-    _frame(ax, grid, ys, (xs.min() - 0.04 * extent, xs.max() + 0.04 * extent,
-                          ys.min() - 0.04 * extent, ys.max() + 0.04 * extent))
-    sc = _draw(ax, layers, marker_scale=1.0, radius=radius, labels=labels if not window
-               else 0, placed=placed)
-    if window is not None and zoom is not None:
+    region = (xs.min() - 0.04 * extent, xs.max() + 0.04 * extent,
+              ys.min() - 0.04 * extent, ys.max() + 0.04 * extent)
+    _frame(ax, grid, ys, region)
+    if window is not None:
         x0, x1, y0, y1 = window
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#222222",
                                linewidth=1.0, zorder=9))
-        ax.annotate("enlarged, right", (x1, y1), xytext=(3, 3), textcoords="offset points",
-                    fontsize=7, color="#222222", path_effects=_HALO, zorder=9)
-        _frame(zoom, grid, ys, window)
+        note = ax.annotate("enlarged, right", (x1, y1), xytext=(3, 3),
+                           textcoords="offset points", fontsize=7, color="#222222",
+                           path_effects=_HALO, zorder=9)
+        placed.append(note.get_window_extent(fig.canvas.get_renderer()))
+    sc = _draw(ax, layers, marker_scale=1.0, radius=radius, labels=labels if not window
+               else 0, placed=placed, frame=lambda: _frame(ax, grid, ys, region))
+    if window is not None and zoom is not None:
         _draw(zoom, dataclasses.replace(layers, towns=layers.towns.iloc[0:0]),
-              marker_scale=1.6, radius=0.05 * (x1 - x0), labels=labels, placed=[])
-        _frame(zoom, grid, ys, window)
+              marker_scale=1.6, radius=0.05 * (x1 - x0), labels=labels, placed=[],
+              frame=lambda: _frame(zoom, grid, ys, window))
         zoom.set_title(f"{_place(layers.towns, window) or 'This area'}, enlarged",
                        fontsize=9)
         # the most exposed substations outside the window are named on the main map
@@ -407,8 +412,6 @@ def grid_map(grid, p_bus: pd.Series, *, branch_p: pd.Series | None = None,
     key.axis("off")
     key.legend(handles=_legend(layers), loc="upper center", ncol=3, frameon=False,
                fontsize=8, bbox_to_anchor=(0.5, 1.0))
-    _frame(ax, grid, ys, (xs.min() - 0.04 * extent, xs.max() + 0.04 * extent,
-                          ys.min() - 0.04 * extent, ys.max() + 0.04 * extent))
     if title:
         ax.set_title(title, fontsize=10)
     return fig
@@ -421,6 +424,7 @@ def _frame(ax, grid, ys: np.ndarray, window: tuple[float, float, float, float]) 
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     _axes_style(ax, grid, ys)
+    ax.apply_aspect()  # now, not at drawing: labels are placed by their boxes on the page
 
 
 def _place(towns: pd.DataFrame, window: tuple[float, float, float, float]) -> str:
