@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,11 @@ def _print_summary(res) -> None:
     if res.restoration:
         best = res.best_policy()
         m = res.restoration[best].metrics
-        stdout.print(f"best restoration policy: {best} (mean customer-hours "
-                      f"{fmt_num(m.get('customer_hours', {}).get('mean'))})")
+        hours = m.get("customer_hours", {}).get("mean")
+        why = (f"mean customer-hours {fmt_num(hours)}" if hours is not None
+               and math.isfinite(hours) else
+               f"mean energy not served {fmt_num(m.get('ens_mwh', {}).get('mean'), 'MWh')}")
+        stdout.print(f"best restoration policy: {best} ({why})")
     for part, why in res.pending.items():
         console.print(f"note: {part}: {why}", soft_wrap=True)
     console.print(f"results in {res.out_dir}")

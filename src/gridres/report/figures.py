@@ -296,7 +296,7 @@ def _direct_labels(ax, curves, means, groups, end: float, top: float) -> None:
                 ty = py - 0.08 * top if down else py + 0.08 * top
         ty = float(np.clip(ty, 0.03 * top, 1.0 * top))
         placed.append((x_at, ty))
-        name = " and ".join(group)
+        name = (", ".join(group[:-1]) + " and " + group[-1]) if len(group) > 1 else group[0]
         if len(group) > 1:
             name += " (same curve)" if exact else " (almost the same)"
         colour = POLICY_COLOURS[order[p] % len(POLICY_COLOURS)]

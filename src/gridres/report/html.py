@@ -45,6 +45,7 @@ from gridres.report.narrative import (
     fmt_pct,
     objective_words,
     start_gap,
+    substation_name,
 )
 from gridres.report.pdf import write_pdf
 from gridres.results import StudyResults, write_summary
@@ -112,7 +113,8 @@ def _restoration_ctx(res: StudyResults) -> dict[str, Any] | None:
     losses = [m for m in ("ens_mwh", "customer_hours", "facility_hours_dark",
                           "people_hours", "waves_stock_lasted")
               if any(m in o.metrics for o in res.restoration.values())
-              and (m != "waves_stock_lasted" or multi_wave)]
+              and (m != "waves_stock_lasted" or multi_wave)
+              and (m not in ("facility_hours_dark", "people_hours") or len(res.grid.facilities))]
     heads = {"ens_mwh": "Energy not served (MWh)",
              "customer_hours": "Customer-hours without power",
              "facility_hours_dark": "Facility-hours dark",
@@ -413,8 +415,9 @@ def render_report(res: StudyResults) -> str:
     if subs is not None and len(subs) and (subs["p_loss_of_supply"] > 0).any():
         top = subs[subs["p_loss_of_supply"] > 0].sort_values(
             ["p_loss_of_supply", "load_mw"], ascending=False).head(15)
-        ctx["substations"] = [(str(i), fmt_pct(r.p_loss_of_supply), fmt_num(r.load_mw),
-                               fmt_count(r.customers)) for i, r in top.iterrows()]
+        ctx["substations"] = [(substation_name(res, i), fmt_pct(r.p_loss_of_supply),
+                               fmt_num(r.load_mw), fmt_count(r.customers))
+                              for i, r in top.iterrows()]
     el = res.elements
     ctx["elements"] = None
     if el is not None and len(el):

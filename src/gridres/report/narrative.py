@@ -22,7 +22,7 @@ from gridres.topology import grid_summary
 
 __all__ = ["executive_summary", "fmt_num", "fmt_pct", "fmt_ci", "fmt_count", "hazard_text",
            "objective_words", "denoise", "element_names", "facility_view", "FacilityView",
-           "cascade_words", "start_gap", "READING_GUIDE"]
+           "cascade_words", "start_gap", "substation_name", "READING_GUIDE"]
 
 
 # -- number formatting ----------------------------------------------------------------
@@ -107,7 +107,16 @@ def _list(items: list[str]) -> str:
 
 
 def _plural(n: Any, word: str) -> str:
-    return f"{n:g} {word}" + ("" if n == 1 else "s")
+    """``2 buses``, ``1 transformer``."""
+    if n == 1:
+        return f"{n:g} {word}"
+    return f"{n:g} {word}" + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def _the(name: str) -> str:
+    """A common noun gets an article (``the 110 kV line A – B``), a proper name none
+    (``Bus 11 LV``)."""
+    return f"the {name}" if name[:1].islower() or name[:1].isdigit() else name
 
 
 def describe_generator(gen: Any) -> str:
@@ -173,6 +182,16 @@ def element_names(res: StudyResults, tokens: Any) -> dict[str, str]:
     :func:`gridres.elements.element_labels`."""
     tokens = [str(t) for t in tokens]
     return dict(zip(tokens, element_labels(res.grid, tokens), strict=True))
+
+
+def substation_name(res: StudyResults, name: Any) -> str:
+    """A substation as readers know it: its name, or where it is a lone bus named by its
+    id (MATPOWER cases), that bus's name."""
+    name = str(name)
+    b = res.grid.buses
+    if name in b.index and "name" in b and str(b.at[name, "name"]).strip():
+        return " ".join(str(b.at[name, "name"]).split())
+    return name
 
 
 @dataclass(frozen=True, eq=False)
@@ -286,14 +305,15 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
     if el is not None and len(el):
         col = "p" if "p" in el.columns else el.columns[-1]
         names = element_names(res, el.head(3).index)
-        top = [f"the {names[str(i)]} ({fmt_pct(r[col])} of events)"
+        top = [f"{_the(names[str(i)])} ({fmt_pct(r[col])} of events)"
                for i, r in el.head(3).iterrows()]
         text += f"The elements that fail most often are {_list(top)}. "
     subs = res.substations
     if subs is not None and len(subs) and subs["p_loss_of_supply"].max() > 0:
         hot = subs[subs["p_loss_of_supply"] > 0].sort_values(
             ["p_loss_of_supply", "load_mw"], ascending=False).head(3)
-        items = [f"{i} ({fmt_pct(r.p_loss_of_supply)})" for i, r in hot.iterrows()]
+        items = [f"{substation_name(res, i)} ({fmt_pct(r.p_loss_of_supply)})"
+                 for i, r in hot.iterrows()]
         text += ("The substations most often left without supply are "
                  f"{_list(items)} of the events.")
     else:
@@ -381,9 +401,12 @@ def _restoration_words(res: StudyResults) -> str:
         text += _model_gap(res, r[best])
     ens = m.get("ens_mwh", {})
     text += (f" Energy not served (ENS: the electricity that customers would have used "
-             f"while without power) averages {fmt_num(ens.get('mean'), 'MWh')} per event"
-             f"; critical facilities spend {fmt_num(m.get('facility_hours_dark', {}).get('mean'))}"
-             " facility-hours in the dark.")
+             f"while without power) averages {fmt_num(ens.get('mean'), 'MWh')} per event")
+    if len(res.grid.facilities):
+        text += (f"; critical facilities spend "
+                 f"{fmt_num(m.get('facility_hours_dark', {}).get('mean'))} facility-hours in "
+                 "the dark")
+    text += "."
     reached = t100.get("share_reached")
     if (reached is not None and math.isfinite(reached) and reached < 1.0
             and st.settings is not None):
@@ -478,7 +501,7 @@ def _helps_words(res: StudyResults) -> str:
         worst_mw = float(c["shed_mw"].max())
         tops = c.index[np.isclose(c["shed_mw"], worst_mw, rtol=1e-9, atol=1e-9)]
         names = element_names(res, tops)
-        items = [f"the {names[str(t)]}" for t in tops]
+        items = [_the(names[str(t)]) for t in tops]
         either = "either of " if len(items) > 1 else ""
         parts.append(f"In the intact grid, the single outage that costs most is {either}"
                      f"{_list(items)} ({fmt_num(worst_mw, 'MW')} lost); redundancy "
