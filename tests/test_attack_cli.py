@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from gridres.adversary import attack, defend
+from gridres.cli.common import whole_customers
 from test_cli_contract import one_line_error, run, strict_json
 
 
@@ -25,9 +26,10 @@ def test_attack_json_is_the_documented_contract(capsys):
                           "customers_out", "ens_mwh", "method"}
     assert all(e.startswith("substation:") for e in first["elements"])
     assert doc["bound"] == pytest.approx(first["shed_mw"])
-    # the same numbers as the library
+    # the same numbers as the library, customers whole as every document shows them
     lib = attack("demo_region", 2, top=3)
-    assert doc["attacks"] == [s.to_dict() for s in lib.attacks]
+    assert doc["attacks"] == [whole_customers(s.to_dict(), True) for s in lib.attacks]
+    assert all(isinstance(a["customers_out"], int) for a in doc["attacks"])
 
 
 def test_attack_table_goes_to_stdout_and_progress_never_does(capsys):
