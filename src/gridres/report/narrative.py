@@ -457,11 +457,12 @@ def _model_gap(res: StudyResults, outcome: Any) -> str:
     if lost is not None and "shed_mw" in res.records:
         shed_events = int((res.records["shed_mw"] > 1e-6).sum())
         if shed_events != lost:
-            out += (f" Note that the restoration simulation finds load lost in {lost:,} "
-                    f"events, the assessment right after the event in {shed_events:,}.")
+            out += (f" The restoration simulation finds load lost at some time in {lost:,} "
+                    f"events, counting losses during the repairs too; right after the event "
+                    f"load is lost in {shed_events:,}.")
     gap = start_gap(res, outcome)
     if gap is not None:
-        out += (f" {'It' if out else 'Note that the restoration simulation'} starts from "
+        out += (f" {'It' if out else 'The restoration simulation'} starts from "
                 f"{fmt_num(gap[1], 'MW')} lost on average, where the assessment right after "
                 f"the event finds {fmt_num(gap[0], 'MW')}; the restoration numbers follow "
                 "the simulation.")
