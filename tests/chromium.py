@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -188,13 +189,16 @@ class _Session:
 def _browser():
     exe = executable()
     assert exe is not None
-    # Chromium's helper processes may still write to the profile while it is removed
+    # the browser runs in its own process group, ended whole, so that its helpers
+    # (renderer, GPU, crash handler) stop writing to the profile before it is removed;
+    # whatever one leaves there anyway does not fail the test
     with tempfile.TemporaryDirectory(prefix="gridres-test-chromium-",
                                      ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [exe, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
              "--window-size=1100,900", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
         try:
             port = None
             deadline = time.monotonic() + 60
@@ -209,12 +213,30 @@ def _browser():
                 raise RuntimeError("chromium did not start its DevTools server")
             yield port
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _end_group(proc)
+
+
+def _end_group(proc: subprocess.Popen) -> None:
+    """Terminate the browser's process group, kill what is left after 10 s, and wait
+    until none of its processes is left."""
+    def signal_group(sig: int) -> bool:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    signal_group(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + 10
+    while signal_group(0) and time.monotonic() < deadline:  # helpers still exiting
+        time.sleep(0.05)
+    if signal_group(signal.SIGKILL):
+        time.sleep(0.1)
+    proc.wait()
 
 
 @dataclass

@@ -1,14 +1,27 @@
 """Fixtures shared by the test modules. Helpers to build small grids by hand live in
-``tests/builders.py``."""
+``tests/builders.py``.
+
+What many modules would otherwise rebuild is built once per session here (per worker
+under ``pytest -n``): MATPOWER grids and the study runs that the study, report and plan
+tests read. Every shared object is immutable or only read; a test that needs a change
+builds its own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
 from gridres.model import Grid
+
+STUDIES = Path(__file__).resolve().parents[1] / "grids" / "studies"
+#: Storms in the shared run of the demo study (``demo``).
+DEMO_N = 6
+#: Scenarios in the shared run of the hardening study and its plan (``hardening``).
+HARDENING_N = 8
 
 
 @lru_cache(maxsize=16)
@@ -29,20 +42,48 @@ def matpower_grid() -> Callable[[str], Grid]:
     return _matpower_grid
 
 
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The bundled demo study run with ``DEMO_N`` storms on one worker, report written.
+    Tests read its results folder and must not write into it."""
+    from gridres.report import write_report
+    from gridres.study import run_study
+
+    out = tmp_path_factory.mktemp("demo")
+    return write_report(run_study(STUDIES / "demo.toml", out, n=DEMO_N, workers=1))
+
+
+@pytest.fixture(scope="session")
+def hardening(tmp_path_factory):
+    """The bundled hardening study (ensemble and plan) run with ``HARDENING_N``
+    scenarios on one worker, report written. Read only."""
+    from gridres.report import write_report
+    from gridres.study import run_study
+
+    out = tmp_path_factory.mktemp("hardening")
+    return write_report(run_study(STUDIES / "hardening.toml", out, n=HARDENING_N, workers=1))
+
 
 _SAVED_ENV: dict[str, str | None] = {}
 
 
 def pytest_configure(config) -> None:
     """Point the cache of parsed grids at a folder of this test session (doctests and
-    commands run in subprocesses included), never at the user's cache."""
+    commands run in subprocesses included), never at the user's cache.
+
+    GeoPackages are written without SQLite's own syncs (``OGR_SQLITE_SYNCHRONOUS=OFF``):
+    gridres writes them under a temporary name and syncs and renames the whole file
+    (:mod:`gridres.io.atomic`), so the syncs inside add no safety, and on a busy disk
+    they made every GeoPackage test several times slower.
+    """
     import os
     import tempfile
 
-    for key in ("GRIDRES_CACHE_DIR", "GRIDRES_CACHE"):
+    for key in ("GRIDRES_CACHE_DIR", "GRIDRES_CACHE", "OGR_SQLITE_SYNCHRONOUS"):
         _SAVED_ENV[key] = os.environ.get(key)
     os.environ["GRIDRES_CACHE_DIR"] = tempfile.mkdtemp(prefix="gridres-test-cache-")
     os.environ.pop("GRIDRES_CACHE", None)
+    os.environ["OGR_SQLITE_SYNCHRONOUS"] = "OFF"
 
 
 def pytest_unconfigure(config) -> None:

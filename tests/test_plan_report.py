@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 import chromium
+from conftest import HARDENING_N
 from gridres.cli import cli
 from gridres.cli.common import run_cli
 from gridres.report.narrative import fmt_ci, fmt_num
@@ -191,16 +192,7 @@ def test_the_plan_is_evaluated_under_its_policy(tmp_path: Path) -> None:
     assert means["greedy"] != pytest.approx(means["largest-load-first"])
 
 
-# -- the report of a plan -----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def hardening(tmp_path_factory):
-    from gridres.report import write_report
-    from gridres.study import run_study
-
-    return write_report(run_study(STUDIES / "hardening.toml",
-                                  tmp_path_factory.mktemp("hardening"), n=8, workers=1))
-
-
+# -- the report of a plan (``hardening``: the shared run, tests/conftest.py) --------------
 def _section(text: str, sid: str) -> str:
     m = re.search(rf'<section id="{sid}">(.*?)</section>', text, re.S)
     assert m, sid
@@ -214,7 +206,8 @@ def _text(fragment: str) -> str:
 def test_plan_outcome_carries_the_planners_numbers(hardening) -> None:
     p = hardening.plan
     assert p.status == "done"
-    assert (p.objective, p.policy, p.n, p.budget) == ("customer_hours", "greedy", 8, 12.0)
+    assert (p.objective, p.policy, p.n, p.budget) == ("customer_hours", "greedy", HARDENING_N,
+                                                   12.0)
     files = hardening.out_dir / "plan"
     ranking = pd.read_csv(files / "interventions.csv", index_col="id")
     assert list(p.ranking.index) == list(ranking.index)

@@ -5,6 +5,7 @@ has no data for them, and the PDF."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -26,7 +27,6 @@ from gridres.scenarios.footprints import circle_polygon, footprints
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = ROOT / "grids" / "studies"
 ARTIFACTS = ROOT / "out" / "test-artifacts"
-N = 6
 
 
 # -- words and numbers ------------------------------------------------------------------
@@ -86,16 +86,7 @@ def test_footprints_of_circles() -> None:
     assert footprints([scenario_from_spec("random:k=1", grid)], grid.crs) is None
 
 
-# -- the report of a run ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from gridres.report import write_report
-    from gridres.study import run_study
-
-    return write_report(run_study(STUDIES / "demo.toml", tmp_path_factory.mktemp("demo"),
-                                  n=N, workers=1))
-
-
+# -- the report of a run (``demo``: the shared run of the demo study, tests/conftest.py) --
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -267,19 +258,20 @@ def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
     assert res.restoration is None
 
 
-def test_plan_section_lists_the_candidates(tmp_path: Path) -> None:
-    from gridres.report import write_report
-    from gridres.study import run_study
+def test_plan_section_lists_the_candidates(hardening) -> None:
+    """A plan that ran shows its portfolio; a plan that has not run (or could not) lists
+    the study's candidates and the budget."""
+    from gridres.report.html import render_report
 
-    res = write_report(run_study(STUDIES / "hardening.toml", tmp_path, n=3, workers=1))
-    plan = html.unescape(_section((tmp_path / "report.html").read_text(), "plan"))
-    if res.plan.status == "done":
-        assert "Recommended portfolio" in plan
-    else:
-        assert "Pending." in plan
-        for cand in res.study.plan.candidates:
-            assert cand["id"] in plan
-        assert "12" in plan  # the budget
+    done = html.unescape(_section((hardening.out_dir / "report.html").read_text(), "plan"))
+    assert hardening.plan.status == "done"
+    assert "Recommended portfolio" in done and "Pending." not in done
+    pending = html.unescape(_section(render_report(dataclasses.replace(hardening, plan=None)),
+                                     "plan"))
+    assert "Pending." in pending and "Recommended portfolio" not in pending
+    for cand in hardening.study.plan.candidates:
+        assert cand["id"] in pending
+    assert "candidate intervention(s) within a budget of 12:" in pending
 
 
 # -- in a browser ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import DEMO_N
 from gridres.cli import cli
 from gridres.cli.common import run_cli
 from gridres.study import analyse_study, check_study, load_study
@@ -263,19 +264,7 @@ def test_relative_paths_resolve_against_the_study_folder(tmp_path: Path,
     assert study.results_dir("elsewhere") == Path("elsewhere")
 
 
-# -- whole runs ---------------------------------------------------------------------------
-N = 6
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from gridres.report import write_report
-    from gridres.study import run_study
-
-    out = tmp_path_factory.mktemp("demo")
-    return write_report(run_study(STUDIES / "demo.toml", out, n=N, workers=1))
-
-
+# -- whole runs (``demo``: the shared run of the demo study, tests/conftest.py) -------------
 def test_demo_results_directory(demo) -> None:
     import pyogrio
 
@@ -289,11 +278,11 @@ def test_demo_results_directory(demo) -> None:
     assert layers == {"buses": "Point", "branches": "LineString", "substations": "Point",
                       "facilities": "Point", "hazard_footprints": "Polygon"}
     resolved = tomllib.loads((out / "study.resolved.toml").read_text())
-    assert resolved["ensemble"]["n"] == N  # the override is recorded
+    assert demo.n == DEMO_N and resolved["ensemble"]["n"] == DEMO_N  # the override, recorded
 
     summary = json.loads((out / "summary.json").read_text())
     records = pd.read_parquet(out / "tables" / "scenarios.parquet")
-    assert len(records) == N == summary["scenarios"]["completed"]
+    assert len(records) == DEMO_N == summary["scenarios"]["completed"]
     assert summary["metrics"]["shed_mw"]["mean"] == pytest.approx(records["shed_mw"].mean())
     assert summary["p_shed"] == pytest.approx((records["shed_mw"] > 1e-6).mean())
     buses = pd.read_csv(out / "tables" / "buses.csv", index_col=0)
@@ -317,7 +306,7 @@ def test_demo_probabilities_equal_the_engine_on_the_same_draws(demo) -> None:
     dark_fac = np.zeros(len(net.fac_ids))
     failed_branch = np.zeros(net.n_branch)
     shed = []
-    for i in range(N):
+    for i in range(demo.n):
         sc = gen.sample(net, np.random.default_rng([st_.seed, i]))
         state = sc.final_state(net)
         imp = assess(net, state, cascade=True, margin=st_.cascade.margin)
@@ -328,9 +317,9 @@ def test_demo_probabilities_equal_the_engine_on_the_same_draws(demo) -> None:
             tripped[stage] = True
         failed_branch += (net.branch_in_service & ~state.branch) | tripped
         shed.append(imp.shed_total_mw)
-    assert np.allclose(demo.buses["p_loss_of_supply"].to_numpy(), dark_bus / N)
-    assert np.allclose(demo.facilities["p_dark"].to_numpy(), dark_fac / N)
-    assert np.allclose(demo.branches["p_failure"].to_numpy(), failed_branch / N)
+    assert np.allclose(demo.buses["p_loss_of_supply"].to_numpy(), dark_bus / demo.n)
+    assert np.allclose(demo.facilities["p_dark"].to_numpy(), dark_fac / demo.n)
+    assert np.allclose(demo.branches["p_failure"].to_numpy(), failed_branch / demo.n)
     assert demo.metrics["shed_mw"]["mean"] == pytest.approx(np.mean(shed))
     # substations carry the largest probability of their buses
     subs = demo.buses.groupby("substation")["p_loss_of_supply"].max()
@@ -347,7 +336,7 @@ def test_demo_restoration_metrics_equal_a_direct_simulation(demo) -> None:
     assets = prepare(grid, st_.restoration.settings)
     policies = list(demo.restoration)
     ens = {p: [] for p in policies}
-    for i in range(N):
+    for i in range(demo.n):
         rng = np.random.default_rng([st_.seed, i])
         sc = gen.sample(grid.network, rng)
         results = compare(grid, sc, policies, assets=assets, seed=rng,
