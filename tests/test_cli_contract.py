@@ -119,7 +119,8 @@ def json_args(command: str, tmp: Path, study: Path) -> list[str]:
     }[command]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow) if c == "demo"
+                                     else c for c in COMMANDS])
 def test_json_is_one_document_alone_on_stdout_with_string_ids(command: str, tmp_path: Path,
                                                               study: Path, capsys) -> None:
     code, out, err = run(capsys, *json_args(command, tmp_path, study), "--json")

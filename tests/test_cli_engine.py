@@ -296,6 +296,7 @@ def test_missing_input(args, capsys):
     assert args[1] in one_line_error(err)
 
 
+@pytest.mark.slow
 def test_errors_from_a_real_process():
     """Exit codes and one-line messages as a shell sees them; --debug adds the traceback."""
     cases = [

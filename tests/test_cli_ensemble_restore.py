@@ -127,6 +127,7 @@ def test_the_policies_are_told_apart(direct, one_worker):
     assert rows["critical-first"]["mean"] != rows["largest-load-first"]["mean"]
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_same_document(direct, one_worker):
     path, _, _ = direct
     code, out, _ = run(*ensemble_args(2, "--priority-file", path))

@@ -216,6 +216,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9_gives_identical_totals(grid, reference, tmp_path):
     out = tmp_path / "killed"
     script = textwrap.dedent(f"""
@@ -260,6 +261,7 @@ def test_resume_after_kill_9_gives_identical_totals(grid, reference, tmp_path):
     assert not [p for p in (out / "parts").iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_cli_like_ctrl_c(tmp_path):
     out = tmp_path / "term"
     exe = Path(sys.executable).with_name("gridres")
@@ -308,7 +310,7 @@ def test_a_failing_scenario_is_named_with_its_stream(grid, workers):
         run_ensemble(grid, RefusingGenerator(), 10, 4, workers=workers)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_ctrl_c_keeps_finished_parts_and_resume_completes(grid, reference, tmp_path, workers):
     out = tmp_path / f"ctrl-c-{workers}"
     calls = []
@@ -328,6 +330,7 @@ def test_ctrl_c_keeps_finished_parts_and_resume_completes(grid, reference, tmp_p
     frames_equal(load_records(out), load_records(reference.out))
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_runs_the_same_ensemble(grid, reference):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
@@ -433,6 +436,7 @@ def test_missing_ranges_and_stale_files(tmp_path):
         clean_stale(d)
 
 
+@pytest.mark.slow
 def test_cli_runs_writes_summary_and_resumes(grid, reference, tmp_path, monkeypatch):
     import gridres.cli.ensemble as cli_ensemble
     from gridres.cli import cli
@@ -460,6 +464,7 @@ def test_cli_runs_writes_summary_and_resumes(grid, reference, tmp_path, monkeypa
     assert r.exit_code != 0 and "--resume needs --out" in str(r.exception)
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_with_a_scenario_spec(tmp_path):
     from gridres.cli import cli
     from gridres.scenarios.spec import scenario_from_spec
@@ -478,6 +483,7 @@ def test_cli_end_to_end_with_a_scenario_spec(tmp_path):
     assert doc["metrics"]["shed_mw"]["mean"] == pytest.approx(lib.records["shed_mw"].mean())
 
 
+@pytest.mark.slow
 def test_forkserver_workers_get_the_job_pickled_once_and_agree(grid, reference, tmp_path):
     import threading
 

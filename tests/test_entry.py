@@ -22,6 +22,7 @@ def test_ctrl_c_while_loading_exits_130_without_traceback(monkeypatch, capsys):
     assert err == "error: interrupted\n"
 
 
+@pytest.mark.slow
 def test_import_gridres_is_light():
     """``import gridres`` loads no engine module until a name is used."""
     code = ("import sys, gridres; heavy = [m for m in ('numpy', 'pandas', 'gridres.impact') "
@@ -38,6 +39,7 @@ def test_python_m_gridres_runs_the_cli():
     assert "0.1.0" in out.stdout
 
 
+@pytest.mark.slow
 def test_a_command_imports_only_its_own_module():
     """`gridres info` starts without importing the other commands (their engines, the
     report); `--help` still lists every command."""

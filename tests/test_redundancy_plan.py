@@ -138,6 +138,7 @@ CIRCLE = "circle:lon=10.1,lat=49.96,radius_km=12,peak=52,line.median=45"
 
 # under trip and redispatch, the rules on islands alone would copy wrong results here
 # (tested when they were still applied: the new line H-B, backup and faster repairs)
+@pytest.mark.slow
 @pytest.mark.parametrize(("policy", "mode", "spec"), [
     ("greedy", "none", CIRCLE), ("critical-first", "none", CIRCLE),
     ("greedy", "trip", "random:k=2"), ("greedy", "trip", "random:k=1,weight=length_km"),
@@ -207,6 +208,7 @@ def test_a_redundant_line_never_raises_energy_not_served(case) -> None:
 
 
 # -- common random numbers --------------------------------------------------------------------
+@pytest.mark.slow
 def test_paired_differences_reproduce() -> None:
     runs = []
     for workers in (1, 2):
@@ -236,6 +238,7 @@ def test_paired_interval_is_narrower_than_unpaired() -> None:
 
 
 # -- studies and the CLI ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_plan_demo_picks_the_hospital_on_the_single_line(tmp_path: Path, capsys) -> None:
     out = tmp_path / "plan"
     code = run_cli(cli, ["plan", str(STUDIES / "plan_demo.toml"), "-n", "60", "--workers", "1",

@@ -258,6 +258,7 @@ def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
     assert res.restoration is None
 
 
+@pytest.mark.slow
 def test_plan_section_lists_the_candidates(hardening) -> None:
     """A plan that ran shows its portfolio; a plan that has not run (or could not) lists
     the study's candidates and the budget."""
@@ -341,6 +342,7 @@ def _non_white(png: bytes, box: dict, top: float) -> float:
     return float((crop < 235).mean()) if crop.size else 0.0
 
 
+@pytest.mark.slow
 def test_report_reads_right_in_a_browser(demo) -> None:
     """The report as a planner sees it, at 1400 px: every section screenshotted (left
     in out/test-artifacts), every figure's data filling its visible range, no image
@@ -377,6 +379,7 @@ def test_report_reads_right_in_a_browser(demo) -> None:
     assert "branch:L-" not in text.split("Appendix A")[0]
 
 
+@pytest.mark.slow
 def test_report_renders_offline_in_chromium(demo) -> None:
     chromium.require()
     report = demo.out_dir / "report.html"
@@ -394,6 +397,7 @@ def test_report_renders_offline_in_chromium(demo) -> None:
     assert all(i["complete"] and i["naturalWidth"] > 0 for i in page.images), page.images
 
 
+@pytest.mark.slow
 def test_browser_check_sees_requests_and_broken_images(tmp_path: Path) -> None:
     """The check above can fail: a page with an external image is caught."""
     chromium.require()
@@ -408,6 +412,7 @@ def test_browser_check_sees_requests_and_broken_images(tmp_path: Path) -> None:
 
 
 # -- PDF ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_pdf_from_matplotlib(demo, tmp_path: Path) -> None:
     from gridres.report.pdf import write_pdf
 
@@ -420,6 +425,7 @@ def test_pdf_from_matplotlib(demo, tmp_path: Path) -> None:
         len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 4
 
 
+@pytest.mark.slow
 def test_pdf_from_chromium(demo, tmp_path: Path) -> None:
     chromium.require()
     from gridres.report.pdf import write_pdf

@@ -160,6 +160,7 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+@pytest.mark.slow
 def test_a_second_command_on_a_folder_in_use_is_refused_at_once(tmp_path):
     out = tmp_path / "ens"
     proc = _slow_ensemble(out)
@@ -180,6 +181,7 @@ def test_a_second_command_on_a_folder_in_use_is_refused_at_once(tmp_path):
         _kill(proc)
 
 
+@pytest.mark.slow
 def test_kill_9_again_and_again_then_resume_gives_the_same_bytes(tmp_path):
     from gridres.ensemble import load_bus_counts, load_records, run_ensemble
     from test_ensemble import RandomBranches, SlowImpact
@@ -233,7 +235,8 @@ FOLDER_COMMANDS = {
 }
 
 
-@pytest.mark.parametrize("command", sorted(FOLDER_COMMANDS))
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow) if c == "demo"
+                                     else c for c in sorted(FOLDER_COMMANDS)])
 def test_a_users_file_in_an_output_folder_survives(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     study = _study(tmp_path)
@@ -290,6 +293,7 @@ def test_a_changed_study_restarts_its_ensemble_deleting_only_its_own_files(tmp_p
     assert (out / "ensemble" / "parts" / "mine.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_a_study_name_never_leaves_results(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in ("../../../escape", "/etc/evil", ".hidden", ".."):

@@ -350,6 +350,7 @@ def test_demo_restoration_metrics_equal_a_direct_simulation(demo) -> None:
         assert ((curve["served_fraction"] >= 0) & (curve["served_fraction"] <= 1)).all()
 
 
+@pytest.mark.slow
 def test_same_study_file_and_seed_give_the_same_numbers(demo, tmp_path: Path) -> None:
     from gridres.study import run_study
 
@@ -381,7 +382,8 @@ def test_scenario_count_from_the_environment(tmp_path: Path, monkeypatch) -> Non
     assert res.elements["initial"].sum() == 4
 
 
-@pytest.mark.parametrize("name", ["storm", "strikes", "hardening"])
+@pytest.mark.parametrize("name", ["storm", "strikes",
+                                  pytest.param("hardening", marks=pytest.mark.slow)])
 def test_small_example_studies_run(name: str, tmp_path: Path) -> None:
     from gridres.study import run_study
 
@@ -407,6 +409,7 @@ def test_small_example_studies_run(name: str, tmp_path: Path) -> None:
                 c["id"] for c in res.study.plan.candidates}
 
 
+@pytest.mark.slow
 def test_demo_command_prints_where_the_report_is(tmp_path: Path, capsys,
                                                  monkeypatch) -> None:
     """The demo ends with what to do next: the report, how to open it, and two commands
