@@ -421,22 +421,21 @@ def test_export_errors(tmp_path: Path, capsys, args, code: int, message: str) ->
     assert not (tmp_path / "x.gpkg").exists() and not (tmp_path / "x").exists()
 
 
-def test_lookalike_column_is_warned(caplog):
+def test_lookalike_column_is_warned(tmp_path: Path, caplog) -> None:
     """A layer with ``load`` instead of ``load_mw`` would silently load 0 MW: say so."""
     import logging
-    from pathlib import Path
 
-    import pandas as pd
-
-    from gridres.io.geopackage import _warn_lookalikes
-    from gridres.model import BUS_COLUMNS
-
-    df = pd.DataFrame({"id": ["a"], "load": [5.0], "base_kv": [110.0]})
+    t = _tables(utm_grid())
+    t["buses"] = t["buses"].rename(columns={"load_mw": "load"})
+    path = _write_layers(tmp_path / "lookalike.gpkg", **t)
     with caplog.at_level(logging.WARNING, logger="gridres.io.geopackage"):
-        _warn_lookalikes(Path("x.gpkg"), "buses", df, BUS_COLUMNS)
-    assert "no column 'load_mw' but has 'load'" in caplog.text
+        grid = read_geopackage(path)
+    assert (grid.buses["load_mw"] == 0.0).all()  # the default stood in, as the warning says
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: layer buses has no column 'load_mw' but has 'load'; rename it to "
+        "'load_mw', or the default 0.0 is used"]
     caplog.clear()
+    t["buses"] = t["buses"].rename(columns={"load": "load_mw"})
     with caplog.at_level(logging.WARNING, logger="gridres.io.geopackage"):
-        _warn_lookalikes(Path("x.gpkg"), "buses", df.rename(columns={"load": "load_mw"}),
-                         BUS_COLUMNS)
-    assert caplog.text == ""
+        read_geopackage(_write_layers(tmp_path / "plain.gpkg", **t))
+    assert caplog.records == []

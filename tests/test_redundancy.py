@@ -337,9 +337,15 @@ def test_hardening_fails_a_subset_with_the_lower_probability() -> None:
         hits["mild"] += ch in m_br
         hits["strong"] += ch in s_br
         hits["bus_mild"] += c_bus in m_bus
-    p = {name: crn._hardened_p(0, f)[1][ch] for name, f in (("mild", 1.2), ("strong", 1.6))}
-    p["base"] = gen.p_branch[ch]
-    p["bus_mild"] = crn._hardened_p(0, 1.2)[0][c_sub]
+    # hardening by f multiplies the asset's fragility median by f: its lowered probability
+    # is the one of the same storm with the medians times f
+    def storm(f: float):
+        return scenario_from_spec("circle:lon=10.1,lat=49.95,radius_km=20,peak=50,"
+                                  f"line.median={45 * f},substation.median={48 * f}", g)
+
+    mild_storm = storm(1.2)
+    p = {"base": gen.p_branch[ch], "mild": mild_storm.p_branch[ch],
+         "strong": storm(1.6).p_branch[ch], "bus_mild": mild_storm.p_substation[c_sub]}
     assert p["strong"] < p["mild"] < p["base"]
     for name, prob in p.items():        # the rates are the lowered probabilities
         sd = math.sqrt(prob * (1 - prob) / n)
