@@ -3,10 +3,10 @@ executors (this process, a process pool, a Dask cluster).
 
 A worker gets the compiled network, the generator, the evaluator and the seed once: by
 inheritance (``fork``), as the pool initializer's argument (``forkserver``, ``spawn``),
-or scattered to every Dask worker (the pool is :mod:`gridres.pool`'s). It keeps the network's DC factorisation
-(:func:`gridres.flow.dc_solver`) for all its batches. :func:`run_batch` draws and evaluates scenarios
-``first..last`` and returns their records and the batch's bus counts; the parent writes
-them.
+or scattered to every Dask worker (the pool is :mod:`gridres.pool`'s). It keeps the
+network's DC factorisation (:func:`gridres.flow.dc_solver`) for all its batches.
+:func:`run_batch` draws and evaluates scenarios ``first..last`` and returns their records
+and the batch's bus counts; the parent writes them.
 """
 
 from __future__ import annotations

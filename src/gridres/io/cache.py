@@ -12,8 +12,9 @@ back. The cache lives in the user's cache folder:
 (default 1024); the least recently used grids go first.
 
 An entry is a JSON header and the tables' columns as raw numbers and UTF-8 text: reading
-one cannot run code, and a checksum of its contents is verified before use. Each is written to a temporary file and renamed into place, so
-concurrent processes see a whole entry or none. An entry that does not open, does not
+one cannot run code, and a checksum of its contents is verified before use. Each is
+written to a temporary file and renamed into place, so concurrent processes see a whole
+entry or none. An entry that does not open, does not
 carry the expected format, version and hash, or whose tables do not fit together is
 ignored (and rewritten): the cache is never trusted over the file.
 """

@@ -49,10 +49,10 @@ The set function costs ``2^n`` supply evaluations for ``n`` open repairs; the MI
 solve time grows steeply with ``n``, is what limits the size (figures:
 ``benchmarks/bench_restoration.py --part optimal``, in ``benchmarks/README.md``). Hence
 the default ``optimal_max_jobs = 8``; 10 is usable for a single study, not inside an
-ensemble. Above
-the limit, or when the MILP finds no plan within ``optimal_time_limit_s``, the policy
-uses ``greedy`` (re-checking at every decision, so it plans the tail once few repairs
-remain) and the result's notes say so; a time-limited plan is used and noted.
+ensemble. Above the limit, or when the MILP finds no plan within
+``optimal_time_limit_s``, the policy uses ``greedy`` (re-checking at every decision, so it
+plans the tail once few repairs remain) and the result's notes say so; a time-limited
+plan is used and noted.
 """
 
 from __future__ import annotations
