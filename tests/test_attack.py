@@ -274,6 +274,7 @@ def test_search_beats_the_greedy_attacker_on_the_feeders():
     assert res.method == "search" and res.bound is not None
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_and_workers_do_not_matter():
     from gridres.io import load_grid
 
