@@ -334,7 +334,7 @@ def test_ctrl_c_keeps_finished_parts_and_resume_completes(grid, reference, tmp_p
 def test_dask_local_cluster_runs_the_same_ensemble(grid, reference):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  protocol="tcp", host="127.0.0.1", dashboard_address=None) as c:
+                                  protocol="tcp", host="127.0.0.1", dashboard_address=":0") as c:
         assert c.scheduler_address.startswith("tcp://127.0.0.1:")
         res = run_ensemble(grid, RandomBranches(6), 150, 7, scheduler=c.scheduler_address)
     frames_equal(res.records, load_records(reference.out))
