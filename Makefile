@@ -3,7 +3,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Processes for the test suite (pytest-xdist); 0 runs it in this process.
+# Processes for the test suite (pytest-xdist; each takes whole test modules, so that a
+# module's fixtures are built once); 0 runs it in this process.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test docs lint bench clean
@@ -19,7 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 docs: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[docs]'

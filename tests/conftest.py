@@ -68,8 +68,9 @@ _SAVED_ENV: dict[str, str | None] = {}
 
 
 def pytest_configure(config) -> None:
-    """Point the cache of parsed grids at a folder of this test session (doctests and
-    commands run in subprocesses included), never at the user's cache.
+    """Point the cache of parsed grids at a folder of this test session (doctests,
+    commands run in subprocesses and pytest-xdist workers included), never at the user's
+    cache; concurrent processes share it safely (:mod:`gridres.io.cache`).
 
     GeoPackages are written without SQLite's own syncs (``OGR_SQLITE_SYNCHRONOUS=OFF``):
     gridres writes them under a temporary name and syncs and renames the whole file
@@ -79,6 +80,8 @@ def pytest_configure(config) -> None:
     import os
     import tempfile
 
+    if hasattr(config, "workerinput"):
+        return  # a pytest-xdist worker: it shares the cache folder of the run that started it
     for key in ("GRIDRES_CACHE_DIR", "GRIDRES_CACHE", "OGR_SQLITE_SYNCHRONOUS"):
         _SAVED_ENV[key] = os.environ.get(key)
     os.environ["GRIDRES_CACHE_DIR"] = tempfile.mkdtemp(prefix="gridres-test-cache-")
