@@ -66,7 +66,7 @@ def test_the_runner_fails_a_page_whose_numbers_are_wrong(tmp_path: Path) -> None
 
 
 def test_docs_exist_and_every_python_block_is_run() -> None:
-    assert {p.name for p in PAGES} >= {"index.md", "tutorial.md"}
+    assert {p.name for p in PAGES} >= {"index.md", "tutorial.md", "studies.md"}
     for page in PAGES:
         for block in FENCE.finditer(page.read_text()):
             assert block[1] in RUN | SHOWN, f"{page.name}: a ```{block[1]} block"
@@ -86,4 +86,5 @@ def test_the_site_lists_every_page_and_the_readme_links_the_tutorial() -> None:
     config = (ROOT / "mkdocs.yml").read_text()
     nav = set(re.findall(r"^\s+- [^:\n]+: (\S+\.md)$", config, re.M))
     assert nav == {p.name for p in PAGES}
-    assert "](docs/tutorial.md)" in (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "](docs/tutorial.md)" in readme and "](docs/studies.md)" in readme
