@@ -75,7 +75,13 @@ def test_docs_exist_and_every_python_block_is_run() -> None:
                     f"{page.name}: a Python block that does not run:\n{block[2][:200]}"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+#: Pages that run a whole study and write its report: seconds, so slow.
+WHOLE_RUNS = {"studies.md"}
+
+
+@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.slow)
+                                  if p.name in WHOLE_RUNS else p for p in PAGES],
+                         ids=lambda p: p.name)
 def test_page_prints_what_it_shows(page: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     result, report = run_page(page)

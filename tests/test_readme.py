@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,6 +25,7 @@ def test_the_python_api_section_has_the_promised_blocks() -> None:
         assert call in code, call
 
 
+@pytest.mark.slow
 def test_readme_python_api_runs(monkeypatch, capsys) -> None:
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
