@@ -21,7 +21,7 @@ STUDIES = Path(__file__).resolve().parents[1] / "grids" / "studies"
 #: Storms in the shared run of the demo study (``demo``).
 DEMO_N = 6
 #: Scenarios in the shared run of the hardening study and its plan (``hardening``).
-HARDENING_N = 8
+HARDENING_N = 4
 
 
 @lru_cache(maxsize=16)

@@ -11,6 +11,7 @@ the executive summary.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -241,6 +242,23 @@ def test_plan_outcome_carries_the_planners_numbers(hardening) -> None:
 
 
 @pytest.mark.slow
+def test_plan_section_lists_the_candidates(hardening) -> None:
+    """A plan that ran shows its portfolio; a plan that has not run (or could not) lists
+    the study's candidates and the budget."""
+    from gridres.report.html import render_report
+
+    done = html.unescape(_section((hardening.out_dir / "report.html").read_text(), "plan"))
+    assert hardening.plan.status == "done"
+    assert "Recommended portfolio" in done and "Pending." not in done
+    pending = html.unescape(_section(render_report(dataclasses.replace(hardening, plan=None)),
+                                     "plan"))
+    assert "Pending." in pending and "Recommended portfolio" not in pending
+    for cand in hardening.study.plan.candidates:
+        assert cand["id"] in pending
+    assert "candidate intervention(s) within a budget of 12:" in pending
+
+
+@pytest.mark.slow
 def test_report_shows_the_frontier_portfolio_and_ranking(hardening) -> None:
     text = (hardening.out_dir / "report.html").read_text()
     section = _section(text, "plan")
@@ -346,8 +364,6 @@ def test_plan_report_renders_offline_in_chromium(hardening) -> None:
 @pytest.mark.slow
 def test_pdf_without_a_browser_has_the_frontier_and_portfolio_pages(hardening,
                                                                      tmp_path: Path) -> None:
-    import dataclasses
-
     from gridres.report.pdf import write_pdf
 
     def pages(res, name: str) -> int:

@@ -5,7 +5,6 @@ has no data for them, and the PDF."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
 import json
 import math
@@ -256,23 +255,6 @@ def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
     summary = html.unescape(_section(text, "summary"))
     assert "Restoration was not simulated in this study" in summary
     assert res.restoration is None
-
-
-@pytest.mark.slow
-def test_plan_section_lists_the_candidates(hardening) -> None:
-    """A plan that ran shows its portfolio; a plan that has not run (or could not) lists
-    the study's candidates and the budget."""
-    from gridres.report.html import render_report
-
-    done = html.unescape(_section((hardening.out_dir / "report.html").read_text(), "plan"))
-    assert hardening.plan.status == "done"
-    assert "Recommended portfolio" in done and "Pending." not in done
-    pending = html.unescape(_section(render_report(dataclasses.replace(hardening, plan=None)),
-                                     "plan"))
-    assert "Pending." in pending and "Recommended portfolio" not in pending
-    for cand in hardening.study.plan.candidates:
-        assert cand["id"] in pending
-    assert "candidate intervention(s) within a budget of 12:" in pending
 
 
 # -- in a browser ---------------------------------------------------------------------------
