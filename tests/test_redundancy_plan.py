@@ -150,7 +150,7 @@ def test_reuse_equals_simulating_everything(policy: str, mode: str, spec: str) -
     for reuse in (True, False):
         g = ring_grid() if mode == "none" else tight_ring_grid()
         s = RestorationSettings(crews=1, spare_stock={"transformer": 0}, repair_sigma=0.3)
-        with PlanEvaluator(g, scenario_from_spec(spec, g), s, seed=3, n=16, policy=policy,
+        with PlanEvaluator(g, scenario_from_spec(spec, g), s, seed=3, n=8, policy=policy,
                            reuse=reuse, cascade=mode) as ev:
             cands = [make_intervention(x, ev.base) for x in specs]
             ev.register(cands)
