@@ -150,7 +150,8 @@ def test_lost_load_at_time_zero_equals_outage_on_random_demo_outages(mode: str) 
     assert len(lost) == 6
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=pytest.mark.slow)
+                                  if m == "redispatch" else m for m in MODES])
 def test_lost_load_at_time_zero_equals_outage_on_ieee118(mode: str) -> None:
     plain = load_grid("ieee118")  # unlimited ratings: every mode is the cheap path
     tight = rated(plain, seed=4, low=0.9, high=1.3, floor_mw=30.0)

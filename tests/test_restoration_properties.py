@@ -155,7 +155,16 @@ def test_every_policy_keeps_the_contract(policy):
     assert empty.metrics["t100_h"] == 0.0
 
 
-@pytest.mark.parametrize("seed", range(30))
+#: Random cases run by the inner loop; the rest (a MILP each) are marked slow.
+QUICK_SEEDS = 8
+
+
+def seeds(n: int) -> list:
+    return [s if s < QUICK_SEEDS else pytest.param(s, marks=pytest.mark.slow)
+            for s in range(n)]
+
+
+@pytest.mark.parametrize("seed", seeds(30))
 def test_optimal_never_worse_than_any_heuristic(seed):
     rng = np.random.default_rng(1000 + seed)
     crews = int(rng.integers(1, 4))
@@ -173,7 +182,8 @@ def test_optimal_never_worse_than_any_heuristic(seed):
     check_invariants(g, sc, opt)
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", [0, 1, *(pytest.param(s, marks=pytest.mark.slow)
+                                          for s in range(2, 5))])
 def test_optimal_equals_brute_force_with_one_crew(seed):
     """With one crew a schedule is an order of the jobs: the MILP's plan is the best
     order (all 5! orders simulated)."""
