@@ -113,3 +113,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_sep("=", "browser tests skipped", yellow=True)
         terminalreporter.write_line(f"{len(skipped)} browser test(s) of the report did not "
                                     f"run: {chromium.MISSING}.")
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """The address of a Dask cluster on loopback (two in-process workers of one thread
+    each), once per test session."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None,
+                                  worker_dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        yield cluster.scheduler_address

@@ -275,7 +275,7 @@ def test_search_beats_the_greedy_attacker_on_the_feeders():
 
 
 @pytest.mark.slow
-def test_same_seed_same_result_and_workers_do_not_matter():
+def test_same_seed_same_result_and_workers_do_not_matter(dask_scheduler):
     from gridres.io import load_grid
 
     g = load_grid("ieee118")
@@ -287,10 +287,13 @@ def test_same_seed_same_result_and_workers_do_not_matter():
     ev = SetEvaluator(g.network, tg, mode="trip")
     sets = np.array(list(itertools.islice(itertools.combinations(range(len(tg)), 2), 600)))
     assert len(sets) > ev.chunk  # several blocks
-    with evaluations(ev, 1) as one, evaluations(ev, 2) as two:
-        a, b = one(sets), two(sets)
+    with (evaluations(ev, 1) as one, evaluations(ev, 2) as two,
+          evaluations(ev, scheduler=dask_scheduler) as cluster):
+        a, b, c = one(sets), two(sets), cluster(sets)
+        assert two.pool is not None and cluster.pool.backend == "dask"
     for m in ("shed_mw", "customers_out", "people_out"):
         assert np.array_equal(getattr(a, m), getattr(b, m))
+        assert np.array_equal(getattr(a, m), getattr(c, m))
 
 
 def test_strikes_on_a_damaged_grid_fall_on_its_state():

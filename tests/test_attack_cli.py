@@ -117,3 +117,18 @@ def test_top_level_attack_is_the_function_whatever_was_imported() -> None:
     assert gridres.attack is gridres.adversary.attack
     res = gridres.attack("ieee14", 1, target="bus")
     assert res.attacks[0].elements and res.attacks[0].shed_mw > 0
+
+
+def test_attack_and_defend_take_a_scheduler(capsys, dask_scheduler):
+    for args in (["attack", "demo_region", "--k", "2", "--json"],
+                 ["defend", "ieee14", "--protect-budget", "1", "--k", "2", "--target", "bus",
+                  "--json"]):
+        code, out, err = run(capsys, *args, "--workers", "1")
+        assert code == 0, err
+        local = strict_json(out)
+        code, out, err = run(capsys, *args, "--scheduler", dask_scheduler)
+        assert code == 0, err
+        remote = strict_json(out)
+        for doc in (local, remote):
+            doc.pop("elapsed_s", None)
+        assert remote == local

@@ -136,3 +136,29 @@ def test_milp_responses_reach_the_same_optimum_as_the_table():
     assert table.method == "exhaustive" and milp.method == "milp"
     assert table.exact and milp.exact
     assert milp.upper_bound == pytest.approx(table.upper_bound, abs=1e-6)
+
+
+# -- on a Dask cluster: the same strikes, protections and curve -----------------------------
+def test_attack_defend_and_curve_are_the_same_on_a_dask_cluster(dask_scheduler):
+    from gridres.io import load_grid
+
+    g = load_grid("ieee118")
+    for kwargs in (dict(k=2, target="substation"),  # exhaustive: every pair
+                   dict(k=3, target="bus", method="search", budget=3000, seed=4),
+                   dict(k=2, target="branch", cascade_mode="trip", budget=800, seed=1)):
+        here = attack(g, workers=1, **kwargs)
+        there = attack(g, scheduler=dask_scheduler, **kwargs)
+        assert there.to_dict()["attacks"] == here.to_dict()["attacks"]
+        assert (there.method, there.evaluated, there.bound) == (here.method, here.evaluated,
+                                                                 here.bound)
+    here = defend(g, 2, 2, target="substation", workers=1)
+    there = defend(g, 2, 2, target="substation", scheduler=dask_scheduler)
+    drop = ("elapsed_s",)
+    assert ({k: v for k, v in there.to_dict().items() if k not in drop}
+            == {k: v for k, v in here.to_dict().items() if k not in drop})
+    assert here.exact and len(here.protection) == 2
+    feeders_grid = feeders()
+    here = attack_curve(feeders_grid, 2, target="bus", n_random=30, seed=2, workers=1)
+    there = attack_curve(feeders_grid, 2, target="bus", n_random=30, seed=2,
+                         scheduler=dask_scheduler)
+    assert there.to_dict() == here.to_dict()

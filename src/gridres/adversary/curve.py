@@ -96,7 +96,8 @@ class CurveResult:
 
 
 def _random_values(grid: Grid, k: int, target: str, objective: str, cascade_mode: str,
-                   margin: float, n: int, seed: int, workers: int | None) -> np.ndarray:
+                   margin: float, n: int, seed: int, workers: int | None,
+                   scheduler: Any) -> np.ndarray:
     """The objective of ``n`` random ``k``-element failures, by the ensemble runner."""
     gen = scenario_from_spec(f"random:k={k},elements={target}", grid)
     cascade = CascadeOptions(cascade_mode, margin)
@@ -105,7 +106,8 @@ def _random_values(grid: Grid, k: int, target: str, objective: str, cascade_mode
     if objective == "ens_mwh":
         evaluator = RestorationEvaluator.for_grid(grid, RestorationSettings(), (ENS_POLICY,),
                                                   impact=impact, cascade=cascade)
-    res = run_ensemble(grid, gen, n, seed, workers=workers, evaluator=evaluator,
+    res = run_ensemble(grid, gen, n, seed, workers=workers, scheduler=scheduler,
+                       evaluator=evaluator,
                        scenario_spec=f"random:k={k},elements={target}")
     rec = res.records
     if objective == "ens_mwh":
@@ -130,6 +132,7 @@ def attack_curve(
     budget: int | None = None,
     seed: int = 0,
     workers: int | None = 1,
+    scheduler: Any = None,
 ) -> CurveResult:
     """Worst ``k`` strikes beside random ``k``-element failures, ``k = 1 .. k_max``.
 
@@ -137,7 +140,7 @@ def attack_curve(
     ----------
     grid : Grid or str or path-like
     k_max : int
-    target, objective, cascade_mode, margin, exclude, protect, budget, seed, workers
+    target, objective, cascade_mode, margin, exclude, protect, budget, seed, workers, scheduler
         As for :func:`gridres.adversary.attack`.
     n_random : int
         Random failures per ``k``.
@@ -163,9 +166,9 @@ def attack_curve(
     for k in range(1, k_max + 1):
         res = attack(grid, k, target=target, objective=objective, cascade_mode=cascade_mode,
                      margin=margin, exclude=exclude, protect=protect, top=1, budget=budget,
-                     seed=seed, workers=workers)
+                     seed=seed, workers=workers, scheduler=scheduler)
         values = _random_values(grid, k, target, objective, cascade_mode, margin, n_random,
-                                seed + k, workers)
+                                seed + k, workers, scheduler)
         mean = float(values.mean())
         points.append(CurvePoint(
             k=k, worst=res.value, elements=res.best.elements, optimal=res.optimal,

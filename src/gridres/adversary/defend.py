@@ -210,6 +210,7 @@ def defend(
     max_rounds: int = 50,
     seed: int = 0,
     workers: int | None = 1,
+    scheduler: Any = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DefenceResult:
     """The ``protect_budget`` targets to protect so that the attacker's best ``k``
@@ -222,7 +223,7 @@ def defend(
         Strikes of the attacker.
     protect_budget : int
         Targets to protect (``P``), ``>= 0``.
-    target, objective, cascade_mode, margin, exclude, seed, workers
+    target, objective, cascade_mode, margin, exclude, seed, workers, scheduler
         As for :func:`gridres.adversary.attack`.
     protect : iterable of str
         Targets already protected (not counted in ``protect_budget``).
@@ -288,18 +289,18 @@ def defend(
     tabled = total <= budget
     kwargs = dict(target=target, objective=objective, cascade_mode=cascade_mode,
                   margin=margin, exclude=list(exclude), seed=seed, workers=workers,
-                  budget=budget)
+                  scheduler=scheduler, budget=budget)
     evaluated = 0
     table: Table | None = None
     if tabled:
-        workers = pool_size(workers, total, evaluator)
+        workers = pool_size(workers, total, evaluator, scheduler)
 
         def tick(m: int, done=[0]) -> None:  # noqa: B006 - a running count
             done[0] += m
             if progress:
                 progress(done[0], total)
 
-        with evaluations(evaluator, workers, tick) as evals:
+        with evaluations(evaluator, workers, tick, scheduler) as evals:
             table = exhaustive(evals, n, k, objective, None)
             evaluated = evals.count
         values = table.metrics.value(objective)

@@ -1,36 +1,45 @@
-"""Blocks of strike sets evaluated in this process or on the project's process pool.
+"""Blocks of strike sets evaluated in this process or on the project's pool.
 
 Sets are cut into blocks of the evaluator's fixed size (set by the grid alone), and the
-blocks' results are put back in order, so results never depend on the number of workers.
-The pool is the project's (:func:`gridres.pool.process_pool`); each worker receives the
-evaluator once.
+blocks' results are put back in order, so results never depend on the backend or the
+number of workers. The pool is the project's (:class:`gridres.pool.Pool`: local
+processes or a Dask cluster); each worker receives the evaluator once, and a task
+carries as many consecutive blocks as make up the pool's least work per task
+(:attr:`gridres.pool.Pool.task_s`); the evaluator cuts them into the same blocks again.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
-import os
+import math
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from gridres.adversary.evaluate import Metrics, SetEvaluator
-from gridres.pool import process_pool
+from gridres.pool import Pool
 
 __all__ = ["Evaluations", "evaluations"]
 
-_WORKER: SetEvaluator | None = None
+#: Seconds one block takes, about: on the batched kernel (no cascade), and through the
+#: engine (a cascade; measured on demo_region and case_ACTIVSg2000).
+BLOCK_S = {"batched": 0.05, "engine": 1.0}
 
 
-def _init(evaluator: SetEvaluator) -> None:
-    global _WORKER
-    _WORKER = evaluator
+def _evaluate(evaluator: SetEvaluator, blocks: list[np.ndarray]) -> Metrics:
+    return evaluator(np.concatenate(blocks))
 
 
-def _run(sets: np.ndarray) -> Metrics:
-    assert _WORKER is not None, "worker not initialised"
-    return _WORKER(sets)
+def _groups(blocks: Iterable[np.ndarray], per: int) -> Iterator[list[np.ndarray]]:
+    group: list[np.ndarray] = []
+    for sets in blocks:
+        group.append(sets)
+        if len(group) == per:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 class Evaluations:
@@ -43,13 +52,14 @@ class Evaluations:
         Sets evaluated so far.
     """
 
-    def __init__(self, evaluator: SetEvaluator, pool: cf.Executor | None,
-                 progress: Callable[[int], None] | None, workers: int = 1) -> None:
+    def __init__(self, evaluator: SetEvaluator, pool: Pool | None,
+                 progress: Callable[[int], None] | None) -> None:
         self.evaluator = evaluator
         self.pool = pool
-        self.workers = workers
         self.progress = progress
         self.count = 0
+        kind = "batched" if evaluator.batched and not evaluator.ens else "engine"
+        self.per_task = 1 if pool is None else max(1, math.ceil(pool.task_s / BLOCK_S[kind]))
 
     def blocks(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, Metrics]]:
         """Yield ``(sets, metrics)`` block by block, in order; on a pool, a few blocks
@@ -58,15 +68,13 @@ class Evaluations:
             for sets in blocks:
                 yield sets, self._count(sets, self.evaluator(sets))
             return
-        ahead = 2 * self.workers
-        queue: list[tuple[np.ndarray, cf.Future]] = []
-        for sets in blocks:
-            queue.append((sets, self.pool.submit(_run, sets)))
-            if len(queue) >= ahead:
-                done, fut = queue.pop(0)
-                yield done, self._count(done, fut.result())
-        for done, fut in queue:
-            yield done, self._count(done, fut.result())
+        for (group,), metrics in self.pool.map(_evaluate, ((g,) for g in
+                                                           _groups(blocks, self.per_task))):
+            at = 0
+            for sets in group:
+                part = metrics.take(np.arange(at, at + len(sets)))
+                at += len(sets)
+                yield sets, self._count(sets, part)
 
     def __call__(self, sets: np.ndarray) -> Metrics:
         """Metrics of every row of ``sets``."""
@@ -88,15 +96,10 @@ class Evaluations:
 
 @contextlib.contextmanager
 def evaluations(evaluator: SetEvaluator, workers: int | None = 1,
-                progress: Callable[[int], None] | None = None) -> Iterator[Evaluations]:
+                progress: Callable[[int], None] | None = None,
+                scheduler: Any = None) -> Iterator[Evaluations]:
     """Yield an :class:`Evaluations` on ``workers`` processes (``1``: this process,
-    ``None``: every core)."""
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    if workers <= 1:
-        yield Evaluations(evaluator, None, progress)
-        return
-    pool = process_pool(workers, _init, (evaluator,))
-    try:
-        yield Evaluations(evaluator, pool, progress, workers)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    ``None``: every core) or on the Dask cluster of ``scheduler``."""
+    with Pool(evaluator, workers=workers, scheduler=scheduler,
+              preload=[__name__]) as pool:
+        yield Evaluations(evaluator, None if pool.inline else pool, progress)

@@ -19,8 +19,10 @@ from gridres.cli.common import (
     json_option,
     load,
     output_file,
+    scheduler_option,
     stdout,
     whole_customers,
+    workers_option,
 )
 from gridres.io.jsondoc import jsonable
 
@@ -52,8 +54,8 @@ def strike_options(fn: Callable) -> Callable:
                           "[default: about a minute of one core]."),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Seed of the search's random restarts."),
-        click.option("--workers", type=click.IntRange(min=1), default=None,
-                     help="Processes [default: all cores]; results do not depend on it."),
+        workers_option,
+        scheduler_option,
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -130,8 +132,8 @@ def strike_table(title: str, rows, kind: str, objective: str,
               help="Write the result: .json (the --json document) or .csv (the attacks).")
 def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, margin: float,
             exclude: tuple[str, ...], protect: tuple[str, ...], budget: int | None, seed: int,
-            workers: int | None, top: int, method: str, curve: bool, n_random: int,
-            as_json: bool, out: str | None) -> None:
+            workers: int | None, scheduler: str | None, top: int, method: str, curve: bool,
+            n_random: int, as_json: bool, out: str | None) -> None:
     """The worst K simultaneous strikes on GRID: which substations (or buses, branches,
     generators) an attacker would hit to shed the most load, darken the most critical
     facilities or leave the most energy unserved, and which to protect first.
@@ -147,7 +149,7 @@ def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, m
     g = load(grid)
     common = dict(target=target, objective=objective, cascade_mode=cascade_mode,
                   margin=margin, exclude=exclude, protect=protect, budget=budget, seed=seed,
-                  workers=workers)
+                  workers=workers, scheduler=scheduler)
     with progress_bar(f"attack k={k}") as update:
         res = attack(g, k, top=top, method=method, progress=update, **common)
     curve_res = None

@@ -18,7 +18,8 @@ from gridres.errors import GridresError
 from gridres.io.folder import cannot_write
 from gridres.io.jsondoc import jsonable
 
-__all__ = ["console", "stdout", "whole_customers", "grid_argument", "json_option", "force_option", "emit_json",
+__all__ = ["console", "stdout", "whole_customers", "grid_argument", "json_option", "force_option",
+           "workers_option", "scheduler_option", "emit_json",
            "emit_json_table", "load", "run_cli", "output_file", "output_folder",
            "hold_folder", "read_grid", "fail_option", "failed_elements", "failed_state",
            "cascade_options"]
@@ -37,6 +38,14 @@ force_option = click.option(
     help="Go beyond the size limits (see README, 'What gridres promises') and write into "
          "an output folder that holds files gridres did not write (they are kept: gridres "
          "never deletes or overwrites a file it did not write).")
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Local worker processes [default: all cores]; ignored with --scheduler. Results "
+         "do not depend on it.")
+scheduler_option = click.option(
+    "--scheduler", metavar="tcp://HOST:PORT",
+    help="Run on a Dask distributed cluster (pip install 'gridres[cluster]'; see README, "
+         "'Running on a cluster').")
 
 
 #: Keys of a result document that count customers.

@@ -17,7 +17,9 @@ from gridres.cli.common import (
     json_option,
     load,
     output_file,
+    scheduler_option,
     stdout,
+    workers_option,
 )
 from gridres.errors import UsageError
 
@@ -67,8 +69,11 @@ def write_results(df, out: str) -> None:
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Write all ranked results (.parquet or .csv).")
 @force_option
+@workers_option
+@scheduler_option
 def command(grid: str, kind: str, k: int, cascade_mode: str, margin: float, top: int,
-            partners: int, exact: bool, as_json: bool, out: str | None, force: bool) -> None:
+            partners: int, exact: bool, as_json: bool, out: str | None, force: bool,
+            workers: int | None, scheduler: str | None) -> None:
     """Fail every element of one kind in GRID, one at a time (or in screened pairs with
     --k 2), and rank the outages by impact: shed MW, then customers out, then worst
     post-outage loading.
@@ -94,16 +99,22 @@ def command(grid: str, kind: str, k: int, cascade_mode: str, margin: float, top:
     if k == 2:  # before any work: --top 100000 on a big grid is millions of pairs
         size = n_minus_2_size(g, kind, top=top, partners=partners)
         enforce(pairs_estimate(size), force=force, option="--top/--partners")
+    # no refresh thread: local workers are forked from this process
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console, transient=True,
+                  TimeRemainingColumn(), console=console, transient=True, auto_refresh=False,
                   disable=not console.is_terminal) as bar:
         task = bar.add_task(f"N-1 {kind}", total=len(cases))
-        df = sweep(g, cases, cascade=cascade, fast=not exact,
-                   progress=lambda n: bar.advance(task, n))
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            bar.refresh()
+
+        backend = dict(workers=workers, scheduler=scheduler)
+        df = sweep(g, cases, cascade=cascade, fast=not exact, progress=advance, **backend)
         if k == 2:
             bar.update(task, description=f"N-2 {kind}", completed=0, total=size)
             df = n_minus_2(g, kind, top=top, partners=partners, first=df, cascade=cascade,
-                           progress=lambda n: bar.advance(task, n))
+                           progress=advance, **backend)
     if out:
         write_results(df, out)
         console.print(f"wrote {out}")

@@ -37,7 +37,7 @@ __all__ = ["command"]
 def command(grid: str, protect_budget: int, k: int, target: str, objective: str,
             cascade_mode: str, margin: float, exclude: tuple[str, ...],
             protect: tuple[str, ...], budget: int | None, seed: int, workers: int | None,
-            candidates: tuple[str, ...], max_rounds: int, as_json: bool,
+            scheduler: str | None, candidates: tuple[str, ...], max_rounds: int, as_json: bool,
             out: str | None) -> None:
     """Which --protect-budget sites of GRID to protect so that the attacker's best --k
     strikes do the least damage (a defender-attacker min-max).
@@ -58,7 +58,8 @@ def command(grid: str, protect_budget: int, k: int, target: str, objective: str,
         res = defend(g, k, protect_budget, target=target, objective=objective,
                      cascade_mode=cascade_mode, margin=margin, exclude=exclude,
                      protect=protect, candidates=candidates or None, budget=budget,
-                     max_rounds=max_rounds, seed=seed, workers=workers, progress=update)
+                     max_rounds=max_rounds, seed=seed, workers=workers,
+                     scheduler=scheduler, progress=update)
     known = g.network.has_customers
     doc = whole_customers(res.to_dict(), known)
     if out:

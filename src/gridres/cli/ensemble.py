@@ -32,7 +32,9 @@ from gridres.cli.common import (
     json_option,
     load,
     output_folder,
+    scheduler_option,
     stdout,
+    workers_option,
 )
 from gridres.errors import UsageError
 
@@ -137,10 +139,8 @@ def print_summary(doc: dict, top: int = 10) -> None:
 @click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of scenarios.")
 @click.option("--seed", type=click.IntRange(min=0), required=True,
               help="Seed: scenario i draws from default_rng([seed, i]).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Local worker processes [default: all cores]; ignored with --scheduler.")
-@click.option("--scheduler", metavar="tcp://HOST:PORT",
-              help="Run on a Dask distributed cluster (pip install 'gridres[cluster]').")
+@workers_option
+@scheduler_option
 @click.option("--out", type=click.Path(file_okay=False),
               help="Results folder (manifest, Parquet parts, summary.json); needed to resume.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")

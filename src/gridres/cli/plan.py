@@ -14,6 +14,7 @@ from gridres.cli.common import (
     force_option,
     hold_folder,
     json_option,
+    scheduler_option,
     stdout,
 )
 
@@ -92,6 +93,10 @@ def _print(res, top: int) -> None:
               help="Number of scenarios instead of the study's ensemble.n.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: the study's ensemble.workers].")
+@scheduler_option
+@click.option("--trust-study-scheduler", "trust_scheduler", is_flag=True,
+              help="Use the Dask scheduler the study file names (not used without this: "
+                   "Dask exchanges pickles with that host).")
 @click.option("--generate/--no-generate", default=None,
               help="Add generated candidates [default: plan.generate, or when the study "
                    "lists none].")
@@ -102,8 +107,9 @@ def _print(res, top: int) -> None:
 @force_option
 @json_option
 def command(study: str, budget: float | None, out: str | None, scenarios: int | None,
-            workers: int | None, generate: bool | None, max_candidates: int | None, top: int,
-            force: bool, as_json: bool) -> int:
+            workers: int | None, scheduler: str | None, trust_scheduler: bool,
+            generate: bool | None, max_candidates: int | None, top: int, force: bool,
+            as_json: bool) -> int:
     """Rank interventions for STUDY.toml and choose a portfolio within the budget.
 
     Every candidate (the study's [[plan.candidates]], and generated ones) is scored on
@@ -124,6 +130,7 @@ def command(study: str, budget: float | None, out: str | None, scenarios: int | 
                          option="--out" if out else "")
     with progress_bars(enabled=console.is_terminal and not as_json) as progress:
         res = run_plan(st, checked=checked, budget=budget, n=scenarios, workers=workers,
+                       scheduler=scheduler, trust_scheduler=trust_scheduler,
                        generate=generate, max_candidates=max_candidates, progress=progress)
     files = res.write(folder)
     if as_json:

@@ -3,7 +3,8 @@
 Scenario ``i`` of an ensemble with seed ``s`` is drawn and evaluated with the random
 stream ``numpy.random.default_rng([s, i])`` and nothing else, so its record does not
 depend on the number of workers, on the batching or on the order in which batches
-finish. Batches of consecutive indices go to one :class:`concurrent.futures.Executor`:
+finish. Batches of consecutive indices go to the project's pool
+(:class:`gridres.pool.Pool`):
 
 * ``workers=1``: in this process;
 * otherwise a :class:`~concurrent.futures.ProcessPoolExecutor` (``workers`` processes,
@@ -18,7 +19,6 @@ Each finished batch is written by this process as a Parquet part (see
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
 import hashlib
 import json
@@ -57,11 +57,12 @@ from gridres.ensemble.store import (
     write_manifest,
 )
 from gridres.ensemble.summary import EnsembleSummary, summarize
-from gridres.ensemble.workers import Job, executor
+from gridres.ensemble.workers import Job, run_batch
 from gridres.errors import GridError, GridresError, UsageError
 from gridres.io.folder import OutputFolder, write_file
 from gridres.io.load import load_grid
 from gridres.model import Grid, Network
+from gridres.pool import Pool
 from gridres.scenarios.base import ScenarioGenerator
 from gridres.scenarios.spec import scenario_from_spec
 
@@ -436,33 +437,15 @@ def _run(root: Path, temporary: bool, manifest: dict[str, Any], net: Network, ge
     if n_todo:
         job = Job(net, generator, evaluator, seed)
         try:
-            with executor(job, workers if scheduler is None else 0, scheduler) as (
-                submit, slots, cancel
-            ):
-                batches = iter(_batches(todo, batch_size, slots))
-                window = 1 if slots == 1 and scheduler is None else 2 * slots
-                pending: set[cf.Future] = set()
-                try:
-                    while True:
-                        while len(pending) < window:
-                            nxt = next(batches, None)
-                            if nxt is None:
-                                break
-                            pending.add(submit(*nxt))
-                        if not pending:
-                            break
-                        finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                        for fut in sorted(finished, key=lambda f: f.result()[0]):
-                            first, last, records, counts = fut.result()
-                            write_batch(parts_dir, first, last, records, counts)
-                            done += last - first + 1
-                            if progress is not None:
-                                progress(done, n)
-                except BaseException:
-                    for fut in pending:
-                        fut.cancel()
-                    cancel()
-                    raise
+            with Pool(job, workers=workers, scheduler=scheduler,
+                      preload=["gridres.ensemble.workers"]) as pool:
+                batches = _batches(todo, batch_size, pool.slots)
+                for _, (first, last, records, counts) in pool.map(run_batch, batches,
+                                                                  ordered=False):
+                    write_batch(parts_dir, first, last, records, counts)
+                    done += last - first + 1
+                    if progress is not None:
+                        progress(done, n)
         except KeyboardInterrupt:
             where = (
                 "nothing kept (no --out DIR)" if temporary

@@ -22,14 +22,14 @@ result is copied; the conditions, each exact, are in :mod:`gridres.redundancy.re
 Anything else is simulated. A test checks that results with reuse equal those without,
 scenario by scenario.
 
-Parallelism: simulations go out in batches to a process pool; every record depends on
-the design and the scenario index only, so results do not depend on the number of
-workers.
+Parallelism: simulations go out in batches to the project's pool
+(:class:`gridres.pool.Pool`: local processes or a Dask cluster); every record depends on
+the design and the scenario index only, so results do not depend on the backend or the
+number of workers.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -43,7 +43,7 @@ from gridres.cascade import CascadeOptions
 from gridres.ensemble.summary import tail_stats
 from gridres.errors import UsageError
 from gridres.model import Grid, Network, State
-from gridres.pool import InlineExecutor, process_pool
+from gridres.pool import Pool
 from gridres.redundancy.crn import CommonScenarios, scenario_key
 from gridres.redundancy.interventions import Design, Intervention
 from gridres.redundancy.reuse import (
@@ -70,16 +70,6 @@ Progress = Callable[[int, int], None]
 
 
 # -- the worker side ----------------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(base: Design, policy: str, priority: tuple[str, ...],
-                 cascade: CascadeOptions) -> None:
-    """Set up a worker (in a pool's worker process, or in this process inline)."""
-    _WORKER.clear()
-    _WORKER.update(base=base, policy=policy, priority=priority, cascade=cascade, cache={})
-
-
 def _build(base: Design, interventions: Sequence[Intervention]) -> Design:
     d = base
     for iv in sorted(interventions, key=lambda x: x.id):
@@ -96,32 +86,46 @@ class _Compiled:
     run_fac_grid: np.ndarray  # under the plan's cascade option: the runs' reference
 
 
-def _compiled(key: frozenset, interventions: Sequence[Intervention]) -> _Compiled:
-    cache = _WORKER["cache"]
-    c = cache.get(key)
-    if c is None:
-        design = _build(_WORKER["base"], interventions)
-        net = design.grid.network
-        intact = net.intact()
-        s = supply(net, intact)
-        pol = _WORKER["policy"]
-        fn = get_policy(pol, _WORKER["priority"] if pol == "priority-list" else None)
-        c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid,
-                      supply(net, intact, _WORKER["cascade"]).fac_grid)
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = c
-    return c
+class _PlanJob:
+    """What every worker receives once: the base design, the restoration policy and the
+    cascade option. Each worker keeps the designs it compiled (not pickled)."""
+
+    def __init__(self, base: Design, policy: str, priority: tuple[str, ...],
+                 cascade: CascadeOptions) -> None:
+        self.base = base
+        self.policy = policy
+        self.priority = priority
+        self.cascade = cascade
+        self.cache: dict[frozenset, _Compiled] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "cache": {}}
+
+    def compiled(self, key: frozenset, interventions: Sequence[Intervention]) -> _Compiled:
+        c = self.cache.get(key)
+        if c is None:
+            design = _build(self.base, interventions)
+            net = design.grid.network
+            intact = net.intact()
+            s = supply(net, intact)
+            fn = get_policy(self.policy, self.priority if self.policy == "priority-list"
+                            else None)
+            c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid,
+                          supply(net, intact, self.cascade).fac_grid)
+            if len(self.cache) > 64:
+                self.cache.clear()
+            self.cache[key] = c
+        return c
 
 
-def _simulate(key: frozenset, interventions: Sequence[Intervention],
+def _simulate(job: _PlanJob, key: frozenset, interventions: Sequence[Intervention],
               items: Sequence[tuple[int, Scenario, np.ndarray]]) -> list[tuple]:
     """Restore each scenario of a batch in one design; metrics and reuse information."""
 
-    c = _compiled(key, interventions)
+    c = job.compiled(key, interventions)
     net = c.net
-    cascade = _WORKER["cascade"]
-    need_dep = _WORKER["policy"] in _READS_BACKUP
+    cascade = job.cascade
+    need_dep = job.policy in _READS_BACKUP
     load = np.maximum(net.load_mw, 0.0)
     has_need = ((load > 0) | (net.gs_mw > 0)) & net.bus_in_service
     out = []
@@ -160,10 +164,6 @@ def _simulate(key: frozenset, interventions: Sequence[Intervention],
     return out
 
 
-def _pool_task(key: frozenset, interventions: Sequence[Intervention], items) -> list[tuple]:
-    return _simulate(key, interventions, items)
-
-
 # -- the evaluator ------------------------------------------------------------------------
 class PlanEvaluator:
     """Evaluate designs of one base case on common random numbers.
@@ -183,6 +183,9 @@ class PlanEvaluator:
         Element tokens for ``priority-list``.
     workers : int
         Worker processes (1: in this process).
+    scheduler : str or distributed.Client, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler (or a client): simulate there (see
+        :class:`gridres.pool.Pool`).
     cascade : CascadeOptions or str, optional
         Cascade mode and margin of every restoration (default mode ``none``).
     reuse : bool
@@ -205,7 +208,7 @@ class PlanEvaluator:
 
     def __init__(self, grid: Grid, generator: ScenarioGenerator, settings: RestorationSettings,
                  *, seed: int, n: int, policy: str = "greedy",
-                 priority: Sequence[str] = (), workers: int = 1,
+                 priority: Sequence[str] = (), workers: int = 1, scheduler: Any = None,
                  cascade: CascadeOptions | str | None = None, reuse: bool = True,
                  progress: Progress | None = None) -> None:
         if not (isinstance(n, int) and n >= 1):
@@ -222,6 +225,7 @@ class PlanEvaluator:
         self.policy = policy
         self.priority = tuple(priority)
         self.workers = workers
+        self.scheduler = scheduler
         self.cascade = CascadeOptions.of(cascade)
         self.reuse = reuse
         self.progress = progress
@@ -230,7 +234,7 @@ class PlanEvaluator:
         self._designs: dict[frozenset, Design] = {frozenset(): self.base}
         self._kinds: dict[frozenset, np.ndarray] = {}
         self._flows: dict[frozenset, bool] = {}
-        self._executor: cf.Executor | None = None
+        self._active: Pool | None = None
         self.simulations = 0
         self.reused = 0
 
@@ -243,19 +247,16 @@ class PlanEvaluator:
 
     def close(self) -> None:
         """Shut the worker pool down (it starts again on the next evaluation)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        if self._active is not None:
+            self._active.close()
+            self._active = None
 
-    def _pool(self) -> cf.Executor:
-        if self._executor is None:
-            args = (self.base, self.policy, self.priority, self.cascade)
-            if self.workers == 1:
-                _init_worker(*args)
-                self._executor = InlineExecutor()
-            else:
-                self._executor = process_pool(self.workers, _init_worker, args)
-        return self._executor
+    def _pool(self) -> Pool:
+        if self._active is None:
+            self._active = Pool(_PlanJob(self.base, self.policy, self.priority, self.cascade),
+                                workers=self.workers, scheduler=self.scheduler,
+                                preload=[__name__])
+        return self._active
 
     # -- designs ------------------------------------------------------------------------
     def register(self, interventions: Iterable[Intervention]) -> None:
@@ -409,21 +410,19 @@ class PlanEvaluator:
 
     def _run(self, jobs, pending, total: int) -> None:
         pool = self._pool()
-        slots = max(1, self.workers)
-        size = int(min(64, max(4, math.ceil(total / (4 * slots)))))
-        futures = []
-        for key, todo in jobs:
-            ivs = tuple(self.interventions[k] for k in sorted(key))
-            for a in range(0, len(todo), size):
-                futures.append((key, pool.submit(_pool_task, key, ivs, todo[a:a + size])))
+        size = int(min(64, max(4, math.ceil(total / (4 * pool.slots)))))
+
+        def tasks():
+            for key, todo in jobs:
+                ivs = tuple(self.interventions[k] for k in sorted(key))
+                for a in range(0, len(todo), size):
+                    yield key, ivs, todo[a:a + size]
+
         done = 0
         if self.progress:
             self.progress(0, total)
-        by_future = {fut: key for key, fut in futures}
-        for fut in cf.as_completed(by_future):
-            key = by_future[fut]
+        for (key, _, _), rows in pool.map(_simulate, tasks(), ordered=False):
             s = pending[key]
-            rows = fut.result()
             for i, m, labels, lossless, fac_lost, dep, waited in rows:
                 s["metrics"][i] = m
                 s["labels"][i] = labels

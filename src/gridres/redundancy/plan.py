@@ -184,6 +184,7 @@ def plan_interventions(
     max_candidates: int = 20,
     workers: int = 1,
     cascade: CascadeOptions | str | None = None,
+    scheduler: Any = None,
     progress: Progress | None = None,
     where: str = "plan.candidates",
     name: str = "",
@@ -220,6 +221,9 @@ def plan_interventions(
     cascade : CascadeOptions or str, optional
         Cascade mode and margin of every restoration (default mode ``none``); with
         ``trip`` or ``redispatch`` a line that relieves an overload has a benefit.
+    scheduler : str or distributed.Client, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler (or a client) to simulate on (no result
+        depends on it).
     progress : callable, optional
         ``progress(step, done, total)``.
     where : str
@@ -244,7 +248,8 @@ def plan_interventions(
         raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
     table = cost_table(costs)
     ev = PlanEvaluator(grid, generator, settings, seed=seed, n=n, policy=policy,
-                       priority=tuple(priority), workers=workers, cascade=cascade,
+                       priority=tuple(priority), workers=workers, scheduler=scheduler,
+                       cascade=cascade,
                        progress=(lambda d, t: progress("plan", d, t)) if progress else None)
     chosen_from = study_candidates(list(candidates), ev.base, table, where=where)
     if generate:

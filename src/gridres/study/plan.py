@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from gridres.pool import resolve_workers
 from gridres.redundancy.plan import DEFAULT_POLICY, PlanResult, plan_interventions
 from gridres.restoration import RestorationSettings
 from gridres.scenarios.waves import WaveSequence
@@ -35,13 +36,6 @@ def combined_generator(generators: tuple[Any, ...]) -> Any:
     return WaveSequence([(0.0, g) for g in generators])
 
 
-def _local_workers(study: Study, override: int | None) -> int:
-    """The planner's worker processes: it runs on this machine only, so a study's Dask
-    scheduler stands for one process per core."""
-    workers, _ = study.workers(override, trust_scheduler=True)
-    return workers or os.cpu_count() or 1
-
-
 def run_plan(
     study: Study | str | os.PathLike,
     *,
@@ -49,6 +43,8 @@ def run_plan(
     budget: float | None = None,
     n: int | None = None,
     workers: int | None = None,
+    scheduler: str | None = None,
+    trust_scheduler: bool = False,
     generate: bool | None = None,
     max_candidates: int | None = None,
     progress: Progress | None = None,
@@ -69,6 +65,12 @@ def run_plan(
         Scenarios instead of ``ensemble.n`` (see :func:`gridres.study.core.scenarios`).
     workers : int, optional
         Worker processes instead of the study's (no result depends on it).
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler to simulate on (instead of the study's
+        ``ensemble.scheduler``; no result depends on it).
+    trust_scheduler : bool
+        Use a ``tcp://`` scheduler that the study file names (see
+        :meth:`gridres.study.core.Study.workers`); without it, local processes run.
     generate : bool, optional
         Add generated candidates (default ``[plan] generate``, or when the study lists
         none).
@@ -104,11 +106,14 @@ def run_plan(
         generate = (plan.generate if plan is not None else True) or not listed
     bound = max_candidates if max_candidates is not None else (
         plan.max_candidates if plan is not None else 20)
+    workers, scheduler = study.workers(workers, scheduler=scheduler,
+                                       trust_scheduler=trust_scheduler)
     return plan_interventions(
         checked.grid, combined_generator(checked.generators), settings,
         seed=study.seed, n=scenarios(study, n), policy=policy,
         priority=r.priority if r is not None else (),
         objective=plan.objective if plan is not None else "ens_mwh",
         costs=plan.costs if plan is not None else None, budget=budget, candidates=listed,
-        generate=generate, max_candidates=bound, workers=_local_workers(study, workers),
-        cascade=study.cascade.options, progress=progress, where=f"{study.plan_section}.candidates", name=study.name)
+        generate=generate, max_candidates=bound, workers=resolve_workers(workers),
+        scheduler=scheduler, cascade=study.cascade.options, progress=progress,
+        where=f"{study.plan_section}.candidates", name=study.name)

@@ -49,6 +49,7 @@ from gridres.ensemble.store import load_records
 from gridres.errors import GridresError
 from gridres.io.folder import OutputFolder, held
 from gridres.limits import enforce, scenarios_estimate
+from gridres.pool import resolve_workers
 from gridres.restoration import policy_names, prepare
 from gridres.restoration.metrics import policy_summary
 from gridres.restoration.supply import supply
@@ -149,12 +150,12 @@ def run_study(
         Run more scenarios than :data:`gridres.limits.MAX_SCENARIOS`, and write into a
         results directory that holds files gridres did not write (they are kept).
     scheduler : str, optional
-        ``tcp://HOST:PORT`` of a Dask scheduler to run the ensemble on (overrides the
-        study's ``ensemble.scheduler``).
+        ``tcp://HOST:PORT`` of a Dask scheduler to run the N-1 ranking, the ensemble and
+        the plan on (overrides the study's ``ensemble.scheduler``).
     trust_scheduler : bool
         Use a ``tcp://`` scheduler that the study file names. Without it (or
-        ``scheduler``), the ensemble runs on local processes: Dask exchanges pickles, so
-        a study file alone never chooses a remote host.
+        ``scheduler``), they run on local processes: Dask exchanges pickles, so a study
+        file alone never chooses a remote host.
     checked : StudyCheck, optional
         ``study`` already checked against its grid (:func:`gridres.study.analyse_study`
         or :func:`~gridres.study.check.check_loaded`): its grid and generators are used as
@@ -189,17 +190,21 @@ def run_study(
     with held(st.results_dir(out), force=force) as folder:
         folder.delegate("ensemble")  # output folders of their own (gridres ensemble, plan)
         folder.delegate("plan")
-        return _run(st, checked, folder.path, timings, t0, workers=workers,
-                    progress=progress, force=force,
+        return _run(st, checked, folder.path, timings, t0, progress=progress, force=force,
                     backend=(workers, scheduler, trust_scheduler))
 
 
 def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float],
-         t0: float, *, workers: int | None, progress: Progress, force: bool,
+         t0: float, *, progress: Progress, force: bool,
          backend: tuple[Any, ...]) -> StudyResults:
     grid = checked.grid
     generators = checked.generators
     pending: dict[str, str] = {}
+    workers_override, scheduler_override, trust = backend
+    # where the ensemble and the plan run, decided once (one warning about an untrusted
+    # study scheduler)
+    backend = st.workers(workers_override, scheduler=scheduler_override,
+                         trust_scheduler=trust)
     timings["check"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -209,7 +214,7 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
     progress("intact flow", 1, 1)
     timings["intact"] = time.perf_counter() - t
 
-    ranking = _contingency(st, grid, progress)
+    ranking = _contingency(st, grid, progress, backend)
     timings["contingency"] = time.perf_counter() - t - timings["intact"]
 
     t = time.perf_counter()
@@ -226,7 +231,7 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
         pending.setdefault("restoration", "the ensemble gave no restoration results")
 
     t = time.perf_counter()
-    plan = _plan(st, checked, pending, out_dir, workers, progress, force)
+    plan = _plan(st, checked, pending, out_dir, backend, progress, force)
     timings["plan"] = time.perf_counter() - t
 
     fps = footprints(list(generators), grid.crs) if generators else None
@@ -250,7 +255,8 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
 
 
 # -- steps ------------------------------------------------------------------------------
-def _contingency(st: Study, grid: Any, progress: Progress) -> pd.DataFrame:
+def _contingency(st: Study, grid: Any, progress: Progress,
+                 backend: tuple[Any, ...]) -> pd.DataFrame:
     cases = contingency.contingencies(grid, "branch") + contingency.contingencies(grid, "gen")
     total = len(cases)
     done = 0
@@ -261,7 +267,9 @@ def _contingency(st: Study, grid: Any, progress: Progress) -> pd.DataFrame:
         progress("N-1 ranking", done, total)
 
     progress("N-1 ranking", 0, total)
-    df = contingency.sweep(grid, cases, cascade=st.cascade.options, progress=tick)
+    workers, scheduler = backend
+    df = contingency.sweep(grid, cases, cascade=st.cascade.options, progress=tick,
+                           workers=workers, scheduler=scheduler)
     progress("N-1 ranking", total, total)
     df = df.set_index("element")
     df["customers_out"] = _customers(df["customers_out"], grid)
@@ -271,9 +279,7 @@ def _contingency(st: Study, grid: Any, progress: Progress) -> pd.DataFrame:
 def _ensemble(st: Study, grid: Any, generators: tuple[Any, ...], evaluator: Any,
               folder: Path, progress: Progress, backend: tuple[Any, ...],
               force: bool) -> Any:
-    workers_override, scheduler_override, trust = backend
-    workers, scheduler = st.workers(workers_override, scheduler=scheduler_override,
-                                    trust_scheduler=trust)
+    workers, scheduler = backend
     n = st.ensemble.n
     # a different ensemble in the folder (the study changed) is deleted, file by file,
     # from the ensemble's own list: this folder is gridres's
@@ -311,13 +317,16 @@ def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
 
 
 def _plan(st: Study, checked: StudyCheck, pending: dict[str, str], out_dir: Path,
-          workers: int | None, progress: Progress, force: bool) -> PlanOutcome | None:
+          backend: tuple[Any, ...], progress: Progress, force: bool) -> PlanOutcome | None:
     """The ``[plan]`` (its files go to ``OUT/plan``), or why it failed."""
     if st.plan is None:
         return None
+    workers, scheduler = backend
     try:
-        result = run_plan(st, checked=checked, n=st.ensemble.n, workers=workers,
-                          progress=progress)
+        # already decided: a scheduler, or local processes
+        result = run_plan(st, checked=checked, n=st.ensemble.n,
+                          workers=None if scheduler else resolve_workers(workers),
+                          scheduler=scheduler, trust_scheduler=True, progress=progress)
         with OutputFolder(out_dir / "plan", force=force) as folder:
             result.write(folder.path)
     except GridresError as exc:
