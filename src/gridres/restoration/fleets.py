@@ -227,7 +227,7 @@ class FacilityPower:
         self.stock_l -= litres
         if self.stock_l <= 1e-9 and math.isnan(self.stock_out_h) and math.isfinite(self.stock_l):
             self.stock_out_h = t
-        self.deliveries[row].update(done_h=t, litres=litres)
+        self.deliveries[row].update(done_h=t, litres=float(litres))
 
     def _release(self, u: int, f: int) -> None:
         self.unit_target[u] = -1

@@ -101,13 +101,14 @@ class RunServices:
 
     def by_town(self) -> pd.DataFrame:
         """People without each service in each town over time (long format): ``town``,
-        ``service``, ``time_h``, ``people``, one row where the count changes."""
+        ``service``, ``time_h``, ``people``, one row where the count changes (from the
+        first time anyone there lacks it)."""
         rows = []
         for k, s in enumerate(SERVICE_KEYS):
             series = self.people_without[:, k, :]
             for a in np.flatnonzero((series > 0.5).any(axis=0)):
                 v = np.round(series[:, a])
-                change = np.r_[True, np.diff(v) != 0]
+                change = np.r_[True, np.diff(v) != 0] & (np.cumsum(v > 0.5) > 0)
                 rows.extend({"town": str(self.area_ids[a]), "service": s, "time_h": float(t),
                              "people": int(p)}
                             for t, p in zip(self.times_h[change], v[change], strict=True))
