@@ -54,6 +54,7 @@ from gridres.redundancy.reuse import (
     intervention_change,
 )
 from gridres.restoration.assets import prepare
+from gridres.restoration.fleets import split_policy
 from gridres.restoration.metrics import LOSS_METRICS, paired_difference
 from gridres.restoration.policies import get_policy
 from gridres.restoration.settings import RestorationSettings
@@ -74,10 +75,11 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(base: Design, policy: str, priority: tuple[str, ...],
-                 cascade: CascadeOptions) -> None:
+                 cascade: CascadeOptions, outside_c: float | None = None) -> None:
     """Set up a worker (in a pool's worker process, or in this process inline)."""
     _WORKER.clear()
-    _WORKER.update(base=base, policy=policy, priority=priority, cascade=cascade, cache={})
+    _WORKER.update(base=base, policy=policy, priority=priority, cascade=cascade, cache={},
+                   outside_c=outside_c)
 
 
 def _build(base: Design, interventions: Sequence[Intervention]) -> Design:
@@ -105,8 +107,10 @@ def _compiled(key: frozenset, interventions: Sequence[Intervention]) -> _Compile
         intact = net.intact()
         s = supply(net, intact)
         pol = _WORKER["policy"]
-        fn = get_policy(pol, _WORKER["priority"] if pol == "priority-list" else None)
-        c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid,
+        crew = split_policy(pol)[0]
+        fn = get_policy(pol, _WORKER["priority"] if crew == "priority-list" else None)
+        c = _Compiled(net, prepare(design.grid, design.settings,
+                                   outside_c=_WORKER["outside_c"]), fn, s.fac_grid,
                       supply(net, intact, _WORKER["cascade"]).fac_grid)
         if len(cache) > 64:
             cache.clear()
@@ -121,7 +125,7 @@ def _simulate(key: frozenset, interventions: Sequence[Intervention],
     c = _compiled(key, interventions)
     net = c.net
     cascade = _WORKER["cascade"]
-    need_dep = _WORKER["policy"] in _READS_BACKUP
+    need_dep = split_policy(_WORKER["policy"])[0] in _READS_BACKUP
     load = np.maximum(net.load_mw, 0.0)
     has_need = ((load > 0) | (net.gs_mw > 0)) & net.bus_in_service
     out = []
@@ -137,8 +141,8 @@ def _simulate(key: frozenset, interventions: Sequence[Intervention],
         lossless = bool(np.all(s.energized[has_need] & full[has_need])
                         and np.all(s.fac_grid[c.base_fac_grid]))
         fac = res.facilities
-        fac_lost = ((fac["hours_dark"].to_numpy(float) + fac["hours_on_backup"].to_numpy(float))
-                    > 0)
+        fac_lost = ((fac["hours_dark"].to_numpy(float) + fac["hours_on_backup"].to_numpy(float)
+                     + fac["hours_on_mobile"].to_numpy(float)) > 0)
         sched = res.schedule
         waited = bool(((sched["crew"].to_numpy() < 0)
                        | (sched["travel_start_h"].to_numpy(float)
@@ -190,6 +194,8 @@ class PlanEvaluator:
         scenario of every design (for checks).
     progress : callable, optional
         ``progress(done, total)`` over the simulations of each :meth:`evaluate` call.
+    outside_c : float, optional
+        Outside temperature (°C) for the buildings' heat in the service metrics.
 
     Examples
     --------
@@ -200,21 +206,21 @@ class PlanEvaluator:
     ...                    seed=1, n=20)
     >>> base = ev.base_result()
     >>> base.metrics.shape, base.n_simulated
-    ((20, 4), 20)
+    ((20, 11), 20)
     """
 
     def __init__(self, grid: Grid, generator: ScenarioGenerator, settings: RestorationSettings,
                  *, seed: int, n: int, policy: str = "greedy",
                  priority: Sequence[str] = (), workers: int = 1,
                  cascade: CascadeOptions | str | None = None, reuse: bool = True,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, outside_c: float | None = None) -> None:
         if not (isinstance(n, int) and n >= 1):
             raise UsageError(f"The 'n' parameter of the plan must be an int >= 1. Got {n!r} "
                              "instead.")
         if not (isinstance(workers, int) and workers >= 1):
             raise UsageError(f"The 'workers' parameter of the plan must be an int >= 1. Got "
                              f"{workers!r} instead.")
-        get_policy(policy, priority if policy == "priority-list" else None)
+        get_policy(policy, priority if split_policy(policy)[0] == "priority-list" else None)
         self.base = Design(grid.replace(), settings)
         self.crn = CommonScenarios(grid, generator, seed, settings.repair_sigma)
         self.seed = int(seed)
@@ -225,6 +231,7 @@ class PlanEvaluator:
         self.cascade = CascadeOptions.of(cascade)
         self.reuse = reuse
         self.progress = progress
+        self.outside_c = outside_c
         self.interventions: dict[str, Intervention] = {}
         self.results: dict[frozenset, DesignResult] = {}
         self._designs: dict[frozenset, Design] = {frozenset(): self.base}
@@ -249,7 +256,7 @@ class PlanEvaluator:
 
     def _pool(self) -> cf.Executor:
         if self._executor is None:
-            args = (self.base, self.policy, self.priority, self.cascade)
+            args = (self.base, self.policy, self.priority, self.cascade, self.outside_c)
             if self.workers == 1:
                 _init_worker(*args)
                 self._executor = InlineExecutor()

@@ -111,4 +111,6 @@ def run_plan(
         objective=plan.objective if plan is not None else "ens_mwh",
         costs=plan.costs if plan is not None else None, budget=budget, candidates=listed,
         generate=generate, max_candidates=bound, workers=_local_workers(study, workers),
-        cascade=study.cascade.options, progress=progress, where=f"{study.plan_section}.candidates", name=study.name)
+        cascade=study.cascade.options, progress=progress,
+        where=f"{study.plan_section}.candidates", name=study.name,
+        outside_c=study.services.outside_temp_c)
