@@ -246,7 +246,7 @@ def intervention_change(iv: Intervention, parent: Design) -> Change:
     if iv.kind == "line":
         f, t = grid.lookup("buses", [p["from_bus"], p["to_bus"]])
         return Change(new_branches=((int(f), int(t)),))
-    if iv.kind in ("backup", "microgrid"):
+    if iv.kind in ("backup", "tank", "microgrid"):
         child = iv.apply(parent).grid.facilities
         old = grid.facilities
         diff = ((old["backup_mw"].to_numpy(float) != child["backup_mw"].to_numpy(float))

@@ -272,9 +272,11 @@ class PlanSection:
                      "under (default: the first [restoration] policy, else greedy).",
                      _restoration_policy)
     candidates: list[dict[str, Any]] = _f([], "table_list", "Candidate interventions: "
-                                          "kind (line, backup, generator, storage, "
-                                          "microgrid, harden, protect, spares, crews, "
-                                          "repair), its keys, optionally id and cost.")
+                                          "kind (line, backup, tank, generator, "
+                                          "storage, microgrid, harden, protect, spares, "
+                                          "crews, repair, fuel_truck, mobile_generator, "
+                                          "reservoir), its keys, optionally id and "
+                                          "cost.")
     costs: dict[str, float] = _f({}, "float_map", "Unit costs in the budget's currency "
                                  "(line_per_km, backup_per_mw, harden_substation, ...; "
                                  "defaults in gridres.redundancy.costs) or a flat cost "
