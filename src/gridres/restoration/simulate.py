@@ -91,7 +91,7 @@ from gridres.restoration.interface import (
 )
 from gridres.restoration.metrics import RunLog, summarize_run
 from gridres.restoration.policies import Gains, as_listed, get_policy
-from gridres.restoration.supply import Supply, customers_out, shed_share, supply
+from gridres.restoration.supply import Supply, shed_share, supply
 from gridres.scenarios.base import Scenario, as_rng
 from gridres.tolerances import SAME_TIME_H, ZERO_MW
 
@@ -209,6 +209,9 @@ class _Run:
         self.power = FacilityPower(net, assets, self.base.fac_grid, assets.fac_impact,
                                    mobile_dispatch)
         self.storage_h = storage_left_h(assets)
+        model = assets.services
+        # people of each town fed by each bus, (n_area, n_bus): people without power
+        self._town_buses = None if model is None else model.bus_people.T.tocsr()
         self.t = 0.0
         self.waves_left = len(scenario.waves)
         self.waves_seen = 0
@@ -220,11 +223,10 @@ class _Run:
         heapq.heappush(self.heap, (t, kind, self.seq, payload))
 
     def _record(self) -> None:
-        cust = customers_out(self.net, self.base, self.now)
+        share = shed_share(self.net, self.base, self.now)
+        cust = float(self.net.customers @ share)  # customers_out
         lost = max(0.0, self.base.total_mw - self.now.total_mw)
-        model = self.assets.services
-        people = (None if model is None else
-                  np.asarray(model.bus_people.T @ shed_share(self.net, self.base, self.now)))
+        people = None if self._town_buses is None else self._town_buses @ share
         row = (self.t, self.now.total_mw, lost, cust, self.power.status(), people)
         if self.points and abs(self.points[-1][0] - self.t) <= SAME_TIME_H:
             self.points[-1] = row

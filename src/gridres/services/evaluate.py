@@ -101,7 +101,7 @@ class ServiceResult:
         """People without each service in each area, shape ``(K, S, n_area)`` (services
         in :data:`~gridres.service_data.SERVICES` order)."""
         lost = (~self.delivers).astype(float)
-        out = np.asarray((self.model.by_service.T @ lost.T).T)
+        out = np.asarray(lost @ self.model.by_service)
         return out.reshape(len(self.times_h), len(SERVICES), self.model.n_area)
 
     @cached_property
