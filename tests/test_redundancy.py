@@ -208,6 +208,9 @@ ALL_KINDS = [
     {"kind": "spares", "equipment": "transformer"},
     {"kind": "crews"},
     {"kind": "repair", "equipment": "line"},
+    {"kind": "fuel_truck"},
+    {"kind": "mobile_generator", "mw": 5.0, "depot": "A"},
+    {"kind": "reservoir", "facility": "HOSP", "hours": 6.0},
 ]
 
 
@@ -400,3 +403,26 @@ def test_new_line_is_exposed_to_the_hazard_with_its_own_draw() -> None:
                     assert m == old[key]
     sd = math.sqrt(p_new * (1 - p_new) / n)
     assert abs(hits / n - p_new) < 4 * sd
+
+
+def test_service_interventions_by_hand() -> None:
+    # HOSP: 3 MW, backup 3 MW for 12 h, 500 people; health care, no storage
+    d = Design(ring_grid(backup_mw=3.0), RestorationSettings(fuel_trucks=1))
+    tank = make_intervention({"kind": "tank", "facility": "HOSP", "hours": 24}, d)
+    # 24 h more at 3 MW = 72 MWh of fuel storage at 0.005 MEUR/MWh
+    assert tank.cost == pytest.approx(0.36)
+    assert tank.apply(d).grid.facilities.loc["HOSP", "backup_hours"] == 36.0
+    truck = make_intervention({"kind": "fuel_truck", "count": 2}, d)
+    assert truck.cost == pytest.approx(1.0) and truck.apply(d).settings.fuel_trucks == 3
+    gen = make_intervention({"kind": "mobile_generator", "mw": 4.0, "depot": "A"}, d)
+    assert gen.cost == pytest.approx(1.4)
+    assert gen.apply(d).settings.mobile_generators == ((4.0, "A"),)
+    res = make_intervention({"kind": "reservoir", "facility": "HOSP", "hours": 10}, d)
+    # 500 people (no towns: its own people) x 10 h x 3e-6 MEUR
+    assert res.cost == pytest.approx(0.015)
+    assert res.apply(d).grid.facilities.loc["HOSP", "storage_h"] == 10.0
+    with pytest.raises(UsageError, match="no backup generator"):
+        make_intervention({"kind": "tank", "facility": "HOSP"}, Design(ring_grid(),
+                                                                       RestorationSettings()))
+    with pytest.raises(UnknownIdError):
+        make_intervention({"kind": "mobile_generator", "mw": 1.0, "depot": "nowhere"}, d)

@@ -19,7 +19,7 @@ import shapely
 
 import chromium
 from gridres.model import Grid
-from gridres.report.narrative import fmt_num, fmt_pct
+from gridres.report.narrative import fmt_count, fmt_num, fmt_pct
 from gridres.results import substation_points
 from gridres.scenarios.footprints import circle_polygon, footprints
 
@@ -129,7 +129,7 @@ def test_report_is_one_self_contained_file(demo) -> None:
 
 def test_report_sections_of_the_demo(demo) -> None:
     text = (demo.out_dir / "report.html").read_text()
-    for sid in ("summary", "map", "restoration", "distributions", "facilities",
+    for sid in ("summary", "map", "restoration", "services", "distributions", "facilities",
                 "substations", "contingency", "methods", "engineering", "appendix"):
         assert f'<section id="{sid}">' in text, sid
     assert '<section id="plan">' not in text  # the demo has no [plan]
@@ -199,6 +199,44 @@ def _flat(doc, prefix=""):
             yield from _flat(v, f"{prefix}.{k}" if prefix else k)
     else:
         yield prefix
+
+
+def test_services_section_is_written_from_the_numbers(demo) -> None:
+    """The Services section and the summary's paragraph say what the services tables
+    hold: the worst-hit towns at the middle report hour, and for the facility whose loss
+    reaches most people, when it stops, how many people and in how many events."""
+    from gridres.report.services import SERVICE_WORDS
+    from gridres.services import compile_services
+
+    text = html.unescape((demo.out_dir / "report.html").read_text())
+    section = _section(text, "services")
+    summary = _section(text, "summary")
+    towns = demo.towns
+    best = towns["policy"].iloc[0]
+    assert f"the tables are those of the {best} policy" in " ".join(section.split())
+    svc = demo.restoration[best].services
+    model = compile_services(demo.grid)
+    people = dict(zip(model.fac_ids.astype(str), model.people_served, strict=True))
+    fac = svc.facilities
+    spoken = fac[[model.service[model.fac_ids.get_loc(f)] in (0, 1, 2, 3, 5) for f in fac.index]]
+    top = max(spoken.index, key=lambda f: (people[f] * spoken.loc[f, "p_lost"], f))
+    r = spoken.loc[top]
+    name = demo.grid.facilities.loc[top, "name"]
+    assert f"{fmt_count(people[top])} people in" in section
+    assert name in section and f"{fmt_pct(r['p_lost'])} of the events" in section
+    # the towns table: the first row is the worst-hit town, with the towns table's numbers
+    first = towns.index[0]
+    row = re.search(rf'<th scope="row">{towns.loc[first, "name"]}</th>(.*?)</tr>', section, re.S)
+    assert row, first
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    assert cells[2] == " · ".join(fmt_count(towns.loc[first, f"water_{h}h"])
+                                  for h in (12, 24, 48))
+    # the executive summary names the worst-hit towns at 24 h
+    assert "The worst-hit towns 24 hours after the event" in summary
+    water = towns["water_24h"].idxmax()
+    if towns.loc[water, "water_24h"] > 0.5:
+        assert (f"{towns.loc[water, 'name']} ({fmt_count(towns.loc[water, 'water_24h'])} "
+                f"without {SERVICE_WORDS['water']})") in summary
 
 
 def test_engineering_appendix_names_every_model_choice_and_parameter(demo) -> None:
@@ -335,13 +373,14 @@ def test_report_reads_right_in_a_browser(demo) -> None:
     for sid, png in page.sections.items():
         (ARTIFACTS / f"section-{sid}.png").write_bytes(png)
     assert page.errors == []
-    assert {"summary", "map", "restoration", "distributions", "facilities", "substations",
-            "contingency", "methods", "engineering", "appendix"} <= set(page.sections)
+    assert {"summary", "map", "restoration", "services", "distributions", "facilities",
+            "substations", "contingency", "methods", "engineering", "appendix"} <= set(
+        page.sections)
     for sid, png in page.sections.items():
         assert png[:8] == b"\x89PNG\r\n\x1a\n", sid
     figures = [i for i in page.images if i["ranges"]]
-    assert {i["section"] for i in figures} >= {"map", "restoration", "distributions",
-                                                "facilities", "contingency"}
+    assert {i["section"] for i in figures} >= {"map", "restoration", "services",
+                                                "distributions", "facilities", "contingency"}
     for img in figures:
         ranges = json.loads(img["ranges"])
         assert ranges, img["alt"]

@@ -25,7 +25,8 @@ from gridres.restoration import (
     read_priority_file,
     simulate,
 )
-from gridres.restoration.metrics import energy_not_served, facility_timeline, restoration_times
+from gridres.restoration.fleets import BACKUP, DARK, GRID
+from gridres.restoration.metrics import energy_not_served, restoration_times, status_hours
 from gridres.restoration.simulate import repair_multipliers
 from gridres.restoration.supply import supply
 from gridres.scenarios.base import Scenario, Wave
@@ -307,17 +308,23 @@ def test_compare_shares_repair_times_across_policies():
         pd.testing.assert_series_equal(r, reps[0])
 
 
-def test_critical_first_restores_the_hospital_branch_first():
-    # hospital at d behind t1: critical-first takes l1 then t1 (d needs both), whereas
-    # as-listed takes l2 second
-    fac = [{"id": "H", "bus": "d", "kind": "hospital", "demand_mw": 5.0, "people": 10},
-           {"id": "S", "bus": "c", "kind": "shelter", "demand_mw": 1.0, "people": 500}]
+@pytest.mark.parametrize(("h_people", "s_people", "order"), [
+    (500, 10, ["branch:l1", "branch:t1", "branch:l2", "branch:l3"]),
+    (10, 500, ["branch:l1", "branch:l2", "branch:l3", "branch:t1"]),
+])
+def test_critical_first_restores_the_facility_that_serves_most_people(h_people, s_people,
+                                                                     order):
+    # hospital H at d behind {l1, t1}, shelter S at c behind {l1, l2, l3}; no towns, so
+    # each serves its own people and neither depends on the other (no water here): the
+    # facility with more people comes first whatever its kind; l1 is in both sets.
+    fac = [{"id": "H", "bus": "d", "kind": "hospital", "demand_mw": 5.0, "people": h_people},
+           {"id": "S", "bus": "c", "kind": "shelter", "demand_mw": 1.0, "people": s_people}]
     g = feeder(facilities=fac)
     res = run(g, all_four(g), "critical-first", crews=1)
-    assert res.schedule.sort_values("start_h")["element"].tolist() == [
-        "branch:l1", "branch:t1", "branch:l2", "branch:l3"]
+    assert res.schedule.sort_values("start_h")["element"].tolist() == order
     lst = run(g, all_four(g), "as-listed", crews=1)
-    assert (res.facilities.loc["H", "hours_dark"] < lst.facilities.loc["H", "hours_dark"])
+    first = "H" if h_people > s_people else "S"
+    assert res.facilities.loc[first, "hours_dark"] <= lst.facilities.loc[first, "hours_dark"]
 
 
 def test_priority_list_and_file(tmp_path):
@@ -420,12 +427,13 @@ def test_pure_metric_functions():
     # not restored by the end: NaN
     t = restoration_times([0.0, 4.0], [10.0, 6.0], fractions=(0.3, 0.5))
     assert t[0] == 4.0 and math.isnan(t[1])
-    # two facilities, one without backup (dark at once), one with 3 h of backup
-    dark, used, steps = facility_timeline(
-        np.array([0.0, 5.0]), np.array([[False, False], [True, True]]),
-        np.array([True, True]), np.array([False, True]), np.array([0.0, 3.0]), 8.0)
-    assert dark.tolist() == [5.0, 2.0] and used.tolist() == [0.0, 3.0]
-    assert steps.values.tolist() == [[0.0, 1, 1], [3.0, 2, 0], [5.0, 0, 0]]
+    # two facilities, one without backup (dark at once), one on 3 h of backup; the
+    # third, not counted (no grid power before the event), gets no hours
+    h = status_hours(np.array([0.0, 3.0, 5.0]),
+                     np.array([[DARK, BACKUP, DARK], [DARK, DARK, DARK], [GRID, GRID, GRID]]),
+                     np.array([True, True, False]), 8.0)
+    assert h[DARK].tolist() == [5.0, 2.0, 0.0] and h[BACKUP].tolist() == [0.0, 3.0, 0.0]
+    assert h[GRID].tolist() == [3.0, 3.0, 0.0]
 
 
 # -- the command -------------------------------------------------------------------------

@@ -114,9 +114,10 @@ def test_facility_rank_at_the_first_decision():
     elements, fr = seen[0]
     assert fr.shape == (5, 4)
     rows = dict(zip(elements, map(tuple, fr), strict=True))
-    # hospital rank 1, no backup left, 100 people, set l1 + l3 = 6 + 5 h
-    assert rows["branch:l1"] == (1.0, 0.0, -100.0, 11.0)
-    assert rows["branch:l3"] == (1.0, 0.0, -100.0, 11.0)
+    # 100 people lose health care, no fuel nor storage left, hospital rank 1, set
+    # l1 + l3 = 6 + 5 h
+    assert rows["branch:l1"] == (-100.0, 0.0, 1.0, 11.0)
+    assert rows["branch:l3"] == (-100.0, 0.0, 1.0, 11.0)
     for e in ("branch:l2", "branch:l4", "branch:l5"):
         assert math.isinf(rows[e][0]) and math.isinf(rows[e][3])
 
@@ -141,8 +142,9 @@ def test_two_crews_split_the_hospital_set():
 def test_a_long_repair_under_way_does_not_hold_back_a_quicker_way():
     # s --sq-- q (hospital, bus fails: 24 h) --qr-- r (telecom, no backup); s --sr 10 km
     # (6 h)-- r; s --sm 5 km (5 h)-- m (50 MW). Damage: bus q, sr, sm; two crews.
-    # Crew 0 takes q (the hospital). For crew 1, r's cheapest way back is sr (6 h), not
-    # q under way (24 h left): the telecom is back at 6 h, before the 50 MW load.
+    # Crew 0 takes q (the hospital, which needs nothing but power here: 5000 people lose
+    # health care against the telecom's 1000). For crew 1, r's cheapest way back is sr
+    # (6 h), not q under way (24 h left): the telecom is back at 6 h, before the 50 MW load.
     # ENS: 52*6 + 51*5 + 1*13 = 580 MWh
     g = make_grid(
         [{"id": "s", "ref": True}, {"id": "q", "load_mw": 1.0}, {"id": "r", "load_mw": 1.0},
@@ -152,7 +154,8 @@ def test_a_long_repair_under_way_does_not_hold_back_a_quicker_way():
          {"id": "sr", "from_bus": "s", "to_bus": "r", "x_pu": 0.1, "length_km": 10.0},
          {"id": "sm", "from_bus": "s", "to_bus": "m", "x_pu": 0.1, "length_km": 5.0}],
         [{"id": "g", "bus": "s", "pmax_mw": 200.0}],
-        [{"id": "H", "bus": "q", "kind": "hospital", "demand_mw": 1.0, "people": 10},
+        [{"id": "H", "bus": "q", "kind": "hospital", "demand_mw": 1.0, "people": 5000,
+          "depends_on": "none"},
          {"id": "T", "bus": "r", "kind": "telecom", "demand_mw": 1.0, "people": 1000}])
     sc = Scenario.single(buses=g.lookup("buses", ["q"]),
                          branches=g.lookup("branches", ["sr", "sm"]))

@@ -148,7 +148,8 @@ def test_every_policy_keeps_the_contract(policy):
     pd.testing.assert_frame_equal(a.schedule, b.schedule)
     assert a.policy == policy
     assert list(a.curve.columns) == ["time_h", "served_mw", "lost_mw", "customers_out",
-                                     "facilities_dark", "facilities_on_backup"]
+                                     "facilities_dark", "facilities_on_backup",
+                                     "facilities_on_mobile"]
     check_invariants(g, sc, a)
     empty = simulate(g.network, assets, Scenario.single(), policy, seed=1)
     assert empty.metrics["ens_mwh"] == 0.0 and len(empty.schedule) == 0

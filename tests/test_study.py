@@ -276,7 +276,7 @@ def test_demo_results_directory(demo) -> None:
         assert (out / name).is_file(), name
     layers = dict(pyogrio.list_layers(out / "results.gpkg"))
     assert layers == {"buses": "Point", "branches": "LineString", "substations": "Point",
-                      "facilities": "Point", "hazard_footprints": "Polygon"}
+                      "facilities": "Point", "towns": "Point", "hazard_footprints": "Polygon"}
     resolved = tomllib.loads((out / "study.resolved.toml").read_text())
     assert demo.n == DEMO_N and resolved["ensemble"]["n"] == DEMO_N  # the override, recorded
 
@@ -491,3 +491,58 @@ def test_an_edited_study_runs_the_edit_not_its_file(tmp_path: Path) -> None:
     resolved = tomllib.loads((tmp_path / "out" / "study.resolved.toml").read_text())
     assert resolved["scenario"]["spec"] == "branch:3"
     assert res.intact["shed_mw"] == 0.0
+
+
+def test_demo_services_tables_and_towns_layer(demo) -> None:
+    import pyogrio
+
+    out = demo.out_dir
+    towns = pd.read_csv(out / "tables" / "towns.csv", index_col="id")
+    assert len(towns) == len(demo.grid.towns)
+    for svc in ("power", "water", "heat", "telecom"):
+        for h in (12, 24, 48):
+            assert f"{svc}_{h}h" in towns.columns
+    layer = pyogrio.read_dataframe(out / "results.gpkg", layer="towns")
+    assert len(layer) == len(towns) and "water_24h" in layer.columns
+    # the totals over time are the sums over towns, policy by policy and time by time
+    timeline = pd.read_csv(out / "tables" / "services_timeline.csv")
+    by_town = pd.read_csv(out / "tables" / "services_towns.csv")
+    sums = by_town.groupby(["policy", "service", "time_h"])["people"].sum()
+    for _, row in timeline.iterrows():
+        for svc in ("power", "water", "heat"):
+            if svc in timeline.columns and not math.isnan(row[svc]):
+                got = sums.get((row["policy"], svc, row["time_h"]), 0.0)
+                assert got == pytest.approx(row[svc], rel=1e-9, abs=1e-6)
+    # the towns table is the best policy's at the report hours
+    best = towns["policy"].iloc[0]
+    at24 = by_town[(by_town["policy"] == best) & (by_town["service"] == "water")
+                   & (by_town["time_h"] == 24.0)].set_index("town")["people"]
+    assert towns["water_24h"].to_numpy() == pytest.approx(
+        at24.reindex(towns.index).fillna(0.0).to_numpy())
+    # people-hours without each service are restoration metrics with their statistics
+    rest = pd.read_csv(out / "tables" / "restoration.csv")
+    assert {"service_people_hours_water", "service_people_hours_power"} <= set(rest["metric"])
+    # the fleets and the outside temperature survive the resolved study
+    again = load_study(out / "study.resolved.toml")
+    assert again.restoration.settings == demo.study.restoration.settings
+    assert again.restoration.settings.mobile_generators == ((2.0, "VBS-110"), (1.0, "OST-110"))
+    assert again.services.outside_temp_c == -5.0
+
+
+def test_bad_fleet_and_services_input_is_exit_65(tmp_path, capsys) -> None:
+    base = (STUDIES / "demo.toml").read_text()
+    cases = {
+        'fuel_depots = ["VBS-110"]': ('fuel_depots = [[48.4, 13.5]]', "off the map"),
+        "fuel_stock_l = 60000.0": ("fuel_stock_l = -1.0", "fuel_stock_l"),
+        "[outputs]": ("[services.facilities.W99]\nstorage_h = 4\n[outputs]",
+                      "no facility 'W99'"),
+    }
+    for old, (new, text) in cases.items():
+        path = tmp_path / "s.toml"
+        assert old in base
+        path.write_text(base.replace(old, new))
+        code = run_cli(cli, ["run", str(path), "--out", str(tmp_path / "o"), "-n", "2"])
+        err = capsys.readouterr().err
+        assert code == 65, err
+        assert text in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "o" / "summary.json").exists()

@@ -27,8 +27,41 @@ from gridres.model import customer_count
 from gridres.redundancy.plan import PlanResult
 from gridres.redundancy.portfolio import REDUCTION
 
-__all__ = ["PolicyOutcome", "PlanOutcome", "StudyResults", "best_policy", "plan_outcome",
+__all__ = ["PolicyOutcome", "ServiceOutcome", "PlanOutcome", "StudyResults", "best_policy",
+           "plan_outcome",
            "summary_document", "write_summary", "substation_points", "software_versions"]
+
+
+@dataclass(frozen=True, eq=False)
+class ServiceOutcome:
+    """People without power and each service under one policy, over the ensemble.
+
+    Attributes
+    ----------
+    timeline : pandas.DataFrame
+        ``time_h`` and, per entry of
+        :data:`~gridres.restoration.service_hours.SERVICE_KEYS` that anyone lacked,
+        the mean over scenarios of the people without it (and ``{S}_p95``).
+    towns : pandas.DataFrame
+        Long format: ``town``, ``service``, ``time_h``, ``people`` (mean over
+        scenarios), for the towns and services that anyone lacked.
+    facilities : pandas.DataFrame
+        Index ``id``: ``p_lost`` (share of scenarios in which the facility's service
+        stopped reaching people) and ``median_lost_h`` (the hour it did, median over
+        those scenarios); most often lost first.
+    """
+
+    timeline: pd.DataFrame
+    towns: pd.DataFrame
+    facilities: pd.DataFrame
+
+    def at(self, service: str, time_h: float) -> pd.Series:
+        """Mean people without ``service`` in each town at the sampled time nearest
+        ``time_h``."""
+        t = self.timeline["time_h"].to_numpy(float)
+        near = float(t[np.argmin(np.abs(t - time_h))]) if len(t) else time_h
+        sel = self.towns[(self.towns["service"] == service) & (self.towns["time_h"] == near)]
+        return sel.set_index("town")["people"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +84,9 @@ class PolicyOutcome:
     facilities : pandas.DataFrame
         Per facility id, from this policy's restoration runs: ``hours_dark`` (mean over
         events) and ``p_dark`` (share of events in which it is dark at some time).
+    services : ServiceOutcome or None
+        People without power and each service over time, per town (None for a grid
+        without facilities).
     """
 
     policy: str
@@ -58,6 +94,7 @@ class PolicyOutcome:
     curve: pd.DataFrame
     facilities: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"hours_dark": pd.Series(dtype=float), "p_dark": pd.Series(dtype=float)}))
+    services: ServiceOutcome | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,6 +231,11 @@ class StudyResults:
     contingency : pandas.DataFrame or None
         N-1 ranking of the intact grid.
     restoration : dict of str to PolicyOutcome, or None
+    towns : pandas.DataFrame or None
+        With restoration on a grid with towns: per town (index id) ``name``,
+        ``population`` and the mean people without power, water, heat and telecom at
+        each of ``[services] report_hours`` under the best policy (columns
+        ``{service}_{H}h``), worst hit first; ``policy`` names the policy.
     plan : PlanOutcome or None
     footprints : geopandas.GeoDataFrame or None
         Hazard footprints (one row per hazard, ``hazard`` and ``label`` columns).
@@ -226,6 +268,7 @@ class StudyResults:
     contingency: pd.DataFrame | None = None
     restoration: dict[str, PolicyOutcome] | None = None
     plan: PlanOutcome | None = None
+    towns: pd.DataFrame | None = None
     footprints: Any = None
     generators: tuple[Any, ...] = ()
     hazard_labels: tuple[str, ...] = ()

@@ -58,10 +58,13 @@ other     none      (power only)                     0
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
+from gridres.errors import UsageError
 from gridres.model import Grid
 
 __all__ = [
@@ -76,6 +79,8 @@ __all__ = [
     "facility_towns",
     "parse_depends",
     "parse_serves",
+    "SERVICE_COLUMNS",
+    "with_service_columns",
 ]
 
 #: The services a facility can provide, in reporting order.
@@ -105,6 +110,10 @@ ALL_TOWNS = "*"
 NO_DEPENDENCIES = "none"
 
 _FACILITY = "facility:"
+
+#: The service columns of the facilities table, and the type of each.
+SERVICE_COLUMNS = {"town": str, "service": str, "serves": str, "coverage": float,
+                   "depends_on": str, "storage_h": float}
 
 
 @dataclass(frozen=True)
@@ -216,3 +225,54 @@ def facility_towns(grid: Grid) -> pd.Series:
     buses = grid.buses[~grid.buses.index.duplicated()]
     bus_town = buses["town"].reindex(facs["bus"].astype(str)).fillna("").astype(str)
     return own.where(own != "", bus_town.to_numpy())
+
+
+def with_service_columns(grid: Grid, changes: Mapping[str, Mapping[str, Any]]) -> Grid:
+    """The grid with some facilities' service columns replaced (a study's
+    ``[services.facilities.ID]`` tables).
+
+    Parameters
+    ----------
+    grid : Grid
+    changes : mapping
+        Facility id -> ``{column: value}`` for columns of :data:`SERVICE_COLUMNS`.
+
+    Returns
+    -------
+    Grid
+        A new grid; ``grid`` is not changed. The values are checked when the service
+        model is compiled (:func:`gridres.services.compile_services`).
+
+    Raises
+    ------
+    UnknownIdError
+        For a facility that is not in the grid.
+    UsageError
+        For a column that is not a service column, or a value of the wrong type.
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> g = with_service_columns(load_grid("demo_region"), {"W02": {"storage_h": 24}})
+    >>> float(g.facilities.loc["W02", "storage_h"])
+    24.0
+    """
+    if not changes:
+        return grid
+    grid.lookup("facilities", list(changes))
+    facs = grid.facilities.copy()
+    for fid, cols in changes.items():
+        for col, value in cols.items():
+            kind = SERVICE_COLUMNS.get(col)
+            if kind is None:
+                raise UsageError(f"facility {fid!r}: {col!r} is not a service column "
+                                 f"({', '.join(SERVICE_COLUMNS)})")
+            if kind is float:
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                what = "a number" if kind is float else "a string"
+                raise UsageError(f"facility {fid!r}: {col} must be {what}, got {value!r}")
+            facs.loc[fid, col] = kind(value)
+    return grid.replace(facilities=facs)

@@ -20,6 +20,7 @@ from gridres.io.jsondoc import jsonable
 
 __all__ = ["console", "stdout", "whole_customers", "grid_argument", "json_option", "force_option",
            "workers_option", "scheduler_option", "emit_json",
+           "outside_temp_option", "fleet_options", "place",
            "emit_json_table", "load", "run_cli", "output_file", "output_folder",
            "hold_folder", "read_grid", "fail_option", "failed_elements", "failed_state",
            "cascade_options"]
@@ -161,6 +162,84 @@ def cascade_options(command: Any) -> Any:
         help="What overloads do: none: reported, nothing trips; trip: overloaded branches "
              "trip until none is left; redispatch: generation is redispatched and load "
              "shed at least cost (an LP) before what stays overloaded trips.")(command)
+
+
+def outside_temp_option(command: Any) -> Any:
+    """``--outside-temp-c C``: the outside temperature for how long homes stay warm
+    (passed as ``outside_c``; None when not given)."""
+    return click.option(
+        "--outside-temp-c", "outside_c", type=float, default=None, metavar="C",
+        callback=_finite_temp,
+        help="Outside temperature in °C, for how long homes stay warm without heat "
+             "supply  [default: 0]")(command)
+
+
+def _finite_temp(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
+    import math
+
+    from gridres.errors import UsageError
+
+    if value is not None and not math.isfinite(value):
+        raise UsageError(f"--outside-temp-c {value}: give a finite temperature in °C")
+    return value
+
+
+def place(text: str) -> str | tuple[float, float]:
+    """A depot on the command line: ``X,Y`` coordinates or a bus id."""
+    parts = text.split(",")
+    if len(parts) == 2:
+        try:
+            return float(parts[0]), float(parts[1])
+        except ValueError:
+            pass
+    return text
+
+
+def fleet_options(command: Any) -> Any:
+    """Fuel trucks and mobile generators of a restoration (passed as ``fleet``, a dict
+    of :class:`gridres.restoration.RestorationSettings` keys), and the outside
+    temperature (``outside_c``)."""
+    def collect(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        fleet = ctx.params.setdefault("fleet", {})
+        if param.name == "fuel_trucks" and value:
+            fleet["fuel_trucks"] = value
+        elif param.name == "fuel_depots" and value:
+            fleet["fuel_depots"] = tuple(place(v) for v in value)
+        elif param.name == "fuel_stock_l" and value is not None:
+            fleet["fuel_stock_l"] = value
+        elif param.name == "mobile_gens" and value:
+            fleet["mobile_generators"] = tuple(_mobile(v) for v in value)
+        return value
+
+    opts = [
+        click.option("--fuel-trucks", type=click.IntRange(min=0), default=0,
+                     callback=collect, expose_value=False,
+                     help="Fuel trucks that refill backup generators' tanks [default: 0]."),
+        click.option("--fuel-depot", "fuel_depots", multiple=True, metavar="BUS|X,Y",
+                     callback=collect, expose_value=False,
+                     help="Where fuel trucks load (repeatable) [default: the crews' depots]."),
+        click.option("--fuel-stock-l", type=float, default=None, metavar="LITRES",
+                     callback=collect, expose_value=False,
+                     help="Fuel in the depots, litres [default: no limit]."),
+        click.option("--mobile-gen", "mobile_gens", multiple=True, metavar="MW[@BUS|@X,Y]",
+                     callback=collect, expose_value=False,
+                     help="A mobile generator of MW at a depot (repeatable) [default "
+                          "depot: the crews' first]."),
+    ]
+    for opt in reversed(opts):
+        command = opt(command)
+    return outside_temp_option(command)
+
+
+def _mobile(text: str) -> tuple[float, Any]:
+    from gridres.errors import UsageError
+
+    mw, _, depot = text.partition("@")
+    try:
+        return float(mw), place(depot) if depot else ""
+    except ValueError:
+        raise UsageError(f"--mobile-gen {text!r}: write MW or MW@DEPOT (e.g. 2.5@VBS-110)"
+                         ) from None
 
 
 def fail_option(help: str) -> Any:

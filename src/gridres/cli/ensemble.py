@@ -27,6 +27,7 @@ from gridres.cli.common import (
     cascade_options,
     console,
     emit_json,
+    fleet_options,
     force_option,
     grid_argument,
     json_option,
@@ -158,13 +159,14 @@ def print_summary(doc: dict, top: int = 10) -> None:
               help="Lognormal sigma of repair-time uncertainty (with --restore).")
 @click.option("--priority-file", type=click.Path(dir_okay=False),
               help="Planner's repair order, one KIND:ID per line (adds policy priority-list).")
+@fleet_options
 @force_option
 @json_option
 def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | None,
             scheduler: str | None, out: str | None, resume: bool, cascade_mode: str, margin: float,
             batch_size: int | None, restore: bool, policies: tuple[str, ...], crews: int,
-            repair_sigma: float, priority_file: str | None, force: bool,
-            as_json: bool) -> None:
+            repair_sigma: float, priority_file: str | None, outside_c: float | None,
+            force: bool, as_json: bool, fleet: dict | None = None) -> None:
     """Run N seeded outage scenarios on GRID in parallel and summarise them.
 
     Scenario i uses default_rng([seed, i]): results do not depend on --workers. With
@@ -189,10 +191,10 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
     names: tuple[str, ...] = ()
     if restore:
         evaluator, names = _restoration(g, evaluator, policies, crews, repair_sigma,
-                                        priority_file, cascade)
-    elif policies or priority_file:
-        raise UsageError("--policy and --priority-file compare restoration policies; "
-                         "add --restore")
+                                        priority_file, cascade, fleet or {}, outside_c)
+    elif policies or priority_file or fleet or outside_c is not None:
+        raise UsageError("--policy, --priority-file, the fleet options and --outside-temp-c "
+                         "are for restoration; add --restore")
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -226,6 +228,7 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
                             str(repair_sigma)]
                     cmd += [a for p in policies for a in ("--policy", p)]
                     cmd += ["--priority-file", priority_file] if priority_file else []
+                    cmd += _fleet_args(fleet or {}, outside_c)
                 exc.args = (f"{exc.args[0]}: {shlex.join(cmd)}",)
             raise
     doc = res.summary.to_dict()
@@ -248,7 +251,22 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
         console.print(f"wrote {res.out}/summary.json and {res.out}/parts/")
 
 
-def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade):
+def _fleet_args(fleet: dict, outside_c: float | None) -> list[str]:
+    """The fleet options and outside temperature again, for the command that resumes."""
+    def where(d) -> str:
+        return d if isinstance(d, str) else f"{d[0]},{d[1]}"
+
+    args = [*(["--fuel-trucks", str(fleet["fuel_trucks"])] if "fuel_trucks" in fleet else []),
+            *(a for d in fleet.get("fuel_depots", ()) for a in ("--fuel-depot", where(d))),
+            *(["--fuel-stock-l", str(fleet["fuel_stock_l"])] if "fuel_stock_l" in fleet
+              else []),
+            *(a for mw, d in fleet.get("mobile_generators", ())
+              for a in ("--mobile-gen", f"{mw}@{where(d)}" if d else str(mw)))]
+    return args + (["--outside-temp-c", str(outside_c)] if outside_c is not None else [])
+
+
+def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, fleet,
+                 outside_c):
     """Wrap the impact evaluator with restoration under every policy."""
     from gridres.restoration import (
         RestorationEvaluator,
@@ -256,23 +274,27 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade):
         policy_names,
         read_priority_file,
     )
+    from gridres.restoration.fleets import split_policy
 
     names = tuple(policies or ("greedy",))
-    unknown = [p for p in names if p not in policy_names()]
+    unknown = [p for p in names if split_policy(p)[0] not in policy_names()]
     if unknown:
         raise UsageError(f"--policy {unknown[0]!r}: unknown policy; choose from "
-                         f"{', '.join(policy_names())}")
+                         f"{', '.join(policy_names())} (optionally /RULE for mobile "
+                         "generators)")
     priority = read_priority_file(priority_file).elements if priority_file else ()
     if priority and "priority-list" not in names:
         names += ("priority-list",)
     evaluator = RestorationEvaluator.for_grid(
-        grid, RestorationSettings(crews=crews, repair_sigma=sigma), names, priority,
-        impact=impact, cascade=cascade)
+        grid, RestorationSettings(crews=crews, repair_sigma=sigma, **fleet), names, priority,
+        impact=impact, cascade=cascade, outside_c=outside_c)
     return evaluator, names
 
 
 _METRICS = (("ens_mwh", "energy not served (MWh)"), ("customer_hours", "customer-hours"),
-            ("facility_hours_dark", "facility-hours dark"))
+            ("facility_hours_dark", "facility-hours dark"),
+            *((f"service_people_hours_{s}", f"people-hours without {s}")
+              for s in ("power", "water", "heat", "telecom", "health")))
 
 
 def _compare(res, names: tuple[str, ...], seed: int, customers: bool = True) -> dict:
@@ -302,9 +324,12 @@ def _compare(res, names: tuple[str, ...], seed: int, customers: bool = True) -> 
 
 def print_restoration(doc: dict) -> None:
     """Rich tables of a policy comparison on stdout: the losses, paired, then the
-    restoration times over the events that lost load."""
+    restoration times over the events that lost load (people-hours without a service
+    only where someone lacked it)."""
     for metric, title in _METRICS:
         rows = doc["metrics"][metric]
+        if metric.startswith("service_") and not any((r["mean"] or 0) > 0 for r in rows):
+            continue
         t = Table(title=f"Restoration: {title} (paired against {doc['baseline']})")
         for col in ("policy", "mean", "p95", "difference", "95 % CI"):
             t.add_column(col, justify="left" if col == "policy" else "right")

@@ -15,9 +15,9 @@ from gridres.cli.common import (
     json_option,
     load,
     output_file,
+    outside_temp_option,
     stdout,
 )
-from gridres.errors import UsageError
 
 __all__ = ["command"]
 
@@ -30,9 +30,7 @@ OUT_SUFFIXES = (".gpkg", ".csv", ".parquet")
 @fail_option("An element to fail: bus:ID, branch:ID, gen:ID or substation:NAME "
              "(repeatable; ids as in `gridres info GRID --list buses`).")
 @cascade_options
-@click.option("--outside-temp-c", "outside_c", type=float, default=None, metavar="C",
-              help="Outside temperature in °C, for how long homes stay warm without heat "
-                   "supply  [default: 0]")
+@outside_temp_option
 @json_option
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Write per-element results: .gpkg (layers buses, branches, facilities) "
@@ -49,13 +47,8 @@ def command(grid: str, fails: tuple[str, ...], cascade_mode: str, margin: float,
     gridres outage demo_region --fail bus:KAL-110 --cascade-mode redispatch --json
     gridres outage demo_region --fail bus:OSTR1-110 --outside-temp-c -10
     """
-    import math
-
     from gridres.cascade import cascade
     from gridres.services import compile_services, services_after
-
-    if outside_c is not None and not math.isfinite(outside_c):
-        raise UsageError(f"--outside-temp-c {outside_c}: give a finite temperature in °C")
 
     if out:
         output_file(out, OUT_SUFFIXES)

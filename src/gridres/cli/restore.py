@@ -20,11 +20,13 @@ from gridres.cli.common import (
     fail_option,
     failed_elements,
     failed_state,
+    fleet_options,
     force_option,
     grid_argument,
     hold_folder,
     json_option,
     load,
+    place,
     stdout,
 )
 from gridres.errors import UsageError
@@ -47,20 +49,6 @@ def _pairs(values: tuple[str, ...], option: str, cast) -> dict:
         except ValueError:
             raise UsageError(f"{option} {v!r}: {num!r} is not a number") from None
     return out
-
-
-def _depots(values: tuple[str, ...]) -> tuple:
-    out = []
-    for v in values:
-        parts = v.split(",")
-        if len(parts) == 2:
-            try:
-                out.append((float(parts[0]), float(parts[1])))
-                continue
-            except ValueError:
-                pass
-        out.append(v)
-    return tuple(out)
 
 
 def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str):
@@ -111,7 +99,9 @@ def _fmt(v) -> str:
               help="Seed of the scenario draw and of repair-time uncertainty.")
 @click.option("--policy", "policies", multiple=True, metavar="NAME",
               help="Policy to simulate (repeatable): as-listed, largest-load-first, "
-                   "critical-first, greedy, nearest, optimal, priority-list. [default: greedy]")
+                   "critical-first, greedy, nearest, optimal, priority-list; NAME/RULE also "
+                   "sets how mobile generators are sent (critical-first, people-per-mw, "
+                   "nearest), e.g. greedy/nearest. [default: greedy]")
 @click.option("--priority-file", type=click.Path(dir_okay=False),
               help="Repair order for priority-list: one KIND:ID per line.")
 @click.option("--crews", type=int, default=3, show_default=True,
@@ -134,17 +124,19 @@ def _fmt(v) -> str:
 @click.option("--horizon-h", type=float, default=8760.0, show_default=True,
               help="Hours after the first failure at which the simulation stops, even if "
                    "repairs remain.")
+@fleet_options
 @cascade_options
 @json_option
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Folder for curves, schedules (CSV and JSON), facilities and summary.")
+              help="Folder for curves, schedules (CSV and JSON), facilities, services and "
+                   "summary.")
 @force_option
 def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | None,
             policies: tuple[str, ...], priority_file: str | None, crews: int,
             depots: tuple[str, ...], speed_kmh: float, road_factor: float, repair_sigma: float,
             spares: tuple[str, ...], lead: tuple[str, ...], needs: tuple[str, ...],
-            horizon_h: float, cascade_mode: str, margin: float, as_json: bool,
-            out: str | None, force: bool) -> None:
+            horizon_h: float, outside_c: float | None, cascade_mode: str, margin: float,
+            as_json: bool, out: str | None, force: bool, fleet: dict | None = None) -> None:
     """Simulate repairs after the failures and compare restoration policies.
 
     Crews travel to failed elements, wait for spares where needed and repair; after each
@@ -152,7 +144,10 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     `gridres outage` does (the lost load at time 0 is outage's shed load). Prints energy
     not served, customer-hours, facility hours dark and the hours until half, 90 % and
     all of the lost load is back (t50_h, t90_h, t100_h; 0 when no load was lost) per
-    policy.
+    policy, and the people-hours without power, water, heat, telecom, health care,
+    shelter and emergency response. Backup generators run on their tanks
+    (backup_hours at their demand), refilled by --fuel-trucks; --mobile-gen units power
+    dark facilities.
     """
     from gridres.cascade import CascadeOptions
     from gridres.restoration import (
@@ -163,14 +158,16 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         read_priority_file,
         simulate,
     )
+    from gridres.restoration.policies import WithDispatch
     from gridres.restoration.simulate import repair_multipliers
 
     if out:
         hold_folder(out, force=force)
     g = load(grid)
     settings = RestorationSettings().replace(
-        crews=crews, depots=_depots(depots), speed_kmh=speed_kmh, road_factor=road_factor,
-        repair_sigma=repair_sigma, horizon_h=horizon_h,
+        crews=crews, depots=tuple(place(d) for d in depots), speed_kmh=speed_kmh,
+        road_factor=road_factor, repair_sigma=repair_sigma, horizon_h=horizon_h,
+        **(fleet or {}),
         **({"spare_stock": {**RestorationSettings().spare_stock,
                             **_pairs(spares, "--spares", int)}} if spares else {}),
         **({"spare_lead_time_h": {**RestorationSettings().spare_lead_time_h,
@@ -194,12 +191,15 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
             if priority is None:
                 raise UsageError("--policy priority-list needs --priority-file FILE")
             chosen.append((name, priority))
-        elif name == "as-listed" and fails:
-            chosen.append((name, PriorityList(_fail_order(g, fails, grid), name="as-listed")))
+        elif name.partition("/")[0] == "as-listed" and fails:
+            listed = PriorityList(_fail_order(g, fails, grid), name="as-listed")
+            rule = get_policy(name) if "/" in name else None
+            chosen.append((name, listed if rule is None
+                           else WithDispatch(listed, rule.mobile_dispatch, name)))
         else:
             chosen.append((name, get_policy(name)))
 
-    assets = prepare(g, settings)
+    assets = prepare(g, settings, outside_c=outside_c)
     net = g.network
     cascade = CascadeOptions(cascade_mode, margin)
     results = {}
@@ -215,6 +215,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                      "people_affected": m["people_affected"],
                      "peak_lost_mw": m["peak_lost_mw"], "end_h": m["end_h"],
                      "repairs": m["repairs"], "unfinished": m["unfinished"],
+                     "service_people_hours": m["service_people_hours"],
                      "notes": list(res.notes)})
     doc = {
         "grid": g.name,
@@ -223,6 +224,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         "settings": settings.to_dict(),
         "cascade_mode": cascade_mode,
         "margin": margin,
+        "outside_c": assets.outside_c,
         "travel": "straight-line" if np.isfinite(assets.bus_xy).any() else "none (no geometry)",
         "policies": rows,
         "details": {
@@ -231,6 +233,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                     res.metrics["facility_hours_dark_by_facility"],
                 "schedule": res.schedule.to_dict(orient="records"),
                 "curve": res.curve.to_dict(orient="records"),
+                **{k: v for k, v in res.to_dict().items() if k in ("fleets", "services")},
             }
             for name, res in results.items()
         },
@@ -241,6 +244,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         emit_json(doc)
         return
     _table(g.name, scenario, rows)
+    _services_table(rows)
     for name, res in results.items():
         for note in res.notes:
             console.print(f"[yellow]{name}:[/yellow] {note}")
@@ -289,9 +293,25 @@ def _table(grid_name: str, scenario, rows: list[dict]) -> None:
     stdout.print(t)
 
 
+def _services_table(rows: list[dict]) -> None:
+    """People-hours without power and each service, per policy (where anyone lacked one)."""
+    keys = [k for k in rows[0]["service_people_hours"]
+            if any(r["service_people_hours"][k] > 0 for r in rows)]
+    if not keys:
+        return
+    t = Table(title="People-hours without each service")
+    t.add_column("policy", no_wrap=True)
+    for k in keys:
+        t.add_column(k, justify="right")
+    for r in rows:
+        t.add_row(escape(r["policy"]), *(f"{r['service_people_hours'][k]:,.0f}" for k in keys))
+    stdout.print(t)
+
+
 def _write(folder: Path, doc: dict, results: dict) -> None:
     """Write every file atomically: summary.json, comparison.csv, and per policy
-    curve_*.csv, schedule_*.csv, schedule_*.json, facilities_*.csv."""
+    curve_*.csv, schedule_*.csv, schedule_*.json, facilities_*.csv and services_*.csv
+    (people without each service per town over time)."""
     import pandas as pd
 
     from gridres.io.folder import write_path
@@ -314,3 +334,6 @@ def _write(folder: Path, doc: dict, results: dict) -> None:
                                       indent=2), encoding="utf-8")
         with write_path(folder / f"facilities_{stem}.csv") as tmp:
             res.facilities.to_csv(tmp, index_label="id")
+        if res.services is not None:
+            with write_path(folder / f"services_{stem}.csv") as tmp:
+                res.services.by_town().to_csv(tmp, index=False)

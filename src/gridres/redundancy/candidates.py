@@ -24,8 +24,15 @@ Hardening
 Restoration
     One more crew, one more spare of every kind whose repairs need one, and line and
     transformer repairs in half the time.
+Services
+    Where backups carry facilities (a tank to refill): one more fuel truck, and 24 h
+    more fuel at the two facilities whose loss costs the most people a service
+    (:func:`gridres.services.service_impact`); where facilities have no backup that
+    carries them: one more mobile generator, rated for the largest such demand (rounded
+    up to 0.5 MW) at the crews' first depot; and 12 h more water storage at the
+    waterworks that serves the most people.
 
-Categories are interleaved (line, backup, hardening, restoration, line, ...) until
+Categories are interleaved (line, backup, hardening, restoration, services, line, ...) until
 ``max_candidates`` are chosen, so that a small bound still offers every kind of option.
 """
 
@@ -41,6 +48,7 @@ import numpy as np
 from gridres import contingency as cg
 from gridres.elements import substation_buses, substations
 from gridres.errors import UsageError
+from gridres.impact import backup_covers
 from gridres.redundancy.crn import flatten
 from gridres.redundancy.grid_edits import BACKUP_HOURS, bus_xy, crs_kind
 from gridres.redundancy.interventions import Design, Intervention, make_intervention
@@ -48,6 +56,8 @@ from gridres.restoration.assets import distance_km
 from gridres.scenarios.base import ScenarioGenerator
 from gridres.scenarios.hazard import HazardScenarios
 from gridres.sensitivity import bridges
+from gridres.service_data import SERVICES
+from gridres.services import compile_services, service_impact
 from gridres.topology import components
 
 __all__ = ["study_candidates", "generate_candidates", "weak_points", "LINE_KM"]
@@ -242,6 +252,32 @@ def _harden_candidates(design: Design, generator: ScenarioGenerator | None,
     return [t for *_, t in rows[:top_k]]
 
 
+def _service_candidates(design: Design) -> list[dict[str, Any]]:
+    grid = design.grid
+    fac = grid.facilities
+    if not len(fac):
+        return []
+    net = grid.network
+    model = compile_services(grid)
+    impact = service_impact(model)
+    covers = backup_covers(net) & (net.fac_demand_mw > 0)
+    out: list[dict[str, Any]] = []
+    if covers.any():
+        out.append({"kind": "fuel_truck"})
+        for i in sorted(np.flatnonzero(covers), key=lambda i: (-impact[i], fac.index[i]))[:2]:
+            out.append({"kind": "tank", "facility": str(fac.index[i]), "hours": 24.0})
+    bare = ~backup_covers(net) & (net.fac_demand_mw > 0)
+    if bare.any():
+        mw = math.ceil(float(net.fac_demand_mw[bare].max()) * 2.0) / 2.0
+        out.append({"kind": "mobile_generator", "mw": mw})
+    water = np.flatnonzero((model.service == SERVICES.index("water"))
+                           & np.isfinite(model.storage_h))
+    if len(water):
+        w = max(water, key=lambda i: (model.people_served[i], -i))
+        out.append({"kind": "reservoir", "facility": str(fac.index[w]), "hours": 12.0})
+    return out
+
+
 def generate_candidates(
     design: Design,
     generator: ScenarioGenerator | None = None,
@@ -295,7 +331,7 @@ def generate_candidates(
     restore: list[dict[str, Any]] = [{"kind": "crews"}]
     restore += [{"kind": "spares", "equipment": k} for k in design.settings.needs_spare]
     restore += [{"kind": "repair", "equipment": k} for k in ("line", "transformer")]
-    groups = [lines, backups, harden, restore]
+    groups = [lines, backups, harden, restore, _service_candidates(design)]
     chosen: list[Intervention] = []
     seen = set(exclude)
     depth = 0

@@ -34,9 +34,17 @@ Unit costs (key, default, unit, what it covers)
 ``crew_years``          10    years     years a new crew is paid for in a plan
 ``faster_repair``       0.5   MEUR      pre-positioned equipment and contracts that make
                                         one kind of repair faster (per halving of its hours)
+``fuel_tanker``         0.5   MEUR      one road tanker (30 m³) with standby drivers for
+                                        ``crew_years`` years, dispatched in emergencies
+``mobile_generator_per_mw`` 0.35 MEUR/MW a trailer-mounted diesel generator with cables
+                                        and connection kit, kept ready at a depot
+``reservoir_per_person_h`` 3e-6 MEUR    drinking-water storage per person served and hour
+                                        of supply: 150 l per person and day (6.25 l/h) at
+                                        about 500 EUR/m³ of tank built
 
-A key that names an intervention kind (``line``, ``backup``, ``generator``, ``storage``,
-``microgrid``, ``harden``, ``protect``, ``spares``, ``crews``, ``repair``) sets a flat cost
+A key that names an intervention kind (``line``, ``backup``, ``tank``, ``generator``,
+``storage``, ``microgrid``, ``harden``, ``protect``, ``spares``, ``crews``, ``repair``,
+``fuel_truck``, ``mobile_generator``, ``reservoir``) sets a flat cost
 for every candidate of that kind, as ``grids/studies/hardening.toml`` does.
 
 Examples
@@ -47,7 +55,7 @@ Examples
 >>> cost_table({"lines_per_km": 1.0})
 Traceback (most recent call last):
 ...
-gridres.errors.UsageError: unknown cost key 'lines_per_km' (did you mean 'line_per_km'?); keys: line_per_km, line_per_km_ehv, line_bays, backup_per_mw, backup_per_mwh, storage_per_mwh, generator_per_mw, microgrid_fixed, microgrid_per_mw, harden_substation, protect_substation, harden_line_per_km, harden_transformer, harden_generator, immune_factor, spare_transformer, spare_bus, spare_line, spare_generator, crew_per_year, crew_years, faster_repair, or a kind: line, backup, generator, storage, microgrid, harden, protect, spares, crews, repair
+gridres.errors.UsageError: unknown cost key 'lines_per_km' (did you mean 'line_per_km'?); keys: line_per_km, line_per_km_ehv, line_bays, backup_per_mw, backup_per_mwh, storage_per_mwh, generator_per_mw, microgrid_fixed, microgrid_per_mw, harden_substation, protect_substation, harden_line_per_km, harden_transformer, harden_generator, immune_factor, spare_transformer, spare_bus, spare_line, spare_generator, crew_per_year, crew_years, faster_repair, fuel_tanker, mobile_generator_per_mw, reservoir_per_person_h, or a kind: line, backup, tank, generator, storage, microgrid, harden, protect, spares, crews, repair, fuel_truck, mobile_generator, reservoir
 """
 
 from __future__ import annotations
@@ -66,8 +74,8 @@ __all__ = ["DEFAULT_COSTS", "KINDS", "CURRENCY", "cost_table"]
 CURRENCY = "million EUR"
 
 #: Intervention kinds (each may be given a flat cost in the table).
-KINDS = ("line", "backup", "generator", "storage", "microgrid", "harden", "protect",
-         "spares", "crews", "repair")
+KINDS = ("line", "backup", "tank", "generator", "storage", "microgrid", "harden", "protect",
+         "spares", "crews", "repair", "fuel_truck", "mobile_generator", "reservoir")
 
 #: Default unit costs (million EUR); see the module notes for what each covers.
 DEFAULT_COSTS: Mapping[str, float] = MappingProxyType({
@@ -93,6 +101,9 @@ DEFAULT_COSTS: Mapping[str, float] = MappingProxyType({
     "crew_per_year": 0.6,
     "crew_years": 10.0,
     "faster_repair": 0.5,
+    "fuel_tanker": 0.5,
+    "mobile_generator_per_mw": 0.35,
+    "reservoir_per_person_h": 3e-6,
 })
 
 

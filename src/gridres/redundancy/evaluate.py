@@ -54,6 +54,7 @@ from gridres.redundancy.reuse import (
     intervention_change,
 )
 from gridres.restoration.assets import prepare
+from gridres.restoration.fleets import split_policy
 from gridres.restoration.metrics import LOSS_METRICS, paired_difference
 from gridres.restoration.policies import get_policy
 from gridres.restoration.settings import RestorationSettings
@@ -87,15 +88,17 @@ class _Compiled:
 
 
 class _PlanJob:
-    """What every worker receives once: the base design, the restoration policy and the
-    cascade option. Each worker keeps the designs it compiled (not pickled)."""
+    """What every worker receives once: the base design, the restoration policy, the
+    cascade option and the outside temperature. Each worker keeps the designs it compiled
+    (not pickled)."""
 
     def __init__(self, base: Design, policy: str, priority: tuple[str, ...],
-                 cascade: CascadeOptions) -> None:
+                 cascade: CascadeOptions, outside_c: float | None = None) -> None:
         self.base = base
         self.policy = policy
         self.priority = priority
         self.cascade = cascade
+        self.outside_c = outside_c
         self.cache: dict[frozenset, _Compiled] = {}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -108,9 +111,10 @@ class _PlanJob:
             net = design.grid.network
             intact = net.intact()
             s = supply(net, intact)
-            fn = get_policy(self.policy, self.priority if self.policy == "priority-list"
-                            else None)
-            c = _Compiled(net, prepare(design.grid, design.settings), fn, s.fac_grid,
+            crew = split_policy(self.policy)[0]
+            fn = get_policy(self.policy, self.priority if crew == "priority-list" else None)
+            c = _Compiled(net, prepare(design.grid, design.settings,
+                                       outside_c=self.outside_c), fn, s.fac_grid,
                           supply(net, intact, self.cascade).fac_grid)
             if len(self.cache) > 64:
                 self.cache.clear()
@@ -125,7 +129,7 @@ def _simulate(job: _PlanJob, key: frozenset, interventions: Sequence[Interventio
     c = job.compiled(key, interventions)
     net = c.net
     cascade = job.cascade
-    need_dep = job.policy in _READS_BACKUP
+    need_dep = split_policy(job.policy)[0] in _READS_BACKUP
     load = np.maximum(net.load_mw, 0.0)
     has_need = ((load > 0) | (net.gs_mw > 0)) & net.bus_in_service
     out = []
@@ -141,8 +145,8 @@ def _simulate(job: _PlanJob, key: frozenset, interventions: Sequence[Interventio
         lossless = bool(np.all(s.energized[has_need] & full[has_need])
                         and np.all(s.fac_grid[c.base_fac_grid]))
         fac = res.facilities
-        fac_lost = ((fac["hours_dark"].to_numpy(float) + fac["hours_on_backup"].to_numpy(float))
-                    > 0)
+        fac_lost = ((fac["hours_dark"].to_numpy(float) + fac["hours_on_backup"].to_numpy(float)
+                     + fac["hours_on_mobile"].to_numpy(float)) > 0)
         sched = res.schedule
         waited = bool(((sched["crew"].to_numpy() < 0)
                        | (sched["travel_start_h"].to_numpy(float)
@@ -193,6 +197,8 @@ class PlanEvaluator:
         scenario of every design (for checks).
     progress : callable, optional
         ``progress(done, total)`` over the simulations of each :meth:`evaluate` call.
+    outside_c : float, optional
+        Outside temperature (°C) for the buildings' heat in the service metrics.
 
     Examples
     --------
@@ -203,21 +209,21 @@ class PlanEvaluator:
     ...                    seed=1, n=20)
     >>> base = ev.base_result()
     >>> base.metrics.shape, base.n_simulated
-    ((20, 4), 20)
+    ((20, 11), 20)
     """
 
     def __init__(self, grid: Grid, generator: ScenarioGenerator, settings: RestorationSettings,
                  *, seed: int, n: int, policy: str = "greedy",
                  priority: Sequence[str] = (), workers: int = 1, scheduler: Any = None,
                  cascade: CascadeOptions | str | None = None, reuse: bool = True,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, outside_c: float | None = None) -> None:
         if not (isinstance(n, int) and n >= 1):
             raise UsageError(f"The 'n' parameter of the plan must be an int >= 1. Got {n!r} "
                              "instead.")
         if not (isinstance(workers, int) and workers >= 1):
             raise UsageError(f"The 'workers' parameter of the plan must be an int >= 1. Got "
                              f"{workers!r} instead.")
-        get_policy(policy, priority if policy == "priority-list" else None)
+        get_policy(policy, priority if split_policy(policy)[0] == "priority-list" else None)
         self.base = Design(grid.replace(), settings)
         self.crn = CommonScenarios(grid, generator, seed, settings.repair_sigma)
         self.seed = int(seed)
@@ -229,6 +235,7 @@ class PlanEvaluator:
         self.cascade = CascadeOptions.of(cascade)
         self.reuse = reuse
         self.progress = progress
+        self.outside_c = outside_c
         self.interventions: dict[str, Intervention] = {}
         self.results: dict[frozenset, DesignResult] = {}
         self._designs: dict[frozenset, Design] = {frozenset(): self.base}
@@ -253,7 +260,8 @@ class PlanEvaluator:
 
     def _pool(self) -> Pool:
         if self._active is None:
-            self._active = Pool(_PlanJob(self.base, self.policy, self.priority, self.cascade),
+            self._active = Pool(_PlanJob(self.base, self.policy, self.priority, self.cascade,
+                                         self.outside_c),
                                 workers=self.workers, scheduler=self.scheduler,
                                 preload=[__name__])
         return self._active

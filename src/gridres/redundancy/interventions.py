@@ -4,9 +4,13 @@ restoration settings) that returns a new one.
 * :mod:`~gridres.redundancy.grid_edits`: a new line, backup at a facility, a black-start
   generator or storage, a microgrid (:func:`add_line`, :func:`set_backup`,
   :func:`add_generator`, :func:`add_microgrid`), each returning a new grid.
-* :mod:`~gridres.redundancy.settings_edits`: more spares, more crews, faster repairs
-  (:func:`add_spares`, :func:`add_crews`, :func:`faster_repair`), each returning new
-  :class:`~gridres.restoration.RestorationSettings`.
+* :mod:`~gridres.redundancy.settings_edits`: more spares, more crews, faster repairs,
+  more fuel trucks, another mobile generator (:func:`add_spares`, :func:`add_crews`,
+  :func:`faster_repair`, :func:`add_fuel_trucks`, :func:`add_mobile_generator`), each
+  returning new :class:`~gridres.restoration.RestorationSettings`.
+* Services: more tank hours at a facility's backup generator (``tank``: its
+  ``backup_hours``) and a reservoir (``reservoir``: more ``storage_h`` for a facility's
+  service, e.g. drinking-water tanks), each returning a new grid.
 * :mod:`~gridres.redundancy.hardening`: hardening acts on the hazard, not on the grid;
   :func:`hardening_targets` names the assets, and a :class:`Design` records for each one
   the factor on its fragility median (``inf``: immune). How that changes the scenarios,
@@ -46,10 +50,14 @@ from gridres.redundancy.hardening import HARDEN_FACTOR, IMMUNE, HardKey, hardeni
 from gridres.redundancy.settings_edits import (
     _kind,
     add_crews,
+    add_fuel_trucks,
+    add_mobile_generator,
     add_spares,
     faster_repair,
 )
 from gridres.restoration.settings import RestorationSettings
+from gridres.service_data import with_service_columns
+from gridres.services.model import compile_services
 
 __all__ = ["Design", "Intervention", "make_intervention"]
 
@@ -115,8 +123,10 @@ class Intervention:
             grid = add_line(grid, p["from_bus"], p["to_bus"], id=p["branch_id"],
                             length_km=p["length_km"], x_pu=p["x_pu"], r_pu=p["r_pu"],
                             rating_mw=p["rating_mw"])
-        elif self.kind == "backup":
+        elif self.kind in ("backup", "tank"):
             grid = set_backup(grid, p["facility"], p["backup_mw"], p["backup_hours"])
+        elif self.kind == "reservoir":
+            grid = with_service_columns(grid, {p["facility"]: {"storage_h": p["storage_h"]}})
         elif self.kind in ("generator", "storage"):
             grid = add_generator(grid, p["bus"], p["pmax_mw"], id=p["generator_id"],
                                  kind=self.kind if self.kind == "storage" else "backup",
@@ -129,6 +139,10 @@ class Intervention:
             settings = add_crews(settings, p["count"])
         elif self.kind == "repair":
             settings = faster_repair(settings, p["equipment"], p["factor"])
+        elif self.kind == "fuel_truck":
+            settings = add_fuel_trucks(settings, p["count"])
+        elif self.kind == "mobile_generator":
+            settings = add_mobile_generator(settings, p["mw"], p["depot"])
         elif self.kind in ("harden", "protect"):
             design = design.harden([tuple(k) for k in p["targets"]], p["factor"])
         else:  # pragma: no cover - make_intervention refuses unknown kinds
@@ -155,6 +169,10 @@ _KEYS = {
     "spares": {"equipment", "count"},
     "crews": {"count"},
     "repair": {"equipment", "factor"},
+    "tank": {"facility", "hours"},
+    "fuel_truck": {"count"},
+    "mobile_generator": {"mw", "depot"},
+    "reservoir": {"facility", "hours"},
 }
 
 
@@ -392,9 +410,73 @@ def _resolve_repair(spec, grid, settings, table, who):
             f"{kind} repairs in {factor:g} x the hours", table["faster_repair"] * halvings)
 
 
+def _resolve_tank(spec, grid, settings, table, who):
+    if "facility" not in spec:
+        raise UsageError(f"{who}: a tank needs facility = \"ID\" (and hours to add)")
+    f = str(spec["facility"])
+    grid.lookup("facilities", [f])
+    row = grid.facilities.loc[f]
+    mw, demand = float(row["backup_mw"]), float(row["demand_mw"])
+    if not (mw > 0 and mw >= demand - 1e-9):
+        raise UsageError(f"{who}: facility {f} has no backup generator that carries its "
+                         "demand; a tank needs one (propose kind = \"backup\" instead)")
+    add = _num(spec, "hours", 24.0, who, strict=True)
+    old = float(row["backup_hours"])
+    name = str(row.get("name", "")) or f
+    return ({"facility": f, "backup_mw": mw, "backup_hours": old + add},
+            f"tank:{f}+{add:g}h", f"{add:g} h more fuel at {name} ({old + add:g} h)",
+            table["backup_per_mwh"] * mw * add)
+
+
+def _resolve_reservoir(spec, grid, settings, table, who):
+    if "facility" not in spec:
+        raise UsageError(f"{who}: a reservoir needs facility = \"ID\" (and hours to add)")
+    f = str(spec["facility"])
+    grid.lookup("facilities", [f])
+    add = _num(spec, "hours", 12.0, who, strict=True)
+    model = compile_services(grid)
+    i = grid.facilities.index.get_loc(f)
+    if model.service[i] < 0:
+        raise UsageError(f"{who}: facility {f} provides no service; a reservoir stores a "
+                         "service for the people it serves")
+    old = float(model.storage_h[i])
+    if not math.isfinite(old):
+        raise UsageError(f"{who}: the storage of facility {f} is the buildings' heat (or "
+                         "never runs out); give storage_h in its service columns first")
+    people = float(model.people_served[i])
+    name = str(grid.facilities.loc[f].get("name", "")) or f
+    return ({"facility": f, "storage_h": old + add}, f"reservoir:{f}+{add:g}h",
+            f"{add:g} h more storage at {name} ({old + add:g} h for {people:,.0f} people)",
+            table["reservoir_per_person_h"] * people * add)
+
+
+def _resolve_fuel_truck(spec, grid, settings, table, who):
+    count = _count(spec, who)
+    return ({"count": count}, f"fuel_truck+{count}",
+            f"{count} more fuel truck{'s' if count > 1 else ''}", table["fuel_tanker"] * count)
+
+
+def _resolve_mobile_generator(spec, grid, settings, table, who):
+    mw = _num(spec, "mw", None, who, strict=True)
+    if mw is None:
+        raise UsageError(f"{who}: a mobile generator needs mw (and optionally depot)")
+    depot = spec.get("depot", "")
+    if isinstance(depot, list):
+        depot = tuple(depot)
+    if isinstance(depot, str) and depot:
+        grid.lookup("buses", [depot])
+    where = f" at {depot}" if isinstance(depot, str) and depot else ""
+    return ({"mw": mw, "depot": depot}, f"mobile_generator:{mw:g}MW{where.replace(' at ', '@')}",
+            f"mobile generator {mw:g} MW{where}", table["mobile_generator_per_mw"] * mw)
+
+
 _RESOLVE = {
     "line": _resolve_line, "backup": _resolve_backup, "generator": _resolve_generator,
     "storage": _resolve_storage, "microgrid": _resolve_microgrid, "harden": _resolve_harden,
     "protect": _resolve_protect, "spares": _resolve_spares, "crews": _resolve_crews,
     "repair": _resolve_repair,
+    "tank": _resolve_tank,
+    "reservoir": _resolve_reservoir,
+    "fuel_truck": _resolve_fuel_truck,
+    "mobile_generator": _resolve_mobile_generator,
 }

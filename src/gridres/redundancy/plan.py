@@ -188,6 +188,7 @@ def plan_interventions(
     progress: Progress | None = None,
     where: str = "plan.candidates",
     name: str = "",
+    outside_c: float | None = None,
 ) -> PlanResult:
     """Plan interventions: score each candidate on the same scenarios with restoration,
     then pick a portfolio within the budget.
@@ -230,6 +231,8 @@ def plan_interventions(
         Where the candidates come from, for messages (``plan.candidates``).
     name : str
         Name of the study, recorded in the result.
+    outside_c : float, optional
+        Outside temperature (°C) for the buildings' heat in the service metrics.
 
     Returns
     -------
@@ -250,7 +253,8 @@ def plan_interventions(
     ev = PlanEvaluator(grid, generator, settings, seed=seed, n=n, policy=policy,
                        priority=tuple(priority), workers=workers, scheduler=scheduler,
                        cascade=cascade,
-                       progress=(lambda d, t: progress("plan", d, t)) if progress else None)
+                       progress=(lambda d, t: progress("plan", d, t)) if progress else None,
+                       outside_c=outside_c)
     chosen_from = study_candidates(list(candidates), ev.base, table, where=where)
     if generate:
         listed_as = {(c.kind, repr(sorted(c.params.items()))) for c in chosen_from}

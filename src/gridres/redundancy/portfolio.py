@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 #: Column of the ranking for each metric's drop.
 REDUCTION = {"ens_mwh": "ens_reduction_mwh", "customer_hours": "customer_hours_reduction",
              "facility_hours_dark": "facility_hours_reduction",
-             "people_hours": "people_hours_reduction"}
+             "people_hours": "people_hours_reduction",
+             **{m: f"{m}_reduction" for m in LOSS_METRICS if m.startswith("service_")}}
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def rank_candidates(ev: PlanEvaluator, candidates: Sequence[Intervention],
     pandas.DataFrame
         Index ``id``; columns ``kind``, ``label``, ``cost``, for each metric its drop
         (``ens_reduction_mwh``, ``customer_hours_reduction``, ``facility_hours_reduction``,
-        ``people_hours_reduction``) with ``*_ci_low``/``*_ci_high`` (``ci_low`` and
+        ``people_hours_reduction``, ``service_people_hours_{S}_reduction``) with
+        ``*_ci_low``/``*_ci_high`` (``ci_low`` and
         ``ci_high`` for energy not served), ``cvar95_reduction_mwh`` with its interval,
         ``benefit`` (drop of the objective), ``benefit_per_cost`` and
         ``scenarios_simulated``; best benefit per cost first (ties by id).

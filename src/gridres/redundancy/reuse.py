@@ -33,8 +33,8 @@ The others hold under any cascade mode: they keep the grid, so when the schedule
 same every assessment is the same:
 
 * *Backup at a facility* that never lost grid power in ``D``'s run: the backup is never
-  used, and nothing else reads it (``critical-first`` reads the backup left only at
-  facilities without grid power). For ``critical-first`` the facility must also depend
+  used, and nothing else reads it (``critical-first``, fuel trucks and mobile
+  generators read the backup only at facilities without grid power). For ``critical-first`` the facility must also depend
   on none of the failed elements, a check that is no longer needed but still correct.
 * *One more crew* when no job of ``D``'s run waited for a crew: the new crew comes last
   in the crews' order and never finds a job (not for ``optimal``, whose plan sees every
@@ -45,7 +45,8 @@ same every assessment is the same:
 * *Faster repair of a kind* when the scenario fails no element of that kind.
 
 Anything else (new generation without the *nothing lost* condition, other changes of
-the grid or of the settings) is simulated. A test checks that results with reuse equal
+the grid or of the settings: more fuel trucks or mobile generators, a facility's
+service columns such as a reservoir's ``storage_h``) is simulated. A test checks that results with reuse equal
 those without, scenario by scenario.
 """
 
@@ -60,6 +61,7 @@ import pandas as pd
 
 from gridres.redundancy.interventions import Design, Intervention
 from gridres.redundancy.settings_edits import REPAIR_FIELDS
+from gridres.restoration.fleets import split_policy
 from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.settings import RestorationSettings
 from gridres.scenarios.base import Scenario
@@ -244,7 +246,7 @@ def intervention_change(iv: Intervention, parent: Design) -> Change:
     if iv.kind == "line":
         f, t = grid.lookup("buses", [p["from_bus"], p["to_bus"]])
         return Change(new_branches=((int(f), int(t)),))
-    if iv.kind in ("backup", "microgrid"):
+    if iv.kind in ("backup", "tank", "microgrid"):
         child = iv.apply(parent).grid.facilities
         old = grid.facilities
         diff = ((old["backup_mw"].to_numpy(float) != child["backup_mw"].to_numpy(float))
@@ -285,6 +287,7 @@ def _unchanged(change: Change, parent: DesignResult, i: int, policy: str,
     in the parent's or the child's design (the rules on islands alone do not hold)."""
     if change.other_grid:
         return False
+    policy = split_policy(policy)[0]  # a mobile generators' rule reads no backup
     if parent.lossless[i] and not flows:
         return True
     if change.other_settings or change.new_gens:

@@ -1,5 +1,6 @@
 """Restoration interventions: each returns new
-:class:`~gridres.restoration.RestorationSettings` (more spares, more crews, faster repairs).
+:class:`~gridres.restoration.RestorationSettings` (more spares, more crews, faster repairs,
+more fuel trucks, another mobile generator).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import Any
 from gridres.errors import UsageError
 from gridres.restoration.settings import EQUIPMENT_KINDS, RestorationSettings
 
-__all__ = ["REPAIR_FIELDS", "add_spares", "add_crews", "faster_repair"]
+__all__ = ["REPAIR_FIELDS", "add_spares", "add_crews", "faster_repair", "add_fuel_trucks",
+           "add_mobile_generator"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +82,29 @@ def faster_repair(settings: RestorationSettings, kind: str,
         raise UsageError(f"repair: factor must be a number in (0, 1), got {factor!r}")
     changes: dict[str, Any] = {f: getattr(settings, f) * factor for f in REPAIR_FIELDS[kind]}
     return settings.replace(**changes)
+
+
+def add_fuel_trucks(settings: RestorationSettings, count: int = 1) -> RestorationSettings:
+    """``count`` more fuel trucks (based at the fuel depots in turn).
+
+    Examples
+    --------
+    >>> add_fuel_trucks(RestorationSettings(fuel_trucks=1)).fuel_trucks
+    2
+    """
+    if not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+        raise UsageError(f"fuel_truck: count must be an int >= 1, got {count!r}")
+    return settings.replace(fuel_trucks=settings.fuel_trucks + count)
+
+
+def add_mobile_generator(settings: RestorationSettings, mw: float,
+                         depot: Any = "") -> RestorationSettings:
+    """One more mobile generator of ``mw`` at ``depot`` (a bus id, ``(x, y)``, or ``""``
+    for the crews' first depot).
+
+    Examples
+    --------
+    >>> add_mobile_generator(RestorationSettings(), 2.0, "B1").mobile_generators
+    ((2.0, 'B1'),)
+    """
+    return settings.replace(mobile_generators=(*settings.mobile_generators, (mw, depot)))

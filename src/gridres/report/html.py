@@ -48,6 +48,7 @@ from gridres.report.narrative import (
     substation_name,
 )
 from gridres.report.pdf import write_pdf
+from gridres.report.services import services_ctx, services_summary
 from gridres.results import StudyResults, write_summary
 
 __all__ = ["render_report", "write_html", "write_report", "TEMPLATES"]
@@ -62,7 +63,8 @@ _FILES = {
     "report.pdf": "this report as PDF",
     "study.resolved.toml": "the study with every default filled in",
     "summary.json": "headline numbers for other programs",
-    "results.gpkg": "layers for QGIS: buses, substations, branches, facilities, hazard",
+    "results.gpkg": "layers for QGIS: buses, substations, branches, facilities, towns, "
+                    "hazard",
     "tables": "CSV/Parquet tables: buses, substations, branches, facilities, scenarios, ...",
     "ensemble": "the ensemble's manifest and per-batch Parquet parts (resumable)",
     "plan": "the intervention plan: plan.json, interventions, portfolio, frontier",
@@ -387,7 +389,7 @@ def render_report(res: StudyResults) -> str:
         "completed": f"{res.completed:,}",
         "seed": study.seed,
         "versions": res.versions or {"gridres": "?"},
-        "summary": executive_summary(res),
+        "summary": executive_summary(res) + [p for p in [services_summary(res)] if p],
         "pending": res.pending,
         "stat_heads": [h for _, h in _STATS],
         "guide": READING_GUIDE,
@@ -404,6 +406,7 @@ def render_report(res: StudyResults) -> str:
     ctx["key_metrics"] = rows
     ctx["map"] = _map_ctx(res)
     ctx["restoration"] = _restoration_ctx(res)
+    ctx["services"] = services_ctx(res)
     cols = [c for c in ("shed_mw", "customers_out", "people_out")
             if res.records is not None and c in res.records]
     ctx["distribution"] = (_figure(distribution_figure, res.records, res.metrics)
@@ -436,6 +439,7 @@ def render_report(res: StudyResults) -> str:
     ctx["sections"] = [{"id": "summary", "title": "Executive summary"}]
     for key, sid, title in (("map", "map", "Map"),
                             ("restoration", "restoration", "Restoration"),
+                            ("services", "services", "Services"),
                             ("distribution", "distributions", "Outcome distributions"),
                             ("facilities", "facilities", "Critical facilities"),
                             ("substations", "substations", "Most exposed substations"),

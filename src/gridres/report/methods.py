@@ -81,7 +81,38 @@ RESTORATION_PARAMETERS: dict[str, str] = {
     "greedy_max_candidates": "greedy evaluates at most this many candidate repairs exactly per decision, the most promising by a bound on the MW they could reconnect (default 60).",
     "optimal_max_jobs": "optimal solves its MILP when at most this many repairs are open (pending or under way) at a planning time; above it falls back to greedy and says so in the result's notes (default 8).",
     "optimal_time_limit_s": "Time limit of one MILP solve (default 60 s); on reaching it the best plan found is used and the notes say so.",
+    "fuel_trucks": "Fuel trucks that refill the tanks of facilities' backup generators (default 0: a backup runs for its backup_hours in all). A tank holds backup_hours at the facility's demand.",
+    "fuel_depots": "Where fuel trucks load and return after every delivery (default: the crews' depots).",
+    "fuel_truck_l": "Litres one truck delivers per trip at most (default 30,000 l, a road tanker).",
+    "fuel_stock_l": "Diesel in the depots at the start, shared by every truck (default: no limit); when it is used up no truck leaves again.",
+    "fuel_l_per_mwh": "Diesel a backup generator burns per MWh it produces (default 270 l/MWh, about 0.27 l/kWh at full load).",
+    "refuel_h": "Hours a truck spends on site to refill a tank (default 1 h).",
+    "refuel_call_h": "A facility on its backup calls for fuel when its tank holds this many hours or less (default 24 h); calls are served most urgent first by the nearest free truck.",
+    "mobile_generators": "Trailer-mounted generators: rating (MW) and depot; each powers one dark facility whose demand it covers until the grid is back.",
+    "mobile_connect_h": "Hours from a mobile generator's arrival on site until it powers the facility (default 2 h).",
+    "mobile_dispatch": "Which dark facility a free mobile generator goes to: critical-first (most people who would lose a service), people-per-mw (most such people per MW of demand) or nearest; a policy name CREW/RULE sets it per policy.",
 }
+
+#: What each rule of sending mobile generators does (the /RULE of a policy name).
+DISPATCH_TEXT: dict[str, str] = {
+    "critical-first": "mobile generators go first to the dark facility whose loss costs the most people a service",
+    "people-per-mw": "mobile generators go first to the dark facility with the most people relying on it per MW of its demand",
+    "nearest": "mobile generators go first to the nearest dark facility they can carry",
+}
+
+#: How services over time are judged.
+SERVICES_TEXT = (
+    "Each critical facility provides a service (water, heat, telecom, health care, "
+    "shelter, emergency response) to the towns it serves, and works while it has power "
+    "(grid, its backup while the tank holds fuel, or a mobile generator) and the services "
+    "it depends on (a hospital on water and telecom, a heating plant on water), each "
+    "bridged by a buffer of hours. Its service still reaches people for a while after it "
+    "stops: a waterworks' reservoir (12 h unless the grid file says otherwise), telecom "
+    "site batteries (2 h), the heat stored in homes, which lasts longer in mild weather "
+    "(homes cool from 20 °C to 15 °C with a time constant of 60 h). People without power "
+    "are the people of the towns fed by buses without supply. Every number is followed "
+    "over the restoration simulation of each event, from the event until power is back."
+)
 
 #: What each restoration policy does.
 POLICY_TEXT: dict[str, str] = {
@@ -93,17 +124,19 @@ POLICY_TEXT: dict[str, str] = {
         "radial feeder, the load downstream of it)."),
     "critical-first": (
         "Repairs that bring critical facilities back first, judged on the current damage. "
-        "A facility that had grid power before the event and lacks it now (on backup or "
-        "dark) needs the cheapest set of repairs that reconnects its bus to generation: "
-        "fewest repair hours (spare waits included) over the current islands, a job under "
-        "way costing the hours it has left, so that the next crew takes the next repair of "
-        "the same set, or a quicker way round a long repair under way. A job ranks with "
-        "the most critical facility whose set holds it: the facility kind first (hospital, "
-        "emergency, water, telecom, heating, shelter, other; see facility_priority), then "
-        "the least backup left, then the most people, then the smallest set. Jobs of "
-        "equal rank, and jobs in no facility's set, go by greedy's order. So with meshed "
-        "damage, where no single failed element cuts a facility off, its repairs still "
-        "come first."),
+        "A facility that had grid power before the event and lacks it now (on backup, on a "
+        "mobile generator or dark) needs the cheapest set of repairs that reconnects its "
+        "bus to generation: fewest repair hours (spare waits included) over the current "
+        "islands, a job under way costing the hours it has left, so that the next crew "
+        "takes the next repair of the same set, or a quicker way round a long repair under "
+        "way. A job ranks with the most critical facility whose set holds it, by its real "
+        "service impact: first the most people who lose a service if it stays without "
+        "power (its own service and the services that depend on it), then the fewest "
+        "hours before they do (fuel left and the service's storage), then the facility "
+        "kind (hospital, emergency, water, telecom, heating, shelter, other; see "
+        "facility_priority), then the smallest set. Jobs of equal rank, and jobs in no "
+        "facility's set, go by greedy's order. So with meshed damage, where no single "
+        "failed element cuts a facility off, its repairs still come first."),
     "greedy": (
         "Most MW reconnected per crew-hour: what the repair would actually reconnect on "
         "top of the current state (jobs under way counted as done), divided by travel + "
@@ -345,12 +378,26 @@ def engineering(res: StudyResults) -> list[dict[str, Any]]:
                            else "") for i, (sub, x) in enumerate(v.items())]
             else:
                 rrows.append((f"restoration.{k}", _show(v), docs.get(k, "")))
-        rrows += [(f"policy {p}", "", POLICY_TEXT.get(p.split(":", 1)[0], "")) for p in used]
+        rrows += [(f"policy {p}", "", POLICY_TEXT.get(p.split(":", 1)[0].split("/")[0], "")
+                   + (f" With /{p.split('/', 1)[1]}: {DISPATCH_TEXT[p.split('/', 1)[1]]}."
+                      if "/" in p and p.split("/", 1)[1] in DISPATCH_TEXT else ""))
+                  for p in used]
         rrows += [(f"metric {k}", "", v) for k, v in METRICS.items()]
         text = RESTORATION_TEXT
         if "restoration" in res.pending:
             text += f" Not run: {res.pending['restoration']}."
         out.append({"title": "Restoration", "text": text, "rows": rrows})
+
+    if study.restoration is not None:
+        sv = study.services
+        srows = [("services.outside_temp_c", _show(sv.outside_temp_c),
+                  _meaning(sv, "outside_temp_c")),
+                 ("services.report_hours", _show(list(sv.report_hours)),
+                  _meaning(sv, "report_hours"))]
+        srows += [(f"services.facilities.{fid}.{col}", _show(v), "replaces the grid "
+                   "file's value") for fid, cols in sv.facilities.items()
+                  for col, v in cols.items()]
+        out.append({"title": "Services", "text": SERVICES_TEXT, "rows": srows})
 
     if study.plan is not None:
         p = study.plan

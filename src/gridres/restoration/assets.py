@@ -14,6 +14,19 @@ geographic CRS (lon/lat) and Euclidean in the CRS's unit (converted to km) for a
 projected one. A grid without a CRS but with coordinates inside lon/lat bounds is taken
 as lon/lat. **Where an element or a crew has no location (a grid without geometry, a
 MATPOWER case), travel time is 0.**
+
+Depots of crews, fuel trucks and mobile generators are bus ids or coordinates; a
+coordinate depot must lie on the map: within the bounding box of the grid's buses,
+widened on every side by half its larger side (a depot beyond that is a typing error, such as
+swapped longitude and latitude). A facility is at its own ``geometry`` point where it
+has one, else at its bus.
+
+Services
+--------
+:attr:`Assets.services` is the grid's service model
+(:func:`gridres.services.compile_services`) and :attr:`Assets.outside_c` the outside
+temperature the buildings' heat is judged at: a run then also reports who loses which
+service over time (:mod:`gridres.restoration.fleets`).
 """
 
 from __future__ import annotations
@@ -27,6 +40,9 @@ import pandas as pd
 from gridres.errors import UsageError
 from gridres.model import Grid
 from gridres.restoration.settings import RestorationSettings
+from gridres.services.evaluate import service_impact
+from gridres.services.heat import DEFAULT_OUTSIDE_C
+from gridres.services.model import ServiceModel, compile_services
 
 __all__ = ["Assets", "prepare", "distance_km", "crs_units", "EARTH_RADIUS_KM"]
 
@@ -60,6 +76,21 @@ class Assets:
         Kilometres per coordinate unit of a projected CRS.
     fac_kind : ndarray of str
         Kind of each facility (for ``critical-first``).
+    fac_xy : ndarray of float, shape (n_fac, 2)
+        Location of each facility (its geometry, else its bus); NaN where unknown.
+    fuel_depot_xy : ndarray of float, shape (n_fuel_depots, 2)
+        Where fuel trucks load (the crews' depots unless ``fuel_depots`` is given).
+    mobile_xy : ndarray of float, shape (n_mobile, 2)
+        Depot of each mobile generator.
+    mobile_mw : ndarray of float, shape (n_mobile,)
+    services : ServiceModel or None
+        The grid's services (None for a grid without facilities).
+    outside_c : float
+        Outside temperature (°C) for the buildings' heat.
+    fac_impact : ndarray, shape (n_fac,)
+        People who lose a service when each facility stays without power
+        (:func:`gridres.services.service_impact`); the facility's ``people`` for a grid
+        without a service model.
     """
 
     settings: RestorationSettings
@@ -80,6 +111,13 @@ class Assets:
     geographic: bool
     unit_km: float
     fac_kind: np.ndarray
+    fac_xy: np.ndarray | None = None
+    fuel_depot_xy: np.ndarray | None = None
+    mobile_xy: np.ndarray | None = None
+    mobile_mw: np.ndarray | None = None
+    services: ServiceModel | None = None
+    outside_c: float = DEFAULT_OUTSIDE_C
+    fac_impact: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return (f"Assets(grid={self.grid_name!r}, buses={len(self.bus_ids)}, "
@@ -205,7 +243,8 @@ def _override(table: pd.DataFrame, base: np.ndarray, kind: str,
     return out
 
 
-def prepare(grid: Grid, settings: RestorationSettings | None = None) -> Assets:
+def prepare(grid: Grid, settings: RestorationSettings | None = None, *,
+            outside_c: float | None = None) -> Assets:
     """Per-element kinds, repair hours and locations of ``grid`` for restoration.
 
     Parameters
@@ -213,6 +252,9 @@ def prepare(grid: Grid, settings: RestorationSettings | None = None) -> Assets:
     grid : Grid
     settings : RestorationSettings, optional
         Default :class:`RestorationSettings` ().
+    outside_c : float, optional
+        Outside temperature (°C) for the buildings' heat in the service evaluation
+        (default :data:`gridres.services.DEFAULT_OUTSIDE_C`).
 
     Returns
     -------
@@ -221,7 +263,10 @@ def prepare(grid: Grid, settings: RestorationSettings | None = None) -> Assets:
     Raises
     ------
     UsageError
-        If a depot names an unknown bus, or an override names an unknown element.
+        If a depot names an unknown bus or lies off the map, or an override names an
+        unknown element, or ``outside_c`` is not a finite temperature.
+    GridError
+        If the grid's service columns are invalid (:func:`gridres.services.compile_services`).
 
     Examples
     --------
@@ -269,7 +314,26 @@ def prepare(grid: Grid, settings: RestorationSettings | None = None) -> Assets:
         gen_xy[gb >= 0] = bus_xy[gb[gb >= 0]]
 
     geographic, unit_km = _crs_kind(grid, bus_xy)
-    depot_xy = _depots(s, bus_xy, buses.index, where)
+    depot_xy = _depots(s.depots, "depots", bus_xy, buses.index, where, _centre(bus_xy))
+    fuel_xy = (_depots(s.fuel_depots, "fuel_depots", bus_xy, buses.index, where, None)
+               if s.fuel_depots else depot_xy.copy())
+    mobile_xy = np.full((len(s.mobile_generators), 2), np.nan)
+    for i, (_, d) in enumerate(s.mobile_generators):
+        mobile_xy[i] = (_depots((d,), "mobile_generators", bus_xy, buses.index, where,
+                                None)[0] if d != "" else depot_xy[0])
+    facs = grid.facilities
+    fac_xy = _points(facs["geometry"] if "geometry" in facs.columns else None, len(facs))
+    fb = np.array([pos.get(b, -1) for b in facs["bus"].astype(str)], dtype=np.int64)
+    own = np.isfinite(fac_xy).all(axis=1)
+    use_bus = ~own & (fb >= 0)
+    fac_xy[use_bus] = bus_xy[fb[use_bus]]
+    if outside_c is not None and not (isinstance(outside_c, int | float)
+                                      and np.isfinite(outside_c)):
+        raise UsageError(f"outside temperature {outside_c!r}: give a finite number of °C")
+    outside = DEFAULT_OUTSIDE_C if outside_c is None else float(outside_c)
+    services = compile_services(grid) if len(facs) else None
+    impact = (service_impact(services, outside) if services is not None
+              else facs["people"].to_numpy(float))
     return Assets(
         settings=s,
         grid_name=grid.name,
@@ -289,21 +353,44 @@ def prepare(grid: Grid, settings: RestorationSettings | None = None) -> Assets:
         geographic=geographic,
         unit_km=unit_km,
         fac_kind=grid.facilities["kind"].astype(str).to_numpy(),
+        fac_xy=fac_xy,
+        fuel_depot_xy=fuel_xy,
+        mobile_xy=mobile_xy,
+        mobile_mw=np.array([mw for mw, _ in s.mobile_generators], dtype=float),
+        services=services,
+        outside_c=outside,
+        fac_impact=impact,
     )
 
 
-def _depots(s: RestorationSettings, bus_xy: np.ndarray, bus_ids: pd.Index,
-            where: str) -> np.ndarray:
-    if not s.depots:
-        ok = np.isfinite(bus_xy).all(axis=1)
-        if not ok.any():
-            return np.full((1, 2), np.nan)
-        centre = bus_xy[ok].mean(axis=0)
-        cand = np.flatnonzero(ok)
-        k = cand[np.argmin(np.hypot(*(bus_xy[cand] - centre).T))]
-        return bus_xy[[k]].copy()
-    out = np.full((len(s.depots), 2), np.nan)
-    for i, d in enumerate(s.depots):
+def _centre(bus_xy: np.ndarray) -> np.ndarray:
+    """The bus nearest the centroid of the bus locations (NaN without any)."""
+    ok = np.isfinite(bus_xy).all(axis=1)
+    if not ok.any():
+        return np.full((1, 2), np.nan)
+    centre = bus_xy[ok].mean(axis=0)
+    cand = np.flatnonzero(ok)
+    k = cand[np.argmin(np.hypot(*(bus_xy[cand] - centre).T))]
+    return bus_xy[[k]].copy()
+
+
+def _on_map(xy: tuple[float, float], bus_xy: np.ndarray) -> bool:
+    """Whether ``xy`` lies within the buses' bounding box widened by half its size on
+    every side (see the module notes); True for a grid without bus locations."""
+    ok = np.isfinite(bus_xy).all(axis=1)
+    if not ok.any():
+        return True
+    lo, hi = bus_xy[ok].min(axis=0), bus_xy[ok].max(axis=0)
+    pad = max(float((hi - lo).max()) / 2.0, 1e-9)
+    return bool(np.all(np.asarray(xy) >= lo - pad) and np.all(np.asarray(xy) <= hi + pad))
+
+
+def _depots(depots: tuple, name: str, bus_xy: np.ndarray, bus_ids: pd.Index,
+            where: str, default: np.ndarray | None) -> np.ndarray:
+    if not depots:
+        return default
+    out = np.full((len(depots), 2), np.nan)
+    for i, d in enumerate(depots):
         if isinstance(d, str):
             k = bus_ids.get_indexer([d])[0]
             if k < 0:
@@ -311,9 +398,13 @@ def _depots(s: RestorationSettings, bus_xy: np.ndarray, bus_ids: pd.Index,
 
                 close = difflib.get_close_matches(d, bus_ids.tolist(), n=3, cutoff=0.5)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise UsageError(f"{where}: depot {d!r} is not a bus id{hint}")
+                raise UsageError(f"{where}: {name}: depot {d!r} is not a bus id{hint}")
             out[i] = bus_xy[k]
         else:
+            if not _on_map(d, bus_xy):
+                raise UsageError(f"{where}: {name}: depot ({d[0]:g}, {d[1]:g}) lies off the "
+                                 "map of the grid's buses; give coordinates in the grid's CRS "
+                                 "(x, y: longitude before latitude) or a bus id")
             out[i] = d
     if not np.isfinite(out).all() and np.isfinite(bus_xy).any():
         logger.warning("%s: a depot bus has no location; crews starting there travel 0 h "

@@ -75,7 +75,8 @@ def compare(
     priority : sequence of str, optional
         Element tokens for ``priority-list``.
     assets : Assets, optional
-        Prepared assets (default ``prepare(grid, settings)``).
+        Prepared assets (default ``prepare(grid, settings)``; prepare them with
+        ``outside_c`` for another outside temperature).
     cascade : CascadeOptions or str, optional
         Cascade mode and margin of every assessment (default mode ``none``), as
         ``gridres outage --cascade-mode``.
@@ -153,7 +154,8 @@ class RestorationEvaluator:
     -------------
     For every policy ``P`` and metric ``m`` of :data:`~gridres.restoration.metrics.FIELDS`
     (``ens_mwh``, ``customer_hours``, ``facility_hours_dark``, ``people_hours``,
-    ``t50_h``, ``t90_h``, ``t100_h``, ``waves_stock_lasted``): ``m__P`` (float; ``t*_h``
+    ``t50_h``, ``t90_h``, ``t100_h``, ``waves_stock_lasted``,
+    ``service_people_hours_{S}`` for power and every service): ``m__P`` (float; ``t*_h``
     NaN when not reached within the horizon). Plus ``notes__P`` (str, ``;``-joined).
 
     Examples
@@ -192,10 +194,12 @@ class RestorationEvaluator:
         priority: Iterable[str] = (),
         impact: Any = None,
         cascade: CascadeOptions | str | None = None,
+        outside_c: float | None = None,
     ) -> RestorationEvaluator:
-        """The evaluator for ``grid`` (repair hours and locations read from it)."""
-        return cls(prepare(grid, settings), tuple(policies), tuple(priority), impact,
-                   CascadeOptions.of(cascade))
+        """The evaluator for ``grid`` (repair hours, locations and services read from it;
+        ``outside_c`` the outside temperature for the buildings' heat)."""
+        return cls(prepare(grid, settings, outside_c=outside_c), tuple(policies),
+                   tuple(priority), impact, CascadeOptions.of(cascade))
 
     def __repr__(self) -> str:
         return (f"RestorationEvaluator(grid={self.assets.grid_name!r}, "

@@ -294,7 +294,8 @@ class RestorationResult:
     curve : pandas.DataFrame
         Step function, one row per change: ``time_h`` (from this time until the next
         row), ``served_mw``, ``lost_mw`` (pre-event served load not served),
-        ``customers_out``, ``facilities_dark``, ``facilities_on_backup``.
+        ``customers_out``, ``facilities_dark``, ``facilities_on_backup``,
+        ``facilities_on_mobile``.
     schedule : pandas.DataFrame
         One row per job: ``crew`` (-1 if never started), ``element`` (``KIND:ID``),
         ``kind``, ``wave``, ``fail_h``, ``travel_start_h``, ``arrive_h``, ``start_h``,
@@ -303,11 +304,17 @@ class RestorationResult:
         ``spare_arrival_h``, ``restarts``.
     facilities : pandas.DataFrame
         Per facility (index id): ``kind``, ``people``, ``hours_dark``,
-        ``hours_on_backup``, ``people_hours``.
+        ``hours_on_backup``, ``hours_on_mobile``, ``people_hours``.
     metrics : dict
         See :func:`gridres.restoration.metrics.summarize_run`.
     notes : tuple of str
         What the run could not do as asked (e.g. ``optimal`` falling back).
+    services : RunServices or None
+        People without power and each service over time, per town
+        (:mod:`gridres.restoration.service_hours`); None for a grid without facilities.
+    fleets : dict
+        ``deliveries`` (fuel truck trips), ``connections`` (mobile generators) and
+        ``fuel_stock_out_h`` (:mod:`gridres.restoration.fleets`).
     """
 
     policy: str
@@ -316,13 +323,25 @@ class RestorationResult:
     facilities: pd.DataFrame
     metrics: dict
     notes: tuple[str, ...] = ()
+    services: Any = None
+    fleets: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready document: policy, metrics, notes, curve and schedule records."""
-        return {
+        """JSON-ready document: policy, metrics, notes, curve and schedule records,
+        fleets, and services over time (totals and by town)."""
+        doc = {
             "policy": self.policy,
             "metrics": self.metrics,
             "notes": list(self.notes),
             "curve": self.curve.to_dict(orient="records"),
             "schedule": self.schedule.to_dict(orient="records"),
+            "fleets": self.fleets,
         }
+        if self.services is not None:
+            doc["services"] = {
+                "outside_c": self.services.outside_c,
+                "timeline": self.services.totals().to_dict(orient="records"),
+                "towns": self.services.by_town().to_dict(orient="records"),
+                "facilities": list(self.services.facilities),
+            }
+        return doc

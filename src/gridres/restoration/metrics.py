@@ -15,12 +15,17 @@ Definitions
     partly shed bus counts its customers in proportion).
 ``facility_hours_dark``
     Hours a facility that had grid power before the event spends with neither grid power
-    nor backup, summed over facilities (per facility in the result's ``facilities``
-    table); ``people_hours`` weighs them by the facility's ``people``, and
+    nor a mobile generator nor fuel in its backup's tank, summed over facilities (per
+    facility in the result's ``facilities`` table, with the hours on backup and on a
+    mobile generator); ``people_hours`` weighs them by the facility's ``people``, and
     ``people_affected`` counts the people of facilities that were dark at all.
 ``peak_lost_mw``
     The most load lost at one time during the run (the loss right after the event, or
     after a later wave).
+``service_people_hours_{S}``
+    ``∫ people without S dt`` for ``S`` in power, water, heat, telecom, health,
+    shelter, emergency (:mod:`gridres.restoration.service_hours`; 0 for a grid without
+    facilities, and for power in a grid without towns).
 ``t50_h``, ``t90_h``, ``t100_h``
     Hours from the first wave until half, 90 % and all of the lost load is back: until
     the lost load stays at or below 50 %, 10 % and 0 % of ``peak_lost_mw`` for the rest
@@ -50,8 +55,11 @@ import pandas as pd
 
 from gridres.ensemble.summary import tail_stats
 from gridres.errors import UsageError
+from gridres.restoration.fleets import BACKUP, DARK, GRID, MOBILE
 from gridres.restoration.interface import RestorationResult
+from gridres.restoration.service_hours import SERVICE_KEYS, RunServices, run_services
 from gridres.scenarios.base import as_rng
+from gridres.services.model import ServiceModel
 from gridres.tolerances import SAME_TIME_H
 
 __all__ = [
@@ -65,7 +73,7 @@ __all__ = [
     "RunLog",
     "energy_not_served",
     "restoration_times",
-    "facility_timeline",
+    "status_hours",
     "summarize_run",
     "record_fields",
     "PairedDifference",
@@ -85,13 +93,15 @@ METRICS: dict[str, str] = {
     "t90_h": "hours until 90 % of the lost load is back",
     "t100_h": "hours until all of the lost load is back",
     "waves_stock_lasted": "waves before a repair had to wait for an ordered spare",
+    **{f"service_people_hours_{s}": f"people-hours without {s}" for s in SERVICE_KEYS},
 }
 
 #: The metrics' names, in order.
 FIELDS = tuple(METRICS)
 
 #: The losses among them, which a plan of interventions can lower.
-LOSS_METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours")
+LOSS_METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours",
+                *(f"service_people_hours_{s}" for s in SERVICE_KEYS))
 
 #: The restoration times among them: summarised over the events that lost load.
 TIME_METRICS = ("t50_h", "t90_h", "t100_h")
@@ -157,73 +167,45 @@ def restoration_times(times: np.ndarray, lost_mw: np.ndarray, t_start: float = 0
     return out
 
 
-def facility_timeline(
-    times: np.ndarray,
-    on_grid: np.ndarray,
-    counted: np.ndarray,
-    covered: np.ndarray,
-    backup_hours: np.ndarray,
-    t_end: float,
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Backup use and dark hours of every facility along a run.
+def status_hours(times: np.ndarray, status: np.ndarray, counted: np.ndarray,
+                 t_end: float) -> dict[int, np.ndarray]:
+    """Hours each facility spends in each power status along a run.
 
     Parameters
     ----------
     times : ndarray, shape (K,)
-        Start of each segment of the run (sorted).
-    on_grid : ndarray of bool, shape (K, n_fac)
-        Facility with grid power in each segment.
+        Start of each step (sorted); the last step lasts until ``t_end``.
+    status : ndarray of int, shape (K, n_fac)
+        Status codes (:data:`gridres.restoration.fleets.STATUS_NAMES`).
     counted : ndarray of bool, shape (n_fac,)
-        Facilities counted (those with grid power before the event).
-    covered : ndarray of bool, shape (n_fac,)
-        Backup able to carry the facility's demand.
-    backup_hours : ndarray, shape (n_fac,)
-        Backup autonomy at the start; what is used is gone for later outages.
+        Facilities counted (those with grid power before the event); 0 h for the rest.
     t_end : float
 
     Returns
     -------
-    hours_dark, hours_on_backup : ndarray, shape (n_fac,)
-    steps : pandas.DataFrame
-        ``time_h``, ``facilities_dark``, ``facilities_on_backup``: counts from each time
-        on, with a row wherever they change (including the instants backups run out).
+    dict of int to ndarray, shape (n_fac,)
+        Hours per status code.
 
     Examples
     --------
     >>> import numpy as np
-    >>> dark, used, steps = facility_timeline(
-    ...     np.array([0.0, 10.0]), np.array([[False], [True]]), np.array([True]),
-    ...     np.array([True]), np.array([4.0]), 10.0)
-    >>> float(dark[0]), float(used[0]), steps["time_h"].tolist()
-    (6.0, 4.0, [0.0, 4.0, 10.0])
+    >>> h = status_hours(np.array([0.0, 4.0, 10.0]), np.array([[1], [3], [0]]),
+    ...                  np.array([True]), 12.0)
+    >>> float(h[BACKUP][0]), float(h[DARK][0]), float(h[GRID][0])
+    (4.0, 6.0, 2.0)
     """
     times = np.asarray(times, dtype=float)
-    on_grid = np.asarray(on_grid, dtype=bool).reshape(len(times), -1)
-    n = on_grid.shape[1]
-    left = np.where(covered, np.asarray(backup_hours, dtype=float), 0.0)
-    dark = np.zeros(n)
-    used = np.zeros(n)
-    rows: list[tuple[float, int, int]] = []
-    ends = np.append(times[1:], float(t_end))
-    for k, (t0, t1) in enumerate(zip(times, ends, strict=True)):
-        off = counted & ~on_grid[k]
-        dt = max(0.0, t1 - t0)
-        use = np.where(off, np.minimum(left, dt), 0.0)
-        rows.append((t0, int((off & (left <= 0)).sum()), int((off & (left > 0)).sum())))
-        runs_out = np.flatnonzero(off & (left > 0) & (left < dt))
-        for when in np.unique(left[runs_out]):
-            after = left - when
-            rows.append((t0 + float(when), int((off & (after <= 0)).sum()),
-                         int((off & (after > 0)).sum())))
-        dark += np.where(off, dt - use, 0.0)
-        used += use
-        left = left - use
-    steps = pd.DataFrame(rows, columns=["time_h", "facilities_dark", "facilities_on_backup"])
-    if len(steps) > 1:
-        change = np.r_[True, (steps[["facilities_dark", "facilities_on_backup"]].diff()
-                              .abs().sum(axis=1).to_numpy()[1:] > 0)]
-        steps = steps[change].reset_index(drop=True)
-    return dark, used, steps
+    status = np.asarray(status).reshape(len(times), -1)
+    dt = np.clip(np.append(times[1:], float(t_end)) - times, 0.0, None)
+    return {code: np.where(counted, dt @ (status == code), 0.0)
+            for code in (GRID, BACKUP, MOBILE, DARK)}
+
+
+def _status_counts(status: np.ndarray, counted: np.ndarray) -> pd.DataFrame:
+    s = np.where(counted[None, :], status, GRID)
+    return pd.DataFrame({"facilities_dark": (s == DARK).sum(axis=1),
+                         "facilities_on_backup": (s == BACKUP).sum(axis=1),
+                         "facilities_on_mobile": (s == MOBILE).sum(axis=1)})
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,15 +217,21 @@ class RunLog:
     ----------
     time_h, served_mw, lost_mw, customers_out : ndarray, shape (K,)
         The step curve: values from each time on.
-    fac_on_grid : ndarray of bool, shape (K, n_fac)
-        Facility with grid power in each step.
-    fac_counted, fac_covered : ndarray of bool, shape (n_fac,)
-        Facilities with grid power before the event; backup able to carry them.
+    fac_status : ndarray of int8, shape (K, n_fac)
+        Power status of each facility in each step
+        (:data:`gridres.restoration.fleets.STATUS_NAMES`).
+    fac_counted : ndarray of bool, shape (n_fac,)
+        Facilities with grid power before the event.
     fac_ids : pandas.Index
     fac_kind : sequence of str
     fac_people : ndarray of int
-    fac_backup_h : ndarray of float
-        Backup autonomy of each facility at the start.
+    power_out : ndarray, shape (K, n_area) or None
+        People without power per area of ``services`` in each step.
+    services : ServiceModel or None
+    outside_c : float
+    fleets : dict
+        Fuel deliveries, mobile generator connections and when the fuel stock ran out
+        (:meth:`gridres.restoration.fleets.FacilityPower.log`).
     jobs : list of dict
         One per job: ``crew``, ``element``, ``kind``, ``wave``, ``fail_h``,
         ``travel_start_h``, ``arrive_h``, ``start_h``, ``end_h`` (NaN if not repaired),
@@ -260,18 +248,20 @@ class RunLog:
     served_mw: np.ndarray
     lost_mw: np.ndarray
     customers_out: np.ndarray
-    fac_on_grid: np.ndarray
+    fac_status: np.ndarray
     fac_counted: np.ndarray
-    fac_covered: np.ndarray
     fac_ids: pd.Index
     fac_kind: Sequence[str]
     fac_people: np.ndarray
-    fac_backup_h: np.ndarray
     jobs: list[dict[str, Any]]
     first_wave_h: float
     waves: int
     end_h: float
     notes: tuple[str, ...] = ()
+    power_out: np.ndarray | None = None
+    services: ServiceModel | None = None
+    outside_c: float = 0.0
+    fleets: dict[str, Any] | None = None
 
 
 #: Columns of a run's schedule, in order.
@@ -285,13 +275,17 @@ def summarize_run(log: RunLog, policy: str) -> RestorationResult:
     its curve, schedule, facility hours and every metric of the module notes."""
     times, served, lost, cust = log.time_h, log.served_mw, log.lost_mw, log.customers_out
     t_end = log.end_h
-    dark, used, steps = facility_timeline(times, log.fac_on_grid, log.fac_counted,
-                                          log.fac_covered, log.fac_backup_h, t_end)
+    hours = status_hours(times, log.fac_status, log.fac_counted, t_end)
+    dark = hours[DARK]
     curve = pd.DataFrame({"time_h": times, "served_mw": served, "lost_mw": lost,
                           "customers_out": cust})
-    curve = pd.merge_ordered(curve, steps, on="time_h", fill_method="ffill")
-    curve[["facilities_dark", "facilities_on_backup"]] = (
-        curve[["facilities_dark", "facilities_on_backup"]].fillna(0).astype(int))
+    curve = pd.concat([curve, _status_counts(log.fac_status, log.fac_counted)], axis=1)
+    services: RunServices | None = None
+    if log.services is not None and log.power_out is not None and len(times):
+        services = run_services(log.services, log.outside_c, times, log.fac_status,
+                                log.power_out, max(t_end, float(times[-1])))
+    service_hours = (services.people_hours() if services is not None
+                     else dict.fromkeys(SERVICE_KEYS, 0.0))
 
     t50, t90, t100 = restoration_times(times, lost, log.first_wave_h)
     if t_end < (times[-1] if len(times) else 0.0):
@@ -314,7 +308,8 @@ def summarize_run(log: RunLog, policy: str) -> RestorationResult:
     people = log.fac_people
     facilities = pd.DataFrame({
         "kind": log.fac_kind, "people": people, "hours_dark": dark,
-        "hours_on_backup": used, "people_hours": dark * people,
+        "hours_on_backup": hours[BACKUP], "hours_on_mobile": hours[MOBILE],
+        "people_hours": dark * people,
     }, index=pd.Index(log.fac_ids, name="id"))
     metrics: dict[str, Any] = {
         "ens_mwh": energy_not_served(times, lost, t_end),
@@ -334,9 +329,12 @@ def summarize_run(log: RunLog, policy: str) -> RestorationResult:
         "crew_wait_for_spares_h": float(schedule["waited_for_spare_h"].sum()),
         "facility_hours_dark_by_facility": {
             str(i): float(h) for i, h in zip(log.fac_ids, dark, strict=True) if h > 0},
+        **{f"service_people_hours_{k}": v for k, v in service_hours.items()},
+        "service_people_hours": service_hours,
     }
     return RestorationResult(policy=policy, curve=curve, schedule=schedule,
-                             facilities=facilities, metrics=metrics, notes=log.notes)
+                             facilities=facilities, metrics=metrics, notes=log.notes,
+                             services=services, fleets=log.fleets or {})
 
 
 def record_fields(results: Mapping[str, Any]) -> dict[str, float]:

@@ -20,17 +20,21 @@ Built-in policies (:data:`POLICIES`); ties always go to the job listed first:
     were out (on a radial feeder, the load downstream of it).
 ``critical-first``
     Repairs that bring critical facilities back first, judged on the current damage. A
-    facility that had grid power before the event and lacks it now (on backup or dark)
-    needs the cheapest set of repairs that reconnects its bus to generation: fewest
-    repair hours (spare waits included) over the current islands, a job under way
-    costing the hours it has left, so that the next crew takes the next repair of the
-    same set, or a quicker way round a long repair under way.
-    A job ranks with the most critical facility whose set holds it: the facility kind
-    first (hospital, emergency, water, telecom, heating, shelter, other; see
-    ``facility_priority``), then the least backup left, then the most people, then the
-    smallest set. Jobs of equal rank, and jobs in no facility's set, go by ``greedy``'s
-    order. So with meshed damage, where no single failed element cuts a facility off,
-    its repairs still come first (rule: gridres.restoration.critical).
+    facility that had grid power before the event and lacks it now (on backup, on a
+    mobile generator or dark) needs the cheapest set of repairs that reconnects its bus
+    to generation: fewest repair hours (spare waits included) over the current islands,
+    a job under way costing the hours it has left, so that the next crew takes the next
+    repair of the same set, or a quicker way round a long repair under way.
+    A job ranks with the most critical facility whose set holds it, by the facility's
+    real service impact: first the most people who lose a service if it stays without
+    power (its own service and every service that depends on it,
+    :func:`gridres.services.service_impact`), then the fewest hours before they do
+    (fuel left in its tank, ``inf`` on a mobile generator, plus its service's storage:
+    reservoir, batteries, the buildings' heat), then the facility kind's rank
+    (``facility_priority``), then the smallest set. Jobs of equal rank, and jobs in no
+    facility's set, go by ``greedy``'s order. So with meshed damage, where no single
+    failed element cuts a facility off, its repairs still come first (rule:
+    gridres.restoration.critical).
 ``greedy``
     Most MW reconnected per crew-hour: what the repair would actually reconnect on top
     of the current state (jobs under way counted as done), divided by travel + wait +
@@ -44,6 +48,11 @@ Built-in policies (:data:`POLICIES`); ties always go to the job listed first:
 ``optimal``
     A plan from a MILP that minimises energy not served (:mod:`.optimal`); small cases
     only.
+
+A name may end in ``/RULE``, the rule that sends mobile generators to dark facilities
+(``critical-first``, ``people-per-mw``, ``nearest``; :mod:`.fleets`), so that
+``greedy/nearest`` and ``greedy/critical-first`` compare dispatch rules like policies;
+without it the settings' ``mobile_dispatch`` applies.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ from gridres.elements import element_token, parse_tokens
 from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.impact import balance
 from gridres.model import Network, State
+from gridres.restoration.fleets import split_policy
 from gridres.restoration.interface import Decision, Policy
 from gridres.restoration.optimal import OptimalPolicy
 from gridres.restoration.supply import flows_matter, supply
@@ -79,6 +89,7 @@ __all__ = [
     "get_policy",
     "policy_names",
     "Gains",
+    "WithDispatch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -105,9 +116,10 @@ def critical_first(d: Decision) -> int:
 
     Each candidate takes the key of the most critical facility whose cheapest repair set
     (:func:`~gridres.restoration.critical.repair_sets`, on the current state with jobs
-    under way costing their expected remaining hours) holds it: facility kind's rank,
-    then least backup left, then most people, then the set's total hours; ties and
-    candidates in no set in ``greedy``'s order, then listing order.
+    under way costing their expected remaining hours) holds it: most people losing a
+    service, then fewest hours of fuel and storage left, then the facility kind's rank,
+    then the set's total hours; ties and candidates in no set in ``greedy``'s order,
+    then listing order.
     """
     fr = d.facility_rank
     return _first([_greedy_key(d), fr[:, 3], fr[:, 2], fr[:, 1], fr[:, 0]], d)
@@ -233,14 +245,38 @@ def policy_names() -> list[str]:
     return [*POLICIES, "priority-list"]
 
 
+@dataclass(frozen=True)
+class WithDispatch:
+    """A crew policy with its own rule for mobile generators (a name ``CREW/RULE``).
+
+    Examples
+    --------
+    >>> p = get_policy("greedy/nearest")
+    >>> p.name, p.mobile_dispatch, p.policy is greedy
+    ('greedy/nearest', 'nearest', True)
+    """
+
+    policy: Policy
+    mobile_dispatch: str
+    name: str
+
+    def __call__(self, d: Decision) -> int | None:
+        return self.policy(d)
+
+
 def get_policy(name: str, priority: Iterable[str] | None = None) -> Policy:
-    """The policy called ``name``; ``priority-list`` needs ``priority`` (tokens).
+    """The policy called ``name`` (``CREW`` or ``CREW/RULE``, see the module notes);
+    ``priority-list`` needs ``priority`` (tokens).
 
     Raises
     ------
     UsageError
-        For an unknown name (with close matches) or ``priority-list`` without a list.
+        For an unknown name (with close matches), an unknown mobile dispatch rule, or
+        ``priority-list`` without a list.
     """
+    crew, rule = split_policy(name)
+    if rule is not None:
+        return WithDispatch(get_policy(crew, priority), rule, name)
     if name == "priority-list":
         if priority is None:
             raise UsageError("policy priority-list needs a list of elements "

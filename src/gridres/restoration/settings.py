@@ -2,8 +2,10 @@
 
 :class:`RestorationSettings` holds everything a planner sets: repair hours by kind of
 equipment, per-asset overrides, repair-time uncertainty, crews and their travel, spare
-stock and lead times, the horizon, and the knobs of the ``greedy`` and ``optimal``
-policies. Every value is validated when the settings are built; an impossible value
+stock and lead times, the horizon, the knobs of the ``greedy`` and ``optimal``
+policies, and the fleets that keep critical facilities powered while the grid is down
+(fuel trucks for their backup generators, mobile generators; the rules are in
+:mod:`gridres.restoration.fleets`). Every value is validated when the settings are built; an impossible value
 raises :class:`~gridres.errors.UsageError` with a message like "The 'crews' parameter
 of restoration must be an int >= 1. Got 0 instead."
 """
@@ -21,6 +23,7 @@ from gridres.errors import UsageError
 __all__ = [
     "EQUIPMENT_KINDS",
     "DEFAULT_FACILITY_PRIORITY",
+    "MOBILE_DISPATCH",
     "RestorationSettings",
     "check_param",
 ]
@@ -40,6 +43,11 @@ DEFAULT_FACILITY_PRIORITY: dict[str, int] = {
     "shelter": 6,
     "other": 7,
 }
+
+#: Rules that send mobile generators to dark facilities (see
+#: :mod:`gridres.restoration.fleets`).
+MOBILE_DISPATCH = ("critical-first", "people-per-mw", "nearest")
+
 
 def check_param(ok: bool, name: str, must: str, got: object) -> None:
     """Raise the standard parameter error unless ``ok``.
@@ -63,6 +71,38 @@ def _is_int(v: Any) -> bool:
 
 def _is_num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v)
+
+
+def _place(d: Any) -> bool:
+    return isinstance(d, str) and d != "" or (
+        isinstance(d, tuple | list) and len(d) == 2 and all(_is_num(v) for v in d))
+
+
+def _places(value: Any, name: str) -> tuple:
+    """Depots as a tuple of bus ids and ``(x, y)`` pairs (checked)."""
+    depots = tuple(value) if not isinstance(value, str) else (value,)
+    for d in depots:
+        check_param(_place(d), name, "a list of bus ids or (x, y) pairs", d)
+    return tuple(d if isinstance(d, str) else (float(d[0]), float(d[1])) for d in depots)
+
+
+def _mobile_unit(u: Any) -> tuple[float, Any]:
+    """One mobile generator as ``(mw, depot)``, depot ``""`` for the crews' first."""
+    must = "ratings in MW > 0 or tables {mw = MW, depot = BUS or [x, y]}"
+    if isinstance(u, Mapping):
+        unknown = set(u) - {"mw", "depot"}
+        check_param(not unknown and "mw" in u, "mobile_generators", must, dict(u))
+        mw, depot = u["mw"], u.get("depot", "")
+    elif isinstance(u, tuple | list) and len(u) == 2 and _is_num(u[0]):
+        mw, depot = u
+    else:
+        mw, depot = u, ""
+    check_param(_is_num(mw) and 0 < mw < math.inf, "mobile_generators", must, u)
+    if depot != "":
+        check_param(_place(depot), "mobile_generators",
+                    "given a depot that is a bus id or an (x, y) pair", depot)
+        depot = depot if isinstance(depot, str) else (float(depot[0]), float(depot[1]))
+    return float(mw), depot
 
 
 @dataclass(frozen=True)
@@ -133,6 +173,38 @@ class RestorationSettings:
     optimal_time_limit_s : float
         Time limit of one MILP solve (default 60 s); on reaching it the best plan
         found is used and the notes say so.
+    fuel_trucks : int
+        Fuel trucks that refill the tanks of facilities' backup generators (default 0:
+        no refuelling, a backup runs for its ``backup_hours`` in all). A facility's tank
+        holds ``backup_hours`` at its ``demand_mw``.
+    fuel_depots : tuple
+        Where fuel trucks load, as ``depots`` (bus ids or ``(x, y)``); truck ``k`` is
+        based at depot ``k mod len(fuel_depots)`` and returns there after every delivery.
+        Empty (default): the crews' depots.
+    fuel_truck_l : float
+        Litres one truck delivers per trip at most (default 30,000 l, a road tanker).
+    fuel_stock_l : float
+        Fuel in the depots at the start, litres, shared by every truck (default ``inf``);
+        when it is used up, trucks stop delivering.
+    fuel_l_per_mwh : float
+        Diesel burnt per MWh a backup generator produces (default 270 l/MWh, a
+        generator set at full load, about 0.27 l/kWh).
+    refuel_h : float
+        Hours a truck spends on site to refill a tank (default 1 h).
+    refuel_call_h : float
+        A facility running on its backup calls for fuel when its tank holds this many
+        hours or less (default 24 h; at once when the tank holds less).
+    mobile_generators : tuple
+        Mobile generators, each a rating in MW, a table ``{mw = 2.0, depot = "B12"}``
+        or a pair ``(mw, depot)`` (depot as in ``depots``; empty: the crews' first
+        depot). A unit powers one facility whose ``demand_mw`` it covers.
+    mobile_connect_h : float
+        Hours from a mobile generator's arrival on site until it powers the facility
+        (default 2 h).
+    mobile_dispatch : str
+        How free mobile generators choose among dark facilities, one of
+        :data:`MOBILE_DISPATCH` (default ``critical-first``); a policy name
+        ``CREW/RULE`` (``greedy/nearest``) sets it per policy.
 
     Examples
     --------
@@ -170,17 +242,20 @@ class RestorationSettings:
     greedy_max_candidates: int = 60
     optimal_max_jobs: int = 8
     optimal_time_limit_s: float = 60.0
+    fuel_trucks: int = 0
+    fuel_depots: tuple = ()
+    fuel_truck_l: float = 30000.0
+    fuel_stock_l: float = math.inf
+    fuel_l_per_mwh: float = 270.0
+    refuel_h: float = 1.0
+    refuel_call_h: float = 24.0
+    mobile_generators: tuple = ()
+    mobile_connect_h: float = 2.0
+    mobile_dispatch: str = "critical-first"
 
     def __post_init__(self) -> None:
         check_param(_is_int(self.crews) and self.crews >= 1, "crews", "an int >= 1", self.crews)
-        depots = tuple(self.depots) if not isinstance(self.depots, str) else (self.depots,)
-        for d in depots:
-            ok = isinstance(d, str) and d != "" or (
-                isinstance(d, tuple | list) and len(d) == 2 and all(_is_num(v) for v in d)
-            )
-            check_param(ok, "depots", "a list of bus ids or (x, y) pairs", d)
-        depots = tuple(d if isinstance(d, str) else (float(d[0]), float(d[1])) for d in depots)
-        object.__setattr__(self, "depots", depots)
+        object.__setattr__(self, "depots", _places(self.depots, "depots"))
         for name in ("speed_kmh", "road_factor"):
             v = getattr(self, name)
             check_param(_is_num(v) and v > 0 and math.isfinite(v), name,
@@ -242,6 +317,37 @@ class RestorationSettings:
                     "optimal_max_jobs", "an int in [1, 14]", self.optimal_max_jobs)
         check_param(_is_num(self.optimal_time_limit_s) and self.optimal_time_limit_s > 0,
                     "optimal_time_limit_s", "a number > 0", self.optimal_time_limit_s)
+        self._check_fleets()
+
+    def _check_fleets(self) -> None:
+        check_param(_is_int(self.fuel_trucks) and self.fuel_trucks >= 0, "fuel_trucks",
+                    "an int >= 0", self.fuel_trucks)
+        object.__setattr__(self, "fuel_depots", _places(self.fuel_depots, "fuel_depots"))
+        for name in ("fuel_truck_l", "fuel_l_per_mwh"):
+            v = getattr(self, name)
+            check_param(_is_num(v) and 0 < v < math.inf, name, "a finite number > 0", v)
+        check_param(_is_num(self.fuel_stock_l) and self.fuel_stock_l >= 0, "fuel_stock_l",
+                    "litres >= 0 (inf: no limit)", self.fuel_stock_l)
+        for name in ("refuel_h", "refuel_call_h", "mobile_connect_h"):
+            v = getattr(self, name)
+            check_param(_is_num(v) and 0 <= v < math.inf, name, "finite hours >= 0", v)
+        units = self.mobile_generators
+        if isinstance(units, Mapping) or _is_num(units):
+            units = (units,)
+        check_param(isinstance(units, tuple | list), "mobile_generators",
+                    "a list of ratings in MW or tables {mw, depot}", units)
+        out = []
+        for u in units:
+            mw, depot = _mobile_unit(u)
+            out.append((mw, depot))
+        object.__setattr__(self, "mobile_generators", tuple(out))
+        check_param(self.mobile_dispatch in MOBILE_DISPATCH, "mobile_dispatch",
+                    f"one of {', '.join(MOBILE_DISPATCH)}", self.mobile_dispatch)
+
+    @property
+    def has_fleets(self) -> bool:
+        """Fuel trucks or mobile generators are modelled."""
+        return self.fuel_trucks > 0 or bool(self.mobile_generators)
 
     def spares_for(self, kind: str) -> tuple[int, float]:
         """Initial stock and lead time (hours) of spares of ``kind``."""
@@ -266,6 +372,9 @@ class RestorationSettings:
             v = getattr(self, f.name)
             if isinstance(v, Mapping):
                 v = dict(v)
+            elif f.name == "mobile_generators":
+                v = [{"mw": mw, "depot": list(d) if isinstance(d, tuple) else d}
+                     for mw, d in v]
             elif isinstance(v, tuple):
                 v = [list(x) if isinstance(x, tuple) else x for x in v]
             out[f.name] = v

@@ -42,8 +42,17 @@ Rules
   :mod:`gridres.impact`); before the first failure every bus counts as live, so the
   first assessment is exactly ``gridres outage``'s.
 * **Facilities.** A facility without grid power runs on its backup (if its
-  ``backup_mw`` covers its ``demand_mw``) until its ``backup_hours`` are used up, then
-  goes dark; what is left of its backup carries over to later outages (no refuelling).
+  ``backup_mw`` covers its ``demand_mw``) until its tank of ``backup_hours`` is empty,
+  then goes dark; what is left carries over to later outages. Fuel trucks refill
+  tanks and mobile generators power dark facilities (``fuel_trucks``,
+  ``mobile_generators``): the rules are in :mod:`gridres.restoration.fleets`, whose
+  :class:`~gridres.restoration.fleets.FacilityPower` the loop calls at every instant
+  (its events are the fourth kind, after waves). A tank running dry is an instant too,
+  so the facility status recorded at each instant holds until the next.
+* **Services.** Each recorded instant also counts the people without power in every
+  town; the result's ``services`` follows water, heat, telecom, health care, shelter
+  and emergency response from the facility status
+  (:mod:`gridres.restoration.service_hours`).
 * **End.** The run ends when every job is repaired and no wave is left, or at
   ``horizon_h``.
 
@@ -64,10 +73,10 @@ import numpy as np
 
 from gridres.cascade import CascadeOptions
 from gridres.errors import UsageError
-from gridres.impact import backup_covers
 from gridres.model import Network, State
 from gridres.restoration.assets import Assets
 from gridres.restoration.critical import repair_sets
+from gridres.restoration.fleets import FacilityPower, split_policy, storage_left_h
 from gridres.restoration.interface import (
     ASSIGNED,
     DONE,
@@ -82,7 +91,7 @@ from gridres.restoration.interface import (
 )
 from gridres.restoration.metrics import RunLog, summarize_run
 from gridres.restoration.policies import Gains, as_listed, get_policy
-from gridres.restoration.supply import Supply, customers_out, supply
+from gridres.restoration.supply import Supply, shed_share, supply
 from gridres.scenarios.base import Scenario, as_rng
 from gridres.tolerances import SAME_TIME_H, ZERO_MW
 
@@ -92,7 +101,7 @@ logger = logging.getLogger(__name__)
 
 _BUS, _BRANCH, _GEN = 0, 1, 2
 # event kinds, in the order they are applied within one instant
-_EV_DONE, _EV_SPARE, _EV_ARRIVE, _EV_WAVE = 0, 1, 2, 3
+_EV_DONE, _EV_SPARE, _EV_ARRIVE, _EV_WAVE, _EV_FLEET = 0, 1, 2, 3, 4
 
 
 class _Job:
@@ -164,7 +173,8 @@ class _Run:
     """One simulation's mutable state (internal)."""
 
     def __init__(self, net: Network, assets: Assets, scenario: Scenario,
-                 policy: Policy, mult: np.ndarray, cascade: CascadeOptions) -> None:
+                 policy: Policy, mult: np.ndarray, cascade: CascadeOptions,
+                 mobile_dispatch: str) -> None:
         self.net, self.assets, self.scenario, self.policy = net, assets, scenario, policy
         self.s = assets.settings
         self.mult = mult
@@ -192,15 +202,16 @@ class _Run:
         self.seq = 0
         self.memo: dict = {}
         self.notes: list[str] = []
-        self.points: list[tuple] = []  # (t, served, lost, customers_out, fac_grid)
+        self.points: list[tuple] = []  # (t, served, lost, customers_out, status, power_out)
         self._dep: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
         self._gain_cache: dict[bytes, dict[int, float]] = {}
         self._fac_memo: tuple | None = None
-        self.fac_covered = backup_covers(net)
-        self.fac_left = np.where(self.fac_covered, net.fac_backup_hours, 0.0).astype(float)
-        unlisted = max(self.s.facility_priority.values(), default=0) + 1
-        self.fac_rank = np.array([self.s.facility_priority.get(k, unlisted)
-                                  for k in assets.fac_kind], dtype=float)
+        self.power = FacilityPower(net, assets, self.base.fac_grid, assets.fac_impact,
+                                   mobile_dispatch)
+        self.storage_h = storage_left_h(assets)
+        model = assets.services
+        # people of each town fed by each bus, (n_area, n_bus): people without power
+        self._town_buses = None if model is None else model.bus_people.T.tocsr()
         self.t = 0.0
         self.waves_left = len(scenario.waves)
         self.waves_seen = 0
@@ -212,19 +223,18 @@ class _Run:
         heapq.heappush(self.heap, (t, kind, self.seq, payload))
 
     def _record(self) -> None:
-        cust = customers_out(self.net, self.base, self.now)
+        share = shed_share(self.net, self.base, self.now)
+        cust = float(self.net.customers @ share)  # customers_out
         lost = max(0.0, self.base.total_mw - self.now.total_mw)
-        row = (self.t, self.now.total_mw, lost, cust, self.now.fac_grid.copy())
+        people = None if self._town_buses is None else self._town_buses @ share
+        row = (self.t, self.now.total_mw, lost, cust, self.power.status(), people)
         if self.points and abs(self.points[-1][0] - self.t) <= SAME_TIME_H:
             self.points[-1] = row
         else:
             self.points.append(row)
 
     def _advance(self, t: float) -> None:
-        dt = t - self.t
-        if dt > 0:
-            off = self.base.fac_grid & ~self.now.fac_grid & self.fac_covered
-            self.fac_left[off] = np.maximum(self.fac_left[off] - dt, 0.0)
+        self.power.advance(t - self.t)
         self.t = t
 
     def _wave(self, w: int) -> None:
@@ -451,10 +461,10 @@ class _Run:
                 hours[job.etype][job.pos] = max(0.0, self._expected_end_h(job) - self.t)
             rs = repair_sets(self.net, State(self.bus, self.branch, self.gen), tuple(hours),
                              need, live=self.live)
-            people = self.net.fac_people
+            impact, rank = self.assets.fac_impact, self.power.rank
+            buffer = self.power.buffer_left_h() + self.storage_h
             for i, f in enumerate(need):
-                k = (float(self.fac_rank[f]), float(self.fac_left[f]), -float(people[f]),
-                     float(rs.hours[i]))
+                k = (-float(impact[f]), float(buffer[f]), float(rank[f]), float(rs.hours[i]))
                 for el in rs.members[i]:
                     job = self.open[el]
                     if job.status == PENDING and (job.id not in best or k < best[job.id]):
@@ -503,6 +513,11 @@ class _Run:
         for w, wave in enumerate(self.scenario.waves):
             self.push(float(wave.time_h), _EV_WAVE, w)
         self._record()
+        fleet = self.power.active
+
+        def push_fleet(t: float, payload: tuple) -> None:
+            self.push(t, _EV_FLEET, payload)
+
         horizon = float(self.s.horizon_h)
         while True:
             if not self.heap:
@@ -519,7 +534,7 @@ class _Run:
                 self._advance(horizon)
                 return horizon
             self._advance(t)
-            changed = False
+            changed = fleet_event = False
             while self.heap and self.heap[0][0] <= t + SAME_TIME_H:
                 _, kind, _, payload = heapq.heappop(self.heap)
                 if kind == _EV_DONE:
@@ -527,12 +542,17 @@ class _Run:
                 elif kind == _EV_WAVE:
                     self._wave(payload)
                     changed = True
+                elif kind == _EV_FLEET:
+                    fleet_event |= self.power.handle(self.t, payload)
                 elif kind == _EV_ARRIVE:
                     pass  # the sweep below starts it if its spare is there
             self._sweep()
             if changed:
                 self.now = self.supply(State(self.bus, self.branch, self.gen))
                 self.live = self.now.energized
+            if fleet and (changed or fleet_event):
+                self.power.settle(self.t, self.now.fac_grid, push_fleet)
+            if changed or fleet_event:
                 self._record()
             self._dispatch_all()
             if not self.open and self.waves_left == 0:
@@ -545,6 +565,7 @@ class _Run:
     def log(self, t_end: float) -> RunLog:
         """The finished run as a plain log for :func:`summarize_run`."""
         pts = self.points
+        n_fac = self.net.fac_ids.size
         first = float(self.scenario.waves[0].time_h) if self.scenario.waves else 0.0
         jobs = [{
             "crew": j.crew, "element": j.token, "kind": j.kind, "wave": j.wave,
@@ -558,13 +579,15 @@ class _Run:
             served_mw=np.array([p[1] for p in pts]),
             lost_mw=np.array([p[2] for p in pts]),
             customers_out=np.array([p[3] for p in pts]),
-            fac_on_grid=np.array([p[4] for p in pts], dtype=bool).reshape(
-                len(pts), self.net.fac_ids.size),
-            fac_counted=self.base.fac_grid, fac_covered=self.fac_covered,
-            fac_ids=self.net.fac_ids, fac_kind=self.assets.fac_kind,
-            fac_people=self.net.fac_people, fac_backup_h=self.net.fac_backup_hours,
+            fac_status=np.array([p[4] for p in pts], dtype=np.int8).reshape(len(pts), n_fac),
+            fac_counted=self.base.fac_grid, fac_ids=self.net.fac_ids,
+            fac_kind=self.assets.fac_kind, fac_people=self.net.fac_people,
             jobs=jobs, first_wave_h=first, waves=len(self.scenario.waves), end_h=t_end,
-            notes=tuple(self.notes))
+            notes=tuple(self.notes) + self.power.notes(),
+            power_out=(None if self.assets.services is None
+                       else np.array([p[5] for p in pts], dtype=float)),
+            services=self.assets.services, outside_c=self.assets.outside_c,
+            fleets=self.power.log(self.net.fac_ids))
 
 
 class _Context(PolicyContext):
@@ -630,6 +653,13 @@ def _resolve(policy: str | Policy) -> tuple[str, Policy]:
     return str(name), policy
 
 
+def _mobile_rule(name: str, policy: Policy, assets: Assets) -> str:
+    """The mobile generators' rule of a run: the policy's own (``CREW/RULE``), else the
+    settings' ``mobile_dispatch``."""
+    rule = getattr(policy, "mobile_dispatch", None) or split_policy(name)[1]
+    return rule or assets.settings.mobile_dispatch
+
+
 def simulate(
     net: Network,
     assets: Assets,
@@ -652,8 +682,9 @@ def simulate(
     scenario : Scenario
         Waves of failures (a single outage is one wave at 0 h).
     policy : str or callable
-        A name of :data:`gridres.restoration.policies.POLICIES` or a callable
-        ``policy(decision) -> int | None``.
+        A name of :data:`gridres.restoration.policies.POLICIES` (optionally followed by
+        ``/RULE``, the mobile generators' dispatch rule, e.g. ``greedy/nearest``) or a
+        callable ``policy(decision) -> int | None``.
     seed : int or numpy.random.Generator, optional
         Needed when ``repair_sigma > 0`` (repair times are drawn from it); the same seed
         gives the same repair times for every policy, and the same schedule.
@@ -706,6 +737,6 @@ def simulate(
         mult = repair_multipliers(scenario, assets.settings.repair_sigma,
                                   seed if assets.settings.repair_sigma > 0 else 0)
     run = _Run(net, assets, scenario, fn, np.asarray(mult, dtype=float),
-               CascadeOptions.of(cascade))
+               CascadeOptions.of(cascade), _mobile_rule(name, fn, assets))
     t_end = run.run()
     return summarize_run(run.log(t_end), name)

@@ -50,7 +50,7 @@ from gridres.model import Network, State
 from gridres.tolerances import OVERLOAD_MW, REL_SLACK
 from gridres.topology import components, effective
 
-__all__ = ["Supply", "supply", "flows_matter", "customers_out"]
+__all__ = ["Supply", "supply", "flows_matter", "customers_out", "shed_share"]
 
 #: Memory for cached engine answers per network and cascade option (bytes).
 CACHE_BYTES = 16 * 2**20
@@ -206,15 +206,22 @@ def supply(net: Network, state: State, cascade: CascadeOptions | str | None = No
     return Supply(bal.served_mw, energized, fac_grid, float(bal.served_mw.sum()))
 
 
-def customers_out(net: Network, base: Supply, now: Supply) -> float:
-    """Customers without power in ``now`` that had power in ``base``.
-
-    A bus that ``base`` energised and ``now`` does not counts all its customers; a bus
-    that is partly shed counts them in proportion to its load lost since ``base``.
-    """
+def shed_share(net: Network, base: Supply, now: Supply) -> np.ndarray:
+    """Share of each bus's supply lost in ``now`` since ``base``, shape (n_bus,): 1 on a
+    bus that ``base`` energised and ``now`` does not, the share of its load lost on a
+    bus partly shed, 0 on buses ``base`` did not energise (or out of service)."""
     load = np.maximum(net.load_mw, 0.0)
     lost = np.clip(base.served_mw - now.served_mw, 0.0, None)
     frac = np.divide(lost, load, out=np.zeros_like(load), where=load > 0)
     frac = np.where(now.energized, np.minimum(frac, 1.0), 1.0)
-    counted = base.energized & net.bus_in_service
-    return float((net.customers * frac)[counted].sum())
+    return np.where(base.energized & net.bus_in_service, frac, 0.0)
+
+
+def customers_out(net: Network, base: Supply, now: Supply) -> float:
+    """Customers without power in ``now`` that had power in ``base``.
+
+    A bus that ``base`` energised and ``now`` does not counts all its customers; a bus
+    that is partly shed counts them in proportion to its load lost since ``base``
+    (:func:`shed_share`).
+    """
+    return float(net.customers @ shed_share(net, base, now))

@@ -12,6 +12,8 @@ that provide it stop and their storage runs out.
   without each service per town, people-hours per service.
 * :func:`~gridres.services.outage.services_after`: who loses which service after one
   outage with no repairs (``gridres outage``).
+* :func:`~gridres.services.evaluate.service_impact`: people who lose a service when a
+  facility stays without power (what ``critical-first`` restores first).
 * :func:`~gridres.services.heat.heat_hours`: how long homes stay warm.
 
 This package sits above the engine beside restoration; it imports neither restoration,
@@ -23,6 +25,7 @@ from gridres.services.evaluate import (
     evaluate_services,
     people_without_power,
     resolved_storage,
+    service_impact,
 )
 from gridres.services.heat import DEFAULT_OUTSIDE_C, HeatModel, heat_hours
 from gridres.services.model import ServiceModel, compile_services
@@ -41,5 +44,6 @@ __all__ = [
     "heat_hours",
     "people_without_power",
     "resolved_storage",
+    "service_impact",
     "services_after",
 ]

@@ -44,7 +44,8 @@ from gridres.services.heat import DEFAULT_OUTSIDE_C, HeatModel, heat_hours
 from gridres.services.model import ServiceModel
 from gridres.services.timeline import PowerTimeline
 
-__all__ = ["ServiceResult", "evaluate_services", "people_without_power", "resolved_storage"]
+__all__ = ["ServiceResult", "evaluate_services", "people_without_power", "resolved_storage",
+           "service_impact"]
 
 _EPS = 1e-9
 
@@ -100,7 +101,7 @@ class ServiceResult:
         """People without each service in each area, shape ``(K, S, n_area)`` (services
         in :data:`~gridres.service_data.SERVICES` order)."""
         lost = (~self.delivers).astype(float)
-        out = np.asarray((self.model.by_service.T @ lost.T).T)
+        out = np.asarray(lost @ self.model.by_service)
         return out.reshape(len(self.times_h), len(SERVICES), self.model.n_area)
 
     @cached_property
@@ -333,3 +334,41 @@ def people_without_power(model: ServiceModel, shed_fraction: np.ndarray) -> np.n
     """
     frac = np.asarray(shed_fraction, dtype=float)
     return np.asarray(model.bus_people.T @ frac.T).T
+
+
+def service_impact(model: ServiceModel, outside_c: float | None = None) -> np.ndarray:
+    """People who lose a service when a facility stays without power for good.
+
+    For each facility ``f``: with ``f`` alone without power and every other facility
+    powered, the services no longer delivered once every storage and buffer has run
+    out (the lasting state of :func:`~gridres.services.evaluate_services`), counted in
+    people per service lost: ``f``'s own service and those of every facility that stops
+    because of it through dependencies.
+
+    Returns
+    -------
+    ndarray, shape (n_fac,)
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> from gridres.services.model import compile_services
+    >>> g = load_grid("demo_region")
+    >>> imp = service_impact(compile_services(g))
+    >>> w = g.facilities.index.get_loc("W02")   # Ostrach's waterworks: its water and
+    >>> round(float(imp[w]))                    # the health, heat, shelter that need it
+    531400
+
+    Notes
+    -----
+    One service evaluation per facility with a service or a dependent.
+    """
+    n = model.n_fac
+    out = np.zeros(n)
+    needed = set(model.member_fac.tolist()) | set(np.flatnonzero(model.service >= 0).tolist())
+    for f in sorted(needed):
+        powered = np.ones((1, n), dtype=bool)
+        powered[0, f] = False
+        res = evaluate_services(model, PowerTimeline(np.zeros(1), powered), outside_c=outside_c)
+        out[f] = float(res.people_without_total[-1].sum())
+    return out

@@ -10,7 +10,9 @@ examples)::
     [ensemble]     n, workers, scheduler, batch_size
     [cascade]      mode, margin, max_stages
     [restoration]  crews, depots, speed_kmh, road_factor, repair_hours, spares,
-                   lead_time_hours, policies, horizon_hours
+                   lead_time_hours, policies, horizon_hours, fuel_trucks,
+                   fuel_depots, fuel_stock_l, mobile_generators, ...
+    [services]     outside_temp_c, report_hours, facilities
     [plan]         budget, objective, policy, candidates, costs, generate,
                    max_candidates
                    (``[interventions]`` is the same table under another name)
@@ -53,6 +55,7 @@ from gridres.study.schema import (
     OutputsSection,
     PlanSection,
     RestorationSection,
+    ServicesSection,
     StudyInfo,
     hazard_path,
     parse_restoration,
@@ -85,6 +88,7 @@ SECTIONS: dict[str, type | None] = {
     "ensemble": EnsembleSection,
     "cascade": CascadeSection,
     "restoration": RestorationSection,
+    "services": ServicesSection,
     "plan": PlanSection,
     "interventions": PlanSection,
     "outputs": OutputsSection,
@@ -164,6 +168,7 @@ class Study:
     plan: PlanSection | None = None
     plan_section: str = "plan"
     outputs: OutputsSection = field(default_factory=OutputsSection)
+    services: ServicesSection = field(default_factory=ServicesSection)
 
     @property
     def name(self) -> str:
@@ -238,6 +243,7 @@ class Study:
         doc["cascade"] = dataclasses.asdict(self.cascade)
         if self.restoration is not None:
             doc["restoration"] = self.restoration.to_dict()
+        doc["services"] = dataclasses.asdict(self.services)
         if self.plan is not None:
             doc["plan"] = dataclasses.asdict(self.plan)
         doc["outputs"] = dataclasses.asdict(self.outputs)
@@ -349,11 +355,12 @@ def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
                 out.add((key, "policy"), "the priority-list policy needs priority = "
                         "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     outputs = parse_section(OutputsSection, raw.get("outputs"), ("outputs",), out)
+    services = parse_section(ServicesSection, raw.get("services"), ("services",), out)
     hazards, hazard_section = _hazards(path.parent, raw, out)
     return Study(path=path.resolve(), info=info, grid=grid, hazards=hazards,
                  hazard_section=hazard_section, ensemble=ensemble, cascade=cascade,
                  restoration=restoration, plan=plan, plan_section=plan_section,
-                 outputs=outputs)
+                 outputs=outputs, services=services)
 
 
 def _hazards(folder: Path, raw: dict[str, Any],

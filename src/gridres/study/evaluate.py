@@ -11,6 +11,11 @@ of :class:`~gridres.restoration.RestorationEvaluator` (``{metric}__{policy}``) p
     averaged over scenarios).
 ``hours_dark__{policy}__{facility}`` (float)
     Hours the facility spends with neither grid power nor backup.
+``services__{policy}`` (str)
+    People without power and each service, sampled at ``service_hours`` (every 3 h up
+    to a week), as JSON: ``{"total": {S: [...]}, "towns": {S: {town: [...]}},
+    "lost_h": {facility: hours}}`` with only the series that are not all 0, and the
+    hour each facility's service stopped reaching people.
 
 Repair-time factors are drawn once per scenario and shared by every policy (common
 random numbers), exactly as :class:`~gridres.restoration.RestorationEvaluator` does.
@@ -18,6 +23,7 @@ random numbers), exactly as :class:`~gridres.restoration.RestorationEvaluator` d
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,17 +34,31 @@ from gridres.cascade import CascadeOptions
 from gridres.model import Network
 from gridres.restoration.metrics import record_fields
 from gridres.restoration.policies import get_policy
+from gridres.restoration.service_hours import SERVICE_KEYS
 from gridres.restoration.simulate import repair_multipliers, simulate
+from gridres.results import ServiceOutcome
 from gridres.scenarios.base import Scenario
 
 __all__ = ["StudyEvaluator", "curve_hours", "curves_from_records",
-           "facility_outcomes_from_records", "CURVE_POINTS"]
+           "facility_outcomes_from_records", "CURVE_POINTS", "service_hours",
+           "services_from_records"]
 
 #: Points of the sampled restoration curve.
 CURVE_POINTS = 241
 #: Longest span of the sampled curve, hours (a month): beyond that the report's curve
 #: would be a flat line; the metrics still cover the whole horizon.
 CURVE_SPAN_H = 720.0
+
+
+#: Step and span of the sampled services (hours).
+SERVICE_STEP_H, SERVICE_SPAN_H = 3.0, 168.0
+
+
+def service_hours(horizon_h: float) -> tuple[float, ...]:
+    """Times at which people without each service are sampled: every 3 h from 0 to
+    ``min(horizon_h, 168)`` hours."""
+    span = float(min(horizon_h, SERVICE_SPAN_H))
+    return tuple(np.arange(0.0, span + 1e-9, SERVICE_STEP_H).tolist())
 
 
 def curve_hours(horizon_h: float) -> tuple[float, ...]:
@@ -66,6 +86,8 @@ class StudyEvaluator:
         Where curves are sampled (see :func:`curve_hours`).
     cascade : CascadeOptions, optional
         Cascade mode and margin of the restoration's assessments (those of ``impact``).
+    service_times_h : tuple of float
+        Where services are sampled (see :func:`service_hours`); empty: not recorded.
     """
 
     impact: Any
@@ -75,6 +97,7 @@ class StudyEvaluator:
     base_mw: float = 0.0
     times_h: tuple[float, ...] = field(default=())
     cascade: CascadeOptions = CascadeOptions()
+    service_times_h: tuple[float, ...] = ()
 
     def __repr__(self) -> str:
         settings = self.assets.settings if self.assets is not None else None
@@ -102,7 +125,26 @@ class StudyEvaluator:
             hours = res.facilities["hours_dark"]
             for fid, h in zip(hours.index, hours.to_numpy(float), strict=True):
                 rec[f"hours_dark__{name}__{fid}"] = float(h)
+            if self.service_times_h and res.services is not None:
+                rec[f"services__{name}"] = _services_blob(res.services, self.service_times_h)
         return rec
+
+
+def _services_blob(services: Any, times: tuple[float, ...]) -> str:
+    """The JSON text of ``services__{policy}`` (module notes)."""
+    at = np.rint(services.at(np.asarray(times, dtype=float)))  # (T, keys, areas)
+    total = at.sum(axis=2)
+    doc: dict[str, Any] = {"total": {}, "towns": {}, "lost_h": {}}
+    for k, key in enumerate(SERVICE_KEYS):
+        if total[:, k].any():
+            doc["total"][key] = total[:, k].astype(int).tolist()
+            towns = {str(services.area_ids[a]): at[:, k, a].astype(int).tolist()
+                     for a in np.flatnonzero(at[:, k, :].any(axis=0))}
+            doc["towns"][key] = towns
+    for row in services.facilities:
+        if row["service_lost_h"] is not None:
+            doc["lost_h"][row["id"]] = row["service_lost_h"]
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def _sampled(curve: pd.DataFrame, times: np.ndarray, base_mw: float,
@@ -170,3 +212,40 @@ def facility_outcomes_from_records(records: pd.DataFrame, policy: str,
         "p_dark": pd.Series({f: float((h > 0).mean()) if len(h) else 0.0
                              for f, h in hours.items()}, dtype=float),
     }, index=pd.Index(ids, name="id"))
+
+
+def services_from_records(records: pd.DataFrame, policy: str,
+                          times_h: tuple[float, ...]) -> ServiceOutcome | None:
+    """Aggregate the ``services__{policy}`` records (None where there are none)."""
+    col = f"services__{policy}"
+    if col not in records or not len(records):
+        return None
+    docs = [json.loads(x) if isinstance(x, str) and x else {} for x in records[col]]
+    n = len(docs)
+    times = np.asarray(times_h, dtype=float)
+    data: dict[str, Any] = {"time_h": times}
+    for key in SERVICE_KEYS:
+        rows = np.array([d.get("total", {}).get(key, [0] * len(times)) for d in docs],
+                        dtype=float).reshape(n, len(times))
+        if rows.any():
+            data[key] = rows.mean(axis=0)
+            data[f"{key}_p95"] = np.quantile(rows, 0.95, axis=0)
+    sums: dict[tuple[str, str], np.ndarray] = {}
+    for d in docs:
+        for key, towns in d.get("towns", {}).items():
+            for town, series in towns.items():
+                acc = sums.setdefault((town, key), np.zeros(len(times)))
+                acc += np.asarray(series, dtype=float)
+    town_rows = [{"town": town, "service": key, "time_h": float(t), "people": float(v / n)}
+                 for (town, key), acc in sorted(sums.items()) for t, v in zip(times, acc,
+                                                                            strict=True)]
+    lost: dict[str, list[float]] = {}
+    for d in docs:
+        for fid, h in d.get("lost_h", {}).items():
+            lost.setdefault(fid, []).append(float(h))
+    fac = pd.DataFrame([{"id": f, "p_lost": len(h) / n, "median_lost_h": float(np.median(h))}
+                        for f, h in lost.items()], columns=["id", "p_lost", "median_lost_h"])
+    fac = fac.sort_values(["p_lost", "median_lost_h"], ascending=[False, True]).set_index("id")
+    return ServiceOutcome(pd.DataFrame(data),
+                          pd.DataFrame(town_rows, columns=["town", "service", "time_h",
+                                                           "people"]), fac)

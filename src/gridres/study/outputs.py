@@ -12,6 +12,9 @@ substations         Point      p_loss_of_supply (largest of its buses), load, cu
 branches            LineString p_failure (failed or tripped), intact flow and loading
 facilities          Point      p_dark, people, demand, backup; with restoration
                                p_dark_restoration and hours_dark
+towns               Point/area people without power, water, heat and telecom at the
+                               report hours (``[services] report_hours``), with
+                               restoration on a grid with towns
 hazard_footprints   Polygon    one ring per hazard footprint
 =================== ========== ========================================================
 
@@ -59,6 +62,16 @@ def _frames(res: StudyResults) -> dict[str, pd.DataFrame]:
                   if o.curve is not None and len(o.curve)]
         if curves:
             frames["restoration_curves"] = pd.concat(curves, ignore_index=True)
+        svc = {p: o.services for p, o in res.restoration.items() if o.services is not None}
+        if svc:
+            frames["services_timeline"] = pd.concat(
+                [s.timeline.assign(policy=p) for p, s in svc.items()], ignore_index=True)
+            frames["services_towns"] = pd.concat(
+                [s.towns.assign(policy=p) for p, s in svc.items()], ignore_index=True)
+            frames["services_facilities"] = pd.concat(
+                [s.facilities.assign(policy=p) for p, s in svc.items()])
+    if res.towns is not None:
+        frames["towns"] = res.towns
     if res.plan is not None:
         if res.plan.ranking is not None:
             frames["plan_ranking"] = res.plan.ranking
@@ -131,6 +144,8 @@ def write_geopackage(res: StudyResults, path: Path) -> Path:
     if len(res.facilities):
         layers["facilities"] = layer(res.facilities,
                                      geometry(grid.facilities, res.facilities.index))
+    if res.towns is not None and len(res.towns):
+        layers["towns"] = layer(res.towns, geometry(grid.towns, res.towns.index))
     if res.footprints is not None and len(res.footprints):
         layers["hazard_footprints"] = res.footprints.reset_index(drop=True)
     with write_path(path) as tmp:

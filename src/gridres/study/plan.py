@@ -116,4 +116,5 @@ def run_plan(
         costs=plan.costs if plan is not None else None, budget=budget, candidates=listed,
         generate=generate, max_candidates=bound, workers=resolve_workers(workers),
         scheduler=scheduler, cascade=study.cascade.options, progress=progress,
-        where=f"{study.plan_section}.candidates", name=study.name)
+        where=f"{study.plan_section}.candidates", name=study.name,
+        outside_c=study.services.outside_temp_c)

@@ -69,6 +69,8 @@ from gridres.study.evaluate import (
     curve_hours,
     curves_from_records,
     facility_outcomes_from_records,
+    service_hours,
+    services_from_records,
 )
 from gridres.study.outputs import write_results
 from gridres.study.plan import combined_generator, run_plan
@@ -107,8 +109,10 @@ def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, l
     known = policy_names()
     policies = [p for p in policies if p in known] or list(known[:1])
     base = supply(grid.network, grid.network.intact(), cascade).total_mw
-    ev = StudyEvaluator(impact, prepare(grid, r.settings), tuple(policies), r.priority, base,
-                        curve_hours(r.settings.horizon_h), cascade)
+    assets = prepare(grid, r.settings, outside_c=study.services.outside_temp_c)
+    ev = StudyEvaluator(impact, assets, tuple(policies), r.priority, base,
+                        curve_hours(r.settings.horizon_h), cascade,
+                        service_hours(r.settings.horizon_h) if assets.services else ())
     return ev, policies
 
 
@@ -245,6 +249,7 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
         branches=_branch_table(grid, summary, intact),
         facilities=_facility_table(grid, summary, restoration, st),
         elements=summary.elements, contingency=ranking, restoration=restoration,
+        towns=_town_table(grid, restoration, st),
         plan=plan, footprints=fps, generators=tuple(generators), hazard_labels=labels,
         pending=pending, timings_s=timings, versions=software_versions())
 
@@ -312,8 +317,43 @@ def _restoration_outcomes(records: pd.DataFrame, policies: list[str], st: Study,
                                    customers=grid.network.has_customers),
             curve=curves_from_records(records, policy, times, base_mw),
             facilities=facility_outcomes_from_records(records, policy,
-                                                      grid.facilities.index))
+                                                      grid.facilities.index),
+            services=services_from_records(records, policy, service_hours(horizon)))
     return out
+
+
+#: Services in the towns table and layer, besides power.
+TOWN_SERVICES = ("power", "water", "heat", "telecom")
+
+
+def _town_table(grid: Any, restoration: dict[str, PolicyOutcome] | None,
+                st: Study) -> pd.DataFrame | None:
+    """People without power, water, heat and telecom per town at the report hours,
+    under the policy with the fewest people-hours without water, heat and power."""
+    if not restoration or not len(grid.towns):
+        return None
+
+    def hours(p: str) -> float:
+        m = restoration[p].metrics
+        return sum(m.get(f"service_people_hours_{s}", {}).get("mean", 0.0)
+                   for s in TOWN_SERVICES)
+
+    best = min(restoration, key=hours)
+    svc = restoration[best].services
+    towns = grid.towns
+    df = pd.DataFrame({"name": towns["name"].astype(str),
+                       "population": towns["population"].to_numpy(float)}, index=towns.index)
+    df.index.name = "id"
+    worst = pd.Series(0.0, index=towns.index)
+    for service in TOWN_SERVICES:
+        for h in st.services.report_hours:
+            col = f"{service}_{h:g}h"
+            at = svc.at(service, h) if svc is not None else pd.Series(dtype=float)
+            df[col] = at.reindex(towns.index.astype(str)).fillna(0.0).to_numpy()
+            worst = np.maximum(worst, df[col])
+    df["policy"] = best
+    return df.assign(_w=worst).sort_values(["_w", "population"], ascending=False).drop(
+        columns="_w")
 
 
 def _plan(st: Study, checked: StudyCheck, pending: dict[str, str], out_dir: Path,

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gridres.cascade import MODES, CascadeOptions
+from gridres.errors import UsageError
+from gridres.restoration.fleets import split_policy
 from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.policies import policy_names
 from gridres.restoration.settings import RestorationSettings
@@ -31,6 +33,7 @@ __all__ = [
     "EnsembleSection",
     "CascadeSection",
     "RestorationSection",
+    "ServicesSection",
     "PlanSection",
     "PLAN_POLICY",
     "OutputsSection",
@@ -81,9 +84,13 @@ def one_of(*options: str) -> Check:
 
 
 def _restoration_policy(v: str) -> str | None:
-    """A name of :func:`gridres.restoration.policy_names`."""
+    """A name of :func:`gridres.restoration.policy_names`, optionally ``/RULE``."""
     names = policy_names()
-    if v in names:
+    try:
+        crew, _ = split_policy(v)
+    except UsageError as exc:
+        return str(exc)
+    if crew in names:
         return None
     close = difflib.get_close_matches(v, names, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -209,21 +216,67 @@ class RestorationSection:
         return {"policies": list(self.policies), "priority": list(self.priority), **values}
 
 
+def _hours_list(v: list) -> str | None:
+    if not v:
+        return "give at least one time in hours"
+    if any(x < 0 for x in v):
+        return f"hours must be >= 0, got {min(v)!r}"
+    return None
+
+
+def _service_tables(v: dict) -> str | None:
+    from gridres.service_data import SERVICE_COLUMNS
+
+    for fid, cols in v.items():
+        for col in cols:
+            if col not in SERVICE_COLUMNS:
+                close = difflib.get_close_matches(col, list(SERVICE_COLUMNS), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else \
+                    f"columns: {', '.join(SERVICE_COLUMNS)}"
+                return f"[{fid!r}] {col!r} is not a service column; {hint}"
+    return None
+
+
+@dataclass(frozen=True)
+class ServicesSection:
+    """``[services]``: how services that depend on power are judged (water, heat,
+    telecom, health care, shelter, emergency response; rules in
+    :mod:`gridres.services`)."""
+
+    outside_temp_c: float = _f(0.0, "float", "Outside temperature (°C) for how long homes "
+                               "stay warm without heat supply (17 h at 0 °C, 11 h at "
+                               "-10 °C).")
+    report_hours: list[float] = _f([12.0, 24.0, 48.0], "float_list", "Times (hours after "
+                                   "the event) at which the towns layer of results.gpkg "
+                                   "and the towns table give people without each service.",
+                                   _hours_list)
+    facilities: dict[str, dict[str, Any]] = _f({}, "table_map", "Service columns per "
+                                               "facility, [services.facilities.ID] with town, "
+                                               "service, serves, coverage, depends_on, "
+                                               "storage_h (as in the grid's facilities "
+                                               "table, which they replace).",
+                                               _service_tables)
+
+
 @dataclass(frozen=True)
 class PlanSection:
     """``[plan]`` (or ``[interventions]``): candidate interventions, costs and budget."""
 
     budget: float = _f(REQUIRED, "float", "Money available for interventions.", ge(0))
     objective: str = _f("ens_mwh", "str", "What the portfolio minimises: ens_mwh (energy "
-                        "not served), customer_hours, facility_hours_dark, people_hours.",
+                        "not served), customer_hours, facility_hours_dark, people_hours, "
+                        "or service_people_hours_S (S: power, water, heat, telecom, "
+                        "health, shelter, emergency).",
                         one_of(*LOSS_METRICS))
     policy: str = _f(PLAN_POLICY, "str", "Restoration policy every candidate is evaluated "
                      "under (default: the first [restoration] policy, else greedy).",
                      _restoration_policy)
     candidates: list[dict[str, Any]] = _f([], "table_list", "Candidate interventions: "
-                                          "kind (line, backup, generator, storage, "
-                                          "microgrid, harden, protect, spares, crews, "
-                                          "repair), its keys, optionally id and cost.")
+                                          "kind (line, backup, tank, generator, "
+                                          "storage, microgrid, harden, protect, spares, "
+                                          "crews, repair, fuel_truck, mobile_generator, "
+                                          "reservoir), its keys, optionally id and "
+                                          "cost.")
     costs: dict[str, float] = _f({}, "float_map", "Unit costs in the budget's currency "
                                  "(line_per_km, backup_per_mw, harden_substation, ...; "
                                  "defaults in gridres.redundancy.costs) or a flat cost "
@@ -269,6 +322,10 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "float_map": (lambda v: isinstance(v, dict) and all(
         isinstance(x, int | float) and not isinstance(x, bool) for x in v.values()),
         "a table of numbers"),
+    "float_list": (lambda v: isinstance(v, list) and all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in v), "a list of numbers"),
+    "table_map": (lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
+                  "a table of tables"),
     "int_map": (lambda v: isinstance(v, dict) and all(
         isinstance(x, int) and not isinstance(x, bool) for x in v.values()),
         "a table of integers"),
@@ -325,6 +382,12 @@ def parse_section(cls: type, raw: Any, path: tuple[str | int, ...], out: Collect
             out.add((*path, name), f"must be {what}, got {_describe(v)}")
             values[name] = default
             continue
+        if kind == "float_list":
+            v = [float(x) for x in v]
+            if not all(math.isfinite(x) for x in v):
+                out.add((*path, name), "must be finite numbers")
+                values[name] = default
+                continue
         if kind == "float" or kind == "float_map":
             v = {k: float(x) for k, x in v.items()} if kind == "float_map" else float(v)
             bad = [x for x in (v.values() if isinstance(v, dict) else [v]) if not math.isfinite(x)]

@@ -1,5 +1,7 @@
 """Checks of a study against its grid: the grid loads, hazard specs build scenario
-generators, depots and policies exist, intervention targets name grid elements.
+generators, depots and policies exist and depots lie on the map, the ``[services]``
+facility tables name facilities and give valid service columns, intervention targets
+name grid elements.
 
 Problems raised by other modules (a scenario spec that names an unknown bus, say) come
 as one-line messages without a position; they are attached to the hazard's key path,
@@ -18,8 +20,11 @@ from typing import Any
 from gridres import redundancy
 from gridres.errors import GridresError, InputNotFound
 from gridres.io import load_grid
-from gridres.restoration import PriorityList, RestorationSettings, policy_names
+from gridres.restoration import PriorityList, RestorationSettings, policy_names, prepare
+from gridres.restoration.fleets import split_policy
 from gridres.scenarios.spec import scenario_from_spec
+from gridres.service_data import with_service_columns
+from gridres.services import compile_services
 from gridres.study.core import Study
 from gridres.study.schema import Collector, hazard_path, plain_message
 from gridres.validate import check_grid
@@ -64,6 +69,7 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
     Returns
     -------
     grid : Grid or None
+        With the ``[services.facilities]`` columns applied.
     generators : tuple
         One scenario generator per hazard (empty where a hazard has problems).
     """
@@ -84,12 +90,35 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
                     f"`gridres validate {study.grid_spec}`, or set validate = false")
             return grid, ()
 
+    grid = _services(study, grid, out)
     generators = _check_hazards(study, grid, out)
     if study.restoration is not None:
         _check_restoration(study, grid, out)
     if study.plan is not None:
         _check_plan(study, grid, out)
     return grid, tuple(generators)
+
+
+def _services(study: Study, grid: Any, out: Collector) -> Any:
+    """The grid with the study's service columns, checked by compiling its services."""
+    base = ("services", "facilities")
+    changes = study.services.facilities
+    for fid in changes:
+        if fid not in grid.facilities.index:
+            close = difflib.get_close_matches(fid, list(grid.facilities.index), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            out.add((*base, fid), f"no facility {fid!r} in grid {grid.name}{hint}")
+    known = {f: c for f, c in changes.items() if f in grid.facilities.index}
+    try:
+        grid = with_service_columns(grid, known)
+        compile_services(grid)
+    except (GridresError, ValueError) as exc:
+        msg = _strip(str(exc))
+        fid = next((f for f in known if repr(f) in msg), None)
+        col = next((c for c in known.get(fid, {}) if c in msg), None) if fid else None
+        where = (*base, fid, col) if col else (*base, fid) if fid else ("services",)
+        out.add(where, msg.split(": ", 1)[-1] if fid else msg)
+    return grid
 
 
 def _strip(message: str) -> str:
@@ -142,11 +171,37 @@ def _check_restoration(study: Study, grid: Any, out: Collector) -> None:
                     plain_message(str(exc)))
     names = policy_names()
     for i, policy in enumerate(r.policies):
-        if policy not in names:
+        try:
+            crew, _ = split_policy(policy)
+        except GridresError as exc:
+            out.add((*base, "policies", i), str(exc))
+            continue
+        if crew not in names:
             close = difflib.get_close_matches(policy, names, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             out.add((*base, "policies", i), f"unknown restoration policy {policy!r}{hint} "
-                    f"(one of: {', '.join(names)})")
+                    f"(one of: {', '.join(names)}; /RULE after a name sets how mobile "
+                    "generators are sent)")
+    if r.settings is not None and r.settings.has_fleets:
+        _check_fleets(r.settings, grid, out)
+
+
+def _check_fleets(settings: RestorationSettings, grid: Any, out: Collector) -> None:
+    """Fuel and mobile generator depots: bus ids of the grid, coordinates on its map."""
+    for key in ("fuel_depots", "mobile_generators"):
+        items = getattr(settings, key)
+        for i, item in enumerate(items):
+            depot = item[1] if key == "mobile_generators" else item
+            if depot == "":
+                continue
+            trial = (RestorationSettings(fuel_depots=(depot,)) if key == "fuel_depots"
+                     else RestorationSettings(mobile_generators=((1.0, depot),)))
+            try:
+                prepare(grid, trial)
+            except GridresError as exc:
+                msg = _strip(str(exc)).split(": ", 2)[-1]
+                out.add(("restoration", key, i) + (("depot",) if key == "mobile_generators"
+                                                   else ()), msg)
 
 
 #: Candidate keys that name grid elements, and the table they name.
