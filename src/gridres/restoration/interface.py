@@ -308,6 +308,8 @@ class RestorationResult:
         See :func:`gridres.restoration.metrics.summarize_run`.
     notes : tuple of str
         What the run could not do as asked (e.g. ``optimal`` falling back).
+    deficit : gridres.restoration.demand.DeficitRecord or None
+        Demand, capacity and (with rotation) groups off, hour by hour.
     """
 
     policy: str
@@ -316,6 +318,7 @@ class RestorationResult:
     facilities: pd.DataFrame
     metrics: dict
     notes: tuple[str, ...] = ()
+    deficit: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document: policy, metrics, notes, curve and schedule records."""
