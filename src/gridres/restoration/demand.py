@@ -57,7 +57,7 @@ import dataclasses
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,13 +88,19 @@ from gridres.errors import GridError, UsageError
 from gridres.flow import dc_solver
 from gridres.model import Grid, Network, State
 from gridres.restoration.customers import bus_out_share, customer_outages
-from gridres.restoration.rotation import RotationPlan, RotationRun, RotationSettings, group_table
+from gridres.restoration.rotation import (
+    RotationPlan,
+    RotationRun,
+    RotationSettings,
+    group_table,
+    rotation_variant,
+)
 from gridres.restoration.supply import Supply, supply
 from gridres.tolerances import SAME_TIME_H
 from gridres.topology import effective, islands
 
 __all__ = ["DemandSettings", "Timeline", "DemandRun", "DeficitRecord", "timeline",
-           "static_timeline"]
+           "static_timeline", "policy_runs"]
 
 #: Derived hourly networks kept per grid network (least recently used dropped first).
 NETWORKS_KEPT = 96
@@ -225,6 +231,30 @@ class Timeline:
 
     def matches(self, net: Network) -> bool:
         return net.n_bus == self.n_bus and net.n_gen == self.n_gen
+
+    def __repr__(self) -> str:
+        """Short: what the timeline is and a digest of its numbers (it names the
+        evaluator of an ensemble in its manifest)."""
+        rot = self.rotation
+        rotation = ("None" if rot is None else
+                    f"({len(rot.groups)} groups, {rot.block_h} h, {rot.method})")
+        return (f"Timeline(profile={self.profile!r}, start={self.start.isoformat()!r}, "
+                f"capacity={self.capacity!r}, rotation={rotation}, "
+                f"digest={self.digest()!r})")
+
+    def digest(self) -> str:
+        """A short hash of everything that changes a run's numbers (for manifests)."""
+        h = hashlib.sha256()
+        for a in (self.shape_of, self.load_mw, self.unit_mw, self.outside,
+                  np.zeros(0) if self.figure_mw is None else self.figure_mw):
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(repr((self.start, self.import_limit_mw)).encode())
+        if self.rotation is not None:
+            g = self.rotation.groups
+            for a in (g.part_bus, g.part_group, g.part_kind, g.protected):
+                h.update(np.ascontiguousarray(a).tobytes())
+            h.update(repr((self.rotation.block_h, self.rotation.method)).encode())
+        return h.hexdigest()[:12]
 
     def start_run(self, net: Network, cascade: CascadeOptions) -> DemandRun:
         """A run's view of the timeline (its mutable state)."""
@@ -413,6 +443,26 @@ def _static(net: Network) -> Timeline:
                     np.zeros(net.n_gen, dtype=bool), None, None, pool, np.zeros(0),
                     np.zeros(0), island, np.zeros(0), None, "flat", "", True, net.n_bus,
                     net.n_gen)
+
+
+def policy_runs(policies: Sequence[str],
+                tl: Timeline | None) -> list[tuple[str, str, Timeline | None]]:
+    """The runs that compare ``policies`` under ``tl``: ``(name, policy, timeline)``.
+
+    Each policy sheds a deficit by the engine's rule under its own name; with a rotation
+    in ``tl`` it runs again rotating groups, as ``POLICY+rotation``
+    (:func:`gridres.restoration.rotation.rotation_variant`), with the same repair times.
+
+    Examples
+    --------
+    >>> [r[0] for r in policy_runs(["greedy"], None)]
+    ['greedy']
+    """
+    if tl is None or tl.rotation is None:
+        return [(p, p, tl) for p in policies]
+    shed = tl.without_rotation()
+    return ([(p, p, shed) for p in policies]
+            + [(rotation_variant(p), p, tl) for p in policies])
 
 
 # -- one run ------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ of :class:`~gridres.restoration.RestorationEvaluator` (``{metric}__{policy}``) p
     averaged over scenarios).
 ``hours_dark__{policy}__{facility}`` (float)
     Hours the facility spends with neither grid power nor backup.
+``hours_off__{policy}+rotation__{group}`` (float)
+    With a rotation: hours the group is switched off (for every rotating run).
 
 Repair-time factors are drawn once per scenario and shared by every policy (common
 random numbers), exactly as :class:`~gridres.restoration.RestorationEvaluator` does.
@@ -26,6 +28,7 @@ import pandas as pd
 
 from gridres.cascade import CascadeOptions
 from gridres.model import Network
+from gridres.restoration.demand import Timeline, policy_runs
 from gridres.restoration.metrics import record_fields
 from gridres.restoration.policies import get_policy
 from gridres.restoration.simulate import repair_multipliers, simulate
@@ -66,6 +69,10 @@ class StudyEvaluator:
         Where curves are sampled (see :func:`curve_hours`).
     cascade : CascadeOptions, optional
         Cascade mode and margin of the restoration's assessments (those of ``impact``).
+    timeline : Timeline, optional
+        Demand and capacity by the hour, and rotation
+        (:func:`gridres.restoration.demand.timeline`); with a rotation, every policy
+        also runs rotating groups (``P+rotation``).
     """
 
     impact: Any
@@ -75,12 +82,13 @@ class StudyEvaluator:
     base_mw: float = 0.0
     times_h: tuple[float, ...] = field(default=())
     cascade: CascadeOptions = CascadeOptions()
+    timeline: Timeline | None = None
 
     def __repr__(self) -> str:
         settings = self.assets.settings if self.assets is not None else None
         return (f"StudyEvaluator(impact={self.impact!r}, policies={list(self.policies)!r}, "
                 f"priority={list(self.priority)!r}, settings={settings!r}, "
-                f"cascade={self.cascade!r}, "
+                f"cascade={self.cascade!r}, timeline={self.timeline!r}, "
                 f"curve=({len(self.times_h)} points to {self.times_h[-1] if self.times_h else 0:g} h))")
 
     def __call__(self, net: Network, scenario: Scenario,
@@ -91,9 +99,9 @@ class StudyEvaluator:
         s = self.assets.settings
         mult = repair_multipliers(scenario, s.repair_sigma, rng)
         pri = self.priority if "priority-list" in self.policies else None
-        results = {name: simulate(net, self.assets, scenario, get_policy(name, pri),
-                                  multipliers=mult, cascade=self.cascade)
-                   for name in self.policies}
+        results = {name: simulate(net, self.assets, scenario, get_policy(policy, pri),
+                                  multipliers=mult, cascade=self.cascade, timeline=tl)
+                   for name, policy, tl in policy_runs(self.policies, self.timeline)}
         rec.update(record_fields(results))
         times = np.asarray(self.times_h, dtype=float)
         for name, res in results.items():
@@ -102,6 +110,10 @@ class StudyEvaluator:
             hours = res.facilities["hours_dark"]
             for fid, h in zip(hours.index, hours.to_numpy(float), strict=True):
                 rec[f"hours_dark__{name}__{fid}"] = float(h)
+            groups = res.deficit.groups if res.deficit is not None else None
+            if groups is not None:
+                for gid, h in zip(groups["group"], groups["hours_off"], strict=True):
+                    rec[f"hours_off__{name}__{gid}"] = float(h)
         return rec
 
 
