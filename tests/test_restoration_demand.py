@@ -287,3 +287,61 @@ def test_scenarios_with_waves_later_in_the_event():
     f = (0.5 * typical_day("residential", "winter", "weekday")
          + 0.5 * typical_day("commercial", "winter", "weekday"))
     assert res.metrics["ens_mwh"] == pytest.approx(10.0 * f[18] / f.max())
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from gridres.cli import cli
+    from gridres.cli.common import run_cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run_cli(cli, [str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_restore_json_compares_shedding_with_rotation():
+    import json
+
+    code, out, err = _cli("restore", "demo_region", "--fail", "gen:G-HAL-1", "--fail",
+                          "gen:G-TIE-1", "--fail", "gen:G-TIE-2", "--profile", "typical",
+                          "--start", "2025-01-15T06:00", "--rotation", "--groups", "6",
+                          "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [r["policy"] for r in doc["policies"]] == ["greedy", "greedy+rotation"]
+    assert doc["demand"]["profile"] == "typical"
+    assert doc["demand"]["start"] == "2025-01-15T06:00:00"
+    (cmp,) = doc["rotation"]["comparison"]
+    shed, rot = cmp["shedding"], cmp["rotation"]
+    # the same repairs; rotation shares the deficit: shorter outages, fairer
+    assert rot["longest_outage_h"] <= 4.0 + 1e-9 < shed["longest_outage_h"]
+    assert rot["jain_customers"] > shed["jain_customers"]
+    hours = doc["details"]["greedy+rotation"]["deficit"]["hours"]
+    assert hours[0]["time"] == "2025-01-15T06:00" and "off" in hours[0]
+    groups = doc["rotation"]["groups"]
+    assert {g["group"] for g in groups} >= {"1", "6", "P1"}
+    assert set(cmp["hours_off"]) == {g["group"] for g in groups}
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--profile", "wintr"], 2, "neither a built-in profile"),
+    (["--start", "tomorrow"], 2, "is not a date and time"),
+    (["--rotation", "--block-h", "0"], 2, "'--block-h': 0 is not in the range"),
+])
+def test_restore_bad_demand_input_is_one_line(args, code, message):
+    got, out, err = _cli("restore", "ieee14", "--fail", "branch:1", *args)
+    assert got == code and message in err and out == ""
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_restore_profile_file_with_a_missing_hour_exits_65(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("hour,class,factor\n0,residential,1.0\n2,residential,0.5\n")
+    code, out, err = _cli("restore", "ieee14", "--fail", "branch:1", "--profile", str(path))
+    assert code == 65 and "no factor for class 'residential' at hour 1" in err

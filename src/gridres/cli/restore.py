@@ -13,6 +13,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from gridres.cli._deficit import capacity_options, derate_values, group_options, profile_option
 from gridres.cli.common import (
     cascade_options,
     console,
@@ -34,6 +35,9 @@ __all__ = ["command"]
 
 _COLUMNS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours", "t50_h",
             "t90_h", "t100_h", "waves_stock_lasted")
+#: How a deficit was shared, per run (and compared between shedding and rotation).
+_SHARING = ("customer_hours", "longest_outage_h", "mean_longest_outage_h", "jain_customers",
+            "customers_affected", "deficit_mwh", "switched_mwh", "ens_mwh")
 
 
 def _pairs(values: tuple[str, ...], option: str, cast) -> dict:
@@ -134,6 +138,24 @@ def _fmt(v) -> str:
 @click.option("--horizon-h", type=float, default=8760.0, show_default=True,
               help="Hours after the first failure at which the simulation stops, even if "
                    "repairs remain.")
+@profile_option
+@click.option("--start", metavar="ISO",
+              help="When the event starts, e.g. 2025-01-15T17:00: with --profile, the hours "
+                   "of the day and the season it falls in [default: 2025-01-06T00:00, a "
+                   "winter Monday].")
+@click.option("--temperature-c", type=click.FloatRange(-60, 60), metavar="C",
+              help="Outside temperature during the event (built-in profiles): colder "
+                   "raises heating demand.")
+@capacity_options
+@click.option("--capacity-file", type=click.Path(dir_okay=False), metavar="F",
+              help="Available MW per hour for the whole grid (columns time or hour, "
+                   "capacity_mw), on top of the generators lost and repaired.")
+@click.option("--rotation", is_flag=True,
+              help="Also share a deficit by rotating groups of customers (published "
+                   "blocks) instead of shedding the same ones: every policy runs twice, "
+                   "as POLICY and POLICY+rotation, compared in customer-hours, longest "
+                   "outage per customer and fairness.")
+@group_options
 @cascade_options
 @json_option
 @click.option("--out", type=click.Path(file_okay=False),
@@ -143,8 +165,12 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
             policies: tuple[str, ...], priority_file: str | None, crews: int,
             depots: tuple[str, ...], speed_kmh: float, road_factor: float, repair_sigma: float,
             spares: tuple[str, ...], lead: tuple[str, ...], needs: tuple[str, ...],
-            horizon_h: float, cascade_mode: str, margin: float, as_json: bool,
-            out: str | None, force: bool) -> None:
+            horizon_h: float, profile: str | None, start: str | None,
+            temperature_c: float | None, derates: tuple[str, ...], ties: tuple[str, ...],
+            import_limit_mw: float | None, capacity_file: str | None, rotation: bool,
+            n_groups: int, block_h: int, groups_file: str | None, protect: str,
+            cascade_mode: str, margin: float, as_json: bool, out: str | None,
+            force: bool) -> None:
     """Simulate repairs after the failures and compare restoration policies.
 
     Crews travel to failed elements, wait for spares where needed and repair; after each
@@ -153,6 +179,14 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     not served, customer-hours, facility hours dark and the hours until half, 90 % and
     all of the lost load is back (t50_h, t90_h, t100_h; 0 when no load was lost) per
     policy.
+
+    With --profile (and --start) demand follows the hours of the event; --derate, --tie
+    with --import-limit-mw and --capacity-file limit the capacity; --rotation compares
+    shedding with rotating groups when capacity is short.
+
+    \b
+    gridres restore demo_region --fail gen:G-HAL-1 --fail gen:G-TIE-1 --profile typical \\
+        --start 2025-01-15T16:00 --rotation --groups 8 --block-h 4 --json
     """
     from gridres.cascade import CascadeOptions
     from gridres.restoration import (
@@ -202,9 +236,25 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     assets = prepare(g, settings)
     net = g.network
     cascade = CascadeOptions(cascade_mode, margin)
+    tl = None
+    if (profile or start or temperature_c is not None or derates or ties
+            or import_limit_mw is not None or capacity_file or rotation):
+        from gridres.restoration.demand import DemandSettings, timeline
+        from gridres.restoration.rotation import RotationSettings
+
+        demand = DemandSettings(profile=profile, start=start, temperature_c=temperature_c,
+                                derate=derate_values(derates), ties=tuple(ties),
+                                import_limit_mw=import_limit_mw, capacity_file=capacity_file)
+        rot = (RotationSettings(groups=n_groups, block_h=block_h, protect=protect,
+                                groups_file=groups_file) if rotation else None)
+        tl = timeline(g, demand, rot, horizon_h=horizon_h)
+    from gridres.restoration.demand import policy_runs
+
+    fns = dict(chosen)
     results = {}
-    for name, fn in chosen:
-        results[name] = simulate(net, assets, scenario, fn, multipliers=mult, cascade=cascade)
+    for name, policy, run_tl in policy_runs(list(fns), tl):
+        results[name] = simulate(net, assets, scenario, fns[policy], multipliers=mult,
+                                 cascade=cascade, timeline=run_tl)
 
     rows = []
     for name, res in results.items():
@@ -215,6 +265,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                      "people_affected": m["people_affected"],
                      "peak_lost_mw": m["peak_lost_mw"], "end_h": m["end_h"],
                      "repairs": m["repairs"], "unfinished": m["unfinished"],
+                     **{k: m[k] for k in _SHARING if k not in _COLUMNS},
                      "notes": list(res.notes)})
     doc = {
         "grid": g.name,
@@ -231,16 +282,25 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                     res.metrics["facility_hours_dark_by_facility"],
                 "schedule": res.schedule.to_dict(orient="records"),
                 "curve": res.curve.to_dict(orient="records"),
+                **({"deficit": res.deficit.to_dict()} if tl is not None else {}),
             }
             for name, res in results.items()
         },
     }
+    if tl is not None:
+        doc["demand"] = {"profile": tl.profile, "start": tl.start.isoformat(),
+                         "capacity": tl.capacity or "the generators alive",
+                         "notes": list(tl.notes)}
+    if tl is not None and tl.rotation is not None:
+        doc["rotation"] = _rotation_doc(tl, list(fns), results)
     if out:
         _write(Path(out), doc, results)
     if as_json:
         emit_json(doc)
         return
     _table(g.name, scenario, rows)
+    if "rotation" in doc:
+        _sharing_table(doc["rotation"])
     for name, res in results.items():
         for note in res.notes:
             console.print(f"[yellow]{name}:[/yellow] {note}")
@@ -289,6 +349,46 @@ def _table(grid_name: str, scenario, rows: list[dict]) -> None:
     stdout.print(t)
 
 
+def _rotation_doc(tl, policies: list[str], results: dict) -> dict:
+    """Groups, and shedding against rotation per policy (same repairs, same hours)."""
+    from gridres.restoration.rotation import rotation_variant
+
+    plan = tl.rotation
+    return {
+        "block_h": plan.block_h,
+        "groups": plan.table.to_dict(orient="records"),
+        "comparison": [{
+            "policy": p,
+            "shedding": {k: results[p].metrics[k] for k in _SHARING},
+            "rotation": {k: results[rotation_variant(p)].metrics[k] for k in _SHARING},
+            "hours_off": {r["group"]: r["hours_off"] for r in
+                          results[rotation_variant(p)].deficit.groups.to_dict("records")},
+        } for p in policies],
+    }
+
+
+_SHARING_HEADS = {"customer_hours": "customer-h", "longest_outage_h": "longest out h",
+                  "mean_longest_outage_h": "mean longest h",
+                  "jain_customers": "Jain (1 = equal)", "ens_mwh": "ENS MWh"}
+
+
+def _sharing_table(rot: dict) -> None:
+    """Shedding against rotation: customer-hours, longest outage, fairness."""
+    t = Table(title=f"sharing the deficit: shedding or rotating groups (blocks of "
+                    f"{rot['block_h']} h)")
+    t.add_column("policy", no_wrap=True)
+    t.add_column("sharing", no_wrap=True)
+    for head in _SHARING_HEADS.values():
+        t.add_column(head, justify="right")
+    for row in rot["comparison"]:
+        for how in ("shedding", "rotation"):
+            m = row[how]
+            t.add_row(escape(row["policy"]), how,
+                      *(f"{m[k]:.3f}" if k == "jain_customers" else _fmt(float(m[k]))
+                        for k in _SHARING_HEADS))
+    console.print(t)
+
+
 def _write(folder: Path, doc: dict, results: dict) -> None:
     """Write every file atomically: summary.json, comparison.csv, and per policy
     curve_*.csv, schedule_*.csv, schedule_*.json, facilities_*.csv."""
@@ -314,3 +414,11 @@ def _write(folder: Path, doc: dict, results: dict) -> None:
                                       indent=2), encoding="utf-8")
         with write_path(folder / f"facilities_{stem}.csv") as tmp:
             res.facilities.to_csv(tmp, index_label="id")
+        if res.deficit is not None and "demand" in doc:
+            with write_path(folder / f"hours_{stem}.csv") as tmp:
+                res.deficit.hours.to_csv(tmp, index=False)
+            if res.deficit.groups is not None:
+                with write_path(folder / f"rotation_{stem}.csv") as tmp:
+                    res.deficit.table().to_csv(tmp, index=False)
+                with write_path(folder / f"groups_{stem}.csv") as tmp:
+                    res.deficit.groups.to_csv(tmp, index=False)
