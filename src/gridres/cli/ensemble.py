@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from gridres.cli._deficit import group_options, profile_option
 from gridres.cli.common import (
     cascade_options,
     console,
@@ -158,13 +159,22 @@ def print_summary(doc: dict, top: int = 10) -> None:
               help="Lognormal sigma of repair-time uncertainty (with --restore).")
 @click.option("--priority-file", type=click.Path(dir_okay=False),
               help="Planner's repair order, one KIND:ID per line (adds policy priority-list).")
+@profile_option
+@click.option("--start", metavar="ISO",
+              help="When every event starts (with --restore and --profile) [default: "
+                   "2025-01-06T00:00, a winter Monday].")
+@click.option("--rotation", is_flag=True,
+              help="With --restore: also share deficits by rotating groups; every policy "
+                   "runs twice (POLICY and POLICY+rotation).")
+@group_options
 @force_option
 @json_option
 def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | None,
             scheduler: str | None, out: str | None, resume: bool, cascade_mode: str, margin: float,
             batch_size: int | None, restore: bool, policies: tuple[str, ...], crews: int,
-            repair_sigma: float, priority_file: str | None, force: bool,
-            as_json: bool) -> None:
+            repair_sigma: float, priority_file: str | None, profile: str | None,
+            start: str | None, rotation: bool, n_groups: int, block_h: int,
+            groups_file: str | None, protect: str, force: bool, as_json: bool) -> None:
     """Run N seeded outage scenarios on GRID in parallel and summarise them.
 
     Scenario i uses default_rng([seed, i]): results do not depend on --workers. With
@@ -187,12 +197,13 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
     cascade = CascadeOptions(cascade_mode, margin)
     evaluator = ImpactEvaluator(cascade)
     names: tuple[str, ...] = ()
+    demand = (profile, start, rotation, (n_groups, block_h, groups_file, protect))
     if restore:
         evaluator, names = _restoration(g, evaluator, policies, crews, repair_sigma,
-                                        priority_file, cascade)
-    elif policies or priority_file:
-        raise UsageError("--policy and --priority-file compare restoration policies; "
-                         "add --restore")
+                                        priority_file, cascade, demand)
+    elif policies or priority_file or profile or start or rotation:
+        raise UsageError("--policy, --priority-file, --profile, --start and --rotation go "
+                         "with restoration; add --restore")
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -226,6 +237,11 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
                             str(repair_sigma)]
                     cmd += [a for p in policies for a in ("--policy", p)]
                     cmd += ["--priority-file", priority_file] if priority_file else []
+                    cmd += ["--profile", profile] if profile else []
+                    cmd += ["--start", start] if start else []
+                    cmd += (["--rotation", "--groups", str(n_groups), "--block-h",
+                             str(block_h), "--protect", protect] if rotation else [])
+                    cmd += ["--groups-file", groups_file] if rotation and groups_file else []
                 exc.args = (f"{exc.args[0]}: {shlex.join(cmd)}",)
             raise
     doc = res.summary.to_dict()
@@ -248,8 +264,9 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
         console.print(f"wrote {res.out}/summary.json and {res.out}/parts/")
 
 
-def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade):
-    """Wrap the impact evaluator with restoration under every policy."""
+def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, demand):
+    """Wrap the impact evaluator with restoration under every policy (and, with a
+    rotation, every policy rotating)."""
     from gridres.restoration import (
         RestorationEvaluator,
         RestorationSettings,
@@ -265,14 +282,26 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade):
     priority = read_priority_file(priority_file).elements if priority_file else ()
     if priority and "priority-list" not in names:
         names += ("priority-list",)
-    evaluator = RestorationEvaluator.for_grid(
-        grid, RestorationSettings(crews=crews, repair_sigma=sigma), names, priority,
-        impact=impact, cascade=cascade)
-    return evaluator, names
+    settings = RestorationSettings(crews=crews, repair_sigma=sigma)
+    profile, start, rotation, (n_groups, block_h, groups_file, protect) = demand
+    tl = None
+    if profile or start or rotation:
+        from gridres.restoration.demand import DemandSettings, timeline
+        from gridres.restoration.rotation import RotationSettings
+
+        rot = (RotationSettings(groups=n_groups, block_h=block_h, protect=protect,
+                                groups_file=groups_file) if rotation else None)
+        tl = timeline(grid, DemandSettings(profile=profile, start=start), rot,
+                      horizon_h=settings.horizon_h)
+    evaluator = RestorationEvaluator.for_grid(grid, settings, names, priority, impact=impact,
+                                              cascade=cascade, timeline=tl)
+    return evaluator, tuple(evaluator.runs)
 
 
 _METRICS = (("ens_mwh", "energy not served (MWh)"), ("customer_hours", "customer-hours"),
-            ("facility_hours_dark", "facility-hours dark"))
+            ("facility_hours_dark", "facility-hours dark"),
+            ("longest_outage_h", "longest outage of a customer (h)"),
+            ("jain_customers", "fairness: Jain's index over customers (1 = equal)"))
 
 
 def _compare(res, names: tuple[str, ...], seed: int, customers: bool = True) -> dict:
