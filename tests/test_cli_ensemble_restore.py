@@ -25,7 +25,8 @@ GRID = "demo_region"
 SPEC = "circle:lon=13.6,lat=48.4,radius_km=40"
 N, SEED, CREWS, SIGMA = 24, 3, 2, 0.3
 POLICIES = ("greedy", "critical-first", "largest-load-first")
-METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark")
+METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark", "longest_outage_h",
+           "jain_customers")
 ROW_KEYS = {"policy", "n", "mean", "p95", "diff", "ci_low", "ci_high"}
 
 
