@@ -14,6 +14,11 @@ examples)::
     [plan]         budget, objective, policy, candidates, costs, generate,
                    max_candidates
                    (``[interventions]`` is the same table under another name)
+    [demand]       profile, start, season, temperature_c (demand by the hour of the
+                   restoration; without it, the static load)
+    [deficit]      rotation, groups, block_h, protect, groups_file, method, derate,
+                   ties, import_limit_mw, capacity_file (capacity over time, and sharing
+                   a deficit by rotating groups)
     [outputs]      dir, html, pdf, gpkg, tables
 
 Relative paths resolve against the study file's folder. :func:`check_study` reports
@@ -48,6 +53,8 @@ from gridres.study.schema import (
     PLAN_POLICY,
     CascadeSection,
     Collector,
+    DeficitSection,
+    DemandSection,
     EnsembleSection,
     GridSection,
     OutputsSection,
@@ -87,6 +94,8 @@ SECTIONS: dict[str, type | None] = {
     "restoration": RestorationSection,
     "plan": PlanSection,
     "interventions": PlanSection,
+    "demand": DemandSection,
+    "deficit": DeficitSection,
     "outputs": OutputsSection,
 }
 
@@ -164,6 +173,8 @@ class Study:
     plan: PlanSection | None = None
     plan_section: str = "plan"
     outputs: OutputsSection = field(default_factory=OutputsSection)
+    demand: DemandSection | None = None
+    deficit: DeficitSection | None = None
 
     @property
     def name(self) -> str:
@@ -240,6 +251,11 @@ class Study:
             doc["restoration"] = self.restoration.to_dict()
         if self.plan is not None:
             doc["plan"] = dataclasses.asdict(self.plan)
+        for key in ("demand", "deficit"):
+            section = getattr(self, key)
+            if section is not None:
+                doc[key] = {k: v for k, v in dataclasses.asdict(section).items()
+                            if v is not None and v != ""}
         doc["outputs"] = dataclasses.asdict(self.outputs)
         return doc
 
@@ -350,10 +366,25 @@ def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
                         "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     outputs = parse_section(OutputsSection, raw.get("outputs"), ("outputs",), out)
     hazards, hazard_section = _hazards(path.parent, raw, out)
+    demand = deficit = None
+    if "demand" in raw:
+        demand = parse_section(DemandSection, raw["demand"], ("demand",), out)
+        if Path(demand.profile).suffix.lower() in (".csv", ".parquet"):
+            demand = dataclasses.replace(
+                demand, profile=str(_resolve(demand.profile, path.parent).resolve()))
+    if "deficit" in raw:
+        deficit = parse_section(DeficitSection, raw["deficit"], ("deficit",), out)
+        deficit = dataclasses.replace(deficit, **{
+            k: str(_resolve(getattr(deficit, k), path.parent).resolve())
+            for k in ("groups_file", "capacity_file") if getattr(deficit, k)})
+    for key in ("demand", "deficit"):
+        if key in raw and restoration is None:
+            out.add((key,), f"[{key}] applies to the restoration of every event; add a "
+                    "[restoration] section (or remove this one)")
     return Study(path=path.resolve(), info=info, grid=grid, hazards=hazards,
                  hazard_section=hazard_section, ensemble=ensemble, cascade=cascade,
                  restoration=restoration, plan=plan, plan_section=plan_section,
-                 outputs=outputs)
+                 outputs=outputs, demand=demand, deficit=deficit)
 
 
 def _hazards(folder: Path, raw: dict[str, Any],

@@ -29,6 +29,7 @@ import pandas as pd
 from gridres.cascade import CascadeOptions
 from gridres.model import Network
 from gridres.restoration.demand import Timeline, policy_runs
+from gridres.restoration.interface import RestorationResult
 from gridres.restoration.metrics import record_fields
 from gridres.restoration.policies import get_policy
 from gridres.restoration.simulate import repair_multipliers, simulate
@@ -91,17 +92,28 @@ class StudyEvaluator:
                 f"cascade={self.cascade!r}, timeline={self.timeline!r}, "
                 f"curve=({len(self.times_h)} points to {self.times_h[-1] if self.times_h else 0:g} h))")
 
+    @property
+    def runs(self) -> list[str]:
+        """Names of the restoration runs of every scenario: the policies, then (with a
+        rotation) their rotating runs."""
+        return [name for name, _, _ in policy_runs(self.policies, self.timeline)]
+
+    def restorations(self, net: Network, scenario: Scenario,
+                     rng: np.random.Generator) -> dict[str, RestorationResult]:
+        """The restoration runs of one scenario, by name (what a record summarises; the
+        repair times are drawn from ``rng`` as :meth:`__call__` draws them)."""
+        mult = repair_multipliers(scenario, self.assets.settings.repair_sigma, rng)
+        pri = self.priority if "priority-list" in self.policies else None
+        return {name: simulate(net, self.assets, scenario, get_policy(policy, pri),
+                               multipliers=mult, cascade=self.cascade, timeline=tl)
+                for name, policy, tl in policy_runs(self.policies, self.timeline)}
+
     def __call__(self, net: Network, scenario: Scenario,
                  rng: np.random.Generator) -> dict[str, Any]:
         rec = dict(self.impact(net, scenario, rng))
         if self.assets is None or not self.policies:
             return rec
-        s = self.assets.settings
-        mult = repair_multipliers(scenario, s.repair_sigma, rng)
-        pri = self.priority if "priority-list" in self.policies else None
-        results = {name: simulate(net, self.assets, scenario, get_policy(policy, pri),
-                                  multipliers=mult, cascade=self.cascade, timeline=tl)
-                   for name, policy, tl in policy_runs(self.policies, self.timeline)}
+        results = self.restorations(net, scenario, rng)
         rec.update(record_fields(results))
         times = np.asarray(self.times_h, dtype=float)
         for name, res in results.items():

@@ -21,6 +21,7 @@ from gridres.io import load_grid
 from gridres.restoration import PriorityList, RestorationSettings, policy_names
 from gridres.scenarios.spec import scenario_from_spec
 from gridres.study.core import Study
+from gridres.study.deficit import check_deficit
 from gridres.study.schema import Collector, hazard_path, plain_message
 from gridres.validate import check_grid
 
@@ -89,6 +90,7 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
         _check_restoration(study, grid, out)
     if study.plan is not None:
         _check_plan(study, grid, out)
+    check_deficit(study, grid, out)
     return grid, tuple(generators)
 
 
