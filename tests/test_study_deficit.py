@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -130,3 +131,62 @@ def test_bad_deficit_is_one_line(tmp_path, deficit, key, words):
 def test_demand_without_restoration_is_refused(tmp_path):
     (p,) = analyse_study(_study(tmp_path, 'profile = "typical"', restoration=False)).problems
     assert p.path == "demand" and "add a [restoration] section" in p.message
+
+
+# -- the report's "Power deficit" section --------------------------------------------------
+
+
+def test_the_report_has_a_power_deficit_section(results):
+    from gridres.report import write_report
+    from gridres.report.deficit import group_sentences
+
+    res = write_report(results)
+    html = (res.out_dir / "report.html").read_text()
+    assert '<section id="deficit">' in html and 'href="#deficit">Power deficit' in html
+    d = res.deficit
+    schedule = d.schedule
+    protected = set(d.groups.loc[d.groups["protected"], "group"].astype(str))
+    day, _ = group_sentences(schedule, {}, protected)
+    items = re.findall(r"<li>(Group [^<]*)</li>", html.split('<ul class="plain">')[1])
+    assert f"In plain words: {day}" in html and items
+    # the words agree with the schedule table: hours off and the longest run of the day
+    t = pd.to_datetime(schedule["time"])
+    today = schedule[(t.dt.strftime("%A %-d %B %Y") == day).to_numpy()]
+    for gid, rows in today.groupby("group"):
+        if str(gid) in protected:
+            continue
+        off = rows.sort_values("time")["off"].astype(bool).to_numpy()
+        (item,) = [i for i in items if i.startswith(f"Group {gid} ")]
+        if not off.any():
+            assert item.endswith(f"stays on all {len(off)} hours.")
+        else:
+            assert f"is off {int(off.sum())} of {len(off)} hours" in item
+
+
+def test_the_power_deficit_section_reads_right_in_a_browser(results):
+    import chromium
+    from gridres.report import write_report
+    from test_report import ARTIFACTS, figure_problems
+
+    chromium.require()
+    res = write_report(results)
+    page = chromium.content(res.out_dir / "report.html", width=1400)
+    assert page.errors == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "section-deficit.png").write_bytes(page.sections["deficit"])
+    figures = [i for i in page.images if i["section"] == "deficit" and i["ranges"]]
+    assert len(figures) == 2
+    for img in figures:
+        assert figure_problems(json.loads(img["ranges"])) == [], img["alt"]
+        assert img["complete"] and 300 < img["width"] <= 1400
+    assert "Power deficit" in page.text and "rotating groups" in page.text
+
+
+def test_no_power_deficit_section_without_a_deficit(tmp_path):
+    from gridres.report.html import render_report
+
+    path = _study(tmp_path, 'profile = "typical"\nstart = "2025-07-06T03:00"',
+                  "rotation = true\ngroups = 3")
+    res = run_study(path, tmp_path / "out", workers=1)
+    assert res.deficit is not None and not res.deficit.has_deficit
+    assert '<section id="deficit">' not in render_report(res)

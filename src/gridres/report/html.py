@@ -21,6 +21,12 @@ from typing import Any
 import pandas as pd
 
 from gridres.io.folder import held, write_path
+from gridres.report.deficit import (
+    deficit_ctx,
+    deficit_engineering,
+    deficit_methods,
+    deficit_summary,
+)
 from gridres.report.figures import (
     contingency_figure,
     data_uri,
@@ -387,7 +393,7 @@ def render_report(res: StudyResults) -> str:
         "completed": f"{res.completed:,}",
         "seed": study.seed,
         "versions": res.versions or {"gridres": "?"},
-        "summary": executive_summary(res),
+        "summary": executive_summary(res) + deficit_summary(res),
         "pending": res.pending,
         "stat_heads": [h for _, h in _STATS],
         "guide": READING_GUIDE,
@@ -404,6 +410,7 @@ def render_report(res: StudyResults) -> str:
     ctx["key_metrics"] = rows
     ctx["map"] = _map_ctx(res)
     ctx["restoration"] = _restoration_ctx(res)
+    ctx["deficit"] = deficit_ctx(res)
     cols = [c for c in ("shed_mw", "customers_out", "people_out")
             if res.records is not None and c in res.records]
     ctx["distribution"] = (_figure(distribution_figure, res.records, res.metrics)
@@ -428,7 +435,9 @@ def render_report(res: StudyResults) -> str:
     ctx["contingency"] = _contingency_ctx(res)
     ctx["plan"] = _plan_ctx(res)
     ctx["methods"] = methods(res)
+    ctx["methods"][-1:-1] = deficit_methods(res)  # before "The measures"
     ctx["engineering"] = engineering(res)
+    ctx["engineering"][-1:-1] = deficit_engineering(res)  # before "Software"
     ctx["resolved_toml"] = study.resolved_toml()
     present = set(res.files) | {k.split("/", 1)[0] for k in res.files}
     ctx["files"] = [(k, v) for k, v in _FILES.items() if k in present]
@@ -436,6 +445,7 @@ def render_report(res: StudyResults) -> str:
     ctx["sections"] = [{"id": "summary", "title": "Executive summary"}]
     for key, sid, title in (("map", "map", "Map"),
                             ("restoration", "restoration", "Restoration"),
+                            ("deficit", "deficit", "Power deficit"),
                             ("distribution", "distributions", "Outcome distributions"),
                             ("facilities", "facilities", "Critical facilities"),
                             ("substations", "substations", "Most exposed substations"),
