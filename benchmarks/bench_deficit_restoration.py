@@ -90,7 +90,9 @@ def bench(name: str, n: int) -> None:
               f"{per / runs * 1000:7.1f} ms per run), {wall:6.1f} s wall, "
               f"x{per / base:4.1f} static; mean ENS {np.mean(ens):9,.0f} MWh, "
               f"events with a deficit {int(np.sum(np.array(deficit) > 1e-6))}/{n}"
-              + (f"  (target x{TARGET_RATIO:g})" if label == "typical" else ""))
+              + (f"  (target < x{TARGET_RATIO:g}: "
+                 f"{'PASS' if per / base < TARGET_RATIO else 'MISS'})"
+                 if label == "typical" else ""))
 
 
 def main() -> None:
