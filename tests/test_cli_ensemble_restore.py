@@ -27,7 +27,8 @@ N, SEED, CREWS, SIGMA = 24, 3, 2, 0.3
 POLICIES = ("greedy", "critical-first", "largest-load-first")
 METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark", "service_people_hours_power",
            "service_people_hours_water", "service_people_hours_heat",
-           "service_people_hours_telecom", "service_people_hours_health")
+           "service_people_hours_telecom", "service_people_hours_health", "longest_outage_h",
+           "jain_customers")
 ROW_KEYS = {"policy", "n", "mean", "p95", "diff", "ci_low", "ci_high"}
 
 

@@ -75,7 +75,7 @@ def test_capacity_above_demand_says_nothing_to_schedule_and_exits_0(capsys) -> N
     (["--profile", "wintr"], 2, "did you mean winter"),
     (["--fail", "gen:99"], 2, "no generator with id '99'"),
     (["--start", "soon"], 2, "start 'soon' is not a date and time"),
-    (["--block-h", "0"], 2, "'--block-h': 0 is not in the range x>=1"),
+    (["--block-h", "0"], 2, "'--block-h': 0 is not in the range 1<=x<=24"),
     (["--derate", "wind=lots"], 2, "--derate 'wind=lots'"),
     (["--capacity-file", "{tmp}/none.csv"], 66, "none.csv: no such capacity file"),
 ])

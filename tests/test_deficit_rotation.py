@@ -23,6 +23,21 @@ def problem(loads_mw, need_mw, hours, block_h, protected=None, pool=None, forced
                            block_h, forced)
 
 
+def test_prior_off_blocks_carry_fairness_over_from_earlier_blocks() -> None:
+    # Groups A 10, B 30, C 40 MW, 5 MW short in one block of 2 h. Alone, the cheapest
+    # group goes: A. With A, B and C off 1, 0 and 0 blocks before (a rotation that goes
+    # on), A off again would make its count 2 beside C's 0: the rule (counts within one
+    # block) asks for B or C, and B (30 MW x 2 h = 60 MWh) is the cheaper.
+    p = problem([10, 30, 40], 5, hours=2, block_h=2)
+    for method in ("milp", "heuristic"):
+        assert solve_rotation(p, method).off[0].tolist() == [True, False, False]
+        prior = RotationProblem(p.group_mw, p.need_mw, p.protected, p.pool, 2,
+                                prior_off_blocks=np.array([1.0, 0.0, 0.0]))
+        r = solve_rotation(prior, method)
+        assert r.off[0].tolist() == [False, True, False]
+        assert r.energy_mwh == pytest.approx(60.0) and r.fairness_excess == 0
+
+
 def test_three_groups_three_blocks_worked_by_hand() -> None:
     # Groups A 20, B 30, C 40 MW; 30 MW short every hour; 6 hours in blocks of 2.
     # A block needs a set carrying >= 30 MW: {B} 30, {C} 40, {A,B} 50, {A,C} 60, ...

@@ -249,6 +249,9 @@ class StudyResults:
         Step -> wall-clock seconds (for the log, not the report's numbers).
     versions : dict
         Package -> version.
+    deficit : gridres.study.deficit.DeficitOutcome or None
+        Power deficits over the events, with ``[demand]`` or ``[deficit]``: shedding
+        against rotation, and one event hour by hour.
     """
 
     study: Any
@@ -276,6 +279,7 @@ class StudyResults:
     timings_s: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    deficit: Any = None
 
     @property
     def total_load_mw(self) -> float:
@@ -360,6 +364,8 @@ def summary_document(res: StudyResults) -> dict[str, Any]:
                     else jsonable(top.at[i, c]))
                 for c in ("shed_mw", "customers_out", "max_loading") if c in top}}
             for i in top.index]
+    if res.deficit is not None:
+        doc["deficit"] = res.deficit.to_dict()
     doc["pending"] = res.pending
     doc["files"] = {k: str(v) for k, v in res.files.items()}
     doc["versions"] = res.versions

@@ -170,8 +170,8 @@ def outside_temp_option(command: Any) -> Any:
     return click.option(
         "--outside-temp-c", "outside_c", type=float, default=None, metavar="C",
         callback=_finite_temp,
-        help="Outside temperature in °C, for how long homes stay warm without heat "
-             "supply  [default: 0]")(command)
+        help="Outside temperature in °C: how long homes stay warm without heat supply "
+             "and, with --profile, the heating demand  [default: 0]")(command)
 
 
 def _finite_temp(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:

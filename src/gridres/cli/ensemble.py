@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from gridres.cli._deficit import group_options, profile_option
 from gridres.cli.common import (
     cascade_options,
     console,
@@ -160,13 +161,23 @@ def print_summary(doc: dict, top: int = 10) -> None:
 @click.option("--priority-file", type=click.Path(dir_okay=False),
               help="Planner's repair order, one KIND:ID per line (adds policy priority-list).")
 @fleet_options
+@profile_option
+@click.option("--start", metavar="ISO",
+              help="When every event starts (with --restore and --profile) [default: "
+                   "2025-01-06T00:00, a winter Monday].")
+@click.option("--rotation", is_flag=True,
+              help="With --restore: also share deficits by rotating groups; every policy "
+                   "runs twice (POLICY and POLICY+rotation).")
+@group_options
 @force_option
 @json_option
 def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | None,
             scheduler: str | None, out: str | None, resume: bool, cascade_mode: str, margin: float,
             batch_size: int | None, restore: bool, policies: tuple[str, ...], crews: int,
             repair_sigma: float, priority_file: str | None, outside_c: float | None,
-            force: bool, as_json: bool, fleet: dict | None = None) -> None:
+            profile: str | None, start: str | None, rotation: bool, n_groups: int,
+            block_h: int, groups_file: str | None, protect: str, force: bool, as_json: bool,
+            fleet: dict | None = None) -> None:
     """Run N seeded outage scenarios on GRID in parallel and summarise them.
 
     Scenario i uses default_rng([seed, i]): results do not depend on --workers. With
@@ -189,12 +200,15 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
     cascade = CascadeOptions(cascade_mode, margin)
     evaluator = ImpactEvaluator(cascade)
     names: tuple[str, ...] = ()
+    demand = (profile, start, rotation, (n_groups, block_h, groups_file, protect))
     if restore:
         evaluator, names = _restoration(g, evaluator, policies, crews, repair_sigma,
-                                        priority_file, cascade, fleet or {}, outside_c)
-    elif policies or priority_file or fleet or outside_c is not None:
-        raise UsageError("--policy, --priority-file, the fleet options and --outside-temp-c "
-                         "are for restoration; add --restore")
+                                        priority_file, cascade, fleet or {}, outside_c,
+                                        demand)
+    elif (policies or priority_file or fleet or outside_c is not None or profile or start
+          or rotation):
+        raise UsageError("--policy, --priority-file, the fleet options, --outside-temp-c, "
+                         "--profile, --start and --rotation are for restoration; add --restore")
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -229,6 +243,11 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
                     cmd += [a for p in policies for a in ("--policy", p)]
                     cmd += ["--priority-file", priority_file] if priority_file else []
                     cmd += _fleet_args(fleet or {}, outside_c)
+                    cmd += ["--profile", profile] if profile else []
+                    cmd += ["--start", start] if start else []
+                    cmd += (["--rotation", "--groups", str(n_groups), "--block-h",
+                             str(block_h), "--protect", protect] if rotation else [])
+                    cmd += ["--groups-file", groups_file] if rotation and groups_file else []
                 exc.args = (f"{exc.args[0]}: {shlex.join(cmd)}",)
             raise
     doc = res.summary.to_dict()
@@ -266,8 +285,9 @@ def _fleet_args(fleet: dict, outside_c: float | None) -> list[str]:
 
 
 def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, fleet,
-                 outside_c):
-    """Wrap the impact evaluator with restoration under every policy."""
+                 outside_c, demand):
+    """Wrap the impact evaluator with restoration under every policy (and, with a
+    rotation, every policy rotating)."""
     from gridres.restoration import (
         RestorationEvaluator,
         RestorationSettings,
@@ -285,14 +305,27 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, f
     priority = read_priority_file(priority_file).elements if priority_file else ()
     if priority and "priority-list" not in names:
         names += ("priority-list",)
-    evaluator = RestorationEvaluator.for_grid(
-        grid, RestorationSettings(crews=crews, repair_sigma=sigma, **fleet), names, priority,
-        impact=impact, cascade=cascade, outside_c=outside_c)
-    return evaluator, names
+    settings = RestorationSettings(crews=crews, repair_sigma=sigma, **fleet)
+    profile, start, rotation, (n_groups, block_h, groups_file, protect) = demand
+    tl = None
+    if profile or start or rotation:
+        from gridres.restoration.demand import DemandSettings, timeline
+        from gridres.restoration.rotation import RotationSettings
+
+        rot = (RotationSettings(groups=n_groups, block_h=block_h, protect=protect,
+                                groups_file=groups_file) if rotation else None)
+        tl = timeline(grid, DemandSettings(profile=profile, start=start, temperature_c=outside_c), rot,
+                      horizon_h=settings.horizon_h)
+    evaluator = RestorationEvaluator.for_grid(grid, settings, names, priority, impact=impact,
+                                              cascade=cascade, outside_c=outside_c,
+                                              timeline=tl)
+    return evaluator, tuple(evaluator.runs)
 
 
 _METRICS = (("ens_mwh", "energy not served (MWh)"), ("customer_hours", "customer-hours"),
             ("facility_hours_dark", "facility-hours dark"),
+            ("longest_outage_h", "longest outage of a customer (h)"),
+            ("jain_customers", "fairness: Jain's index over customers (1 = equal)"),
             *((f"service_people_hours_{s}", f"people-hours without {s}")
               for s in ("power", "water", "heat", "telecom", "health")))
 

@@ -13,6 +13,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from gridres.cli._deficit import capacity_options, derate_values, group_options, profile_option
 from gridres.cli.common import (
     cascade_options,
     console,
@@ -36,6 +37,9 @@ __all__ = ["command"]
 
 _COLUMNS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hours", "t50_h",
             "t90_h", "t100_h", "waves_stock_lasted")
+#: How a deficit was shared, per run (and compared between shedding and rotation).
+_SHARING = ("customer_hours", "longest_outage_h", "mean_longest_outage_h", "jain_customers",
+            "customers_affected", "deficit_mwh", "switched_mwh", "ens_mwh")
 
 
 def _pairs(values: tuple[str, ...], option: str, cast) -> dict:
@@ -125,6 +129,21 @@ def _fmt(v) -> str:
               help="Hours after the first failure at which the simulation stops, even if "
                    "repairs remain.")
 @fleet_options
+@profile_option
+@click.option("--start", metavar="ISO",
+              help="When the event starts, e.g. 2025-01-15T17:00: with --profile, the hours "
+                   "of the day and the season it falls in [default: 2025-01-06T00:00, a "
+                   "winter Monday].")
+@capacity_options
+@click.option("--capacity-file", type=click.Path(dir_okay=False), metavar="F",
+              help="Available MW per hour for the whole grid (columns time or hour, "
+                   "capacity_mw), on top of the generators lost and repaired.")
+@click.option("--rotation", is_flag=True,
+              help="Also share a deficit by rotating groups of customers (published "
+                   "blocks) instead of shedding the same ones: every policy runs twice, "
+                   "as POLICY and POLICY+rotation, compared in customer-hours, longest "
+                   "outage per customer and fairness.")
+@group_options
 @cascade_options
 @json_option
 @click.option("--out", type=click.Path(file_okay=False),
@@ -135,8 +154,12 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
             policies: tuple[str, ...], priority_file: str | None, crews: int,
             depots: tuple[str, ...], speed_kmh: float, road_factor: float, repair_sigma: float,
             spares: tuple[str, ...], lead: tuple[str, ...], needs: tuple[str, ...],
-            horizon_h: float, outside_c: float | None, cascade_mode: str, margin: float,
-            as_json: bool, out: str | None, force: bool, fleet: dict | None = None) -> None:
+            horizon_h: float, outside_c: float | None, profile: str | None,
+            start: str | None, derates: tuple[str, ...], ties: tuple[str, ...],
+            import_limit_mw: float | None, capacity_file: str | None, rotation: bool,
+            n_groups: int, block_h: int, groups_file: str | None, protect: str,
+            cascade_mode: str, margin: float, as_json: bool, out: str | None,
+            force: bool, fleet: dict | None = None) -> None:
     """Simulate repairs after the failures and compare restoration policies.
 
     Crews travel to failed elements, wait for spares where needed and repair; after each
@@ -148,6 +171,14 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     shelter and emergency response. Backup generators run on their tanks
     (backup_hours at their demand), refilled by --fuel-trucks; --mobile-gen units power
     dark facilities.
+
+    With --profile (and --start) demand follows the hours of the event; --derate, --tie
+    with --import-limit-mw and --capacity-file limit the capacity; --rotation compares
+    shedding with rotating groups when capacity is short.
+
+    \b
+    gridres restore demo_region --fail gen:G-HAL-1 --fail gen:G-TIE-1 --profile typical \\
+        --start 2025-01-15T16:00 --rotation --groups 8 --block-h 4 --json
     """
     from gridres.cascade import CascadeOptions
     from gridres.restoration import (
@@ -202,9 +233,25 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     assets = prepare(g, settings, outside_c=outside_c)
     net = g.network
     cascade = CascadeOptions(cascade_mode, margin)
+    tl = None
+    if (profile or start or derates or ties
+            or import_limit_mw is not None or capacity_file or rotation):
+        from gridres.restoration.demand import DemandSettings, timeline
+        from gridres.restoration.rotation import RotationSettings
+
+        demand = DemandSettings(profile=profile, start=start, temperature_c=outside_c,
+                                derate=derate_values(derates), ties=tuple(ties),
+                                import_limit_mw=import_limit_mw, capacity_file=capacity_file)
+        rot = (RotationSettings(groups=n_groups, block_h=block_h, protect=protect,
+                                groups_file=groups_file) if rotation else None)
+        tl = timeline(g, demand, rot, horizon_h=horizon_h)
+    from gridres.restoration.demand import policy_runs
+
+    fns = dict(chosen)
     results = {}
-    for name, fn in chosen:
-        results[name] = simulate(net, assets, scenario, fn, multipliers=mult, cascade=cascade)
+    for name, policy, run_tl in policy_runs(list(fns), tl):
+        results[name] = simulate(net, assets, scenario, fns[policy], multipliers=mult,
+                                 cascade=cascade, timeline=run_tl)
 
     rows = []
     for name, res in results.items():
@@ -216,6 +263,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                      "peak_lost_mw": m["peak_lost_mw"], "end_h": m["end_h"],
                      "repairs": m["repairs"], "unfinished": m["unfinished"],
                      "service_people_hours": m["service_people_hours"],
+                     **{k: m[k] for k in _SHARING if k not in _COLUMNS},
                      "notes": list(res.notes)})
     doc = {
         "grid": g.name,
@@ -234,10 +282,17 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                 "schedule": res.schedule.to_dict(orient="records"),
                 "curve": res.curve.to_dict(orient="records"),
                 **{k: v for k, v in res.to_dict().items() if k in ("fleets", "services")},
+                **({"deficit": res.deficit.to_dict()} if tl is not None else {}),
             }
             for name, res in results.items()
         },
     }
+    if tl is not None:
+        doc["demand"] = {"profile": tl.profile, "start": tl.start.isoformat(),
+                         "capacity": tl.capacity or "the generators alive",
+                         "notes": list(tl.notes)}
+    if tl is not None and tl.rotation is not None:
+        doc["rotation"] = _rotation_doc(tl, list(fns), results)
     if out:
         _write(Path(out), doc, results)
     if as_json:
@@ -245,6 +300,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         return
     _table(g.name, scenario, rows)
     _services_table(rows)
+    if "rotation" in doc:
+        _sharing_table(doc["rotation"])
     for name, res in results.items():
         for note in res.notes:
             console.print(f"[yellow]{name}:[/yellow] {note}")
@@ -308,6 +365,46 @@ def _services_table(rows: list[dict]) -> None:
     stdout.print(t)
 
 
+def _rotation_doc(tl, policies: list[str], results: dict) -> dict:
+    """Groups, and shedding against rotation per policy (same repairs, same hours)."""
+    from gridres.restoration.rotation import rotation_variant
+
+    plan = tl.rotation
+    return {
+        "block_h": plan.block_h,
+        "groups": plan.table.to_dict(orient="records"),
+        "comparison": [{
+            "policy": p,
+            "shedding": {k: results[p].metrics[k] for k in _SHARING},
+            "rotation": {k: results[rotation_variant(p)].metrics[k] for k in _SHARING},
+            "hours_off": {r["group"]: r["hours_off"] for r in
+                          results[rotation_variant(p)].deficit.groups.to_dict("records")},
+        } for p in policies],
+    }
+
+
+_SHARING_HEADS = {"customer_hours": "customer-h", "longest_outage_h": "longest out h",
+                  "mean_longest_outage_h": "mean longest h",
+                  "jain_customers": "Jain (1 = equal)", "ens_mwh": "ENS MWh"}
+
+
+def _sharing_table(rot: dict) -> None:
+    """Shedding against rotation: customer-hours, longest outage, fairness."""
+    t = Table(title=f"sharing the deficit: shedding or rotating groups (blocks of "
+                    f"{rot['block_h']} h)")
+    t.add_column("policy", no_wrap=True)
+    t.add_column("sharing", no_wrap=True)
+    for head in _SHARING_HEADS.values():
+        t.add_column(head, justify="right")
+    for row in rot["comparison"]:
+        for how in ("shedding", "rotation"):
+            m = row[how]
+            t.add_row(escape(row["policy"]), how,
+                      *(f"{m[k]:.3f}" if k == "jain_customers" else _fmt(float(m[k]))
+                        for k in _SHARING_HEADS))
+    console.print(t)
+
+
 def _write(folder: Path, doc: dict, results: dict) -> None:
     """Write every file atomically: summary.json, comparison.csv, and per policy
     curve_*.csv, schedule_*.csv, schedule_*.json, facilities_*.csv and services_*.csv
@@ -337,3 +434,11 @@ def _write(folder: Path, doc: dict, results: dict) -> None:
         if res.services is not None:
             with write_path(folder / f"services_{stem}.csv") as tmp:
                 res.services.by_town().to_csv(tmp, index=False)
+        if res.deficit is not None and "demand" in doc:
+            with write_path(folder / f"hours_{stem}.csv") as tmp:
+                res.deficit.hours.to_csv(tmp, index=False)
+            if res.deficit.groups is not None:
+                with write_path(folder / f"rotation_{stem}.csv") as tmp:
+                    res.deficit.table().to_csv(tmp, index=False)
+                with write_path(folder / f"groups_{stem}.csv") as tmp:
+                    res.deficit.groups.to_csv(tmp, index=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from gridres.cli._deficit import capacity_options, derate_values, group_options, profile_option
 from gridres.cli.common import (
     console,
     emit_json,
@@ -23,24 +24,6 @@ from gridres.errors import UsageError
 __all__ = ["command"]
 
 
-def _derate(values: tuple[str, ...]) -> float | dict[str, float] | None:
-    if not values:
-        return None
-    pairs: dict[str, float] = {}
-    for v in values:
-        kind, sep, num = v.partition("=")
-        try:
-            if not sep:
-                if len(values) > 1:
-                    raise UsageError("--derate: give one fraction, or KIND=FRACTION pairs")
-                return float(v)
-            pairs[kind.strip()] = float(num)
-        except ValueError:
-            raise UsageError(f"--derate {v!r}: write a fraction (0.2) or KIND=FRACTION "
-                             "(wind=0.7)") from None
-    return pairs
-
-
 @click.command("schedule")
 @grid_argument
 @fail_option("A failed element: bus:ID, branch:ID, gen:ID or substation:NAME (repeatable). "
@@ -52,32 +35,14 @@ def _derate(values: tuple[str, ...]) -> float | dict[str, float] | None:
 @click.option("--capacity-file", type=click.Path(dir_okay=False), metavar="F",
               help="Available MW per hour: CSV or Parquet with columns time (or hour) and "
                    "capacity_mw.")
-@click.option("--derate", "derates", multiple=True, metavar="FRACTION|KIND=FRACTION",
-              help="Share of generating capacity unavailable: one fraction, or per "
-                   "generator kind or fuel (repeatable, e.g. --derate wind=0.7).")
-@click.option("--tie", "ties", multiple=True, metavar="BRANCH",
-              help="A tie branch to an external supply (repeatable; with --import-limit-mw).")
-@click.option("--import-limit-mw", type=click.FloatRange(min=0), metavar="MW",
-              help="Limit of the imports through the --tie branches.")
-@click.option("--profile", metavar="NAME|FILE",
-              help="Demand profile: typical, winter, summer, winter-weekday, "
-                   "winter-weekend, summer-weekday, summer-weekend, flat, or a CSV/Parquet "
-                   "file (time, bus or class, factor or mw). Default: the static load.")
+@capacity_options
+@profile_option
 @click.option("--hours", type=click.IntRange(min=1, max=8784), default=24, show_default=True,
               help="Length of the schedule in hours.")
-@click.option("--groups", "n_groups", type=click.IntRange(min=1), default=6, show_default=True,
-              help="Number of rotation groups (queues); protected groups come on top.")
-@click.option("--block-h", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Off periods are whole blocks of this many hours, from the start.")
+@group_options
 @click.option("--start", default=None, metavar="ISO",
               help="First hour, e.g. 2025-01-06T00:00 [default: 2025-01-06T00:00, a "
                    "winter Monday].")
-@click.option("--groups-file", type=click.Path(dir_okay=False), metavar="F",
-              help="Groups from a CSV or Parquet file (bus, group[, protected]) instead of "
-                   "forming them.")
-@click.option("--protect", type=click.Choice(["feeders", "buses"]), default="feeders",
-              show_default=True,
-              help="Keep on the feeders of critical facilities only, or their whole buses.")
 @click.option("--network-relief", type=click.Choice(["groups", "shed"]), default="groups",
               show_default=True,
               help="Where redispatch alone cannot keep branches within their ratings: "
@@ -129,7 +94,7 @@ def command(grid: str, fails: tuple[str, ...], capacity_share: float | None,
     with console.status("scheduling…") as status:  # a transient line on a terminal
         s = schedule(g, state, hours=hours, start=start or DEFAULT_START, profile=profile,
                      capacity_share=capacity_share, capacity_mw=capacity_mw,
-                     capacity_file=capacity_file, derate=_derate(derates), ties=ties,
+                     capacity_file=capacity_file, derate=derate_values(derates), ties=ties,
                      import_limit_mw=import_limit_mw, groups=n_groups,
                      groups_file=groups_file, protect=protect, block_h=block_h,
                      network_relief=network_relief, method=method, seed=seed,

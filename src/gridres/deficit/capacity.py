@@ -40,7 +40,9 @@ from gridres.errors import GridError, UsageError
 from gridres.model import Grid, State
 from gridres.topology import components, effective, islands
 
-__all__ = ["Capacity", "available_capacity", "read_capacity_file", "follow_schedule"]
+__all__ = ["Capacity", "available_capacity", "read_capacity_file", "follow_schedule",
+           "limit_units", "tie_branches", "outside_buses", "derating",
+           "read_capacity_series"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +160,7 @@ def follow_schedule(sched_mw: np.ndarray, avail_mw: np.ndarray, pool: np.ndarray
     return np.clip(out, 0.0, avail_mw)
 
 
-def _derate(grid: Grid, derate: float | Mapping[str, float] | None) -> np.ndarray:
+def derating(grid: Grid, derate: float | Mapping[str, float] | None) -> np.ndarray:
     """Fraction of each generator's capacity that is available."""
     n = len(grid.generators)
     if derate is None:
@@ -184,7 +186,7 @@ def _derate(grid: Grid, derate: float | Mapping[str, float] | None) -> np.ndarra
     return np.full(n, 1.0 - float(derate))
 
 
-def _outside(grid: Grid, eff: State, ties: np.ndarray, demand: Demand) -> np.ndarray:
+def outside_buses(grid: Grid, eff: State, ties: np.ndarray, demand: Demand) -> np.ndarray:
     """Buses beyond the tie branches: the components without load once the ties are cut."""
     net = grid.network
     branch = eff.branch.copy()
@@ -203,6 +205,69 @@ def _outside(grid: Grid, eff: State, ties: np.ndarray, demand: Demand) -> np.nda
                          "generation and without load; name the branches that connect an "
                          "external supply")
     return outside
+
+
+def tie_branches(grid: Grid, ties: Sequence[str], import_limit_mw: float | None) -> np.ndarray:
+    """Positions of the tie branches of an import limit, checked: both or neither given,
+    the limit >= 0, the branches known."""
+    if import_limit_mw is None or not len(ties):
+        raise UsageError("an import limit needs tie branches and tie branches need an "
+                         "import limit: give both")
+    if not import_limit_mw >= 0:
+        raise UsageError(f"The 'import_limit_mw' parameter must be >= 0. Got "
+                         f"{import_limit_mw!r} instead.")
+    return grid.lookup("branches", ties)
+
+
+def limit_units(unit_mw: np.ndarray, alive: np.ndarray, outside: np.ndarray,
+                import_limit_mw: float | None,
+                figure_mw: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 2 and 3 of the module notes on derated unit capacities.
+
+    Parameters
+    ----------
+    unit_mw : ndarray, shape (H, n_gen)
+        Capacity of every unit in every hour after derating.
+    alive : ndarray of bool, shape (n_gen,)
+        Units that count in the sums (the others are scaled alike, so that a unit
+        repaired later has its share).
+    outside : ndarray of bool, shape (n_gen,)
+        Units beyond the tie branches (their alive total is held to the import limit).
+    import_limit_mw : float or None
+    figure_mw : ndarray, shape (H,), or None
+        A system figure per hour: every unit is scaled alike so that the alive total is
+        at most the figure.
+
+    Returns
+    -------
+    unit_mw : ndarray, shape (H, n_gen)
+    capped : ndarray of bool, shape (H,)
+        Hours whose figure is above what the alive units can give.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mw = np.array([[100.0, 50.0, 30.0]])
+    >>> alive, outside = np.array([True, True, False]), np.array([False, True, True])
+    >>> out, capped = limit_units(mw, alive, outside, 20.0, np.array([90.0]))
+    >>> out.round(3).tolist(), capped.tolist()   # import 50 -> 20, then 120 -> 90
+    ([[75.0, 15.0, 9.0]], [False])
+    """
+    out = np.array(unit_mw, dtype=float)
+    hours = out.shape[0]
+    if import_limit_mw is not None and outside.any():
+        total = out[:, outside & alive].sum(axis=1)
+        scale = np.minimum(1.0, np.divide(import_limit_mw, total, out=np.ones(hours),
+                                          where=total > 0))
+        out[:, outside] *= scale[:, None]
+    capped = np.zeros(hours, dtype=bool)
+    if figure_mw is not None:
+        total = out[:, alive].sum(axis=1)
+        capped = figure_mw > total * (1 + 1e-9) + 1e-9
+        scale = np.minimum(1.0, np.divide(figure_mw, total, out=np.zeros(hours),
+                                          where=total > 0))
+        out = out * scale[:, None]
+    return out, capped
 
 
 def available_capacity(
@@ -274,7 +339,7 @@ def available_capacity(
     n_isl = int(island.max()) + 1 if (island >= 0).any() else 0
     alive_gen = eff.gen
     gen_island = np.where(alive_gen, island[net.gen_bus], -1)
-    avail = np.where(alive_gen, net.gen_pmax_mw, 0.0) * _derate(grid, derate)
+    avail = np.where(alive_gen, net.gen_pmax_mw, 0.0) * derating(grid, derate)
     gen_mw = np.tile(avail, (hours, 1))
     notes: list[str] = []
     damaged = ((~eff.gen & net.gen_in_service).any() or (~eff.bus & net.bus_in_service).any()
@@ -286,19 +351,8 @@ def available_capacity(
     tie_pos = np.zeros(0, dtype=np.int64)
     outside = np.zeros(net.n_bus, dtype=bool)
     if import_limit_mw is not None or len(ties):
-        if import_limit_mw is None or not len(ties):
-            raise UsageError("an import limit needs tie branches and tie branches need an "
-                             "import limit: give both")
-        if not import_limit_mw >= 0:
-            raise UsageError(f"The 'import_limit_mw' parameter must be >= 0. Got "
-                             f"{import_limit_mw!r} instead.")
-        tie_pos = grid.lookup("branches", ties)
-        outside = _outside(grid, eff, tie_pos, demand)
-        out_gen = alive_gen & outside[net.gen_bus]
-        total = gen_mw[:, out_gen].sum(axis=1)
-        scale = np.minimum(1.0, np.divide(import_limit_mw, total, out=np.ones(hours),
-                                          where=total > 0))
-        gen_mw[:, out_gen] *= scale[:, None]
+        tie_pos = tie_branches(grid, ties, import_limit_mw)
+        outside = outside_buses(grid, eff, tie_pos, demand)
         source += f", imports through {len(tie_pos)} tie branch(es) at most " \
                   f"{import_limit_mw:g} MW"
 
@@ -321,20 +375,66 @@ def available_capacity(
         if not (np.isfinite(figure) & (figure >= 0)).all():
             raise UsageError("capacity per hour: values must be numbers >= 0")
         source = "capacity per hour from a file"
-    if figure is not None:
-        total = gen_mw.sum(axis=1)
-        capped = figure > total * (1 + 1e-9) + 1e-9
-        if capped.any():
-            notes.append(f"capacity capped at the {total[capped].min():,.1f} MW the alive "
-                         f"generators can give in {int(capped.sum())} hour(s)")
-        scale = np.minimum(1.0, np.divide(figure, total, out=np.zeros(hours), where=total > 0))
-        gen_mw = gen_mw * scale[:, None]
+    gen_mw, capped = limit_units(gen_mw, alive_gen, alive_gen & outside[net.gen_bus],
+                                 import_limit_mw, figure)
+    if capped.any():
+        notes.append(f"capacity capped at the {gen_mw[capped].sum(axis=1).min():,.1f} MW "
+                     f"the alive generators can give in {int(capped.sum())} hour(s)")
     on = gen_island >= 0
     island_mw = np.zeros((hours, n_isl))
     for h in range(hours):
         island_mw[h] = np.bincount(gen_island[on], weights=gen_mw[h, on], minlength=n_isl)
     return Capacity(times, eff, island, gen_mw, island_mw, tie_pos, outside,
                     import_limit_mw, source, tuple(notes))
+
+
+def read_capacity_series(path: str | Path) -> pd.Series:
+    """Available MW per hour as written in a capacity file (see
+    :func:`read_capacity_file`), checked row by row.
+
+    Returns
+    -------
+    pandas.Series
+        ``capacity_mw`` indexed by time stamps (a ``time`` column) or by whole hours from
+        the start (an ``hour`` column, int), sorted.
+
+    Raises
+    ------
+    InputNotFound, GridError
+        As :func:`read_capacity_file`, except for missing hours.
+    """
+    path = Path(path)
+    df = read_table(path, "capacity")
+    time_col = "time" if "time" in df.columns else "hour" if "hour" in df.columns else None
+    if time_col is None or "capacity_mw" not in df.columns:
+        raise GridError(f"{path}: a capacity file has columns time (or hour) and capacity_mw; "
+                        f"found {', '.join(df.columns) or 'none'}")
+    if df.empty:
+        raise GridError(f"{path}: no capacity rows")
+    rows = np.arange(len(df)) + ROW_OFFSET
+    values = pd.to_numeric(df["capacity_mw"], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+    if len(bad):
+        k = bad[0]
+        raise GridError(f"{path}: row {rows[k]}: capacity_mw {df['capacity_mw'].iloc[k]!r} is "
+                        f"{'negative' if values[k] < 0 else 'not a number'}; give MW >= 0")
+    if time_col == "hour":
+        key = pd.to_numeric(df["hour"], errors="coerce")
+        whole = key.notna() & (key >= 0) & (key == key.round())
+        key = key.where(whole)
+    else:
+        key = pd.to_datetime(df["time"], errors="coerce")
+    badk = np.flatnonzero(key.isna().to_numpy())
+    if len(badk):
+        what = "is not a whole number >= 0" if time_col == "hour" else "is not readable"
+        raise GridError(f"{path}: row {rows[badk[0]]}: {time_col} "
+                        f"{df[time_col].iloc[badk[0]]!r} {what}")
+    index = pd.Index(key.astype(np.int64) if time_col == "hour" else key)
+    series = pd.Series(values, index=index, name="capacity_mw")
+    if series.index.duplicated().any():
+        k = int(np.flatnonzero(series.index.duplicated())[0])
+        raise GridError(f"{path}: row {rows[k]}: a second row for {df[time_col].iloc[k]}")
+    return series.sort_index()
 
 
 def read_capacity_file(path: str | Path, times: pd.DatetimeIndex) -> np.ndarray:
@@ -354,34 +454,9 @@ def read_capacity_file(path: str | Path, times: pd.DatetimeIndex) -> np.ndarray:
         On missing columns, negative or non-numeric values, or an hour of the horizon
         without a row (the message names the row or the hour).
     """
-    path = Path(path)
-    df = read_table(path, "capacity")
-    time_col = "time" if "time" in df.columns else "hour" if "hour" in df.columns else None
-    if time_col is None or "capacity_mw" not in df.columns:
-        raise GridError(f"{path}: a capacity file has columns time (or hour) and capacity_mw; "
-                        f"found {', '.join(df.columns) or 'none'}")
-    rows = np.arange(len(df)) + ROW_OFFSET
-    values = pd.to_numeric(df["capacity_mw"], errors="coerce").to_numpy(float)
-    bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
-    if len(bad):
-        k = bad[0]
-        raise GridError(f"{path}: row {rows[k]}: capacity_mw {df['capacity_mw'].iloc[k]!r} is "
-                        f"{'negative' if values[k] < 0 else 'not a number'}; give MW >= 0")
-    if time_col == "hour":
-        key = pd.to_numeric(df["hour"], errors="coerce")
-        want = pd.Index(np.arange(len(times)), dtype=float)
-    else:
-        key = pd.to_datetime(df["time"], errors="coerce")
-        want = times
-    badk = np.flatnonzero(key.isna().to_numpy())
-    if len(badk):
-        raise GridError(f"{path}: row {rows[badk[0]]}: {time_col} "
-                        f"{df[time_col].iloc[badk[0]]!r} is not readable")
-    series = pd.Series(values, index=pd.Index(key))
-    if series.index.duplicated().any():
-        k = int(np.flatnonzero(series.index.duplicated())[0])
-        raise GridError(f"{path}: row {rows[k]}: a second row for {df[time_col].iloc[k]}")
-    got = series.reindex(want)
+    series = read_capacity_series(path)
+    hourly = pd.api.types.is_integer_dtype(series.index)
+    got = series.reindex(pd.Index(np.arange(len(times))) if hourly else times)
     if got.isna().any():
         k = int(np.flatnonzero(got.isna().to_numpy())[0])
         raise GridError(f"{path}: no capacity_mw for {times[k]} (hour {k}); give a row for "

@@ -105,6 +105,7 @@ __all__ = [
     "hourly_times",
     "get_profile",
     "read_profile",
+    "distinct_demand",
 ]
 
 logger = logging.getLogger(__name__)
@@ -540,6 +541,14 @@ class FileProfile:
                             f"({times[0]} to {times[-1]})")
         return wide
 
+    def covered_times(self, start: str | pd.Timestamp) -> pd.DatetimeIndex:
+        """Every hour the file covers, first to last: from ``start`` for a file of hour
+        offsets, as written for a file of times."""
+        t = self.table["time"]
+        if pd.api.types.is_integer_dtype(t):
+            return hourly_times(start, int(t.max()) + 1)
+        return pd.date_range(t.min(), t.max(), freq="h")
+
     def demand(self, grid: Grid, times: pd.DatetimeIndex) -> Demand:
         net = grid.network
         wide = self._pivot(times)
@@ -627,6 +636,52 @@ def read_profile(path: str | Path) -> FileProfile:
         raise GridError(f"{path}: row {rows[k]}: a second row for {key[0]} {keys.iloc[k]!r} at "
                         f"{df[time_col].iloc[k]}; give one row per time and {key[0]}")
     return FileProfile(str(path), key[0], value[0], table)
+
+
+def distinct_demand(profile: Profile, grid: Grid,
+                    times: pd.DatetimeIndex) -> tuple[Demand, np.ndarray]:
+    """Demand of the distinct hours of ``times``, and which of them every hour is.
+
+    Many hours share one load pattern (a typical profile has at most 96: two seasons,
+    two day types, 24 hours); a caller that assesses each pattern once keeps one of each.
+
+    Returns
+    -------
+    demand : Demand
+        One hour per distinct pattern, in order of first appearance (its times are those
+        first hours).
+    index : ndarray of int, shape (H,)
+        The pattern of every hour of ``times``.
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> d, index = distinct_demand(TypicalProfile(), load_grid("ieee14"),
+    ...                            hourly_times("2025-01-06", 24 * 14))
+    >>> d.hours, index[:3].tolist(), bool(index[24 * 7] == index[0])
+    (48, [0, 1, 2], True)
+    """
+    if isinstance(profile, FlatProfile):
+        return profile.demand(grid, times[:1]), np.zeros(len(times), dtype=np.int64)
+    if isinstance(profile, TypicalProfile):
+        factors = profile.factors(times)
+        rows, index = _distinct_rows(factors)
+        peak = np.column_stack([typical_day(c, "winter", "weekday") for c in LOAD_CLASSES])
+        return _class_demand(grid, times[rows], factors[rows], profile.name, peak), index
+    full = profile.demand(grid, times)
+    rows, index = _distinct_rows(np.hstack([full.bus_mw, full.critical_mw]))
+    return Demand(times[rows], full.bus_mw[rows], full.critical_mw[rows], full.fixed_mw,
+                  full.profile), index
+
+
+def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct row of ``values`` (in order of appearance), and the
+    rank of every row's pattern among them."""
+    _, first, inverse = np.unique(values, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[np.asarray(inverse).reshape(-1)].astype(np.int64)
 
 
 def get_profile(spec: str | Profile | None) -> Profile:

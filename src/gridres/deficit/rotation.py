@@ -89,6 +89,10 @@ class RotationProblem:
         Rotation groups that must be off in a block (network limits).
     seed : int
         Tie-break order of the heuristic among equally good groups.
+    prior_off_blocks : ndarray, shape (G,), optional
+        Off blocks each group had before the first hour, counted for fairness (a
+        rotation that goes on from an earlier one, as in a restoration that plans block
+        by block).
     """
 
     group_mw: np.ndarray
@@ -98,6 +102,7 @@ class RotationProblem:
     block_h: int
     forced: np.ndarray | None = None
     seed: int = 0
+    prior_off_blocks: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.block_h, int | np.integer) or self.block_h < 1:
@@ -276,6 +281,8 @@ def _model(p: RotationProblem, fixed: _Fixed) -> _Model:
     np.logical_or.at(has, blk, p.group_mw > 0)
     free = (has & need_block[:, None, :]).any(axis=2) & rot[None, :] & ~const_off
     counted = (fixed.block_off & rot[None, :]).sum(axis=0).astype(float)
+    if p.prior_off_blocks is not None:
+        counted = counted + np.where(rot, np.asarray(p.prior_off_blocks, dtype=float), 0.0)
     pools = []
     for q in np.unique(p.pool[rot]):
         members = np.flatnonzero(rot & (p.pool == q))
@@ -643,7 +650,8 @@ def _heuristic(p: RotationProblem, m: _Model, passes: int) -> np.ndarray:
 
 
 def solve_rotation(problem: RotationProblem, method: str = "auto", *,
-                   time_limit_s: float = 30.0, passes: int = 20) -> Rotation:
+                   time_limit_s: float = 30.0, passes: int = 20,
+                   bound: bool = True) -> Rotation:
     """Decide which groups are off in which hour (see the module notes).
 
     Parameters
@@ -657,6 +665,9 @@ def solve_rotation(problem: RotationProblem, method: str = "auto", *,
         gap), or the heuristic's where that is better.
     passes : int
         Rounds of the heuristic's local search, at most.
+    bound : bool
+        Solve the linear relaxation for the heuristic's bound and gap (False: no bound,
+        one solve less, for callers that solve many small problems).
 
     Returns
     -------
@@ -716,7 +727,7 @@ def solve_rotation(problem: RotationProblem, method: str = "auto", *,
     if use == "heuristic":
         x = _heuristic(p, m, passes)
         secs = clock()
-        _, lp_obj, _, _ = _lp(p, m, integral=False, time_limit_s=time_limit_s)
+        lp_obj = _lp(p, m, integral=False, time_limit_s=time_limit_s)[1] if bound else None
         return finish(x, "heuristic", "heuristic", lp_obj, secs)
     xf, obj, bound, status = _lp(p, m, integral=True, time_limit_s=time_limit_s)
     secs = clock()

@@ -21,6 +21,12 @@ from typing import Any
 import pandas as pd
 
 from gridres.io.folder import held, write_path
+from gridres.report.deficit import (
+    deficit_ctx,
+    deficit_engineering,
+    deficit_methods,
+    deficit_summary,
+)
 from gridres.report.figures import (
     contingency_figure,
     data_uri,
@@ -389,7 +395,8 @@ def render_report(res: StudyResults) -> str:
         "completed": f"{res.completed:,}",
         "seed": study.seed,
         "versions": res.versions or {"gridres": "?"},
-        "summary": executive_summary(res) + [p for p in [services_summary(res)] if p],
+        "summary": (executive_summary(res) + [p for p in [services_summary(res)] if p]
+                    + deficit_summary(res)),
         "pending": res.pending,
         "stat_heads": [h for _, h in _STATS],
         "guide": READING_GUIDE,
@@ -407,6 +414,7 @@ def render_report(res: StudyResults) -> str:
     ctx["map"] = _map_ctx(res)
     ctx["restoration"] = _restoration_ctx(res)
     ctx["services"] = services_ctx(res)
+    ctx["deficit"] = deficit_ctx(res)
     cols = [c for c in ("shed_mw", "customers_out", "people_out")
             if res.records is not None and c in res.records]
     ctx["distribution"] = (_figure(distribution_figure, res.records, res.metrics)
@@ -431,7 +439,9 @@ def render_report(res: StudyResults) -> str:
     ctx["contingency"] = _contingency_ctx(res)
     ctx["plan"] = _plan_ctx(res)
     ctx["methods"] = methods(res)
+    ctx["methods"][-1:-1] = deficit_methods(res)  # before "The measures"
     ctx["engineering"] = engineering(res)
+    ctx["engineering"][-1:-1] = deficit_engineering(res)  # before "Software"
     ctx["resolved_toml"] = study.resolved_toml()
     present = set(res.files) | {k.split("/", 1)[0] for k in res.files}
     ctx["files"] = [(k, v) for k, v in _FILES.items() if k in present]
@@ -440,6 +450,7 @@ def render_report(res: StudyResults) -> str:
     for key, sid, title in (("map", "map", "Map"),
                             ("restoration", "restoration", "Restoration"),
                             ("services", "services", "Services"),
+                            ("deficit", "deficit", "Power deficit"),
                             ("distribution", "distributions", "Outcome distributions"),
                             ("facilities", "facilities", "Critical facilities"),
                             ("substations", "substations", "Most exposed substations"),

@@ -21,6 +21,7 @@ from gridres.report.narrative import (
     hazard_text,
 )
 from gridres.restoration.metrics import METRICS
+from gridres.restoration.rotation import ROTATION_SUFFIX
 from gridres.results import StudyResults
 from gridres.scenarios.footprints import hazards_in
 from gridres.topology import grid_summary
@@ -225,6 +226,20 @@ def _meaning(section: Any, key: str) -> str:
     return next(f.metadata["doc"] for f in dataclasses.fields(section) if f.name == key)
 
 
+def _policy_text(texts: dict[str, str], name: str) -> str:
+    """What a policy does; a run with rotation (``greedy+rotation``) says so."""
+    base = name.removesuffix(ROTATION_SUFFIX)
+    text = texts.get(base.split(":", 1)[0].split("/")[0], "")
+    rule = base.split("/", 1)[1] if "/" in base else None
+    if rule in DISPATCH_TEXT:
+        text += f" With /{rule}: {DISPATCH_TEXT[rule]}."
+    if base != name:
+        text = (text.rstrip(".") + "; " if text else "") + ("a power deficit is shared by "
+                                                           "rotating groups of customers "
+                                                           "(see Power deficit).")
+    return text
+
+
 def methods(res: StudyResults) -> list[dict[str, Any]]:
     """Sections of the methods chapter, for planners: ``{"title", "paragraphs",
     "items"}`` (``items``: (term, meaning) pairs, or empty)."""
@@ -281,7 +296,7 @@ def methods(res: StudyResults) -> list[dict[str, Any]]:
             "Each restoration policy is simulated on the same events, with the same "
             "repair times, so that differences between them come from the policy alone. "
             f"The simulation stops after {fmt_num(st.horizon_h)} hours."]
-        items = [(p, POLICY_WORDS.get(p.split(":", 1)[0], "")) for p in used]
+        items = [(p, _policy_text(POLICY_WORDS, p)) for p in used]
         out.append({"title": "Restoration and the policies compared",
                     "paragraphs": paragraphs, "items": items})
     if study.plan is not None:
@@ -378,10 +393,7 @@ def engineering(res: StudyResults) -> list[dict[str, Any]]:
                            else "") for i, (sub, x) in enumerate(v.items())]
             else:
                 rrows.append((f"restoration.{k}", _show(v), docs.get(k, "")))
-        rrows += [(f"policy {p}", "", POLICY_TEXT.get(p.split(":", 1)[0].split("/")[0], "")
-                   + (f" With /{p.split('/', 1)[1]}: {DISPATCH_TEXT[p.split('/', 1)[1]]}."
-                      if "/" in p and p.split("/", 1)[1] in DISPATCH_TEXT else ""))
-                  for p in used]
+        rrows += [(f"policy {p}", "", _policy_text(POLICY_TEXT, p)) for p in used]
         rrows += [(f"metric {k}", "", v) for k, v in METRICS.items()]
         text = RESTORATION_TEXT
         if "restoration" in res.pending:

@@ -19,8 +19,10 @@ state, and when the flow can be skipped exactly),
 ``interface`` (what a policy sees), ``simulate`` (the event simulation), ``policies``
 (the built-in policies), ``critical`` (the cheapest repairs that bring a facility back),
 ``optimal`` (the MILP policy, small cases), ``metrics`` (pure metric functions, paired
-differences across policies), ``evaluator`` (one outage, or every scenario of an
-ensemble).
+differences across policies), ``customers`` (outages per customer: longest outage,
+Jain's index), ``demand`` (demand and capacity by the hour: :func:`timeline`),
+``rotation`` (sharing a deficit by rotating groups), ``evaluator`` (one outage, or every
+scenario of an ensemble).
 
 Examples
 --------
@@ -37,6 +39,7 @@ Examples
 """
 
 from gridres.restoration.assets import prepare
+from gridres.restoration.demand import DemandSettings, Timeline, timeline
 from gridres.restoration.evaluator import RestorationEvaluator, compare, restore
 from gridres.restoration.interface import Decision, PolicyContext, RestorationResult
 from gridres.restoration.metrics import METRICS, compare_policies, paired_difference
@@ -47,6 +50,7 @@ from gridres.restoration.policies import (
     policy_names,
     read_priority_file,
 )
+from gridres.restoration.rotation import RotationSettings
 from gridres.restoration.settings import RestorationSettings
 from gridres.restoration.simulate import simulate
 
@@ -54,11 +58,14 @@ __all__ = [
     "METRICS",
     "POLICIES",
     "Decision",
+    "DemandSettings",
     "PolicyContext",
     "PriorityList",
     "RestorationEvaluator",
     "RestorationResult",
     "RestorationSettings",
+    "RotationSettings",
+    "Timeline",
     "compare",
     "compare_policies",
     "get_policy",
@@ -68,4 +75,5 @@ __all__ = [
     "read_priority_file",
     "restore",
     "simulate",
+    "timeline",
 ]

@@ -15,6 +15,7 @@ from gridres.elements import as_state
 from gridres.errors import UsageError
 from gridres.model import Grid, Network, State
 from gridres.restoration.assets import Assets, prepare
+from gridres.restoration.demand import Timeline, policy_runs
 from gridres.restoration.interface import RestorationResult
 from gridres.restoration.metrics import FIELDS, record_fields
 from gridres.restoration.policies import get_policy
@@ -57,6 +58,7 @@ def compare(
     priority: Sequence[str] | None = None,
     assets: Assets | None = None,
     cascade: CascadeOptions | str | None = None,
+    timeline: Timeline | None = None,
 ) -> dict[str, RestorationResult]:
     """Simulate one scenario under several policies with the same repair times.
 
@@ -80,20 +82,25 @@ def compare(
     cascade : CascadeOptions or str, optional
         Cascade mode and margin of every assessment (default mode ``none``), as
         ``gridres outage --cascade-mode``.
+    timeline : Timeline, optional
+        Demand and capacity by the hour (:func:`gridres.restoration.demand.timeline`);
+        with a rotation, every policy also runs rotating groups, as ``POLICY+rotation``.
 
     Returns
     -------
     dict of str to RestorationResult
-        In the order of ``policies``.
+        In the order of ``policies`` (then their rotating runs).
     """
     scenario = _scenario(grid, scenario)
     assets = assets or prepare(grid, settings)
     mult = repair_multipliers(scenario, assets.settings.repair_sigma,
                               seed if assets.settings.repair_sigma > 0 else 0)
     cascade = CascadeOptions.of(cascade)
+    fns = dict(_policies(policies, priority))
     return {
-        name: simulate(grid.network, assets, scenario, fn, multipliers=mult, cascade=cascade)
-        for name, fn in _policies(policies, priority)
+        name: simulate(grid.network, assets, scenario, fns[policy], multipliers=mult,
+                       cascade=cascade, timeline=tl)
+        for name, policy, tl in policy_runs(list(fns), timeline)
     }
 
 
@@ -106,8 +113,10 @@ def restore(
     *,
     priority: Sequence[str] | None = None,
     cascade: CascadeOptions | str | None = None,
+    timeline: Timeline | None = None,
 ) -> RestorationResult:
-    """Restore one outage under one policy: :func:`compare` with a single policy.
+    """Restore one outage under one policy: :func:`compare` with a single policy (with a
+    rotation in ``timeline``, the rotating run).
 
     Examples
     --------
@@ -117,8 +126,9 @@ def restore(
     >>> res.metrics["repairs"]
     2
     """
-    return compare(grid, outage, (policy,), settings, seed, priority=priority,
-                   cascade=cascade)[policy]
+    runs = compare(grid, outage, (policy,), settings, seed, priority=priority,
+                   cascade=cascade, timeline=timeline)
+    return runs[policy_runs([policy], timeline)[-1][0]]
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,10 @@ class RestorationEvaluator:
     cascade : CascadeOptions or str, optional
         Cascade mode and margin of every assessment of the simulation (default mode
         ``none``).
+    timeline : Timeline, optional
+        Demand and capacity by the hour, and rotation
+        (:func:`gridres.restoration.demand.timeline`); with a rotation every policy is
+        recorded twice, shedding (``P``) and rotating (``P+rotation``).
 
     Record fields
     -------------
@@ -178,6 +192,7 @@ class RestorationEvaluator:
     priority: tuple[str, ...] = ()
     impact: Any = None
     cascade: CascadeOptions = CascadeOptions()
+    timeline: Timeline | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cascade", CascadeOptions.of(self.cascade))
@@ -195,22 +210,29 @@ class RestorationEvaluator:
         impact: Any = None,
         cascade: CascadeOptions | str | None = None,
         outside_c: float | None = None,
+        timeline: Timeline | None = None,
     ) -> RestorationEvaluator:
         """The evaluator for ``grid`` (repair hours, locations and services read from it;
-        ``outside_c`` the outside temperature for the buildings' heat)."""
+        ``outside_c`` the outside temperature for the buildings' heat; ``timeline``
+        demand and capacity by the hour)."""
         return cls(prepare(grid, settings, outside_c=outside_c), tuple(policies),
-                   tuple(priority), impact, CascadeOptions.of(cascade))
+                   tuple(priority), impact, CascadeOptions.of(cascade), timeline)
 
     def __repr__(self) -> str:
         return (f"RestorationEvaluator(grid={self.assets.grid_name!r}, "
                 f"policies={list(self.policies)!r}, priority={list(self.priority)!r}, "
                 f"settings={self.assets.settings!r}, impact={self.impact!r}, "
-                f"cascade={self.cascade!r})")
+                f"cascade={self.cascade!r}, timeline={self.timeline!r})")
+
+    @property
+    def runs(self) -> list[str]:
+        """Names of the runs recorded per scenario (policies, then rotating runs)."""
+        return [name for name, _, _ in policy_runs(self.policies, self.timeline)]
 
     def fields(self) -> list[str]:
         """Record columns this evaluator adds."""
-        return [f"{m}__{p}" for p in self.policies for m in FIELDS] + [
-            f"notes__{p}" for p in self.policies]
+        return [f"{m}__{p}" for p in self.runs for m in FIELDS] + [
+            f"notes__{p}" for p in self.runs]
 
     def __call__(self, net: Network, scenario: Scenario,
                  rng: np.random.Generator) -> dict[str, Any]:
@@ -222,10 +244,12 @@ class RestorationEvaluator:
         s = self.assets.settings
         mult = repair_multipliers(scenario, s.repair_sigma, rng)
         pri = self.priority if "priority-list" in self.policies else None
-        results = {name: simulate(net, self.assets, scenario, fn, multipliers=mult,
-                                  cascade=self.cascade)
-                   for name, fn in _policies(self.policies, pri)}
+        fns = dict(_policies(self.policies, pri))
+        results = {name: simulate(net, self.assets, scenario, fns[policy], multipliers=mult,
+                                  cascade=self.cascade, timeline=tl)
+                   for name, policy, tl in policy_runs(self.policies, self.timeline)}
         rec.update(record_fields(results))
         for name, res in results.items():
             rec[f"notes__{name}"] = ";".join(res.notes)
         return rec
+

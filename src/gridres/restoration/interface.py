@@ -315,6 +315,8 @@ class RestorationResult:
     fleets : dict
         ``deliveries`` (fuel truck trips), ``connections`` (mobile generators) and
         ``fuel_stock_out_h`` (:mod:`gridres.restoration.fleets`).
+    deficit : gridres.restoration.demand.DeficitRecord or None
+        Demand, capacity and (with rotation) groups off, hour by hour.
     """
 
     policy: str
@@ -325,6 +327,7 @@ class RestorationResult:
     notes: tuple[str, ...] = ()
     services: Any = None
     fleets: dict = field(default_factory=dict)
+    deficit: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document: policy, metrics, notes, curve and schedule records,

@@ -36,6 +36,14 @@ Definitions
     Waves before the first wave with a repair whose spare was not on hand when the
     element failed (it had to come from an order); the number of waves if that never
     happened.
+``longest_outage_h``, ``mean_longest_outage_h``, ``jain_customers``
+    Outages per customer (:mod:`gridres.restoration.customers`): the longest continuous
+    outage of any customer, each customer's longest averaged over those who lost power,
+    and Jain's index of hours without power over customers.
+``deficit_mwh``
+    ``∫`` of the demand above capacity in energised islands
+    (:mod:`gridres.restoration.demand`): what a shortage of generation forces off, by
+    shedding or by rotation.
 
 Over the events of an ensemble (:func:`policy_summary`), the losses are averaged over
 every event, and the restoration times over the events that lost load only: an event
@@ -93,6 +101,11 @@ METRICS: dict[str, str] = {
     "t90_h": "hours until 90 % of the lost load is back",
     "t100_h": "hours until all of the lost load is back",
     "waves_stock_lasted": "waves before a repair had to wait for an ordered spare",
+    "longest_outage_h": "longest continuous outage of any customer",
+    "mean_longest_outage_h": "longest continuous outage per customer, averaged over the "
+                             "customers who lost power",
+    "jain_customers": "Jain's index of hours without power over customers (1 = equal)",
+    "deficit_mwh": "energy of the demand above capacity in energised islands",
     **{f"service_people_hours_{s}": f"people-hours without {s}" for s in SERVICE_KEYS},
 }
 
@@ -107,7 +120,8 @@ LOSS_METRICS = ("ens_mwh", "customer_hours", "facility_hours_dark", "people_hour
 TIME_METRICS = ("t50_h", "t90_h", "t100_h")
 
 #: Those that count customers: unknown on a grid without customer data.
-CUSTOMER_METRICS = ("customer_hours",)
+CUSTOMER_METRICS = ("customer_hours", "longest_outage_h", "mean_longest_outage_h",
+                    "jain_customers")
 
 _TOL = 1e-6
 

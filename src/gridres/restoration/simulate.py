@@ -76,6 +76,7 @@ from gridres.errors import UsageError
 from gridres.model import Network, State
 from gridres.restoration.assets import Assets
 from gridres.restoration.critical import repair_sets
+from gridres.restoration.demand import Timeline, static_timeline
 from gridres.restoration.fleets import FacilityPower, split_policy, storage_left_h
 from gridres.restoration.interface import (
     ASSIGNED,
@@ -91,7 +92,7 @@ from gridres.restoration.interface import (
 )
 from gridres.restoration.metrics import RunLog, summarize_run
 from gridres.restoration.policies import Gains, as_listed, get_policy
-from gridres.restoration.supply import Supply, shed_share, supply
+from gridres.restoration.supply import Supply, supply
 from gridres.scenarios.base import Scenario, as_rng
 from gridres.tolerances import SAME_TIME_H, ZERO_MW
 
@@ -174,7 +175,7 @@ class _Run:
 
     def __init__(self, net: Network, assets: Assets, scenario: Scenario,
                  policy: Policy, mult: np.ndarray, cascade: CascadeOptions,
-                 mobile_dispatch: str) -> None:
+                 mobile_dispatch: str, timeline: Timeline) -> None:
         self.net, self.assets, self.scenario, self.policy = net, assets, scenario, policy
         self.s = assets.settings
         self.mult = mult
@@ -184,6 +185,8 @@ class _Run:
         self.intact = intact
         self.base: Supply = supply(net, intact, cascade)
         self.now: Supply = self.base
+        # demand and capacity by the hour, and rotation (gridres.restoration.demand)
+        self.demand = timeline.start_run(net, cascade)
         # buses energised just before the next assessment (the black-start rule); before
         # the first failure every bus counts, as in `gridres outage`
         self.live = np.ones(net.n_bus, dtype=bool)
@@ -222,11 +225,18 @@ class _Run:
         self.seq += 1
         heapq.heappush(self.heap, (t, kind, self.seq, payload))
 
+    def _assess(self, event: bool) -> None:
+        """Assess the state now with the hour's network (an event: a repair or failure
+        happened now); the caller records it."""
+        self.now = self.demand.assess(self.t, State(self.bus, self.branch, self.gen),
+                                      self.live, event)
+        self.live = self.now.energized
+
     def _record(self) -> None:
-        share = shed_share(self.net, self.base, self.now)
-        cust = float(self.net.customers @ share)  # customers_out
-        lost = max(0.0, self.base.total_mw - self.now.total_mw)
-        people = None if self._town_buses is None else self._town_buses @ share
+        cust = self.demand.record(self.t, self.now)
+        lost = max(0.0, self.demand.reference(self.t).total_mw - self.now.total_mw)
+        people = (None if self._town_buses is None
+                  else self._town_buses @ self.demand.share_now())
         row = (self.t, self.now.total_mw, lost, cust, self.power.status(), people)
         if self.points and abs(self.points[-1][0] - self.t) <= SAME_TIME_H:
             self.points[-1] = row
@@ -386,20 +396,21 @@ class _Run:
 
     def supply(self, state: State) -> Supply:
         """What the engine supplies in ``state`` if it were assessed now (from the buses
-        energised now)."""
-        return supply(self.net, state, self.cascade, live=self.live)
+        energised now, with the hour's demand)."""
+        return supply(self.demand.network(self.t, state.gen), state, self.cascade,
+                      live=self.live)
 
     def gains(self, candidates: np.ndarray, hours: np.ndarray) -> np.ndarray:
         state = self._anticipated()
         key = (state.bus.tobytes() + state.branch.tobytes() + state.gen.tobytes()
-               + self.live.tobytes())
+               + self.live.tobytes(), self.demand.tl.hour(self.t))
         cache = self._gain_cache.setdefault(key, {})
         if len(self._gain_cache) > 64:  # states never recur once left
             self._gain_cache = {key: cache}
         jobs = [self.jobs[j] for j in candidates]
         todo = [i for i, j in enumerate(jobs) if j.id not in cache]
         if todo:
-            ctx = Gains(self.net, state, self.live, self.cascade)
+            ctx = Gains(self.demand.network(self.t, state.gen), state, self.live, self.cascade)
             ub = ctx.bounds([jobs[i].etype for i in todo], [jobs[i].pos for i in todo])
             order = [todo[i] for i in np.argsort(-ub / np.maximum(hours[todo], 1e-6),
                                                   kind="stable") if ub[i] > ZERO_MW]
@@ -512,6 +523,7 @@ class _Run:
     def run(self) -> float:
         for w, wave in enumerate(self.scenario.waves):
             self.push(float(wave.time_h), _EV_WAVE, w)
+        self.now = self.demand.assess(self.t, self.alive(), self.live, False)
         self._record()
         fleet = self.power.active
 
@@ -530,6 +542,14 @@ class _Run:
                     continue
                 return self.t
             t = self.heap[0][0]
+            hour = self.demand.next_change(self.t)  # the hour's demand or block changes
+            if hour < min(t, horizon) - SAME_TIME_H:
+                self._advance(hour)
+                self._assess(event=False)
+                if fleet:
+                    self.power.settle(self.t, self.now.fac_grid, push_fleet)
+                self._record()
+                continue
             if t > horizon + SAME_TIME_H:
                 self._advance(horizon)
                 return horizon
@@ -548,8 +568,7 @@ class _Run:
                     pass  # the sweep below starts it if its spare is there
             self._sweep()
             if changed:
-                self.now = self.supply(State(self.bus, self.branch, self.gen))
-                self.live = self.now.energized
+                self._assess(event=True)
             if fleet and (changed or fleet_event):
                 self.power.settle(self.t, self.now.fac_grid, push_fleet)
             if changed or fleet_event:
@@ -669,6 +688,7 @@ def simulate(
     *,
     multipliers: np.ndarray | None = None,
     cascade: CascadeOptions | str | None = None,
+    timeline: Timeline | None = None,
 ) -> RestorationResult:
     """Simulate the restoration of one scenario under one policy.
 
@@ -694,10 +714,16 @@ def simulate(
     cascade : CascadeOptions or str, optional
         Cascade mode and margin of every assessment (default mode ``none``), as
         ``gridres outage --cascade-mode``.
+    timeline : Timeline, optional
+        Demand and capacity by the hour, and rotation
+        (:func:`gridres.restoration.demand.timeline` on the same grid); default the
+        static load and capacity.
 
     Returns
     -------
     RestorationResult
+        With the measures per customer of :mod:`gridres.restoration.customers`,
+        ``deficit_mwh`` and ``switched_mwh`` in its metrics, and its ``deficit`` record.
 
     Raises
     ------
@@ -737,6 +763,8 @@ def simulate(
         mult = repair_multipliers(scenario, assets.settings.repair_sigma,
                                   seed if assets.settings.repair_sigma > 0 else 0)
     run = _Run(net, assets, scenario, fn, np.asarray(mult, dtype=float),
-               CascadeOptions.of(cascade), _mobile_rule(name, fn, assets))
+               CascadeOptions.of(cascade), _mobile_rule(name, fn, assets),
+               timeline or static_timeline(net))
     t_end = run.run()
-    return summarize_run(run.log(t_end), name)
+    return run.demand.finish(summarize_run(run.log(t_end), name),
+                             run.base.energized & net.bus_in_service)

@@ -16,6 +16,11 @@ examples)::
     [plan]         budget, objective, policy, candidates, costs, generate,
                    max_candidates
                    (``[interventions]`` is the same table under another name)
+    [demand]       profile, start, season, temperature_c (demand by the hour of the
+                   restoration; without it, the static load)
+    [deficit]      rotation, groups, block_h, protect, groups_file, method, derate,
+                   ties, import_limit_mw, capacity_file (capacity over time, and sharing
+                   a deficit by rotating groups)
     [outputs]      dir, html, pdf, gpkg, tables
 
 Relative paths resolve against the study file's folder. :func:`check_study` reports
@@ -50,6 +55,8 @@ from gridres.study.schema import (
     PLAN_POLICY,
     CascadeSection,
     Collector,
+    DeficitSection,
+    DemandSection,
     EnsembleSection,
     GridSection,
     OutputsSection,
@@ -91,6 +98,8 @@ SECTIONS: dict[str, type | None] = {
     "services": ServicesSection,
     "plan": PlanSection,
     "interventions": PlanSection,
+    "demand": DemandSection,
+    "deficit": DeficitSection,
     "outputs": OutputsSection,
 }
 
@@ -169,6 +178,8 @@ class Study:
     plan_section: str = "plan"
     outputs: OutputsSection = field(default_factory=OutputsSection)
     services: ServicesSection = field(default_factory=ServicesSection)
+    demand: DemandSection | None = None
+    deficit: DeficitSection | None = None
 
     @property
     def name(self) -> str:
@@ -246,6 +257,11 @@ class Study:
         doc["services"] = dataclasses.asdict(self.services)
         if self.plan is not None:
             doc["plan"] = dataclasses.asdict(self.plan)
+        for key in ("demand", "deficit"):
+            section = getattr(self, key)
+            if section is not None:
+                doc[key] = {k: v for k, v in dataclasses.asdict(section).items()
+                            if v is not None and v != ""}
         doc["outputs"] = dataclasses.asdict(self.outputs)
         return doc
 
@@ -357,10 +373,25 @@ def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
     outputs = parse_section(OutputsSection, raw.get("outputs"), ("outputs",), out)
     services = parse_section(ServicesSection, raw.get("services"), ("services",), out)
     hazards, hazard_section = _hazards(path.parent, raw, out)
+    demand = deficit = None
+    if "demand" in raw:
+        demand = parse_section(DemandSection, raw["demand"], ("demand",), out)
+        if Path(demand.profile).suffix.lower() in (".csv", ".parquet"):
+            demand = dataclasses.replace(
+                demand, profile=str(_resolve(demand.profile, path.parent).resolve()))
+    if "deficit" in raw:
+        deficit = parse_section(DeficitSection, raw["deficit"], ("deficit",), out)
+        deficit = dataclasses.replace(deficit, **{
+            k: str(_resolve(getattr(deficit, k), path.parent).resolve())
+            for k in ("groups_file", "capacity_file") if getattr(deficit, k)})
+    for key in ("demand", "deficit"):
+        if key in raw and restoration is None:
+            out.add((key,), f"[{key}] applies to the restoration of every event; add a "
+                    "[restoration] section (or remove this one)")
     return Study(path=path.resolve(), info=info, grid=grid, hazards=hazards,
                  hazard_section=hazard_section, ensemble=ensemble, cascade=cascade,
                  restoration=restoration, plan=plan, plan_section=plan_section,
-                 outputs=outputs, services=services)
+                 outputs=outputs, services=services, demand=demand, deficit=deficit)
 
 
 def _hazards(folder: Path, raw: dict[str, Any],

@@ -16,6 +16,8 @@ of :class:`~gridres.restoration.RestorationEvaluator` (``{metric}__{policy}``) p
     to a week), as JSON: ``{"total": {S: [...]}, "towns": {S: {town: [...]}},
     "lost_h": {facility: hours}}`` with only the series that are not all 0, and the
     hour each facility's service stopped reaching people.
+``hours_off__{policy}+rotation__{group}`` (float)
+    With a rotation: hours the group is switched off (for every rotating run).
 
 Repair-time factors are drawn once per scenario and shared by every policy (common
 random numbers), exactly as :class:`~gridres.restoration.RestorationEvaluator` does.
@@ -32,6 +34,8 @@ import pandas as pd
 
 from gridres.cascade import CascadeOptions
 from gridres.model import Network
+from gridres.restoration.demand import Timeline, policy_runs
+from gridres.restoration.interface import RestorationResult
 from gridres.restoration.metrics import record_fields
 from gridres.restoration.policies import get_policy
 from gridres.restoration.service_hours import SERVICE_KEYS
@@ -88,6 +92,10 @@ class StudyEvaluator:
         Cascade mode and margin of the restoration's assessments (those of ``impact``).
     service_times_h : tuple of float
         Where services are sampled (see :func:`service_hours`); empty: not recorded.
+    timeline : Timeline, optional
+        Demand and capacity by the hour, and rotation
+        (:func:`gridres.restoration.demand.timeline`); with a rotation, every policy
+        also runs rotating groups (``P+rotation``).
     """
 
     impact: Any
@@ -98,25 +106,37 @@ class StudyEvaluator:
     times_h: tuple[float, ...] = field(default=())
     cascade: CascadeOptions = CascadeOptions()
     service_times_h: tuple[float, ...] = ()
+    timeline: Timeline | None = None
 
     def __repr__(self) -> str:
         settings = self.assets.settings if self.assets is not None else None
         return (f"StudyEvaluator(impact={self.impact!r}, policies={list(self.policies)!r}, "
                 f"priority={list(self.priority)!r}, settings={settings!r}, "
-                f"cascade={self.cascade!r}, "
+                f"cascade={self.cascade!r}, timeline={self.timeline!r}, "
                 f"curve=({len(self.times_h)} points to {self.times_h[-1] if self.times_h else 0:g} h))")
+
+    @property
+    def runs(self) -> list[str]:
+        """Names of the restoration runs of every scenario: the policies, then (with a
+        rotation) their rotating runs."""
+        return [name for name, _, _ in policy_runs(self.policies, self.timeline)]
+
+    def restorations(self, net: Network, scenario: Scenario,
+                     rng: np.random.Generator) -> dict[str, RestorationResult]:
+        """The restoration runs of one scenario, by name (what a record summarises; the
+        repair times are drawn from ``rng`` as :meth:`__call__` draws them)."""
+        mult = repair_multipliers(scenario, self.assets.settings.repair_sigma, rng)
+        pri = self.priority if "priority-list" in self.policies else None
+        return {name: simulate(net, self.assets, scenario, get_policy(policy, pri),
+                               multipliers=mult, cascade=self.cascade, timeline=tl)
+                for name, policy, tl in policy_runs(self.policies, self.timeline)}
 
     def __call__(self, net: Network, scenario: Scenario,
                  rng: np.random.Generator) -> dict[str, Any]:
         rec = dict(self.impact(net, scenario, rng))
         if self.assets is None or not self.policies:
             return rec
-        s = self.assets.settings
-        mult = repair_multipliers(scenario, s.repair_sigma, rng)
-        pri = self.priority if "priority-list" in self.policies else None
-        results = {name: simulate(net, self.assets, scenario, get_policy(name, pri),
-                                  multipliers=mult, cascade=self.cascade)
-                   for name in self.policies}
+        results = self.restorations(net, scenario, rng)
         rec.update(record_fields(results))
         times = np.asarray(self.times_h, dtype=float)
         for name, res in results.items():
@@ -127,6 +147,10 @@ class StudyEvaluator:
                 rec[f"hours_dark__{name}__{fid}"] = float(h)
             if self.service_times_h and res.services is not None:
                 rec[f"services__{name}"] = _services_blob(res.services, self.service_times_h)
+            groups = res.deficit.groups if res.deficit is not None else None
+            if groups is not None:
+                for gid, h in zip(groups["group"], groups["hours_off"], strict=True):
+                    rec[f"hours_off__{name}__{gid}"] = float(h)
         return rec
 
 

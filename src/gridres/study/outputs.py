@@ -72,6 +72,13 @@ def _frames(res: StudyResults) -> dict[str, pd.DataFrame]:
                 [s.facilities.assign(policy=p) for p, s in svc.items()])
     if res.towns is not None:
         frames["towns"] = res.towns
+    d = res.deficit
+    if d is not None and d.has_deficit:
+        frames["deficit_hours"] = d.hours.set_index("hour")
+        for name, table in (("deficit_schedule", d.schedule), ("deficit_groups", d.groups),
+                            ("deficit_comparison", d.comparison)):
+            if table is not None:
+                frames[name] = table.reset_index(drop=True)
     if res.plan is not None:
         if res.plan.ranking is not None:
             frames["plan_ranking"] = res.plan.ranking

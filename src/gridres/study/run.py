@@ -64,6 +64,7 @@ from gridres.results import (
 from gridres.scenarios.footprints import footprints
 from gridres.study.check import analyse_study, check_loaded, raise_problems
 from gridres.study.core import ENV_SCENARIOS, Study, StudyCheck, scenarios
+from gridres.study.deficit import deficit_outcome, study_timeline
 from gridres.study.evaluate import (
     StudyEvaluator,
     curve_hours,
@@ -112,8 +113,9 @@ def _evaluator(study: Study, grid: Any, pending: dict[str, str]) -> tuple[Any, l
     assets = prepare(grid, r.settings, outside_c=study.services.outside_temp_c)
     ev = StudyEvaluator(impact, assets, tuple(policies), r.priority, base,
                         curve_hours(r.settings.horizon_h), cascade,
-                        service_hours(r.settings.horizon_h) if assets.services else ())
-    return ev, policies
+                        service_hours(r.settings.horizon_h) if assets.services else (),
+                        study_timeline(study, grid))
+    return ev, ev.runs
 
 
 #: Policies compared when a study names none.
@@ -234,6 +236,13 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
     if policies and not restoration:
         pending.setdefault("restoration", "the ensemble gave no restoration results")
 
+    deficit = None
+    if policies and evaluator.timeline is not None and len(records):
+        progress("power deficit", 0, 1)
+        deficit = deficit_outcome(st, evaluator.timeline, records, evaluator, net,
+                                  combined_generator(generators))
+        progress("power deficit", 1, 1)
+
     t = time.perf_counter()
     plan = _plan(st, checked, pending, out_dir, backend, progress, force)
     timings["plan"] = time.perf_counter() - t
@@ -251,7 +260,7 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
         elements=summary.elements, contingency=ranking, restoration=restoration,
         towns=_town_table(grid, restoration, st),
         plan=plan, footprints=fps, generators=tuple(generators), hazard_labels=labels,
-        pending=pending, timings_s=timings, versions=software_versions())
+        pending=pending, timings_s=timings, versions=software_versions(), deficit=deficit)
 
     t = time.perf_counter()
     res = write_results(res, progress=progress)

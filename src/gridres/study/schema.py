@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from gridres.cascade import MODES, CascadeOptions
@@ -36,6 +37,8 @@ __all__ = [
     "ServicesSection",
     "PlanSection",
     "PLAN_POLICY",
+    "DemandSection",
+    "DeficitSection",
     "OutputsSection",
     "Collector",
     "parse_section",
@@ -283,6 +286,75 @@ class PlanSection:
                                  "per intervention kind.", each(ge(0)))
     generate: bool = _f(False, "bool", "Add candidates generated from the grid.")
     max_candidates: int = _f(20, "int", "Bound on generated candidates.", ge(1))
+
+
+def _iso(v: str) -> str | None:
+    if not v:
+        return None
+    try:
+        stamp = datetime.fromisoformat(v)
+    except ValueError:
+        return f"{v!r} is not a date and time; write ISO 8601, e.g. 2025-01-15T17:00"
+    return None if stamp.tzinfo is None else "give a local time without a time zone"
+
+
+def _temperature(v: Any) -> str | None:
+    return None if -60.0 <= v <= 60.0 else f"must be from -60 to 60 degrees C, got {v!r}"
+
+
+@dataclass(frozen=True)
+class DemandSection:
+    """``[demand]``: demand over the hours of every event of the restoration (without
+    it, every hour has the grid's static load)."""
+
+    profile: str = _f("flat", "str", "Demand profile: flat (the static load), typical, "
+                      "winter, summer, winter-weekday, winter-weekend, summer-weekday, "
+                      "summer-weekend, or a CSV/Parquet file (time or hour, bus or class, "
+                      "factor or mw; relative to the study file).")
+    start: str = _f("", "str", "When every event starts, ISO 8601 local time such as "
+                    "2025-01-15T17:00 (default 2025-01-06T00:00, a winter Monday).", _iso)
+    season: str = _f("auto", "str", "Season of the typical profile: auto (from the date), "
+                     "winter or summer.", one_of("auto", "winter", "summer"))
+    temperature_c: float | None = _f(None, "float", "Outside temperature during the event "
+                                     "(built-in profiles; colder raises heating demand).",
+                                     _temperature)
+
+
+def _fraction(v: Any) -> str | None:
+    values = v.values() if isinstance(v, Mapping) else [v]
+    for x in values:
+        if isinstance(x, bool) or not isinstance(x, int | float) or not 0.0 <= x <= 1.0:
+            return (f"must be a fraction from 0 to 1, or a table of them per generator "
+                    f"kind (wind = 0.7), got {x!r}")
+    return None
+
+
+@dataclass(frozen=True)
+class DeficitSection:
+    """``[deficit]``: capacity over time during the restoration and how a deficit is
+    shared: by the engine's shedding, or also by rotating groups of customers."""
+
+    rotation: bool = _f(True, "bool", "Also share a deficit by rotating groups: every "
+                        "policy runs twice, shedding (POLICY) and rotating "
+                        "(POLICY+rotation), and the two are compared.")
+    groups: int = _f(6, "int", "Rotation groups (protected groups come on top).", ge(1))
+    block_h: int = _f(4, "int", "Off blocks of this many hours, from midnight (1 to 24).",
+                      lambda v: None if 1 <= v <= 24 else f"must be from 1 to 24, got {v!r}")
+    protect: str = _f("feeders", "str", "Keep on the feeders of critical facilities only, "
+                      "or their whole buses.", one_of("feeders", "buses"))
+    groups_file: str = _f("", "str", "Groups from a CSV or Parquet file (bus, group[, "
+                          "protected]) instead of forming them.")
+    method: str = _f("auto", "str", "Solver of every block: auto, milp or heuristic.",
+                     one_of("auto", "milp", "heuristic"))
+    derate: Any = _f(None, "any", "Share of generating capacity unavailable: a fraction, "
+                     "or a table per generator kind or fuel.", _fraction)
+    ties: list[str] = _f([], "str_list", "Tie branches (ids) to an external supply, with "
+                         "import_limit_mw.")
+    import_limit_mw: float | None = _f(None, "float", "Limit of the imports through the "
+                                       "tie branches (MW).", ge(0))
+    capacity_file: str = _f("", "str", "Available MW per hour for the whole grid (columns "
+                            "time or hour, capacity_mw), on top of the generators lost "
+                            "and repaired.")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from gridres.scenarios.spec import scenario_from_spec
 from gridres.service_data import with_service_columns
 from gridres.services import compile_services
 from gridres.study.core import Study
+from gridres.study.deficit import check_deficit
 from gridres.study.schema import Collector, hazard_path, plain_message
 from gridres.validate import check_grid
 
@@ -96,6 +97,7 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
         _check_restoration(study, grid, out)
     if study.plan is not None:
         _check_plan(study, grid, out)
+    check_deficit(study, grid, out)
     return grid, tuple(generators)
 
 
