@@ -35,14 +35,13 @@ evaluates any list of strike sets.
 
 from gridres.adversary.core import METHODS, AttackResult, Strike, attack, default_budget
 from gridres.adversary.curve import CurveResult, attack_curve
-from gridres.adversary.defend import DefenceResult, defend
-from gridres.adversary.evaluate import METRICS, MODES, OBJECTIVES, SetEvaluator
+from gridres.adversary.defend import DefenceResult, defend, protection_ranking
+from gridres.adversary.evaluate import METRICS, OBJECTIVES, SetEvaluator
 from gridres.adversary.targets import TARGETS, Targets, targets
 
 __all__ = [
     "METHODS",
     "METRICS",
-    "MODES",
     "OBJECTIVES",
     "TARGETS",
     "AttackResult",
@@ -55,6 +54,7 @@ __all__ = [
     "attack_curve",
     "default_budget",
     "defend",
+    "protection_ranking",
     "targets",
 ]
 

@@ -141,12 +141,13 @@ def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, m
     how many sets it evaluated and, for shed_mw without cascade, a bound and the gap.
     """
     from gridres.adversary import attack, attack_curve
+    from gridres.cascade import CascadeOptions
 
     if out:
         output_file(out, (".json", ".csv"))
     g = load(grid)
-    common = dict(target=target, objective=objective, cascade_mode=cascade_mode,
-                  margin=margin, exclude=exclude, protect=protect, budget=budget, seed=seed,
+    common = dict(target=target, objective=objective,
+                  cascade=CascadeOptions(cascade_mode, margin), exclude=exclude, protect=protect, budget=budget, seed=seed,
                   workers=workers)
     with progress_bar(f"attack k={k}") as update:
         res = attack(g, k, top=top, method=method, progress=update, **common)
