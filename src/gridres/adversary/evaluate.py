@@ -176,7 +176,7 @@ class SetEvaluator:
         self.batched = self.mode == "none"
         per = _KERNEL_BUSES if self.batched else _ENGINE_BUSES
         self.chunk = int(max(4, min(2048, per // max(net.n_bus, 1))))
-        self._tiled: Network | None = None
+        self._tiled: dict[int, Network] = {}
         load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
         self._load = load
         self._customers = np.where(net.bus_in_service, net.customers, 0).astype(float)
@@ -187,12 +187,12 @@ class SetEvaluator:
         out = SetEvaluator.__new__(SetEvaluator)
         out.__dict__.update(self.__dict__)
         out.ens = ens
-        out._tiled = None
+        out._tiled = {}
         return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_tiled"] = None  # rebuilt on first use
+        state["_tiled"] = {}  # rebuilt on first use
         return state
 
     def __call__(self, sets: np.ndarray) -> Metrics:
@@ -232,9 +232,12 @@ class SetEvaluator:
 
     # -- a block of sets on disjoint copies -----------------------------------------------
     def _batched(self, sets: np.ndarray) -> Metrics:
-        net, copies = self.net, self.chunk
-        if self._tiled is None:
-            self._tiled = tile(net, copies)
+        # as many copies as sets, rounded up to a power of two (a search asks for few
+        # sets at a time): each copy is independent, so the size never changes a result
+        net = self.net
+        copies = min(self.chunk, 1 << max(len(sets) - 1, 0).bit_length())
+        if copies not in self._tiled:
+            self._tiled[copies] = tile(net, copies)
         n, m, g = net.n_bus, net.n_branch, net.n_gen
         bus = np.tile(self.base.bus, copies)
         branch = np.tile(self.base.branch, copies)
@@ -243,7 +246,7 @@ class SetEvaluator:
         bus[rb * n + pb] = False
         branch[rl * m + pl] = False
         gen[rg * g + pg] = False
-        s = supply(self._tiled, State(bus, branch, gen))
+        s = supply(self._tiled[copies], State(bus, branch, gen))
         rows = len(sets)
         served = s.served_mw.reshape(copies, n)[:rows]
         energized = s.energized.reshape(copies, n)[:rows]
