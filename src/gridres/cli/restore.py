@@ -63,7 +63,7 @@ def _depots(values: tuple[str, ...]) -> tuple:
     return tuple(out)
 
 
-def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str):
+def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str, cascade):
     from gridres.scenarios.base import Scenario
 
     if fails and spec:
@@ -76,7 +76,7 @@ def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str):
         raise UsageError("--scenario needs --seed N (the scenario is drawn from it)")
     from gridres.cli.ensemble import scenario_generator
 
-    gen = scenario_generator(spec, g)
+    gen = scenario_generator(spec, g, cascade)
     return gen if isinstance(gen, Scenario) else gen.sample(g.network, rng)
 
 
@@ -178,7 +178,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         **({"needs_spare": tuple(needs)} if needs else {}),
     )
     rng = np.random.default_rng([seed, 0]) if seed is not None else None
-    scenario = _scenario(g, fails, spec, rng, label=grid)
+    cascade = CascadeOptions(cascade_mode, margin)
+    scenario = _scenario(g, fails, spec, rng, label=grid, cascade=cascade)
     if repair_sigma > 0 and rng is None:
         raise UsageError("--repair-sigma needs --seed N (repair times are drawn from it)")
     mult = repair_multipliers(scenario, repair_sigma, rng)
@@ -201,7 +202,6 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
 
     assets = prepare(g, settings)
     net = g.network
-    cascade = CascadeOptions(cascade_mode, margin)
     results = {}
     for name, fn in chosen:
         results[name] = simulate(net, assets, scenario, fn, multipliers=mult, cascade=cascade)
@@ -231,6 +231,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                     res.metrics["facility_hours_dark_by_facility"],
                 "schedule": res.schedule.to_dict(orient="records"),
                 "curve": res.curve.to_dict(orient="records"),
+                **({"chosen_waves": [dict(w) for w in res.chosen_waves]}
+                   if res.chosen_waves else {}),
             }
             for name, res in results.items()
         },
@@ -241,6 +243,10 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         emit_json(doc)
         return
     _table(g.name, scenario, rows)
+    for name, res in results.items():
+        for w in res.chosen_waves:
+            console.print(f"{escape(name)}: at {w['time_h']:g} h the attacker strikes "
+                          f"{escape(', '.join(w['targets']))}", soft_wrap=True)
     for name, res in results.items():
         for note in res.notes:
             console.print(f"[yellow]{name}:[/yellow] {note}")
@@ -260,6 +266,8 @@ def _table(grid_name: str, scenario, rows: list[dict]) -> None:
     n = sum(w.size for w in scenario.waves)
     title = (f"{grid_name}: restoration of {n} failed element(s) in "
              f"{len(scenario.waves)} wave(s)")
+    if scenario.chosen is not None:
+        title = f"{grid_name}: restoration against an {scenario.label}"
     best = min(r["ens_mwh"] for r in rows)
     names = [r["policy"] for r in rows]
     values = [[_fmt(r[k]) for k in _COLUMNS] for r in rows]

@@ -89,7 +89,7 @@ def run_batch(job: Job, first: int, last: int) -> tuple[int, int, pd.DataFrame, 
                     f"{type(rec).__name__}; it must return a dict of scalars"
                 )
             row: dict[str, Any] = {"scenario": i, "label": scenario.label,
-                                   "n_waves": len(scenario.waves), "n_failed": n_failed,
+                                   "n_waves": scenario.n_waves, "n_failed": n_failed,
                                    "failed": failed}
             for key, v in rec.items():
                 if key == BUS_COUNTS:

@@ -308,6 +308,10 @@ class RestorationResult:
         See :func:`gridres.restoration.metrics.summarize_run`.
     notes : tuple of str
         What the run could not do as asked (e.g. ``optimal`` falling back).
+    chosen_waves : tuple of dict
+        Waves chosen during the run (an adaptive attacker), in the order they struck:
+        ``time_h``, ``targets`` (what the chooser named, e.g. ``substation:NAME``) and
+        ``failed`` (``KIND:ID`` tokens of the elements). Empty for fixed scenarios.
     """
 
     policy: str
@@ -316,13 +320,18 @@ class RestorationResult:
     facilities: pd.DataFrame
     metrics: dict
     notes: tuple[str, ...] = ()
+    chosen_waves: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready document: policy, metrics, notes, curve and schedule records."""
-        return {
+        """JSON-ready document: policy, metrics, notes, curve and schedule records (and
+        the chosen waves, where there are any)."""
+        doc = {
             "policy": self.policy,
             "metrics": self.metrics,
             "notes": list(self.notes),
             "curve": self.curve.to_dict(orient="records"),
             "schedule": self.schedule.to_dict(orient="records"),
         }
+        if self.chosen_waves:
+            doc["chosen_waves"] = [dict(w) for w in self.chosen_waves]
+        return doc

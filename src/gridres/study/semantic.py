@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from gridres import redundancy
+from gridres.adversary import AdaptiveStrikes, scenario_generator
 from gridres.errors import GridresError, InputNotFound
 from gridres.io import load_grid
 from gridres.restoration import PriorityList, RestorationSettings, policy_names
-from gridres.scenarios.spec import scenario_from_spec
 from gridres.study.core import Study
 from gridres.study.schema import Collector, hazard_path, plain_message
 from gridres.validate import check_grid
@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 def hazard_spec(spec: Mapping[str, Any]) -> Any:
-    """What goes to ``scenario_from_spec``: the table, or its ``spec`` value when the
-    table holds only that (``[scenario] spec = "..."``)."""
+    """What goes to :func:`gridres.adversary.scenario_generator`: the table, or its
+    ``spec`` value when the table holds only that (``[scenario] spec = "..."``)."""
     if set(spec) == {"spec"}:
         return spec["spec"]
     return dict(spec)
@@ -89,6 +89,11 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
         _check_restoration(study, grid, out)
     if study.plan is not None:
         _check_plan(study, grid, out)
+        if any(isinstance(g, AdaptiveStrikes) for g in generators):
+            out.add((study.plan_section,), "a plan scores every design on the same fixed "
+                    "scenarios, and the adaptive attacker chooses its strikes anew for each "
+                    "design; plan against a strikes scenario, or rank interventions by the "
+                    "worst case of a [defend] section (objective = \"worst_case\")")
     return grid, tuple(generators)
 
 
@@ -102,7 +107,8 @@ def _check_hazards(study: Study, grid: Any, out: Collector) -> list[Any]:
         base = hazard_path(study, i)
         given = hazard_spec(spec)
         try:
-            generators.append(scenario_from_spec(given, grid, base_dir=study.folder))
+            generators.append(scenario_generator(given, grid, base_dir=study.folder,
+                                                 cascade=study.cascade.options))
         except InputNotFound as exc:
             out.add(_narrow(given, str(exc), base), _strip(str(exc)), 66)
         except (GridresError, ValueError, TypeError, KeyError) as exc:
