@@ -43,9 +43,10 @@ from gridres.adversary.adaptive import (
 )
 from gridres.adversary.core import METHODS, AttackResult, Strike, attack, default_budget
 from gridres.adversary.curve import CurveResult, attack_curve
-from gridres.adversary.defend import DefenceResult, defend, protection_ranking
+from gridres.adversary.defend import DefenceResult, Defender, defend, protection_ranking
 from gridres.adversary.evaluate import METRICS, OBJECTIVES, SetEvaluator
 from gridres.adversary.targets import TARGETS, Targets, targets
+from gridres.adversary.worst import WorstCase, worst_case
 
 __all__ = [
     "AdaptiveAttacker",
@@ -59,6 +60,7 @@ __all__ = [
     "AttackResult",
     "CurveResult",
     "DefenceResult",
+    "Defender",
     "SetEvaluator",
     "Strike",
     "Targets",
@@ -68,5 +70,7 @@ __all__ = [
     "defend",
     "protection_ranking",
     "targets",
+    "WorstCase",
+    "worst_case",
 ]
 

@@ -130,6 +130,7 @@ def attack_curve(
     budget: int | None = None,
     seed: int = 0,
     workers: int | None = 1,
+    known: AttackResult | None = None,
 ) -> CurveResult:
     """Worst ``k`` strikes beside random ``k``-element failures, ``k = 1 .. k_max``.
 
@@ -141,6 +142,9 @@ def attack_curve(
         As for :func:`gridres.adversary.attack`.
     n_random : int
         Random failures per ``k``.
+    known : AttackResult, optional
+        The attack at ``k_max`` with these arguments, already made: its worst set is
+        used instead of a new search.
 
     Returns
     -------
@@ -160,11 +164,15 @@ def attack_curve(
     if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 1:
         raise UsageError(f"The 'n_random' parameter of attack_curve must be an int >= 1. "
                          f"Got {n_random!r} instead.")
+    if known is not None and (known.k, known.target, known.objective, known.cascade) != (
+            k_max, target, objective, opts):
+        raise UsageError("attack_curve: the known attack was made with other arguments "
+                         f"(k={known.k}, target {known.target}, objective {known.objective})")
     points, attacks = [], []
     for k in range(1, k_max + 1):
-        res = attack(grid, k, target=target, objective=objective, cascade=opts,
-                     exclude=exclude, protect=protect, top=1, budget=budget, seed=seed,
-                     workers=workers)
+        res = known if known is not None and k == k_max else attack(
+            grid, k, target=target, objective=objective, cascade=opts, exclude=exclude,
+            protect=protect, top=1, budget=budget, seed=seed, workers=workers)
         values = _random_values(grid, k, target, objective, opts, n_random, seed + k,
                                 workers)
         mean = float(values.mean())

@@ -45,6 +45,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gridres.adversary.core import (
+    AttackResult,
     Strike,
     as_grid,
     attack,
@@ -63,7 +64,7 @@ from gridres.model import Grid
 from gridres.restoration.assets import prepare
 from gridres.restoration.settings import RestorationSettings
 
-__all__ = ["Round", "DefenceResult", "defend", "protection_ranking"]
+__all__ = ["Round", "DefenceResult", "Defender", "defend", "protection_ranking"]
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def defend(
     returns (deterministic: HiGHS is run without a time limit).
     """
     _check_count("protect_budget", protect_budget, 0)
-    d = _Defence(grid, k, protect_budget, target=target, objective=objective,
+    d = Defender(grid, k, protect_budget, target=target, objective=objective,
                  cascade=cascade, exclude=exclude, protect=protect, candidates=candidates,
                  budget=budget, max_rounds=max_rounds, seed=seed, workers=workers,
                  progress=progress)
@@ -295,7 +296,7 @@ def protection_ranking(
     [(('bus:3',), 87.7), (('bus:3', 'bus:9'), 69.5)]
     """
     _check_count("protect_budget", protect_budget, 1)
-    d = _Defence(grid, k, protect_budget, **kwargs)
+    d = Defender(grid, k, protect_budget, **kwargs)
     return tuple(d.solve(p) for p in range(1, protect_budget + 1))
 
 
@@ -305,9 +306,15 @@ def _check_count(name: str, value: Any, low: int) -> None:
                          f"Got {value!r} instead.")
 
 
-class _Defence:
+class Defender:
     """The attacker's side of a defence, shared by protections of several sizes: the
-    checked inputs, the evaluator and (where affordable) the table of every set."""
+    checked inputs, the evaluator and, where ``C(n, k)`` is within the attack budget,
+    the table of every set (evaluated once).
+
+    Parameters are those of :func:`defend`, with ``most`` the largest protection that
+    will be asked for. :meth:`solve` gives the best protection of one size;
+    :meth:`worst` the attacker's worst sets without protection.
+    """
 
     def __init__(self, grid: Grid | str | os.PathLike, k: int, most: int, *,
                  target: str = "substation", objective: str = "shed_mw",
@@ -364,6 +371,25 @@ class _Defence:
             self.values = self.table.metrics.value(objective)
         self.setup_s = time.perf_counter() - self.start
         self.solved = 0
+
+    def worst(self, top: int) -> AttackResult:
+        """The ``top`` worst sets without the new protection: read off the table where
+        there is one (what :func:`~gridres.adversary.attack` with ``method="exhaustive"``
+        returns), else :func:`~gridres.adversary.attack` itself."""
+        if self.table is None:
+            return attack(self.grid, self.k, protect=self.protect, top=top, **self.kwargs)
+        start = time.perf_counter()
+        tg, table = self.tg, self.table
+        sets = table.sets[:top]
+        found = {tuple(int(x) for x in row): "exhaustive" for row in sets}
+        rows = report_rows(self.evaluator, tg, sets, self.objective, found)
+        best = rows[0].value(self.objective)
+        return AttackResult(
+            grid=self.grid.name, k=self.k, target=self.target, objective=self.objective,
+            cascade=self.opts, attacks=tuple(rows), method="exhaustive",
+            evaluated=self.evaluated, sets=len(table.sets), candidates=self.n, bound=best,
+            gap=0.0, optimal=True, greedy=None, shielded=tg.shielded, excluded=tg.excluded,
+            seed=int(self.kwargs["seed"]), elapsed_s=self.setup_s + time.perf_counter() - start)
 
     def respond(self, protected: tuple[int, ...]
                 ) -> tuple[list[tuple[tuple[int, ...], float]], bool]:

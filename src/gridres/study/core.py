@@ -14,6 +14,8 @@ examples)::
     [plan]         budget, objective, policy, candidates, costs, generate,
                    max_candidates
                    (``[interventions]`` is the same table under another name)
+    [defend]       k, target, objective, protect_budget, top, curve, n_random, budget,
+                   exclude, protect, candidates
     [outputs]      dir, html, pdf, gpkg, tables
 
 Relative paths resolve against the study file's folder. :func:`check_study` reports
@@ -46,8 +48,10 @@ from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.scenarios.spec import parse_spec
 from gridres.study.schema import (
     PLAN_POLICY,
+    WORST_CASE,
     CascadeSection,
     Collector,
+    DefendSection,
     EnsembleSection,
     GridSection,
     OutputsSection,
@@ -87,6 +91,7 @@ SECTIONS: dict[str, type | None] = {
     "restoration": RestorationSection,
     "plan": PlanSection,
     "interventions": PlanSection,
+    "defend": DefendSection,
     "outputs": OutputsSection,
 }
 
@@ -164,6 +169,7 @@ class Study:
     plan: PlanSection | None = None
     plan_section: str = "plan"
     outputs: OutputsSection = field(default_factory=OutputsSection)
+    defend: DefendSection | None = None
 
     @property
     def name(self) -> str:
@@ -240,6 +246,8 @@ class Study:
             doc["restoration"] = self.restoration.to_dict()
         if self.plan is not None:
             doc["plan"] = dataclasses.asdict(self.plan)
+        if self.defend is not None:
+            doc["defend"] = dataclasses.asdict(self.defend)
         doc["outputs"] = dataclasses.asdict(self.outputs)
         return doc
 
@@ -349,11 +357,16 @@ def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
                 out.add((key, "policy"), "the priority-list policy needs priority = "
                         "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     outputs = parse_section(OutputsSection, raw.get("outputs"), ("outputs",), out)
+    defend = (parse_section(DefendSection, raw["defend"], ("defend",), out)
+              if "defend" in raw else None)
+    if plan is not None and plan.objective == WORST_CASE and defend is None:
+        out.add((plan_section, "objective"), "objective worst_case lowers the worst strikes "
+                "of a [defend] section; add [defend] with k = ... (and target, objective)")
     hazards, hazard_section = _hazards(path.parent, raw, out)
     return Study(path=path.resolve(), info=info, grid=grid, hazards=hazards,
                  hazard_section=hazard_section, ensemble=ensemble, cascade=cascade,
                  restoration=restoration, plan=plan, plan_section=plan_section,
-                 outputs=outputs)
+                 outputs=outputs, defend=defend)
 
 
 def _hazards(folder: Path, raw: dict[str, Any],

@@ -8,6 +8,11 @@ portfolio goes on while a pick helps).
 Restoration policy: ``[plan] policy``, else the first policy of ``[restoration]
 policies``, else ``greedy``; ``priority-list`` repairs in the order of ``[restoration]
 priority``.
+
+With a ``[defend]`` section, every candidate is also ranked by how much it lowers the
+attacker's worst damage (its ``k``, target, objective, exclusions and protected sites;
+the study's cascade and seed), and ``[plan] objective = "worst_case"`` builds the
+portfolio on that instead of an expected value.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gridres.redundancy.plan import DEFAULT_POLICY, PlanResult, plan_interventions
+from gridres.redundancy.worstcase import Threat
 from gridres.restoration import RestorationSettings
 from gridres.scenarios.waves import WaveSequence
 from gridres.study.check import analyse_study, check_loaded, raise_problems
@@ -104,6 +110,10 @@ def run_plan(
         generate = (plan.generate if plan is not None else True) or not listed
     bound = max_candidates if max_candidates is not None else (
         plan.max_candidates if plan is not None else 20)
+    d = study.defend
+    threat = None if d is None else Threat(
+        d.k, d.target, d.objective, tuple(d.exclude), tuple(d.protect), d.budget or None,
+        study.seed)
     return plan_interventions(
         checked.grid, combined_generator(checked.generators), settings,
         seed=study.seed, n=scenarios(study, n), policy=policy,
@@ -111,4 +121,5 @@ def run_plan(
         objective=plan.objective if plan is not None else "ens_mwh",
         costs=plan.costs if plan is not None else None, budget=budget, candidates=listed,
         generate=generate, max_candidates=bound, workers=_local_workers(study, workers),
-        cascade=study.cascade.options, progress=progress, where=f"{study.plan_section}.candidates", name=study.name)
+        cascade=study.cascade.options, progress=progress,
+        where=f"{study.plan_section}.candidates", name=study.name, threat=threat)

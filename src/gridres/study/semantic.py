@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gridres import redundancy
-from gridres.adversary import AdaptiveStrikes, scenario_generator
+from gridres.adversary import AdaptiveStrikes, scenario_generator, targets
+from gridres.adversary.core import check_objective
 from gridres.errors import GridresError, InputNotFound
 from gridres.io import load_grid
 from gridres.restoration import PriorityList, RestorationSettings, policy_names
@@ -87,6 +88,8 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
     generators = _check_hazards(study, grid, out)
     if study.restoration is not None:
         _check_restoration(study, grid, out)
+    if study.defend is not None and not any(p[:1] == ("defend",) for p, _, _ in out.problems):
+        _check_defend(study, grid, out)
     if study.plan is not None:
         _check_plan(study, grid, out)
         if any(isinstance(g, AdaptiveStrikes) for g in generators):
@@ -153,6 +156,44 @@ def _check_restoration(study: Study, grid: Any, out: Collector) -> None:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             out.add((*base, "policies", i), f"unknown restoration policy {policy!r}{hint} "
                     f"(one of: {', '.join(names)})")
+
+
+def _check_defend(study: Study, grid: Any, out: Collector) -> None:
+    """The ``[defend]`` section against the grid: an objective the grid has data for,
+    tokens that name targets, and a ``k`` and protection the targets allow."""
+    d = study.defend
+    assert d is not None
+    base = ("defend",)
+    try:
+        check_objective(grid, d.objective)
+    except GridresError as exc:
+        out.add((*base, "objective"), _strip(str(exc)))
+    bad = False
+    for key in ("exclude", "protect", "candidates"):
+        for i, token in enumerate(getattr(d, key)):
+            try:
+                targets(grid, d.target, exclude=[token])
+            except GridresError as exc:
+                msg = re.sub(r"^--exclude:? ", "", _strip(str(exc)))
+                out.add((*base, key, i), msg)
+                bad = True
+    if bad:
+        return
+    tg = targets(grid, d.target, exclude=d.exclude, protect=d.protect)
+    n = len(tg)
+    if d.k > n:
+        out.add((*base, "k"), f"k = {d.k} is more than the {n} {d.target} targets in reach; "
+                f"choose k <= {n}")
+        return
+    can = n if not d.candidates else len(
+        set(targets(grid, d.target, protect=d.candidates).shielded) & set(tg.names))
+    if d.protect_budget > can:
+        out.add((*base, "protect_budget"), f"{d.protect_budget} sites, but only {can} "
+                f"{d.target} targets can be protected; lower protect_budget")
+    elif n - d.protect_budget < d.k:
+        out.add((*base, "protect_budget"), f"protecting {d.protect_budget} of the {n} "
+                f"{d.target} targets leaves fewer than k = {d.k} to strike; lower "
+                "protect_budget or k")
 
 
 #: Candidate keys that name grid elements, and the table they name.
