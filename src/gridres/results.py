@@ -27,6 +27,7 @@ from gridres.io.jsondoc import jsonable, write_json
 from gridres.model import customer_count
 from gridres.redundancy.plan import PlanResult
 from gridres.redundancy.portfolio import REDUCTION
+from gridres.redundancy.worstcase import Threat
 
 __all__ = ["PolicyOutcome", "PlanOutcome", "StudyResults", "best_policy", "plan_outcome",
            "summary_document", "write_summary", "substation_points", "element_places",
@@ -101,6 +102,9 @@ class PlanOutcome:
         Scenarios each candidate was evaluated on.
     message : str
         Why the plan is pending or failed.
+    threat : Threat or None
+        The attacker of a ``[defend]`` section whose worst case the ranking also shows
+        (and the ``worst_case`` objective lowers).
     """
 
     status: str
@@ -115,6 +119,7 @@ class PlanOutcome:
     policy: str = ""
     currency: str = ""
     n: int = 0
+    threat: Threat | None = None
 
 
 def plan_outcome(result: PlanResult) -> PlanOutcome:
@@ -157,7 +162,8 @@ def plan_outcome(result: PlanResult) -> PlanOutcome:
         status="done", budget=math.nan if budget is None else float(budget),
         ranking=ranking, portfolio=result.portfolio, baseline=dict(result.baseline),
         improved=dict(result.improved), frontier=frontier, objective=objective,
-        policy=result.policy, currency=result.currency, n=int(result.n))
+        policy=result.policy, currency=result.currency, n=int(result.n),
+        threat=result.threat)
 
 
 @dataclass(frozen=True, eq=False)
