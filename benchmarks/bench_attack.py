@@ -63,7 +63,7 @@ def exhaustive(workers: int) -> None:
               f"{res.evaluated / wall:,.0f} sets/s on {workers} worker(s); worst "
               f"{res.value:,.2f} MW ({' + '.join(res.best.elements)}); {_load()}", flush=True)
     cpu0, t0 = _cpu(), time.perf_counter()
-    res = attack(grid, 3, target="substation", cascade_mode="trip", workers=workers, top=10)
+    res = attack(grid, 3, target="substation", cascade="trip", workers=workers, top=10)
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     print(f"demo_region, k=3 substations, shed_mw, trip cascade: {res.sets:,} sets "
           f"{res.method} in {wall:.1f} s wall, {cpu:.1f} s CPU, "

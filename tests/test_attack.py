@@ -151,7 +151,7 @@ def cascade_grid():
                                           ("trip", ("branch:L1",), 90.0),
                                           ("redispatch", ("branch:L1",), 30.0)])
 def test_the_cascade_mode_decides_which_line_is_worst(mode, worst, mw):
-    res = attack(cascade_grid(), 1, target="branch", cascade_mode=mode)
+    res = attack(cascade_grid(), 1, target="branch", cascade=mode)
     # L1 and L2 tie with a cascade: the first in the grid's order wins
     assert res.best.elements == worst
     assert res.best.shed_mw == pytest.approx(mw, abs=1e-6)
@@ -161,7 +161,7 @@ def test_the_cascade_mode_decides_which_line_is_worst(mode, worst, mw):
 @pytest.mark.parametrize("kind,k", [("branch", 2), ("bus", 2)])
 def test_exhaustive_equals_brute_force_with_every_cascade_mode(mode, kind, k):
     g = cascade_grid()
-    res = attack(g, k, target=kind, cascade_mode=mode, top=10)
+    res = attack(g, k, target=kind, cascade=mode, top=10)
     ref = brute_force(g, k, kind, mode=mode)
     assert [s.elements for s in res.attacks] == [r[0] for r in ref]
     assert [s.shed_mw for s in res.attacks] == pytest.approx([r[1]["shed_mw"] for r in ref])
@@ -284,7 +284,7 @@ def test_same_seed_same_result_and_workers_do_not_matter(dask_scheduler):
     assert runs[0].to_dict()["attacks"] == runs[1].to_dict()["attacks"]
     # the pool evaluates the same blocks: bit-for-bit the same metrics
     tg = targets(g, "branch")
-    ev = SetEvaluator(g.network, tg, mode="trip")
+    ev = SetEvaluator(g.network, tg, cascade="trip")
     sets = np.array(list(itertools.islice(itertools.combinations(range(len(tg)), 2), 600)))
     assert len(sets) > ev.chunk  # several blocks
     with (evaluations(ev, 1) as one, evaluations(ev, 2) as two,
@@ -325,7 +325,7 @@ def test_ens_ranks_by_restoration_and_every_row_carries_it():
     ({"k": 2, "target": "bus", "protect": ["bus:Q"]}, "no bus with id 'Q'"),
     ({"k": 2, "target": "branch", "exclude": ["gen:G"]}, "shields none of the branch"),
     ({"k": 2, "target": "bus", "objective": "people"}, "'objective' parameter"),
-    ({"k": 2, "target": "bus", "method": "milp", "cascade_mode": "trip"}, "method milp"),
+    ({"k": 2, "target": "bus", "method": "milp", "cascade": "trip"}, "method milp"),
     ({"k": 0, "target": "bus"}, "'k' parameter"),
     ({"k": 2, "target": "plant"}, "'target' parameter"),
 ])

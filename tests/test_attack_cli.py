@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gridres.adversary import attack, defend
+from gridres.adversary import attack, attack_curve, defend
 from gridres.cli.common import whole_customers
 from test_cli_contract import one_line_error, run, strict_json
 
@@ -70,6 +70,28 @@ def test_attack_curve_joins_the_document(capsys):
     curve = strict_json(out)["curve"]
     assert [p["k"] for p in curve] == [1, 2]
     assert all(p["worst"] >= p["random_max"] - 1e-6 for p in curve)
+
+
+def test_attack_curve_out_folder_writes_the_table_and_the_figure(tmp_path: Path, capsys):
+    folder = tmp_path / "curve"
+    code, out, err = run(capsys, "attack", "ieee14", "--k", "2", "--target", "bus", "--curve",
+                         "--n-random", "30", "--seed", "4", "--out", folder)
+    assert code == 0, err
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [".gridres.json", "attack.json", "attacks.csv", "curve.csv", "curve.png"]
+    table = pd.read_csv(folder / "curve.csv")
+    lib = attack_curve("ieee14", 2, target="bus", n_random=30, seed=4).table()
+    pd.testing.assert_frame_equal(table, lib, check_dtype=False)
+    # the worst k strikes against bad luck: 94.2 MW (bus 3 alone), 142 MW (buses 3 and 4)
+    assert table["worst"].tolist() == pytest.approx([94.2, 142.0])
+    assert (table["worst"] >= table["random_max"] - 1e-9).all()
+    assert (folder / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    recorded = json.loads((folder / ".gridres.json").read_text())["files"]
+    assert {"curve.csv", "curve.png", "attack.json", "attacks.csv"} <= set(recorded)
+    (folder / "notes.txt").write_text("mine")
+    code, out, err = run(capsys, "attack", "ieee14", "--k", "1", "--target", "bus",
+                         "--out", folder)
+    assert code == 2 and "notes.txt" in one_line_error(err)
 
 
 def test_defend_json_names_the_protection_and_both_worst_cases(capsys):

@@ -92,7 +92,7 @@ def test_defend_equals_brute_force_on_random_grids(grid, data):
 def test_with_search_responses_the_result_says_it_is_not_proven():
     # budget below C(n, k): each response is a search (trip cascade: no MILP)
     g = cascade_grid()
-    res = defend(g, 2, 1, target="branch", cascade_mode="trip", budget=2)
+    res = defend(g, 2, 1, target="branch", cascade="trip", budget=2)
     assert res.method == "search" and not res.exact
     assert res.lower_bound <= res.upper_bound + 1e-9
     assert not set(res.after.elements) & set(res.protection)

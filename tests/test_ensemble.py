@@ -442,7 +442,7 @@ def test_cli_runs_writes_summary_and_resumes(grid, reference, tmp_path, monkeypa
     from gridres.cli import cli
 
     monkeypatch.setattr(cli_ensemble, "load", lambda spec: grid)
-    monkeypatch.setattr(cli_ensemble, "scenario_generator", lambda spec, g: RandomBranches(6))
+    monkeypatch.setattr(cli_ensemble, "scenario_generator", lambda spec, g, cascade=None: RandomBranches(6))
     out = tmp_path / "cli"
     args = ["ensemble", "case118-facilities", "--scenario", "random:k=6", "--n", "150",
             "--seed", "7", "--workers", "2", "--out", str(out), "--json"]

@@ -439,7 +439,7 @@ def test_an_attacks_energy_not_served_is_restored_under_its_cascade_mode(mode: s
     tg = targets(grid, "bus")
     k = list(tg.names).index("bus:KAL-110")
     assets = prepare(grid, RestorationSettings())
-    ev = SetEvaluator(net, tg, mode=mode, assets=assets, ens=True)
+    ev = SetEvaluator(net, tg, cascade=mode, assets=assets, ens=True)
     got = ev(np.array([[k]]))
     direct = simulate(net, assets, Scenario.single(buses=[net.bus_ids.get_loc("KAL-110")]),
                       ENS_POLICY, seed=0, cascade=mode)

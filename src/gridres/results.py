@@ -22,14 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridres.adversary.worst import WorstCase
 from gridres.io.jsondoc import jsonable, write_json
 from gridres.model import customer_count
 from gridres.redundancy.plan import PlanResult
 from gridres.redundancy.portfolio import REDUCTION
+from gridres.redundancy.worstcase import Threat
 
 __all__ = ["PolicyOutcome", "ServiceOutcome", "PlanOutcome", "StudyResults", "best_policy",
-           "plan_outcome",
-           "summary_document", "write_summary", "substation_points", "software_versions"]
+           "plan_outcome", "summary_document", "write_summary", "substation_points",
+           "element_places", "software_versions"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +114,9 @@ class PlanOutcome:
         Every candidate alone against the base case, best benefit per cost first; index
         ``id``; ``kind``, ``label``, ``cost``, ``benefit`` (drop of the objective's mean)
         with ``benefit_ci_low``/``benefit_ci_high``, ``ens_reduction_mwh`` with
-        ``ens_ci_low``/``ens_ci_high``, ``benefit_per_cost``.
+        ``ens_ci_low``/``ens_ci_high``, ``benefit_per_cost``; with a ``[defend]``
+        attacker, ``worst_case`` and ``worst_case_reduction`` (the attacker's worst
+        damage with the candidate, and its drop).
     portfolio : pandas.DataFrame or None
         The chosen interventions in order; index ``id``; ``kind``, ``label``, ``cost``,
         ``cumulative_cost``, ``marginal_benefit``, ``benefit`` (cumulative) with
@@ -134,6 +138,9 @@ class PlanOutcome:
         Scenarios each candidate was evaluated on.
     message : str
         Why the plan is pending or failed.
+    threat : Threat or None
+        The attacker of a ``[defend]`` section whose worst case the ranking also shows
+        (and the ``worst_case`` objective lowers).
     """
 
     status: str
@@ -148,6 +155,7 @@ class PlanOutcome:
     policy: str = ""
     currency: str = ""
     n: int = 0
+    threat: Threat | None = None
 
 
 def plan_outcome(result: PlanResult) -> PlanOutcome:
@@ -176,6 +184,9 @@ def plan_outcome(result: PlanResult) -> PlanOutcome:
             "ens_reduction_mwh": r[REDUCTION["ens_mwh"]], "ens_ci_low": r["ci_low"],
             "ens_ci_high": r["ci_high"], "benefit_per_cost": r["benefit_per_cost"]},
             index=r.index)
+        if REDUCTION["worst_case"] in r:
+            ranking["worst_case"] = r["worst_case"]
+            ranking["worst_case_reduction"] = r[REDUCTION["worst_case"]]
     else:
         ranking = pd.DataFrame(columns=cols, index=pd.Index([], name="id"))
     frontier = result.frontier.copy()
@@ -187,7 +198,8 @@ def plan_outcome(result: PlanResult) -> PlanOutcome:
         status="done", budget=math.nan if budget is None else float(budget),
         ranking=ranking, portfolio=result.portfolio, baseline=dict(result.baseline),
         improved=dict(result.improved), frontier=frontier, objective=objective,
-        policy=result.policy, currency=result.currency, n=int(result.n))
+        policy=result.policy, currency=result.currency, n=int(result.n),
+        threat=result.threat)
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,6 +249,8 @@ class StudyResults:
         each of ``[services] report_hours`` under the best policy (columns
         ``{service}_{H}h``), worst hit first; ``policy`` names the policy.
     plan : PlanOutcome or None
+    strikes : WorstCase or None
+        The ``[defend]`` section: worst strikes, attack curve, protection ranking.
     footprints : geopandas.GeoDataFrame or None
         Hazard footprints (one row per hazard, ``hazard`` and ``label`` columns).
     generators : tuple
@@ -272,6 +286,7 @@ class StudyResults:
     restoration: dict[str, PolicyOutcome] | None = None
     plan: PlanOutcome | None = None
     towns: pd.DataFrame | None = None
+    strikes: WorstCase | None = None
     footprints: Any = None
     generators: tuple[Any, ...] = ()
     hazard_labels: tuple[str, ...] = ()
@@ -356,6 +371,8 @@ def summary_document(res: StudyResults) -> dict[str, Any]:
         if p.baseline and p.objective in p.baseline:
             doc["plan"]["objective_mean"] = {"baseline": p.baseline[p.objective],
                                              "with_portfolio": p.improved.get(p.objective)}
+    if res.strikes is not None:
+        doc["strikes"] = res.strikes.to_dict()
     if res.contingency is not None and len(res.contingency):
         top = res.contingency.head(10)
         doc["n_minus_1"] = [
@@ -417,6 +434,47 @@ def substation_points(grid, p_bus: pd.Series) -> pd.DataFrame:
         x=("x", "mean"), y=("y", "mean"), p_loss_of_supply=("p", "max"),
         load_mw=("load_mw", "sum"), customers=("customers", "sum"), buses=("p", "size"))
     return out
+
+
+def element_places(grid, tokens) -> pd.DataFrame:
+    """Where element tokens are, and what they are called: one row per token (index),
+    ``name`` (the element's or substation's name where the grid has one, else its id)
+    and ``geometry`` (a substation's mean bus position, a bus's point, a branch's line, a
+    generator's bus; None without coordinates).
+
+    Examples
+    --------
+    >>> from gridres.io import load_grid
+    >>> places = element_places(load_grid("demo_region"), ["substation:Vellburg Nord"])
+    >>> places.loc["substation:Vellburg Nord", "name"], places["geometry"].iloc[0].geom_type
+    ('Vellburg Nord', 'Point')
+    """
+    from shapely.geometry import Point
+
+    b, br, gens = grid.buses, grid.branches, grid.generators
+    has = grid.has_geometry
+    subs = substation_points(grid, pd.Series(0.0, index=b.index)) if has else None
+    rows = []
+    for token in tokens:
+        kind, _, ident = str(token).partition(":")
+        name, geom = ident, None
+        if kind == "substation":
+            if subs is not None and ident in subs.index:
+                x, y = subs.at[ident, "x"], subs.at[ident, "y"]
+                geom = Point(x, y) if np.isfinite(x) and np.isfinite(y) else None
+        elif kind == "bus" and ident in b.index:
+            name = str(b.at[ident, "name"] or ident) if "name" in b else ident
+            geom = b.at[ident, "geometry"] if has else None
+        elif kind == "branch" and ident in br.index:
+            row = br.loc[ident]
+            name = f"{ident} ({row['from_bus']} - {row['to_bus']})"
+            geom = row.get("geometry") if "geometry" in br else None
+        elif kind == "gen" and ident in gens.index:
+            bus = str(gens.at[ident, "bus"])
+            geom = b.at[bus, "geometry"] if has and bus in b.index else None
+        rows.append({"element": str(token), "name": name,
+                     "geometry": geom if geom is not None and not geom.is_empty else None})
+    return pd.DataFrame(rows, columns=["element", "name", "geometry"]).set_index("element")
 
 
 def software_versions() -> dict[str, str]:

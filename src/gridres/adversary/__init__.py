@@ -26,28 +26,41 @@ over a hundred substations take seconds).
 The package calls as its function, so that ``gridres.attack(grid, 3)`` is
 ``gridres.adversary.attack(grid, 3)`` whichever way it was imported.
 
-Building on it
---------------
-``attack(..., state=S)`` strikes a grid that is already damaged (the next wave of an
-attacker that adapts to repairs), and :class:`~gridres.adversary.evaluate.SetEvaluator`
-evaluates any list of strike sets.
+Waves against repairs
+---------------------
+``attack(..., state=S)`` strikes a grid that is already damaged. The ``adaptive``
+scenario kind (:mod:`gridres.adversary.adaptive`) builds on it: an attacker who strikes
+in waves, each against the grid as the restoration has left it, usable in ensembles,
+restorations and studies through :func:`scenario_generator`.
+:class:`~gridres.adversary.evaluate.SetEvaluator` evaluates any list of strike sets.
 """
 
+from gridres.adversary.adaptive import (
+    AdaptiveAttacker,
+    AdaptiveStrikes,
+    adaptive_strikes,
+    scenario_generator,
+)
 from gridres.adversary.core import METHODS, AttackResult, Strike, attack, default_budget
 from gridres.adversary.curve import CurveResult, attack_curve
-from gridres.adversary.defend import DefenceResult, defend
-from gridres.adversary.evaluate import METRICS, MODES, OBJECTIVES, SetEvaluator
+from gridres.adversary.defend import DefenceResult, Defender, defend, protection_ranking
+from gridres.adversary.evaluate import METRICS, OBJECTIVES, SetEvaluator
 from gridres.adversary.targets import TARGETS, Targets, targets
+from gridres.adversary.worst import WorstCase, worst_case
 
 __all__ = [
+    "AdaptiveAttacker",
+    "AdaptiveStrikes",
+    "adaptive_strikes",
+    "scenario_generator",
     "METHODS",
     "METRICS",
-    "MODES",
     "OBJECTIVES",
     "TARGETS",
     "AttackResult",
     "CurveResult",
     "DefenceResult",
+    "Defender",
     "SetEvaluator",
     "Strike",
     "Targets",
@@ -55,6 +68,9 @@ __all__ = [
     "attack_curve",
     "default_budget",
     "defend",
+    "protection_ranking",
     "targets",
+    "WorstCase",
+    "worst_case",
 ]
 

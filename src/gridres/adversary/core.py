@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gridres.adversary.evaluate import METRICS, MODES, OBJECTIVES, Metrics, SetEvaluator, rank
+from gridres.adversary.evaluate import METRICS, OBJECTIVES, Metrics, SetEvaluator, rank
 from gridres.adversary.exhaustive import Table, exhaustive
 from gridres.adversary.milp import CutModel
 from gridres.adversary.pool import Evaluations, evaluations
 from gridres.adversary.search import Search, neighbours
 from gridres.adversary.targets import Targets, targets
+from gridres.cascade import CascadeOptions
 from gridres.errors import UsageError
 from gridres.io import load_grid
 from gridres.model import Grid, Network, State
@@ -114,8 +115,9 @@ class AttackResult:
     ----------
     grid : str
     k : int
-    target, objective, cascade_mode : str
-    margin : float
+    target, objective : str
+    cascade : CascadeOptions
+        The cascade option every set was judged with.
     attacks : tuple of Strike
         The worst distinct sets found, worst first.
     method : str
@@ -146,8 +148,7 @@ class AttackResult:
     k: int
     target: str
     objective: str
-    cascade_mode: str
-    margin: float
+    cascade: CascadeOptions
     attacks: tuple[Strike, ...]
     method: str
     evaluated: int
@@ -186,8 +187,8 @@ class AttackResult:
             "k": self.k,
             "target": self.target,
             "objective": self.objective,
-            "cascade_mode": self.cascade_mode,
-            "margin": self.margin,
+            "cascade_mode": self.cascade.mode,
+            "margin": self.cascade.margin,
             "attacks": [s.to_dict() for s in self.attacks],
             "method": self.method,
             "evaluated": self.evaluated,
@@ -254,11 +255,12 @@ def pool_size(workers: int | None, work: int, evaluator: SetEvaluator,
     return resolve_workers(workers)
 
 
-def default_budget(net: Network, objective: str, cascade_mode: str) -> int:
+def default_budget(net: Network, objective: str, cascade: CascadeOptions | str | None) -> int:
     """Sets evaluated exactly by default: :data:`WORK` bus-evaluations over the grid's
     buses (about a minute of one core), so on the demo region (103 buses) 1.9 million
     sets without a cascade, 194,000 with one, 48,000 for ``ens_mwh``."""
-    kind = "ens" if objective == "ens_mwh" else "batched" if cascade_mode == "none" else "engine"
+    mode = CascadeOptions.of(cascade).mode
+    kind = "ens" if objective == "ens_mwh" else "batched" if mode == "none" else "engine"
     return max(1000, WORK[kind] // max(net.n_bus, 1))
 
 
@@ -269,8 +271,7 @@ def attack(
     *,
     target: str = "substation",
     objective: str = "shed_mw",
-    cascade_mode: str = "none",
-    margin: float = 0.0,
+    cascade: CascadeOptions | str | None = None,
     exclude: Iterable[str] = (),
     protect: Iterable[str] = (),
     top: int = 10,
@@ -293,10 +294,10 @@ def attack(
     target : {"substation", "bus", "branch", "gen"}
     objective : {"shed_mw", "people_out", "facilities_dark", "customers_out", "ens_mwh"}
         What the attacker maximises (see :mod:`gridres.adversary.evaluate`).
-    cascade_mode : {"none", "trip", "redispatch"}
-        Cascade after the strikes (:func:`gridres.cascade.cascade`).
-    margin : float
-        Overload margin of the cascade, ``>= 0``.
+    cascade : CascadeOptions or str, optional
+        How the grid reacts to the overloads after the strikes: mode ``none`` (default),
+        ``trip`` or ``redispatch`` with a margin (:class:`gridres.cascade.CascadeOptions`,
+        or a mode name), as in :func:`gridres.restore` and the ensemble.
     exclude, protect : iterable of str
         Element tokens the attacker cannot destroy (see :func:`~gridres.adversary.targets`).
     top : int
@@ -306,7 +307,7 @@ def attack(
         Default :func:`default_budget`. A search always completes the sequential greedy
         attacker (at most ``n k`` evaluations), even beyond it.
     method : {"auto", "exhaustive", "milp", "search"}
-        ``milp`` needs ``objective="shed_mw"`` and ``cascade_mode="none"``.
+        ``milp`` needs ``objective="shed_mw"`` and cascade mode ``none``.
     seed : int
         Seed of the search's random restarts.
     workers : int or None
@@ -351,9 +352,7 @@ def attack(
     k = _check_int(k, "k", 1)
     top = _check_int(top, "top", 1)
     seed = _check_int(seed, "seed", 0)
-    if cascade_mode not in MODES:
-        raise UsageError(f"The 'cascade_mode' parameter of attack must be one of "
-                         f"{', '.join(MODES)}. Got {cascade_mode!r} instead.")
+    opts = CascadeOptions.of(cascade)
     if method not in METHODS:
         raise UsageError(f"The 'method' parameter of attack must be one of "
                          f"{', '.join(METHODS)}. Got {method!r} instead.")
@@ -361,11 +360,11 @@ def attack(
     if objective == "ens_mwh" and state is not None:
         raise UsageError("objective ens_mwh restores the intact grid; it cannot start from "
                          "a given state (leave state out or choose another objective)")
-    cut_ok = objective == "shed_mw" and cascade_mode == "none"
+    cut_ok = objective == "shed_mw" and opts.mode == "none"
     if method == "milp" and not cut_ok:
-        raise UsageError("method milp needs objective shed_mw and cascade_mode none (the "
+        raise UsageError("method milp needs objective shed_mw and cascade mode none (the "
                          "cut model has no flows); use method auto or search")
-    budget = default_budget(net, objective, cascade_mode) if budget is None else \
+    budget = default_budget(net, objective, opts) if budget is None else \
         _check_int(budget, "budget", 1)
     tg = targets(grid, target, exclude=exclude, protect=protect, state=state)
     n = len(tg)
@@ -374,8 +373,8 @@ def attack(
         raise UsageError(f"k={k} is larger than the {n} {target} targets{left} of "
                          f"{grid.source or grid.name}; choose k <= {n}")
     assets = prepare(grid, RestorationSettings()) if state is None else None
-    evaluator = SetEvaluator(net, tg, mode=cascade_mode, margin=margin, base=state,
-                             assets=assets, ens=objective == "ens_mwh")
+    evaluator = SetEvaluator(net, tg, cascade=opts, base=state, assets=assets,
+                             ens=objective == "ens_mwh")
     total = math.comb(n, k)
     if method == "exhaustive" and total > MAX_EXHAUSTIVE:
         raise UsageError(f"method exhaustive: C({n}, {k}) = {total:,} sets is more than the "
@@ -435,8 +434,8 @@ def attack(
         greedy_row = report_rows(evaluator, tg, np.array([greedy]), objective,
                                  {tuple(greedy): "greedy"}, ranks=False)[0]
     return AttackResult(
-        grid=grid.name, k=k, target=target, objective=objective, cascade_mode=cascade_mode,
-        margin=float(margin), attacks=tuple(rows), method=method, evaluated=evaluated,
+        grid=grid.name, k=k, target=target, objective=objective, cascade=opts,
+        attacks=tuple(rows), method=method, evaluated=evaluated,
         sets=total, candidates=n, bound=bound, gap=gap, optimal=optimal, greedy=greedy_row,
         shielded=tg.shielded, excluded=tg.excluded, seed=seed,
         elapsed_s=time.perf_counter() - start, notes=tuple(notes),

@@ -75,7 +75,7 @@ class CurveResult:
     grid: str
     target: str
     objective: str
-    cascade_mode: str
+    cascade: CascadeOptions
     n_random: int
     seed: int
     points: tuple[CurvePoint, ...]
@@ -91,16 +91,16 @@ class CurveResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"grid": self.grid, "target": self.target, "objective": self.objective,
-                "cascade_mode": self.cascade_mode, "n_random": self.n_random,
+                "cascade_mode": self.cascade.mode, "margin": self.cascade.margin,
+                "n_random": self.n_random,
                 "seed": self.seed, "points": [p.to_dict() for p in self.points]}
 
 
-def _random_values(grid: Grid, k: int, target: str, objective: str, cascade_mode: str,
-                   margin: float, n: int, seed: int, workers: int | None,
-                   scheduler: Any) -> np.ndarray:
+def _random_values(grid: Grid, k: int, target: str, objective: str,
+                   cascade: CascadeOptions, n: int, seed: int,
+                   workers: int | None, scheduler: Any = None) -> np.ndarray:
     """The objective of ``n`` random ``k``-element failures, by the ensemble runner."""
     gen = scenario_from_spec(f"random:k={k},elements={target}", grid)
-    cascade = CascadeOptions(cascade_mode, margin)
     impact = ImpactEvaluator(cascade)
     evaluator: Any = impact
     if objective == "ens_mwh":
@@ -124,8 +124,7 @@ def attack_curve(
     *,
     target: str = "substation",
     objective: str = "shed_mw",
-    cascade_mode: str = "none",
-    margin: float = 0.0,
+    cascade: CascadeOptions | str | None = None,
     exclude: Iterable[str] = (),
     protect: Iterable[str] = (),
     n_random: int = 1000,
@@ -133,6 +132,7 @@ def attack_curve(
     seed: int = 0,
     workers: int | None = 1,
     scheduler: Any = None,
+    known: AttackResult | None = None,
 ) -> CurveResult:
     """Worst ``k`` strikes beside random ``k``-element failures, ``k = 1 .. k_max``.
 
@@ -140,10 +140,13 @@ def attack_curve(
     ----------
     grid : Grid or str or path-like
     k_max : int
-    target, objective, cascade_mode, margin, exclude, protect, budget, seed, workers, scheduler
+    target, objective, cascade, exclude, protect, budget, seed, workers, scheduler
         As for :func:`gridres.adversary.attack`.
     n_random : int
         Random failures per ``k``.
+    known : AttackResult, optional
+        The attack at ``k_max`` with these arguments, already made: its worst set is
+        used instead of a new search.
 
     Returns
     -------
@@ -156,19 +159,25 @@ def attack_curve(
     ([1, 2], True)
     """
     grid = as_grid(grid)
+    opts = CascadeOptions.of(cascade)
     if isinstance(k_max, bool) or not isinstance(k_max, int) or k_max < 1:
         raise UsageError(f"The 'k_max' parameter of attack_curve must be an int >= 1. "
                          f"Got {k_max!r} instead.")
     if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 1:
         raise UsageError(f"The 'n_random' parameter of attack_curve must be an int >= 1. "
                          f"Got {n_random!r} instead.")
+    if known is not None and (known.k, known.target, known.objective, known.cascade) != (
+            k_max, target, objective, opts):
+        raise UsageError("attack_curve: the known attack was made with other arguments "
+                         f"(k={known.k}, target {known.target}, objective {known.objective})")
     points, attacks = [], []
     for k in range(1, k_max + 1):
-        res = attack(grid, k, target=target, objective=objective, cascade_mode=cascade_mode,
-                     margin=margin, exclude=exclude, protect=protect, top=1, budget=budget,
-                     seed=seed, workers=workers, scheduler=scheduler)
-        values = _random_values(grid, k, target, objective, cascade_mode, margin, n_random,
-                                seed + k, workers, scheduler)
+        res = known if known is not None and k == k_max else attack(
+            grid, k, target=target, objective=objective, cascade=opts, exclude=exclude,
+            protect=protect, top=1, budget=budget, seed=seed, workers=workers,
+            scheduler=scheduler)
+        values = _random_values(grid, k, target, objective, opts, n_random, seed + k,
+                                workers, scheduler)
         mean = float(values.mean())
         points.append(CurvePoint(
             k=k, worst=res.value, elements=res.best.elements, optimal=res.optimal,
@@ -177,5 +186,5 @@ def attack_curve(
             ratio=None if mean <= 0 or not math.isfinite(mean) else res.value / mean,
         ))
         attacks.append(res)
-    return CurveResult(grid.name, target, objective, cascade_mode, n_random, seed,
-                       tuple(points), tuple(attacks))
+    return CurveResult(grid.name, target, objective, opts, n_random, seed, tuple(points),
+                       tuple(attacks))

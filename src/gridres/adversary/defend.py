@@ -45,6 +45,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gridres.adversary.core import (
+    AttackResult,
     Strike,
     as_grid,
     attack,
@@ -53,16 +54,17 @@ from gridres.adversary.core import (
     pool_size,
     report_rows,
 )
-from gridres.adversary.evaluate import MODES, SetEvaluator
+from gridres.adversary.evaluate import SetEvaluator
 from gridres.adversary.exhaustive import Table, exhaustive
 from gridres.adversary.pool import evaluations
 from gridres.adversary.targets import targets
+from gridres.cascade import CascadeOptions
 from gridres.errors import UsageError
 from gridres.model import Grid
 from gridres.restoration.assets import prepare
 from gridres.restoration.settings import RestorationSettings
 
-__all__ = ["Round", "DefenceResult", "defend"]
+__all__ = ["Round", "DefenceResult", "Defender", "defend", "protection_ranking"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +99,8 @@ class DefenceResult:
     ----------
     grid : str
     k, protect_budget : int
-    target, objective, cascade_mode : str
-    margin : float
+    target, objective : str
+    cascade : CascadeOptions
     protection : tuple of str
         The targets to protect (beside any given as already protected).
     before : Strike
@@ -126,8 +128,7 @@ class DefenceResult:
     protect_budget: int
     target: str
     objective: str
-    cascade_mode: str
-    margin: float
+    cascade: CascadeOptions
     protection: tuple[str, ...]
     before: Strike
     after: Strike
@@ -152,7 +153,7 @@ class DefenceResult:
         return {
             "grid": self.grid, "k": self.k, "protect_budget": self.protect_budget,
             "target": self.target, "objective": self.objective,
-            "cascade_mode": self.cascade_mode, "margin": self.margin,
+            "cascade_mode": self.cascade.mode, "margin": self.cascade.margin,
             "protection": list(self.protection),
             "before": self.before.to_dict(), "after": self.after.to_dict(),
             "reduction": round(self.reduction, 9),
@@ -201,8 +202,7 @@ def defend(
     *,
     target: str = "substation",
     objective: str = "shed_mw",
-    cascade_mode: str = "none",
-    margin: float = 0.0,
+    cascade: CascadeOptions | str | None = None,
     exclude: Iterable[str] = (),
     protect: Iterable[str] = (),
     candidates: Iterable[str] | None = None,
@@ -223,7 +223,7 @@ def defend(
         Strikes of the attacker.
     protect_budget : int
         Targets to protect (``P``), ``>= 0``.
-    target, objective, cascade_mode, margin, exclude, seed, workers, scheduler
+    target, objective, cascade, exclude, seed, workers, scheduler
         As for :func:`gridres.adversary.attack`.
     protect : iterable of str
         Targets already protected (not counted in ``protect_budget``).
@@ -255,112 +255,211 @@ def defend(
     Ties between protections of equal worst case go to the one the master problem
     returns (deterministic: HiGHS is run without a time limit).
     """
-    start = time.perf_counter()
-    grid = as_grid(grid)
-    net = grid.network
-    for name, value, low in (("k", k, 1), ("protect_budget", protect_budget, 0),
-                             ("max_rounds", max_rounds, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise UsageError(f"The {name!r} parameter of defend must be an int >= {low}. "
-                             f"Got {value!r} instead.")
-    if cascade_mode not in MODES:
-        raise UsageError(f"The 'cascade_mode' parameter of defend must be one of "
-                         f"{', '.join(MODES)}. Got {cascade_mode!r} instead.")
-    check_objective(grid, objective)
-    tg = targets(grid, target, exclude=exclude, protect=protect)
-    n = len(tg)
-    if candidates is None:
-        protectable = np.ones(n, dtype=bool)
-    else:
-        chosen = targets(grid, target, protect=list(candidates))
-        shield = set(chosen.shielded)
-        protectable = np.array([name in shield for name in tg.names])
-    if protect_budget > int(protectable.sum()):
-        raise UsageError(f"protect_budget={protect_budget} is larger than the "
-                         f"{int(protectable.sum())} {target} targets that can be protected")
-    if n - protect_budget < k:
-        raise UsageError(f"protecting {protect_budget} of the {n} {target} targets leaves "
-                         f"fewer than k={k} to strike; lower protect_budget or k")
-    budget = default_budget(net, objective, cascade_mode) if budget is None else budget
-    assets = prepare(grid, RestorationSettings())
-    evaluator = SetEvaluator(net, tg, mode=cascade_mode, margin=margin, assets=assets,
-                             ens=objective == "ens_mwh")
-    total = math.comb(n, k)
-    tabled = total <= budget
-    kwargs = dict(target=target, objective=objective, cascade_mode=cascade_mode,
-                  margin=margin, exclude=list(exclude), seed=seed, workers=workers,
-                  scheduler=scheduler, budget=budget)
-    evaluated = 0
-    table: Table | None = None
-    if tabled:
-        workers = pool_size(workers, total, evaluator, scheduler)
+    _check_count("protect_budget", protect_budget, 0)
+    d = Defender(grid, k, protect_budget, target=target, objective=objective,
+                 cascade=cascade, exclude=exclude, protect=protect, candidates=candidates,
+                 budget=budget, max_rounds=max_rounds, seed=seed, workers=workers,
+                 scheduler=scheduler, progress=progress)
+    return d.solve(protect_budget)
 
-        def tick(m: int, done=[0]) -> None:  # noqa: B006 - a running count
-            done[0] += m
-            if progress:
-                progress(done[0], total)
 
-        with evaluations(evaluator, workers, tick, scheduler) as evals:
-            table = exhaustive(evals, n, k, objective, None)
-            evaluated = evals.count
-        values = table.metrics.value(objective)
+def protection_ranking(
+    grid: Grid | str | os.PathLike,
+    k: int,
+    protect_budget: int,
+    **kwargs: Any,
+) -> tuple[DefenceResult, ...]:
+    """The best protection of ``1, 2, ..., protect_budget`` targets against ``k``
+    strikes: what to protect first, and what each further site buys.
 
-    def respond(protected: tuple[int, ...]) -> tuple[list[tuple[tuple[int, ...], float]], bool]:
+    Each entry is :func:`defend` with that budget (the best sets need not be nested:
+    the best two sites may not hold the best single one). Where every ``k``-set fits
+    the attack budget, all sets are evaluated once and every entry is read off that one
+    table.
+
+    Parameters
+    ----------
+    grid, k : as for :func:`defend`
+    protect_budget : int
+        The largest protection, ``>= 1``.
+    **kwargs
+        The keyword arguments of :func:`defend`.
+
+    Returns
+    -------
+    tuple of DefenceResult
+        Entry ``p - 1`` protects ``p`` targets.
+
+    Examples
+    --------
+    >>> path = protection_ranking("ieee14", 2, 2, target="bus")
+    >>> [(r.protection, round(r.after.shed_mw, 1)) for r in path]
+    [(('bus:3',), 87.7), (('bus:3', 'bus:9'), 69.5)]
+    """
+    _check_count("protect_budget", protect_budget, 1)
+    d = Defender(grid, k, protect_budget, **kwargs)
+    return tuple(d.solve(p) for p in range(1, protect_budget + 1))
+
+
+def _check_count(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise UsageError(f"The {name!r} parameter of defend must be an int >= {low}. "
+                         f"Got {value!r} instead.")
+
+
+class Defender:
+    """The attacker's side of a defence, shared by protections of several sizes: the
+    checked inputs, the evaluator and, where ``C(n, k)`` is within the attack budget,
+    the table of every set (evaluated once).
+
+    Parameters are those of :func:`defend`, with ``most`` the largest protection that
+    will be asked for. :meth:`solve` gives the best protection of one size;
+    :meth:`worst` the attacker's worst sets without protection.
+    """
+
+    def __init__(self, grid: Grid | str | os.PathLike, k: int, most: int, *,
+                 target: str = "substation", objective: str = "shed_mw",
+                 cascade: CascadeOptions | str | None = None, exclude: Iterable[str] = (),
+                 protect: Iterable[str] = (), candidates: Iterable[str] | None = None,
+                 budget: int | None = None, max_rounds: int = 50, seed: int = 0,
+                 workers: int | None = 1, scheduler: Any = None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self.start = time.perf_counter()
+        grid = self.grid = as_grid(grid)
+        net = grid.network
+        for name, value, low in (("k", k, 1), ("max_rounds", max_rounds, 1), ("seed", seed, 0)):
+            _check_count(name, value, low)
+        self.opts = CascadeOptions.of(cascade)
+        check_objective(grid, objective)
+        self.k, self.target, self.objective, self.max_rounds = k, target, objective, max_rounds
+        self.protect = list(protect)
+        tg = self.tg = targets(grid, target, exclude=exclude, protect=self.protect)
+        n = self.n = len(tg)
+        if candidates is None:
+            protectable = np.ones(n, dtype=bool)
+        else:
+            chosen = targets(grid, target, protect=list(candidates))
+            shield = set(chosen.shielded)
+            protectable = np.array([name in shield for name in tg.names])
+        self.protectable = protectable
+        if most > int(protectable.sum()):
+            raise UsageError(f"protect_budget={most} is larger than the "
+                             f"{int(protectable.sum())} {target} targets that can be protected")
+        if n - most < k:
+            raise UsageError(f"protecting {most} of the {n} {target} targets leaves "
+                             f"fewer than k={k} to strike; lower protect_budget or k")
+        budget = default_budget(net, objective, self.opts) if budget is None else budget
+        assets = prepare(grid, RestorationSettings())
+        self.evaluator = SetEvaluator(net, tg, cascade=self.opts, assets=assets,
+                                      ens=objective == "ens_mwh")
+        total = math.comb(n, k)
+        self.kwargs = dict(target=target, objective=objective, cascade=self.opts,
+                           exclude=list(exclude), seed=seed, workers=workers,
+                           scheduler=scheduler, budget=budget)
+        self.evaluated = 0
+        self.methods: set[str] = set()
+        self.table: Table | None = None
+        if total <= budget:
+            workers = pool_size(workers, total, self.evaluator, scheduler)
+
+            def tick(m: int, done=[0]) -> None:  # noqa: B006 - a running count
+                done[0] += m
+                if progress:
+                    progress(done[0], total)
+
+            with evaluations(self.evaluator, workers, tick, scheduler) as evals:
+                self.table = exhaustive(evals, n, k, objective, None)
+                self.evaluated = evals.count
+            self.values = self.table.metrics.value(objective)
+        self.setup_s = time.perf_counter() - self.start
+        self.solved = 0
+
+    def worst(self, top: int) -> AttackResult:
+        """The ``top`` worst sets without the new protection: read off the table where
+        there is one (what :func:`~gridres.adversary.attack` with ``method="exhaustive"``
+        returns), else :func:`~gridres.adversary.attack` itself."""
+        if self.table is None:
+            return attack(self.grid, self.k, protect=self.protect, top=top, **self.kwargs)
+        start = time.perf_counter()
+        tg, table = self.tg, self.table
+        sets = table.sets[:top]
+        found = {tuple(int(x) for x in row): "exhaustive" for row in sets}
+        rows = report_rows(self.evaluator, tg, sets, self.objective, found)
+        best = rows[0].value(self.objective)
+        return AttackResult(
+            grid=self.grid.name, k=self.k, target=self.target, objective=self.objective,
+            cascade=self.opts, attacks=tuple(rows), method="exhaustive",
+            evaluated=self.evaluated, sets=len(table.sets), candidates=self.n, bound=best,
+            gap=0.0, optimal=True, greedy=None, shielded=tg.shielded, excluded=tg.excluded,
+            seed=int(self.kwargs["seed"]), elapsed_s=self.setup_s + time.perf_counter() - start)
+
+    def respond(self, protected: tuple[int, ...]
+                ) -> tuple[list[tuple[tuple[int, ...], float]], bool]:
         """The attacker's best responses to a protection, best first, and whether the
         first is proven best."""
-        nonlocal evaluated
+        table, tg = self.table, self.tg
         if table is not None:
             open_ = ~np.isin(table.sets, list(protected)).any(axis=1)
             rows = np.flatnonzero(open_)[:1 + EXTRA_PER_ROUND]
-            return [(tuple(int(x) for x in table.sets[r]), float(values[r])) for r in rows], True
-        res = attack(grid, k, protect=[*protect, *(tg.names[e] for e in protected)],
-                     top=1 + EXTRA_PER_SEARCH, **kwargs)
-        evaluated += res.evaluated
-        methods.add(res.method)
+            return [(tuple(int(x) for x in table.sets[r]), float(self.values[r]))
+                    for r in rows], True
+        res = attack(self.grid, self.k, protect=[*self.protect,
+                                                 *(tg.names[e] for e in protected)],
+                     top=1 + EXTRA_PER_SEARCH, **self.kwargs)
+        self.evaluated += res.evaluated
+        self.methods.add(res.method)
         pos = {name: j for j, name in enumerate(tg.names)}
-        return [(tuple(sorted(pos[e] for e in s.elements)), s.value(objective))
+        return [(tuple(sorted(pos[e] for e in s.elements)), s.value(self.objective))
                 for s in res.attacks], res.optimal
 
-    methods: set[str] = set()
-    first, exact_responses = respond(())
-    attacks = list(first)
-    known = {m for m, _ in attacks}
-    upper, best_p, best_r = first[0][1], (), first[0][0]
-    lower = 0.0
-    rounds: list[Round] = []
-    tol = 1e-6 * max(1.0, abs(upper))
-    for _ in range(max_rounds):
-        if protect_budget == 0:
-            lower = upper
-            break
-        chosen, lower = _master(attacks, n, protect_budget, protectable)
-        response, proven = respond(chosen)
-        exact_responses &= proven
-        damage = response[0][1]
-        if damage < upper - tol:
-            upper, best_p, best_r = damage, chosen, response[0][0]
-        rounds.append(Round(tuple(tg.names[e] for e in chosen),
-                            tuple(tg.names[e] for e in response[0][0]), damage, lower, upper))
-        logger.info("round %d: protect %s, response %.6g, bounds [%.6g, %.6g]",
-                    len(rounds), chosen, damage, lower, upper)
-        if lower >= upper - tol:
-            break
-        for members, d in response:
-            if members not in known:
-                known.add(members)
-                attacks.append((members, d))
-    lower = min(lower, upper)
-    gap = 0.0 if upper <= 0 or lower >= upper - tol else (upper - lower) / upper
-    method = "exhaustive" if tabled else "milp" if methods == {"milp"} else "search"
-    before, after = (
-        dataclasses.replace(report_rows(evaluator, tg, np.array([m]), objective, {m: method},
-                                        ranks=False)[0], rank=1)
-        for m in (first[0][0], best_r))
-    return DefenceResult(
-        grid=grid.name, k=k, protect_budget=protect_budget, target=target,
-        objective=objective, cascade_mode=cascade_mode, margin=float(margin),
-        protection=tuple(tg.names[e] for e in best_p), before=before, after=after,
-        lower_bound=lower, upper_bound=upper, gap=gap, exact=exact_responses and gap == 0.0,
-        method=method, rounds=tuple(rounds), evaluated=evaluated,
-        elapsed_s=time.perf_counter() - start,
-    )
+    def solve(self, protect_budget: int) -> DefenceResult:
+        """The best protection of ``protect_budget`` targets (the decomposition)."""
+        start = time.perf_counter()
+        tg, n, objective = self.tg, self.n, self.objective
+        first, exact_responses = self.respond(())
+        attacks = list(first)
+        known = {m for m, _ in attacks}
+        upper, best_p, best_r = first[0][1], (), first[0][0]
+        lower = 0.0
+        rounds: list[Round] = []
+        tol = 1e-6 * max(1.0, abs(upper))
+        for _ in range(self.max_rounds):
+            if protect_budget == 0:
+                lower = upper
+                break
+            chosen, lower = _master(attacks, n, protect_budget, self.protectable)
+            response, proven = self.respond(chosen)
+            exact_responses &= proven
+            damage = response[0][1]
+            if damage < upper - tol:
+                upper, best_p, best_r = damage, chosen, response[0][0]
+            rounds.append(Round(tuple(tg.names[e] for e in chosen),
+                                tuple(tg.names[e] for e in response[0][0]), damage, lower,
+                                upper))
+            logger.info("round %d: protect %s, response %.6g, bounds [%.6g, %.6g]",
+                        len(rounds), chosen, damage, lower, upper)
+            if lower >= upper - tol:
+                break
+            for members, d in response:
+                if members not in known:
+                    known.add(members)
+                    attacks.append((members, d))
+        lower = min(lower, upper)
+        gap = 0.0 if upper <= 0 or lower >= upper - tol else (upper - lower) / upper
+        method = ("exhaustive" if self.table is not None
+                  else "milp" if self.methods == {"milp"} else "search")
+        before, after = (
+            dataclasses.replace(report_rows(self.evaluator, tg, np.array([m]), objective,
+                                            {m: method}, ranks=False)[0], rank=1)
+            for m in (first[0][0], best_r))
+        # the time of the shared table counts for the first protection solved
+        elapsed = time.perf_counter() - start + (self.setup_s if not self.solved else 0.0)
+        self.solved += 1
+        return DefenceResult(
+            grid=self.grid.name, k=self.k, protect_budget=protect_budget, target=self.target,
+            objective=objective, cascade=self.opts,
+            protection=tuple(tg.names[e] for e in best_p), before=before, after=after,
+            lower_bound=lower, upper_bound=upper, gap=gap,
+            exact=exact_responses and gap == 0.0, method=method, rounds=tuple(rounds),
+            evaluated=self.evaluated, elapsed_s=elapsed,
+        )

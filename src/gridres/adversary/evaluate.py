@@ -5,8 +5,9 @@ Objectives (every row carries the first four; ``ens_mwh`` where it is computed)
 -----------------------------------------------------------------------------
 ``shed_mw``
     Load not served once the struck elements are gone, MW: ``Impact.shed_total_mw`` of
-    :func:`gridres.impact.assess` (rules 1-4), after the cascade of ``cascade_mode``
-    (:func:`gridres.cascade.cascade`, ``trip`` or ``redispatch``, with ``margin``).
+    :func:`gridres.impact.assess` (rules 1-4), after the cascade of the ``cascade``
+    option (:func:`gridres.cascade.cascade`, mode ``trip`` or ``redispatch``, with its
+    margin).
 ``people_out``
     People served by critical facilities left without grid power and without backup
     (``Impact.people_out``).
@@ -21,7 +22,7 @@ Objectives (every row carries the first four; ``ens_mwh`` where it is computed)
     hours per kind, spare stock and travel; ``repair_sigma = 0``, so repair times are
     deterministic) and the ``greedy`` policy, against the intact served load, until the
     last repair. As in every restoration, each event is assessed by the engine with the
-    attack's ``cascade_mode`` and ``margin`` (:mod:`gridres.restoration.simulate`), so
+    attack's cascade option (:mod:`gridres.restoration.simulate`), so
     the energy not served at time 0 is that of the struck state's ``shed_mw``.
 
 All are absolute values of the struck state (any load the intact grid already sheds
@@ -56,12 +57,10 @@ from gridres.restoration.simulate import simulate
 from gridres.restoration.supply import supply
 from gridres.scenarios.base import Scenario
 
-__all__ = ["OBJECTIVES", "MODES", "METRICS", "Metrics", "SetEvaluator", "ENS_POLICY"]
+__all__ = ["OBJECTIVES", "METRICS", "Metrics", "SetEvaluator", "ENS_POLICY"]
 
 #: What an attack maximises.
 OBJECTIVES = ("shed_mw", "people_out", "facilities_dark", "customers_out", "ens_mwh")
-#: Cascade modes: none, or those of :func:`gridres.cascade.cascade`.
-MODES = ("none", "trip", "redispatch")
 #: Metrics every result row carries, in the order used to break ties.
 METRICS = ("shed_mw", "people_out", "facilities_dark", "customers_out", "ens_mwh")
 #: Restoration policy behind ``ens_mwh``.
@@ -143,15 +142,16 @@ class SetEvaluator:
     """Evaluates blocks of strike sets (rows of candidate positions) on the engine's rules.
 
     Picklable: a process pool's workers receive it once. Holds the network, the
-    candidates, the state the strikes fall on, the cascade mode and margin, and (for
-    ``ens_mwh``) the restoration assets.
+    candidates, the state the strikes fall on, the cascade option, and (for ``ens_mwh``)
+    the restoration assets.
 
     Parameters
     ----------
     net : Network
     targets : Targets
-    mode : {"none", "trip", "redispatch"}
-    margin : float
+    cascade : CascadeOptions or str, optional
+        Cascade mode, margin and stage bound (default mode ``none``), as everywhere in
+        the API (:class:`gridres.cascade.CascadeOptions`).
     base : State, optional
         State the strikes fall on (default intact).
     assets : Assets, optional
@@ -161,28 +161,22 @@ class SetEvaluator:
         Compute ``ens_mwh`` for every set (a restoration simulation each).
     """
 
-    def __init__(self, net: Network, targets: Targets, *, mode: str = "none",
-                 margin: float = 0.0, base: State | None = None,
+    def __init__(self, net: Network, targets: Targets, *,
+                 cascade: CascadeOptions | str | None = None, base: State | None = None,
                  assets: Assets | None = None, ens: bool = False) -> None:
-        if mode not in MODES:
-            raise UsageError(f"The 'cascade_mode' parameter of attack must be one of "
-                             f"{', '.join(MODES)}. Got {mode!r} instead.")
-        if not (np.isfinite(margin) and margin >= 0):
-            raise UsageError(f"The 'margin' parameter of attack must be a float >= 0. "
-                             f"Got {margin!r} instead.")
         if ens and assets is None:
             raise UsageError("ens_mwh needs restoration assets")
         self.net = net
         self.targets = targets
-        self.mode = mode
-        self.margin = float(margin)
+        self.cascade = CascadeOptions.of(cascade)
+        self.mode = self.cascade.mode
         self.base = base if base is not None else net.intact()
         self.assets = assets
         self.ens = ens
-        self.batched = mode == "none"
+        self.batched = self.mode == "none"
         per = _KERNEL_BUSES if self.batched else _ENGINE_BUSES
         self.chunk = int(max(4, min(2048, per // max(net.n_bus, 1))))
-        self._tiled: Network | None = None
+        self._tiled: dict[int, Network] = {}
         load = np.where(net.bus_in_service, np.maximum(net.load_mw, 0.0), 0.0)
         self._load = load
         self._customers = np.where(net.bus_in_service, net.customers, 0).astype(float)
@@ -193,12 +187,12 @@ class SetEvaluator:
         out = SetEvaluator.__new__(SetEvaluator)
         out.__dict__.update(self.__dict__)
         out.ens = ens
-        out._tiled = None
+        out._tiled = {}
         return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_tiled"] = None  # rebuilt on first use
+        state["_tiled"] = {}  # rebuilt on first use
         return state
 
     def __call__(self, sets: np.ndarray) -> Metrics:
@@ -219,7 +213,9 @@ class SetEvaluator:
         state = self.targets.state(members, self.base)
         if self.mode == "none":
             return assess(self.net, state)
-        return cascade(self.net, state, mode=self.mode, margin=self.margin).final
+        c = self.cascade
+        return cascade(self.net, state, mode=c.mode, margin=c.margin,
+                       max_stages=c.max_stages).final
 
     @staticmethod
     def metrics(imp: Impact) -> Metrics:
@@ -231,14 +227,17 @@ class SetEvaluator:
         """Energy not served over the restoration of one strike set (module notes)."""
         (_, b), (_, br), (_, g) = self.targets.elements(np.asarray(members)[None])
         res = simulate(self.net, self.assets, Scenario.single(b, br, g), ENS_POLICY, seed=0,
-                       cascade=CascadeOptions(self.mode, self.margin))
+                       cascade=self.cascade)
         return float(res.metrics["ens_mwh"])
 
     # -- a block of sets on disjoint copies -----------------------------------------------
     def _batched(self, sets: np.ndarray) -> Metrics:
-        net, copies = self.net, self.chunk
-        if self._tiled is None:
-            self._tiled = tile(net, copies)
+        # as many copies as sets, rounded up to a power of two (a search asks for few
+        # sets at a time): each copy is independent, so the size never changes a result
+        net = self.net
+        copies = min(self.chunk, 1 << max(len(sets) - 1, 0).bit_length())
+        if copies not in self._tiled:
+            self._tiled[copies] = tile(net, copies)
         n, m, g = net.n_bus, net.n_branch, net.n_gen
         bus = np.tile(self.base.bus, copies)
         branch = np.tile(self.base.branch, copies)
@@ -247,7 +246,7 @@ class SetEvaluator:
         bus[rb * n + pb] = False
         branch[rl * m + pl] = False
         gen[rg * g + pg] = False
-        s = supply(self._tiled, State(bus, branch, gen))
+        s = supply(self._tiled[copies], State(bus, branch, gen))
         rows = len(sets)
         served = s.served_mw.reshape(copies, n)[:rows]
         energized = s.energized.reshape(copies, n)[:rows]

@@ -15,7 +15,9 @@ from gridres.cli.common import (
     cascade_options,
     console,
     emit_json,
+    force_option,
     grid_argument,
+    hold_folder,
     json_option,
     load,
     output_file,
@@ -26,7 +28,7 @@ from gridres.cli.common import (
 )
 from gridres.io.jsondoc import jsonable
 
-__all__ = ["command", "strike_options", "progress_bar", "write_document"]
+__all__ = ["command", "strike_options", "progress_bar", "write_document", "write_folder"]
 
 
 _OBJECTIVES = ["shed_mw", "people_out", "facilities_dark", "customers_out", "ens_mwh"]
@@ -86,6 +88,32 @@ def write_document(doc: dict, out: str, table=None) -> None:
             tmp.write_text(json.dumps(jsonable(doc), indent=2) + "\n", encoding="utf-8")
 
 
+#: Suffixes of ``--out`` that name one file; anything else names a folder.
+FILE_SUFFIXES = (".json", ".csv")
+
+
+def is_file(out: str) -> bool:
+    """Whether ``--out`` names one result file (else a folder)."""
+    from pathlib import Path
+
+    return Path(out).suffix.lower() in FILE_SUFFIXES
+
+
+def write_folder(folder, files: dict) -> None:
+    """Write ``{name: document, table or figure}`` into an output folder, each file
+    atomically and recorded: ``.json`` documents, ``.csv`` tables, ``.png`` figures."""
+    from gridres.io.folder import write_path
+
+    for name, value in files.items():
+        with write_path(folder / name) as tmp:
+            if name.endswith(".json"):
+                tmp.write_text(json.dumps(jsonable(value), indent=2) + "\n", encoding="utf-8")
+            elif name.endswith(".csv"):
+                value.to_csv(tmp, index=False)
+            else:
+                value.savefig(tmp, format="png", dpi=130, metadata={"Software": None})
+
+
 def _num(v: float | None, digits: int) -> str:
     return "-" if v is None else f"{v:,.{digits}f}"
 
@@ -128,12 +156,15 @@ def strike_table(title: str, rows, kind: str, objective: str,
 @click.option("--n-random", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="Random failures per k for --curve.")
 @json_option
-@click.option("--out", type=click.Path(dir_okay=False),
-              help="Write the result: .json (the --json document) or .csv (the attacks).")
+@click.option("--out", type=click.Path(),
+              help="Write the result: a .json file (the --json document), a .csv file (the "
+                   "attacks), or a folder: attack.json and attacks.csv, with --curve also "
+                   "curve.csv and curve.png.")
+@force_option
 def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, margin: float,
             exclude: tuple[str, ...], protect: tuple[str, ...], budget: int | None, seed: int,
             workers: int | None, scheduler: str | None, top: int, method: str, curve: bool,
-            n_random: int, as_json: bool, out: str | None) -> None:
+            n_random: int, as_json: bool, out: str | None, force: bool) -> None:
     """The worst K simultaneous strikes on GRID: which substations (or buses, branches,
     generators) an attacker would hit to shed the most load, darken the most critical
     facilities or leave the most energy unserved, and which to protect first.
@@ -143,13 +174,19 @@ def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, m
     how many sets it evaluated and, for shed_mw without cascade, a bound and the gap.
     """
     from gridres.adversary import attack, attack_curve
+    from gridres.cascade import CascadeOptions
 
+    folder = None
     if out:
-        output_file(out, (".json", ".csv"))
+        if is_file(out):
+            output_file(out, FILE_SUFFIXES)
+        else:
+            folder = hold_folder(out, force=force)
     g = load(grid)
-    common = dict(target=target, objective=objective, cascade_mode=cascade_mode,
-                  margin=margin, exclude=exclude, protect=protect, budget=budget, seed=seed,
-                  workers=workers, scheduler=scheduler)
+    common = dict(target=target, objective=objective,
+                  cascade=CascadeOptions(cascade_mode, margin), exclude=exclude,
+                  protect=protect, budget=budget, seed=seed, workers=workers,
+                  scheduler=scheduler)
     with progress_bar(f"attack k={k}") as update:
         res = attack(g, k, top=top, method=method, progress=update, **common)
     curve_res = None
@@ -160,7 +197,16 @@ def command(grid: str, k: int, target: str, objective: str, cascade_mode: str, m
     doc = whole_customers(res.to_dict(), known)
     if curve_res is not None:
         doc["curve"] = whole_customers(curve_res.to_dict()["points"], known)
-    if out:
+    if folder is not None:
+        files = {"attack.json": doc, "attacks.csv": res.table()}
+        if curve_res is not None:
+            from gridres.report.strikes import curve_figure
+
+            files["curve.csv"] = curve_res.table()
+            files["curve.png"] = curve_figure(curve_res.table(), objective, target)
+        write_folder(folder, files)
+        console.print(f"wrote {', '.join(files)} in {out}")
+    elif out:
         write_document(doc, out, res.table())
         console.print(f"wrote {out}")
     if as_json:

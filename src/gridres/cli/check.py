@@ -77,5 +77,9 @@ def command(study: str, shallow: bool, as_json: bool) -> int:
         parts.append(f"restoration with {s.restoration.settings.crews if s.restoration.settings else '?'} crews")
     if s.plan is not None:
         parts.append(f"plan within a budget of {s.plan.budget:,.0f}")
+    if s.defend is not None:
+        d = s.defend
+        parts.append(f"worst {d.k} {d.target} strikes, protection of up to "
+                     f"{d.protect_budget} site{'s' if d.protect_budget != 1 else ''}")
     stdout.print(f"{escape(study)}: ok ({escape('; '.join(parts))})", soft_wrap=True)
     return 0

@@ -50,13 +50,14 @@ def command(grid: str, protect_budget: int, k: int, target: str, objective: str,
     import pandas as pd
 
     from gridres.adversary import defend
+    from gridres.cascade import CascadeOptions
 
     if out:
         output_file(out, (".json", ".csv"))
     g = load(grid)
     with progress_bar(f"defend P={protect_budget} k={k}") as update:
         res = defend(g, k, protect_budget, target=target, objective=objective,
-                     cascade_mode=cascade_mode, margin=margin, exclude=exclude,
+                     cascade=CascadeOptions(cascade_mode, margin), exclude=exclude,
                      protect=protect, candidates=candidates or None, budget=budget,
                      max_rounds=max_rounds, seed=seed, workers=workers,
                      scheduler=scheduler, progress=update)

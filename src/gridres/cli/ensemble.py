@@ -66,16 +66,17 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def scenario_generator(spec: str, grid):
-    """The generator of a ``--scenario`` spec (see ``gridres.scenarios.spec``)."""
+def scenario_generator(spec: str, grid, cascade=None):
+    """The generator of a ``--scenario`` spec (see ``gridres.scenarios.spec``; an
+    ``adaptive`` attacker judges its strikes with the command's ``cascade``)."""
     if importlib.util.find_spec("gridres.scenarios.spec") is None:
         raise UsageError(
             f"--scenario {spec!r}: this gridres cannot read scenario specs "
             "(gridres.scenarios.spec is missing); use the library's run_ensemble instead"
         )
-    from gridres.scenarios.spec import scenario_from_spec
+    from gridres.adversary import scenario_generator as generator_of
 
-    return scenario_from_spec(spec, grid)
+    return generator_of(spec, grid, cascade=cascade)
 
 
 def _fmt(v, whole: bool = False) -> str:
@@ -196,8 +197,8 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
     if out:
         output_folder(out)
     g = load(grid)
-    generator = scenario_generator(scenario_spec, g)
     cascade = CascadeOptions(cascade_mode, margin)
+    generator = scenario_generator(scenario_spec, g, cascade)
     evaluator = ImpactEvaluator(cascade)
     names: tuple[str, ...] = ()
     demand = (profile, start, rotation, (n_groups, block_h, groups_file, protect))

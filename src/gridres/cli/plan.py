@@ -37,22 +37,33 @@ def _half(lo: float, hi: float) -> str:
     return _num((hi - lo) / 2.0)
 
 
+#: Units of the worst case by the attacker's objective.
+_STRIKE_UNITS = {"shed_mw": "MW", "people_out": "people", "facilities_dark": "facilities",
+                 "customers_out": "customers"}
+
+
 def _print(res, top: int) -> None:
+    worst_unit = _STRIKE_UNITS[res.threat.objective] if res.threat is not None else ""
     unit = {"ens_mwh": "MWh", "customer_hours": "customer-h", "facility_hours_dark":
-            "facility-h", "people_hours": "people-h"}[res.objective]
+            "facility-h", "people_hours": "people-h", "worst_case": worst_unit}[res.objective]
     t = Table(title=f"{res.study}: {len(res.candidates)} interventions on {res.n:,} scenarios "
                     f"(seed {res.seed}, policy {res.policy}), by {res.objective} drop per cost")
     t.add_column("intervention", no_wrap=True)
     for col in ("cost", "ENS drop MWh", "95 % CI ±"):
         t.add_column(col, justify="right")
-    if res.objective != "ens_mwh":
+    if res.objective not in ("ens_mwh", "worst_case"):
         t.add_column(f"drop {unit}", justify="right")
+    worst = "worst_case_reduction" in res.ranking
+    if worst:
+        t.add_column(f"worst-case drop {worst_unit}", justify="right")
     t.add_column("per cost", justify="right")
     for ident, row in res.ranking.head(top).iterrows():
         cells = [str(ident), _num(row["cost"], 2), _num(row["ens_reduction_mwh"]),
                  _half(row["ci_low"], row["ci_high"])]
-        if res.objective != "ens_mwh":
+        if res.objective not in ("ens_mwh", "worst_case"):
             cells.append(_num(row["benefit"]))
+        if worst:
+            cells.append(_num(row["worst_case_reduction"]))
         t.add_row(*cells, _num(row["benefit_per_cost"]))
     stdout.print(t)
     if len(res.ranking) > top:
@@ -70,9 +81,15 @@ def _print(res, top: int) -> None:
     if not len(p):
         stdout.print("no intervention within the budget lowers the objective")
     before, after = res.baseline[res.objective], res.improved[res.objective]
-    stdout.print(f"expected {res.objective}: {_num(before)} -> {_num(after)}; ENS CVaR95: "
+    what = (f"worst case ({res.threat.describe()})" if res.objective == "worst_case"
+            else f"expected {res.objective}")
+    stdout.print(f"{what}: {_num(before)} -> {_num(after)} {unit}; ENS CVaR95: "
                   f"{_num(res.baseline['ens_mwh_cvar95'])} -> "
-                  f"{_num(res.improved['ens_mwh_cvar95'])} MWh")
+                  f"{_num(res.improved['ens_mwh_cvar95'])} MWh", soft_wrap=True)
+    if worst and res.objective != "worst_case":
+        stdout.print(f"worst case ({res.threat.describe()}): "
+                      f"{_num(res.baseline['worst_case'])} -> "
+                      f"{_num(res.improved['worst_case'])} {worst_unit}", soft_wrap=True)
     beyond = [s for s in res.steps if not s.within_budget]
     if beyond:
         more = ", ".join(f"{s.id} (+{_num(s.marginal.drop)} at {_num(s.cumulative_cost, 2)})"

@@ -55,7 +55,7 @@ def _pairs(values: tuple[str, ...], option: str, cast) -> dict:
     return out
 
 
-def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str):
+def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str, cascade):
     from gridres.scenarios.base import Scenario
 
     if fails and spec:
@@ -68,7 +68,7 @@ def _scenario(g, fails: tuple[str, ...], spec: str | None, rng, label: str):
         raise UsageError("--scenario needs --seed N (the scenario is drawn from it)")
     from gridres.cli.ensemble import scenario_generator
 
-    gen = scenario_generator(spec, g)
+    gen = scenario_generator(spec, g, cascade)
     return gen if isinstance(gen, Scenario) else gen.sample(g.network, rng)
 
 
@@ -206,7 +206,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         **({"needs_spare": tuple(needs)} if needs else {}),
     )
     rng = np.random.default_rng([seed, 0]) if seed is not None else None
-    scenario = _scenario(g, fails, spec, rng, label=grid)
+    cascade = CascadeOptions(cascade_mode, margin)
+    scenario = _scenario(g, fails, spec, rng, label=grid, cascade=cascade)
     if repair_sigma > 0 and rng is None:
         raise UsageError("--repair-sigma needs --seed N (repair times are drawn from it)")
     mult = repair_multipliers(scenario, repair_sigma, rng)
@@ -232,7 +233,6 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
 
     assets = prepare(g, settings, outside_c=outside_c)
     net = g.network
-    cascade = CascadeOptions(cascade_mode, margin)
     tl = None
     if (profile or start or derates or ties
             or import_limit_mw is not None or capacity_file or rotation):
@@ -283,6 +283,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
                 "curve": res.curve.to_dict(orient="records"),
                 **{k: v for k, v in res.to_dict().items() if k in ("fleets", "services")},
                 **({"deficit": res.deficit.to_dict()} if tl is not None else {}),
+                **({"chosen_waves": [dict(w) for w in res.chosen_waves]}
+                   if res.chosen_waves else {}),
             }
             for name, res in results.items()
         },
@@ -303,6 +305,10 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     if "rotation" in doc:
         _sharing_table(doc["rotation"])
     for name, res in results.items():
+        for w in res.chosen_waves:
+            console.print(f"{escape(name)}: at {w['time_h']:g} h the attacker strikes "
+                          f"{escape(', '.join(w['targets']))}", soft_wrap=True)
+    for name, res in results.items():
         for note in res.notes:
             console.print(f"[yellow]{name}:[/yellow] {note}")
     if not np.isfinite(assets.bus_xy).any():
@@ -321,6 +327,8 @@ def _table(grid_name: str, scenario, rows: list[dict]) -> None:
     n = sum(w.size for w in scenario.waves)
     title = (f"{grid_name}: restoration of {n} failed element(s) in "
              f"{len(scenario.waves)} wave(s)")
+    if scenario.chosen is not None:
+        title = f"{grid_name}: restoration against an {scenario.label}"
     best = min(r["ens_mwh"] for r in rows)
     names = [r["policy"] for r in rows]
     values = [[_fmt(r[k]) for k in _COLUMNS] for r in rows]

@@ -25,7 +25,9 @@ Added by the runner for every evaluator:
 ``n_waves`` (int), ``n_failed`` (int), ``failed`` (str)
     Waves, and the elements failed by the scenario itself (all waves), written as
     ``KIND:ID`` items joined by ``;`` (``bus:7;branch:12;gen:3``), the syntax of
-    ``gridres outage --fail``.
+    ``gridres outage --fail``. Waves chosen at their time (an adaptive attacker) count
+    as :meth:`~gridres.scenarios.base.Scenario.realised` picks them, with nothing
+    repaired in between; a restoration's own strikes are in its results.
 
 Added by :class:`ImpactEvaluator` (the final state after every wave):
 
@@ -99,8 +101,9 @@ def join_ids(kind: str, ids: Iterable[str]) -> str:
 
 def failed_elements(net: Network, scenario: Scenario) -> tuple[int, str]:
     """Number of elements a scenario fails (over all its waves) and their ``KIND:ID``
-    string, buses first, then branches, then generators, each in network order."""
-    waves = scenario.waves
+    string, buses first, then branches, then generators, each in network order (chosen
+    waves as :meth:`~gridres.scenarios.base.Scenario.realised` picks them)."""
+    waves = scenario.realised(net).waves
     if not waves:
         return 0, ""
     buses = np.unique(np.concatenate([w.buses for w in waves]))

@@ -10,6 +10,7 @@ their records and the batch's bus counts; the parent writes them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,10 @@ class Job:
         self.generator = generator
         self.evaluator = evaluator
         self.seed = seed
+        self.lock = threading.Lock()  # Dask workers may run batches in threads
+
+    def __reduce__(self):
+        return (Job, (self.net, self.generator, self.evaluator, self.seed))
 
 
 def _value(v: Any) -> Any:
@@ -52,32 +57,33 @@ def run_batch(job: Job, first: int, last: int) -> tuple[int, int, pd.DataFrame, 
     net = job.net
     rows: list[dict[str, Any]] = []
     counts: dict[str, np.ndarray] = {}
-    for i in range(first, last + 1):
-        rng = np.random.default_rng([job.seed, i])
-        try:
-            scenario = job.generator.sample(net, rng)
-            n_failed, failed = failed_elements(net, scenario)
-            rec = job.evaluator(net, scenario, rng)
-        except Exception as exc:
-            raise _scenario_error(exc, i, job.seed) from exc
-        if not isinstance(rec, Mapping):
-            raise TypeError(
-                f"evaluator {type(job.evaluator).__qualname__} returned "
-                f"{type(rec).__name__}; it must return a dict of scalars"
-            )
-        row: dict[str, Any] = {"scenario": i, "label": scenario.label,
-                               "n_waves": len(scenario.waves), "n_failed": n_failed,
-                               "failed": failed}
-        for key, v in rec.items():
-            if key == BUS_COUNTS:
-                for name, pos in v.items():
-                    acc = counts.get(name)
-                    if acc is None:
-                        acc = counts[name] = np.zeros(net.n_bus, dtype=np.int64)
-                    acc[np.unique(np.asarray(pos, dtype=np.int64))] += 1
-            else:
-                row[key] = _value(v)
-        rows.append(row)
+    with job.lock:
+        for i in range(first, last + 1):
+            rng = np.random.default_rng([job.seed, i])
+            try:
+                scenario = job.generator.sample(net, rng)
+                n_failed, failed = failed_elements(net, scenario)
+                rec = job.evaluator(net, scenario, rng)
+            except Exception as exc:
+                raise _scenario_error(exc, i, job.seed) from exc
+            if not isinstance(rec, Mapping):
+                raise TypeError(
+                    f"evaluator {type(job.evaluator).__qualname__} returned "
+                    f"{type(rec).__name__}; it must return a dict of scalars"
+                )
+            row: dict[str, Any] = {"scenario": i, "label": scenario.label,
+                                   "n_waves": scenario.n_waves, "n_failed": n_failed,
+                                   "failed": failed}
+            for key, v in rec.items():
+                if key == BUS_COUNTS:
+                    for name, pos in v.items():
+                        acc = counts.get(name)
+                        if acc is None:
+                            acc = counts[name] = np.zeros(net.n_bus, dtype=np.int64)
+                        acc[np.unique(np.asarray(pos, dtype=np.int64))] += 1
+                else:
+                    row[key] = _value(v)
+            rows.append(row)
     return first, last, pd.DataFrame(rows), _counts_table(net, counts)
 
 

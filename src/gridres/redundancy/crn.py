@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from gridres.elements import substations
+from gridres.errors import UsageError
 from gridres.model import Grid
 from gridres.restoration.simulate import repair_multipliers
 from gridres.scenarios.base import Scenario, ScenarioGenerator, Wave
@@ -165,6 +166,12 @@ class CommonScenarios:
             return d
         rng = np.random.default_rng([self.seed, i])
         sc = self.generator.sample(self.net, rng)
+        if sc.chosen is not None:
+            raise UsageError(
+                "a plan scores every design on the same fixed scenarios, and an adaptive "
+                "attacker chooses its strikes anew for each design; plan against a "
+                "strikes scenario, or rank interventions by the worst case of a [defend] "
+                "section (objective = \"worst_case\")")
         mult = repair_multipliers(sc, self.sigma, rng)
         if len(self.parts) == 1:
             parts: tuple[list[Wave], ...] = (list(sc.waves),)

@@ -31,11 +31,13 @@ from gridres.redundancy.costs import CURRENCY, cost_table
 from gridres.redundancy.evaluate import PlanEvaluator
 from gridres.redundancy.interventions import Intervention
 from gridres.redundancy.portfolio import (
+    WORST_CASE,
     Step,
     frontier_table,
     greedy_portfolio,
     rank_candidates,
 )
+from gridres.redundancy.worstcase import Threat, WorstCaseEvaluator
 from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.settings import RestorationSettings
 from gridres.scenarios.base import ScenarioGenerator
@@ -74,12 +76,15 @@ class PlanResult:
         The greedy path (portfolio and, past the budget, the rest of the frontier).
     baseline, improved : dict
         Mean of every metric (and ``ens_mwh_cvar95``) in the base case and with the
-        portfolio.
+        portfolio; with a ``threat``, also ``worst_case`` (the attacker's worst damage).
     simulations, reused : int
         Restoration runs simulated, and scenario results copied where exact.
     elapsed_s : float
     cascade : CascadeOptions
         Cascade mode and margin of every restoration.
+    threat : Threat or None
+        The attacker whose worst case the ranking (and the ``worst_case`` objective)
+        measures.
     """
 
     study: str
@@ -100,6 +105,7 @@ class PlanResult:
     currency: str = CURRENCY
     files: dict[str, Path] = field(default_factory=dict)
     cascade: CascadeOptions = CascadeOptions()
+    threat: Threat | None = None
 
     @property
     def portfolio(self) -> pd.DataFrame:
@@ -142,6 +148,9 @@ class PlanResult:
             "study": self.study, "grid": self.grid, "n": self.n, "seed": self.seed,
             "policy": self.policy, "objective": self.objective, "budget": jsonable(self.budget),
             "cascade": {"mode": self.cascade.mode, "margin": self.cascade.margin},
+            "threat": None if self.threat is None else {
+                "k": self.threat.k, "target": self.threat.target,
+                "objective": self.threat.objective},
             "currency": self.currency,
             "baseline": {k: jsonable(v) for k, v in self.baseline.items()},
             "improved": {k: jsonable(v) for k, v in self.improved.items()},
@@ -189,6 +198,7 @@ def plan_interventions(
     where: str = "plan.candidates",
     name: str = "",
     outside_c: float | None = None,
+    threat: Threat | None = None,
 ) -> PlanResult:
     """Plan interventions: score each candidate on the same scenarios with restoration,
     then pick a portfolio within the budget.
@@ -206,7 +216,9 @@ def plan_interventions(
         the order of ``priority``.
     priority : sequence of str
     objective : str
-        Metric the portfolio lowers (one of :data:`gridres.restoration.metrics.LOSS_METRICS`).
+        What the portfolio lowers: an expected value (one of
+        :data:`gridres.restoration.metrics.LOSS_METRICS`) or ``worst_case``, the
+        attacker's worst damage (needs ``threat``; :mod:`gridres.redundancy.worstcase`).
     costs : mapping, optional
         Unit costs (see :func:`gridres.redundancy.cost_table`).
     budget : float, optional
@@ -233,6 +245,10 @@ def plan_interventions(
         Name of the study, recorded in the result.
     outside_c : float, optional
         Outside temperature (°C) for the buildings' heat in the service metrics.
+    threat : Threat, optional
+        An attacker: every candidate is also ranked by how much it lowers the worst
+        damage of the attacker's best strikes (a protected or hardened site cannot be
+        struck).
 
     Returns
     -------
@@ -265,18 +281,23 @@ def plan_interventions(
     if not chosen_from:
         raise UsageError(f"{name or grid.name}: no candidate interventions: list "
                          "[[plan.candidates]] or set generate = true")
+    worst = (WorstCaseEvaluator(threat, ev.cascade, workers) if threat is not None
+             else None)
     with ev:
-        ranking = rank_candidates(ev, chosen_from, objective)
-        steps = greedy_portfolio(ev, chosen_from, budget, objective)
+        ranking = rank_candidates(ev, chosen_from, objective, worst=worst)
+        steps = greedy_portfolio(ev, chosen_from, budget, objective, worst=worst)
         base = ev.base_result()
         chosen = [s.id for s in steps if s.within_budget]
         final = ev.result(chosen)
     baseline = {m: base.mean(m) for m in LOSS_METRICS}
     improved = {m: final.mean(m) for m in LOSS_METRICS}
+    if worst is not None:
+        baseline[WORST_CASE] = worst.value(ev.design([]))
+        improved[WORST_CASE] = worst.value(ev.design(chosen))
     baseline["ens_mwh_cvar95"] = tail_stats(base.values("ens_mwh"))["cvar95"]
     improved["ens_mwh_cvar95"] = tail_stats(final.values("ens_mwh"))["cvar95"]
     return PlanResult(
         study=name, grid=grid.name, n=n, seed=seed, policy=policy, objective=objective,
         budget=budget, candidates=tuple(chosen_from), ranking=ranking, steps=tuple(steps),
         baseline=baseline, improved=improved, simulations=ev.simulations, reused=ev.reused,
-        elapsed_s=time.perf_counter() - t0, cascade=ev.cascade)
+        elapsed_s=time.perf_counter() - t0, cascade=ev.cascade, threat=threat)

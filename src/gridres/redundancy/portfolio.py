@@ -33,16 +33,23 @@ from gridres.errors import UsageError
 from gridres.redundancy.evaluate import Benefit, PlanEvaluator
 from gridres.redundancy.interventions import Intervention
 from gridres.redundancy.reuse import DesignResult
+from gridres.redundancy.worstcase import WorstCaseEvaluator
 from gridres.restoration.metrics import LOSS_METRICS
 
-__all__ = ["Step", "rank_candidates", "greedy_portfolio", "frontier_table", "REDUCTION"]
+__all__ = ["Step", "rank_candidates", "greedy_portfolio", "frontier_table", "REDUCTION",
+           "WORST_CASE", "OBJECTIVES"]
 
 logger = logging.getLogger(__name__)
 
+#: The objective that lowers the attacker's worst damage (:mod:`.worstcase`) instead of
+#: an expected value over the scenarios.
+WORST_CASE = "worst_case"
+#: What a portfolio can lower.
+OBJECTIVES = (*LOSS_METRICS, WORST_CASE)
 #: Column of the ranking for each metric's drop.
 REDUCTION = {"ens_mwh": "ens_reduction_mwh", "customer_hours": "customer_hours_reduction",
              "facility_hours_dark": "facility_hours_reduction",
-             "people_hours": "people_hours_reduction",
+             "people_hours": "people_hours_reduction", WORST_CASE: "worst_case_reduction",
              **{m: f"{m}_reduction" for m in LOSS_METRICS if m.startswith("service_")}}
 
 
@@ -80,9 +87,35 @@ def _tol(x: float) -> float:
     return 1e-9 * max(1.0, abs(x))
 
 
+def _check_objective(objective: str, worst: WorstCaseEvaluator | None) -> None:
+    if objective not in OBJECTIVES:
+        raise UsageError(f"unknown objective {objective!r}; one of {', '.join(OBJECTIVES)}")
+    if objective == WORST_CASE and worst is None:
+        raise UsageError("objective worst_case needs the attacker's threat (a [defend] "
+                         "section: k, target, objective)")
+
+
+def _sure(metric: str, before: float, after: float) -> Benefit:
+    """A drop known exactly (the worst case is a number, not an estimate)."""
+    return Benefit(metric, 1, before, after, before - after, before - after, before - after)
+
+
 def rank_candidates(ev: PlanEvaluator, candidates: Sequence[Intervention],
-                    objective: str = "ens_mwh", level: float = 0.95) -> pd.DataFrame:
+                    objective: str = "ens_mwh", level: float = 0.95,
+                    worst: WorstCaseEvaluator | None = None) -> pd.DataFrame:
     """Every candidate alone against the base case.
+
+    Parameters
+    ----------
+    ev : PlanEvaluator
+    candidates : sequence of Intervention
+    objective : str
+        One of :data:`OBJECTIVES`; ``worst_case`` needs ``worst``.
+    level : float
+        Confidence level of the intervals.
+    worst : WorstCaseEvaluator, optional
+        The attacker's worst case: adds its columns (and makes ``worst_case`` an
+        objective).
 
     Returns
     -------
@@ -92,11 +125,12 @@ def rank_candidates(ev: PlanEvaluator, candidates: Sequence[Intervention],
         ``people_hours_reduction``, ``service_people_hours_{S}_reduction``) with
         ``*_ci_low``/``*_ci_high`` (``ci_low`` and
         ``ci_high`` for energy not served), ``cvar95_reduction_mwh`` with its interval,
-        ``benefit`` (drop of the objective), ``benefit_per_cost`` and
-        ``scenarios_simulated``; best benefit per cost first (ties by id).
+        with ``worst``: ``worst_case`` (the attacker's worst damage with the candidate)
+        and ``worst_case_reduction`` (its drop from the base case; its interval is the
+        value itself), then ``benefit`` (drop of the objective), ``benefit_per_cost``
+        and ``scenarios_simulated``; best benefit per cost first (ties by id).
     """
-    if objective not in LOSS_METRICS:
-        raise UsageError(f"unknown objective {objective!r}; one of {', '.join(LOSS_METRICS)}")
+    _check_objective(objective, worst)
     ev.register(candidates)
     base = ev.base_result()
     results = ev.evaluate([[c.id] for c in candidates])
@@ -112,6 +146,11 @@ def rank_candidates(ev: PlanEvaluator, candidates: Sequence[Intervention],
             row[lo], row[hi] = b.ci_low, b.ci_high
         drop, lo, hi = ev.cvar_drop(base, r, "ens_mwh")
         row.update(cvar95_reduction_mwh=drop, cvar95_ci_low=lo, cvar95_ci_high=hi)
+        if worst is not None:
+            before, after = worst.value(ev.design([])), worst.value(ev.design([c.id]))
+            col = REDUCTION[WORST_CASE]
+            row.update({WORST_CASE: after, col: before - after, f"{col}_ci_low": before - after,
+                        f"{col}_ci_high": before - after})
         ben = row[REDUCTION[objective]]
         row["benefit"] = ben
         row["benefit_per_cost"] = _ratio(float(ben), c.cost)
@@ -139,6 +178,7 @@ def greedy_portfolio(
     *,
     extend: float = 2.0,
     level: float = 0.95,
+    worst: WorstCaseEvaluator | None = None,
 ) -> list[Step]:
     """Greedy picks by benefit per cost with re-evaluation after each pick.
 
@@ -149,20 +189,23 @@ def greedy_portfolio(
     budget : float or None
         Money available; ``None``: no limit (picks go on while they help).
     objective : str
-        One of :data:`~gridres.restoration.metrics.LOSS_METRICS`.
+        One of :data:`OBJECTIVES`: an expected value over the scenarios, or
+        ``worst_case`` (the attacker's worst damage, from ``worst``; a pick's benefit is
+        then exact, its interval the value itself).
     extend : float
         The frontier goes on past the budget up to ``extend × budget`` (0: stop at the
         budget).
     level : float
         Confidence level of the intervals.
+    worst : WorstCaseEvaluator, optional
+        Needed for ``worst_case``.
 
     Returns
     -------
     list of Step
         In order of picking; the portfolio is the steps ``within_budget``.
     """
-    if objective not in LOSS_METRICS:
-        raise UsageError(f"unknown objective {objective!r}; one of {', '.join(LOSS_METRICS)}")
+    _check_objective(objective, worst)
     if budget is not None and (not math.isfinite(budget) or budget < 0):
         raise UsageError(f"the budget must be a finite number >= 0, got {budget!r}")
     ev.register(candidates)
@@ -175,22 +218,35 @@ def greedy_portfolio(
     within = True
     steps: list[Step] = []
     remaining = sorted(by_id)
+    on_worst = objective == WORST_CASE
     while remaining:
         fits = [c for c in remaining if spent + by_id[c].cost <= limit + _tol(limit)]
         best = None
         if fits:
             before = ev.simulations
-            results = ev.evaluate([[*chosen, c] for c in fits])
+            keys = [[*chosen, c] for c in fits]
+            if on_worst:
+                assert worst is not None
+                cur = worst.value(ev.design(chosen))
+                values = [worst.value(ev.design(k)) for k in keys]
+                results: list = [None] * len(keys)
+            else:
+                cur = current.mean(objective)
+                results = ev.evaluate(keys)
+                values = [r.mean(objective) for r in results]
             simulated = ev.simulations - before
-            cur = current.mean(objective)
             scored = []
-            for c, r in zip(fits, results, strict=True):
-                gain = cur - r.mean(objective)
+            for c, v, r in zip(fits, values, results, strict=True):
+                gain = cur - v
                 if gain > _tol(cur):
                     scored.append((-_ratio(gain, by_id[c].cost), -gain, c, r))
             if scored:
                 scored.sort(key=lambda x: (x[0], x[1], x[2]))
                 _, _, best, r_best = scored[0]
+                if r_best is None:  # the expected values of the picked design only
+                    before = ev.simulations
+                    r_best = ev.result([*chosen, best])
+                    simulated += ev.simulations - before
         if best is None:
             if within and budget is not None and extend > 0 and limit < extend * budget:
                 within = False
@@ -199,8 +255,15 @@ def greedy_portfolio(
             break
         iv = by_id[best]
         spent += iv.cost
-        marginal = ev.compare(current, r_best, objective, level)
-        cumulative = ev.compare(base, r_best, objective, level)
+        if on_worst:
+            assert worst is not None
+            w_base, w_cur, w_new = (worst.value(ev.design(k))
+                                    for k in ([], chosen, [*chosen, best]))
+            marginal = _sure(objective, w_cur, w_new)
+            cumulative = _sure(objective, w_base, w_new)
+        else:
+            marginal = ev.compare(current, r_best, objective, level)
+            cumulative = ev.compare(base, r_best, objective, level)
         steps.append(Step(best, iv.cost, spent, marginal, cumulative,
                           ev.cvar_drop(base, r_best, "ens_mwh"), within, simulated))
         chosen.append(best)

@@ -55,6 +55,7 @@ from gridres.report.narrative import (
 )
 from gridres.report.pdf import write_pdf
 from gridres.report.services import services_ctx, services_summary
+from gridres.report.strikes import strike_summary, strikes_context
 from gridres.results import StudyResults, write_summary
 
 __all__ = ["render_report", "write_html", "write_report", "TEMPLATES"]
@@ -259,7 +260,7 @@ def _plan_ctx(res: StudyResults) -> dict[str, Any] | None:
                            "n_candidates": len(st.candidates), "status": "pending",
                            "message": "", "ranking": None, "portfolio": None,
                            "candidates": None, "frontier": None, "intro": "",
-                           "outcome": "", "beyond": "", "more": 0}
+                           "outcome": "", "beyond": "", "more": 0, "exact": False}
     if p is not None:
         ctx.update(status=p.status, message=p.message, budget=fmt_num(p.budget))
     if p is not None and p.status == "done":
@@ -282,19 +283,34 @@ PLAN_TOP = 20
 
 def _plan_done(p: Any) -> dict[str, Any]:
     """Words, figure and tables of a plan that ran."""
-    what, unit = objective_words(p.objective)
+    what, unit = objective_words(p.objective, p.threat)
+    worst = p.objective == "worst_case"  # exact numbers, not expected values
     cur = p.currency or "cost units"
     budget = (f"{fmt_num(p.budget)} {cur}" if math.isfinite(p.budget)
               else "no budget limit")
     ranking = p.ranking if p.ranking is not None else pd.DataFrame()
     port = p.portfolio if p.portfolio is not None else pd.DataFrame()
-    out: dict[str, Any] = {"budget": budget}
+    out: dict[str, Any] = {"budget": budget, "exact": worst}
     out["intro"] = (f"{len(ranking)} interventions were evaluated, each on the same "
                     f"{p.n:,} events (same seeds) with the {p.policy} restoration policy. "
                     f"The objective is the expected {what} per event"
                     f"{f' ({unit})' if unit else ''}; the budget is {budget}.")
+    if worst:
+        out["intro"] = (f"{len(ranking)} interventions were evaluated. The objective is the "
+                        f"{what}{f' ({unit})' if unit else ''}: the worst an attacker can do "
+                        "(see Worst-case strikes; a hardened or protected site cannot be "
+                        f"struck), not an expected value; the budget is {budget}. The "
+                        f"expected energy not served is evaluated on {p.n:,} events beside "
+                        f"it, with the {p.policy} restoration policy.")
     before, after = p.baseline.get(p.objective), p.improved.get(p.objective)
-    if len(port):
+    if len(port) and worst:
+        out["outcome"] = (
+            f"The portfolio costs {fmt_num(float(port['cost'].sum()))} {cur} and lowers the "
+            f"{what} from {fmt_num(before, unit)} to {fmt_num(after, unit)} "
+            f"({fmt_pct((before - after) / before) if before else 'n/a'}).")
+    elif worst:
+        out["outcome"] = f"No intervention within the budget lowers the {what}."
+    elif len(port):
         spent = float(port["cost"].sum())
         last = port.iloc[-1]
         out["outcome"] = (
@@ -308,8 +324,8 @@ def _plan_done(p: Any) -> dict[str, Any]:
     f = p.frontier
     if f is not None and len(f) > 1:
         out["frontier"] = _figure(frontier_figure, f, p.budget,
-                                      f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}"
-                                      ", per event", p.currency, before)
+                                  f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}"
+                                  + ("" if worst else ", per event"), p.currency, before)
         beyond = f[~f["within_budget"].astype(bool)]
         if len(beyond):
             items = [f"“{r['label'] or r['id']}” (+{fmt_num(r['marginal_benefit'], unit)} at "
@@ -320,14 +336,18 @@ def _plan_done(p: Any) -> dict[str, Any]:
     chosen = set(map(str, port.index))
     ens = p.baseline.get("ens_mwh")
     rows = []
+    beside = not worst and "worst_case_reduction" in ranking  # a [defend] attacker too
     for k, (ident, r) in enumerate(ranking.head(PLAN_TOP).iterrows(), start=1):
         cells: list[Any] = [str(k), _named(ident, r["label"]), str(r["kind"]),
                             fmt_num(r["cost"]),
+                            fmt_num(r["benefit"]) if worst else
                             _with_ci(r["benefit"], r["benefit_ci_low"], r["benefit_ci_high"],
                                      before)]
         if p.objective != "ens_mwh":
             cells.append(_with_ci(r["ens_reduction_mwh"], r["ens_ci_low"], r["ens_ci_high"],
                                   ens))
+        if beside:
+            cells.append(fmt_num(r["worst_case_reduction"]))
         per = r["benefit_per_cost"]
         cells.append(fmt_num(denoise(per, before) if math.isfinite(per) else per))
         rows.append({"cells": cells, "chosen": str(ident) in chosen})
@@ -335,6 +355,9 @@ def _plan_done(p: Any) -> dict[str, Any]:
             f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}"]
     if p.objective != "ens_mwh":
         head.append("Energy not served avoided (MWh)")
+    if beside:
+        w_what, w_unit = objective_words("worst_case", p.threat)
+        head.append(f"{w_what.capitalize()} avoided{f' ({w_unit})' if w_unit else ''}")
     head.append(f"Avoided per {cur}" if p.currency else "Avoided per unit cost")
     out["ranking"] = {"headers": head, "rows": rows} if rows else None
     out["more"] = max(0, len(ranking) - PLAN_TOP)
@@ -343,6 +366,7 @@ def _plan_done(p: Any) -> dict[str, Any]:
         prow.append([str(k), _named(ident, r["label"]), fmt_num(r["cost"]),
                      fmt_num(r["cumulative_cost"]), fmt_num(denoise(r["marginal_benefit"],
                                                                     before)),
+                     fmt_num(r["benefit"]) if worst else
                      _with_ci(r["benefit"], r["ci_low"], r["ci_high"], before)])
     out["portfolio"] = {"headers": ["Step", "Intervention", f"Cost ({cur})",
                                     f"Cumulative cost ({cur})", "Avoided by this pick",
@@ -396,7 +420,7 @@ def render_report(res: StudyResults) -> str:
         "seed": study.seed,
         "versions": res.versions or {"gridres": "?"},
         "summary": (executive_summary(res) + [p for p in [services_summary(res)] if p]
-                    + deficit_summary(res)),
+                    + deficit_summary(res) + strike_summary(res)),
         "pending": res.pending,
         "stat_heads": [h for _, h in _STATS],
         "guide": READING_GUIDE,
@@ -437,6 +461,7 @@ def render_report(res: StudyResults) -> str:
                             fmt_num(r.get("initial")), fmt_num(r.get("tripped")))
                            for i, r in el.head(10).iterrows()]
     ctx["contingency"] = _contingency_ctx(res)
+    ctx["strikes"] = strikes_context(res)
     ctx["plan"] = _plan_ctx(res)
     ctx["methods"] = methods(res)
     ctx["methods"][-1:-1] = deficit_methods(res)  # before "The measures"
@@ -455,6 +480,7 @@ def render_report(res: StudyResults) -> str:
                             ("facilities", "facilities", "Critical facilities"),
                             ("substations", "substations", "Most exposed substations"),
                             ("contingency", "contingency", "Single outages (N-1)"),
+                            ("strikes", "strikes", "Worst-case strikes"),
                             ("plan", "plan", "Interventions and portfolio")):
         if ctx.get(key):
             ctx["sections"].append({"id": sid, "title": title})

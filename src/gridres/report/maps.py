@@ -28,10 +28,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import Bbox
 
-from gridres.results import substation_points
+from gridres.results import element_places, substation_points
 
-__all__ = ["grid_map", "FACILITY_MARKERS", "can_map", "colour_limit", "FAILURE_CLASSES"]
+__all__ = ["grid_map", "strike_map", "FACILITY_MARKERS", "can_map", "colour_limit",
+           "FAILURE_CLASSES"]
 
 logger = logging.getLogger(__name__)
 
@@ -229,8 +231,6 @@ def _draw(ax, layers: _Layers, *, marker_scale: float, radius: float, labels: in
 
 def _marker_boxes(ax, subs: pd.DataFrame, size: pd.Series) -> list:
     """Display boxes of the substation markers (``size``: marker areas in points²)."""
-    from matplotlib.transforms import Bbox
-
     xy = ax.transData.transform(subs[["x", "y"]].to_numpy(float))
     px = ax.figure.dpi / 72.0
     boxes = []
@@ -459,3 +459,157 @@ def _legend(layers: _Layers) -> list:
                               markeredgecolor="#b2182b", markeredgewidth=1.5,
                               label=f"facility dark in >= {_pct(EXPOSED)} of events"))
     return handles
+
+
+#: Colours of the strike map: the worst set, the other worst sets, protected sites
+#: (Okabe-Ito vermilion, orange and blue).
+_STRUCK, _STRUCK_OTHER, _PROTECTED = "#D55E00", "#E69F00", "#0072B2"
+
+
+def strike_map(grid, sets: list[tuple[int, tuple[str, ...]]], protected: tuple[str, ...] = (),
+               names: dict[str, str] | None = None) -> Figure:
+    """Map of the worst strike sets and the sites to protect.
+
+    Parameters
+    ----------
+    grid : Grid
+        With bus geometry (see :func:`can_map`).
+    sets : list of (rank, element tokens)
+        The worst sets, worst first; the first is drawn in vermilion and named, the
+        others in orange, each element numbered with the ranks of the sets it is in.
+    protected : tuple of str
+        Element tokens of the protection (blue squares, named).
+    names : dict, optional
+        Readers' names of the tokens (default: their ids).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its map panel is labelled ``strike map``; where the sites crowd one spot, a
+        second panel shows it enlarged (not a data panel), as on the report's main map.
+    """
+    names = names or {}
+    subs = substation_points(grid, pd.Series(0.0, index=grid.buses.index)).dropna(
+        subset=["x", "y"])
+    tokens = list(dict.fromkeys([t for _, s in sets for t in s] + list(protected)))
+    places = element_places(grid, tokens)
+    spots = []
+    for t, geom in places["geometry"].items():
+        if geom is not None:
+            mid = geom.interpolate(0.5, normalized=True) if geom.geom_type != "Point" else geom
+            spots.append((t, geom, float(mid.x), float(mid.y)))
+    xs, ys = subs["x"].to_numpy(float), subs["y"].to_numpy(float)
+    extent = float(max(np.ptp(xs), np.ptp(ys))) if len(subs) else 1.0
+    aspect = (1.0 / max(math.cos(math.radians(float(np.nanmean(ys)))), 0.1)
+              if _is_geographic(grid) and len(ys) else 1.0)
+    marked = pd.DataFrame([(x, y) for _, _, x, y in spots], columns=["x", "y"])
+    window = _crowd(marked, extent, aspect) if len(marked) >= 4 else None
+    if window is None and len(marked) >= 2:
+        window = _crowd(subs, extent, aspect)
+        if window is not None:
+            x0, x1, y0, y1 = window
+            inside = marked["x"].between(x0, x1) & marked["y"].between(y0, y1)
+            window = window if inside.sum() >= 2 else None
+    fig = Figure(figsize=(9.4, 6.6) if window else (7.4, 7.2))
+    FigureCanvasAgg(fig)
+    if window:
+        spec = fig.add_gridspec(2, 2, width_ratios=(1.5, 1.0), height_ratios=(1.0, 0.14),
+                                wspace=0.1, hspace=0.14)
+        ax = fig.add_subplot(spec[0, 0], label="strike map")
+        zoom = fig.add_subplot(spec[0, 1], label="<strike map zoom>")
+        key = fig.add_subplot(spec[1, :], label="<key>")
+    else:
+        spec = fig.add_gridspec(2, 1, height_ratios=(1.0, 0.13), hspace=0.12)
+        ax = fig.add_subplot(spec[0], label="strike map")
+        zoom = None
+        key = fig.add_subplot(spec[1], label="<key>")
+    ranks: dict[str, list[int]] = {}
+    for rank, members in sets:
+        for t in members:
+            ranks.setdefault(t, []).append(rank)
+    first = set(sets[0][1]) if sets else set()
+    region = (xs.min() - 0.05 * extent, xs.max() + 0.05 * extent,
+              ys.min() - 0.05 * extent, ys.max() + 0.05 * extent)
+
+    def draw(panel, frame: tuple, scale: float, label: bool) -> None:
+        _frame(panel, grid, ys, frame)
+        _lines(grid).plot(ax=panel, color="#bdbdbd", linewidth=0.8, zorder=2)
+        _frame(panel, grid, ys, frame)
+        size = scale * (10 + 90 * np.sqrt(subs["load_mw"] / max(float(
+            subs["load_mw"].max()), 1e-9)))
+        panel.scatter(xs, ys, s=size, color="#eeeeee", edgecolors="#9e9e9e",
+                      linewidths=0.5, zorder=3)
+        renderer = fig.canvas.get_renderer()
+        placed: list = []
+        obstacles: list = []
+        px = fig.dpi / 72.0
+        for t, geom, mx, my in spots:
+            colour = _PROTECTED if t not in ranks else (
+                _STRUCK if t in first else _STRUCK_OTHER)
+            if geom.geom_type != "Point":
+                for part in getattr(geom, "geoms", [geom]):
+                    gx, gy = part.xy
+                    panel.plot(gx, gy, color=colour, linewidth=3.2, zorder=4)
+            area = 0.0
+            if t in protected:
+                area = 230 * scale
+                panel.scatter([mx], [my], marker="s", s=area, facecolors="none",
+                              edgecolors=_PROTECTED, linewidths=2.2, zorder=6)
+            if t in ranks:
+                area = max(area, (150 if t in first else 90) * scale)
+                panel.scatter([mx], [my], s=area if t not in protected else area * 0.55,
+                              color=colour, edgecolors="#333333", linewidths=0.8, zorder=5)
+            x, y = panel.transData.transform((mx, my))
+            r = math.sqrt(area) / 2 * px
+            obstacles.append(Bbox([[x - r, y - r], [x + r, y + r]]))
+        for t, _geom, mx, my in spots:
+            if t in ranks and label(mx, my):
+                text = panel.annotate("#" + ", ".join(str(r) for r in ranks[t]), (mx, my),
+                                      xytext=(0, -8 * math.sqrt(scale)), ha="center",
+                                      va="top", textcoords="offset points", fontsize=7,
+                                      weight="bold", color="#1b1b1b", zorder=8,
+                                      path_effects=_HALO, annotation_clip=True)
+                placed.append(text.get_window_extent(renderer))
+        for t, _geom, mx, my in spots:
+            if label(mx, my) and (t in first or t in protected):
+                _label(panel, mx, my, names.get(t, t.partition(":")[2]), placed, renderer,
+                       colour="#7f2704" if t in first else _PROTECTED, size=8,
+                       weight="bold", gap=9 * math.sqrt(scale), obstacles=obstacles)
+        _frame(panel, grid, ys, frame)
+
+    if window is None:
+        draw(ax, region, 1.0, lambda x, y: True)
+    else:
+        x0, x1, y0, y1 = window
+        def outside(x: float, y: float) -> bool:
+            return not (x0 <= x <= x1 and y0 <= y <= y1)
+
+        draw(ax, region, 1.0, outside)
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#222222",
+                               linewidth=1.0, zorder=9))
+        ax.annotate("enlarged, right", (x1, y1), xytext=(3, 3), textcoords="offset points",
+                    fontsize=7, color="#222222", path_effects=_HALO, zorder=9)
+        assert zoom is not None
+        draw(zoom, window, 1.6, lambda x, y: True)
+        zoom.set_xlabel("")
+        zoom.set_ylabel("")
+        zoom.set_title(f"{_place(_towns(grid, 12), window) or 'This area'}, enlarged",
+                       fontsize=9)
+    key.axis("off")
+    handles = [Line2D([], [], color="#bdbdbd", label="line or transformer"),
+               Line2D([], [], marker="o", linestyle="", markerfacecolor="#eeeeee",
+                      markeredgecolor="#9e9e9e", label="substation (size: load)")]
+    if sets:
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=_STRUCK,
+                              markeredgecolor="#333333", markersize=9,
+                              label="the worst strikes (named)"))
+    if len(sets) > 1:
+        handles.append(Line2D([], [], marker="o", linestyle="",
+                              markerfacecolor=_STRUCK_OTHER, markeredgecolor="#333333",
+                              label=f"the next worst (#: ranks of the sets, 1-{len(sets)})"))
+    if protected:
+        handles.append(Line2D([], [], marker="s", linestyle="", markerfacecolor="none",
+                              markeredgecolor=_PROTECTED, markeredgewidth=2.0, markersize=9,
+                              label="site to protect (cannot be struck; named)"))
+    key.legend(handles=handles, loc="upper center", ncol=3, frameon=False, fontsize=8)
+    return fig

@@ -20,6 +20,7 @@ from gridres.report.narrative import (
     fmt_num,
     hazard_text,
 )
+from gridres.report.strikes import strike_engineering, strike_methods
 from gridres.restoration.metrics import METRICS
 from gridres.restoration.rotation import ROTATION_SUFFIX
 from gridres.results import StudyResults
@@ -305,6 +306,7 @@ def methods(res: StudyResults) -> list[dict[str, Any]]:
             "substation) or the repair resources; each is evaluated on the same events, "
             "drawn with the same seeds, so that differences come from the intervention "
             "alone."], "items": []})
+    out += strike_methods(res)
     out.append({"title": "The measures", "paragraphs": [
         "Every outcome is a number per event; the report summarises them over the events:"],
         "items": list(READING_GUIDE) + list(MEASURES)})
@@ -423,6 +425,7 @@ def engineering(res: StudyResults) -> list[dict[str, Any]]:
             text += f" Pending: {res.plan.message}"
         out.append({"title": "Interventions and plan", "text": text, "rows": prow})
 
+    out += strike_engineering(res)
     out.append({"title": "Software", "text": "Versions of the software that produced "
                 "these numbers.", "rows": [(k, v, "") for k, v in res.versions.items()]})
     return out

@@ -92,9 +92,30 @@ _OBJECTIVES = {"ens_mwh": ("energy not served", "MWh"),
                "people_hours": ("people-hours at dark facilities", "")}
 
 
-def objective_words(objective: str) -> tuple[str, str]:
+#: What an attacker's worst case measures, in words, with its unit.
+_THREATS = {"shed_mw": ("load lost", "MW"),
+            "people_out": ("people at dark critical facilities", ""),
+            "facilities_dark": ("critical facilities dark", ""),
+            "customers_out": ("customers cut off", "")}
+
+
+def objective_words(objective: str, threat: Any = None) -> tuple[str, str]:
     """A plan objective in words and its unit (``"ens_mwh"`` -> ``("energy not
-    served", "MWh")``)."""
+    served", "MWh")``); ``worst_case`` in the words of the plan's ``threat``
+    (:class:`gridres.redundancy.worstcase.Threat`): ``("load lost to the worst 2
+    substation strikes", "MW")``.
+
+    Examples
+    --------
+    >>> from gridres.redundancy.worstcase import Threat
+    >>> objective_words("worst_case", Threat(2, "substation"))
+    ('load lost to the worst 2 substation strikes', 'MW')
+    """
+    if objective == "worst_case":
+        what, unit = _THREATS.get(getattr(threat, "objective", ""), ("damage", ""))
+        if threat is None:
+            return f"worst-case {what}", unit
+        return f"{what} to the worst {threat.k} {threat.target} strikes", unit
     return _OBJECTIVES.get(objective, (objective.replace("_", " "), ""))
 
 
@@ -153,6 +174,11 @@ def describe_generator(gen: Any) -> str:
             str(gen.weight), f"weighted by {gen.weight}")
         return (f"{_plural(gen.waves, 'strike')} {gen.every_h:g} hours apart, each on "
                 f"{targets}, {how}")
+    if kind == "AdaptiveStrikes":
+        a = gen.attacker
+        return (f"an attacker who strikes the {_plural(a.k, str(a.target))} whose loss hurts "
+                f"most, {_plural(gen.waves, 'time')} {gen.every_h:g} hours apart, each time "
+                "against the grid as the repairs have left it")
     if kind == "RandomOutages":
         return f"{_plural(gen.k, 'random ' + str(gen.elements))} out at once"
     if kind == "ExplicitScenarios":
@@ -529,9 +555,43 @@ def _amount(value: float, what: str, unit: str) -> str:
     return f"{fmt_num(value, unit)} of {what}" if unit else f"{fmt_num(value)} {what}"
 
 
+def _worst_plan_words(plan: Any) -> list[str]:
+    """What a plan that lowers the attacker's worst case found (exact numbers: no
+    interval)."""
+    what, unit = objective_words(plan.objective, plan.threat)
+    cur = plan.currency or "cost units"
+    before = plan.baseline.get("worst_case")
+    after = plan.improved.get("worst_case")
+    ranking = plan.ranking if plan.ranking is not None else pd.DataFrame()
+    port = plan.portfolio if plan.portfolio is not None else pd.DataFrame()
+    helps = ranking[ranking["benefit"] > 1e-9 * max(1.0, abs(before or 0))] if len(ranking) \
+        else ranking
+    if not len(helps):
+        return [f"None of the {len(ranking)} interventions evaluated lowers the {what} "
+                f"({fmt_num(before, unit)})."]
+    ident, top = next(helps.iterrows())
+    name = f"“{top['label']}” ({ident})" if top["label"] else str(ident)
+    out = [f"Of the {len(ranking)} interventions evaluated, {name} lowers the {what} most "
+           f"for its cost: by {fmt_num(top['benefit'], unit)} (from {fmt_num(before, unit)}) "
+           f"for {fmt_num(top['cost'])} {cur}."]
+    budget = (f"the budget of {fmt_num(plan.budget)} {cur}" if math.isfinite(plan.budget)
+              else "no budget limit")
+    if len(port):
+        labels = port["label"] if "label" in port else pd.Series(port.index, index=port.index)
+        items = [f"“{lab or i}”" for i, lab in labels.items()]
+        out.append(f"Within {budget}, the recommended portfolio is {_list(items)} (cost "
+                   f"{fmt_num(float(port['cost'].sum()))} {cur}), lowering the {what} from "
+                   f"{fmt_num(before, unit)} to {fmt_num(after, unit)}.")
+    else:
+        out.append(f"No intervention that lowers it fits within {budget}.")
+    return out
+
+
 def _plan_words(plan: Any) -> list[str]:
     """What the plan found, in sentences: the best intervention for its cost with its
     benefit and interval, then the portfolio within the budget."""
+    if plan.objective == "worst_case":
+        return _worst_plan_words(plan)
     what, unit = objective_words(plan.objective)
     cur = plan.currency or "cost units"
     before = plan.baseline.get(plan.objective)

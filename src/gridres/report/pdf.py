@@ -203,11 +203,12 @@ def _matplotlib_pdf(res, pdf_path: Path) -> None:
             _table_page(pdf, "Single outages (N-1)", res.contingency[cols])
         plan = res.plan
         if plan is not None and plan.status == "done":
-            what, unit = objective_words(plan.objective)
+            what, unit = objective_words(plan.objective, plan.threat)
+            per = "" if plan.objective == "worst_case" else ", per event"
             if plan.frontier is not None and len(plan.frontier) > 1:
                 pdf.savefig(figures.frontier_figure(
                     plan.frontier, plan.budget,
-                    f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}, per event",
+                    f"{what.capitalize()} avoided{f' ({unit})' if unit else ''}{per}",
                     plan.currency, plan.baseline.get(plan.objective)))
             if plan.portfolio is not None and len(plan.portfolio):
                 _table_page(pdf, f"Portfolio within the budget ({plan.currency})",

@@ -16,7 +16,8 @@ outage as element tokens, a state or a scenario.
 Modules: ``settings`` (every parameter and its default, validated), ``assets``
 (per-element kinds, repair hours, locations), ``supply`` (what the engine supplies in a
 state, and when the flow can be skipped exactly),
-``interface`` (what a policy sees), ``simulate`` (the event simulation), ``policies``
+``interface`` (what a policy sees), ``simulate`` (the event simulation), ``chosen``
+(waves an adaptive attacker picks during the run), ``policies``
 (the built-in policies), ``critical`` (the cheapest repairs that bring a facility back),
 ``optimal`` (the MILP policy, small cases), ``metrics`` (pure metric functions, paired
 differences across policies), ``customers`` (outages per customer: longest outage,

@@ -317,6 +317,10 @@ class RestorationResult:
         ``fuel_stock_out_h`` (:mod:`gridres.restoration.fleets`).
     deficit : gridres.restoration.demand.DeficitRecord or None
         Demand, capacity and (with rotation) groups off, hour by hour.
+    chosen_waves : tuple of dict
+        Waves chosen during the run (an adaptive attacker), in the order they struck:
+        ``time_h``, ``targets`` (what the chooser named, e.g. ``substation:NAME``) and
+        ``failed`` (``KIND:ID`` tokens of the elements). Empty for fixed scenarios.
     """
 
     policy: str
@@ -328,10 +332,12 @@ class RestorationResult:
     services: Any = None
     fleets: dict = field(default_factory=dict)
     deficit: Any = None
+    chosen_waves: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document: policy, metrics, notes, curve and schedule records,
-        fleets, and services over time (totals and by town)."""
+        fleets, services over time (totals and by town) and the chosen waves, where
+        there are any."""
         doc = {
             "policy": self.policy,
             "metrics": self.metrics,
@@ -347,4 +353,6 @@ class RestorationResult:
                 "towns": self.services.by_town().to_dict(orient="records"),
                 "facilities": list(self.services.facilities),
             }
+        if self.chosen_waves:
+            doc["chosen_waves"] = [dict(w) for w in self.chosen_waves]
         return doc

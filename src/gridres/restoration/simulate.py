@@ -53,6 +53,11 @@ Rules
   town; the result's ``services`` follows water, heat, telecom, health care, shelter
   and emergency response from the facility status
   (:mod:`gridres.restoration.service_hours`).
+* **Chosen waves.** A scenario's waves chosen at their time (an attacker who adapts to
+  repairs, :class:`~gridres.scenarios.base.ChosenWaves`) are picked when they fall due,
+  after the fixed waves and repairs of that instant, from the run's own damage
+  (:mod:`gridres.restoration.chosen`); the result lists them as they struck
+  (:attr:`RestorationResult.chosen_waves`).
 * **End.** The run ends when every job is repaired and no wave is left, or at
   ``horizon_h``.
 
@@ -63,6 +68,7 @@ Energy not served is measured against the pre-event (intact) served load; see
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
 import logging
 import math
@@ -75,6 +81,7 @@ from gridres.cascade import CascadeOptions
 from gridres.errors import UsageError
 from gridres.model import Network, State
 from gridres.restoration.assets import Assets
+from gridres.restoration.chosen import strike
 from gridres.restoration.critical import repair_sets
 from gridres.restoration.demand import Timeline, static_timeline
 from gridres.restoration.fleets import FacilityPower, split_policy, storage_left_h
@@ -93,7 +100,7 @@ from gridres.restoration.interface import (
 from gridres.restoration.metrics import RunLog, summarize_run
 from gridres.restoration.policies import Gains, as_listed, get_policy
 from gridres.restoration.supply import Supply, supply
-from gridres.scenarios.base import Scenario, as_rng
+from gridres.scenarios.base import Scenario, Wave, as_rng
 from gridres.tolerances import SAME_TIME_H, ZERO_MW
 
 __all__ = ["simulate", "repair_multipliers"]
@@ -216,8 +223,9 @@ class _Run:
         # people of each town fed by each bus, (n_area, n_bus): people without power
         self._town_buses = None if model is None else model.bus_people.T.tocsr()
         self.t = 0.0
-        self.waves_left = len(scenario.waves)
+        self.waves_left = scenario.n_waves
         self.waves_seen = 0
+        self.chosen: list[Wave] = []  # chosen waves as they struck
         self.context = _Context(self)
 
     # -- events ---------------------------------------------------------------------
@@ -247,17 +255,25 @@ class _Run:
         self.power.advance(t - self.t)
         self.t = t
 
-    def _wave(self, w: int) -> None:
-        wave = self.scenario.waves[w]
-        offset = sum(x.size for x in self.scenario.waves[:w])
+    def _wave(self, chosen: bool, i: int) -> None:
+        """Apply fixed wave ``i``, or chosen wave ``i`` (picked now: :mod:`.chosen`)."""
+        if chosen:
+            wave, mult = strike(self.scenario.chosen, i, self.net, self.alive(),
+                                self.s.repair_sigma)
+            self.chosen.append(wave)
+        else:
+            wave = self.scenario.waves[i]
+            offset = sum(x.size for x in self.scenario.waves[:i])
+            mult = self.mult[offset:offset + wave.size]
+        w = self.waves_seen
         net, a = self.net, self.assets
-        k = offset
+        k = 0
         for etype, positions in ((_BUS, wave.buses), (_BRANCH, wave.branches),
                                  (_GEN, wave.gens)):
             in_service = (net.bus_in_service, net.branch_in_service, net.gen_in_service)[etype]
             mask = (self.bus, self.branch, self.gen)[etype]
             for pos in positions:
-                m = float(self.mult[k])
+                m = float(mult[k])
                 k += 1
                 if not in_service[pos]:
                     continue
@@ -522,7 +538,10 @@ class _Run:
     # -- main loop -----------------------------------------------------------------
     def run(self) -> float:
         for w, wave in enumerate(self.scenario.waves):
-            self.push(float(wave.time_h), _EV_WAVE, w)
+            self.push(float(wave.time_h), _EV_WAVE, (False, w))
+        if self.scenario.chosen is not None:  # after the fixed waves of the same time
+            for j, t in enumerate(self.scenario.chosen.times_h):
+                self.push(t, _EV_WAVE, (True, j))
         self.now = self.demand.assess(self.t, self.alive(), self.live, False)
         self._record()
         fleet = self.power.active
@@ -560,7 +579,7 @@ class _Run:
                 if kind == _EV_DONE:
                     changed |= self._done(*payload)
                 elif kind == _EV_WAVE:
-                    self._wave(payload)
+                    self._wave(*payload)
                     changed = True
                 elif kind == _EV_FLEET:
                     fleet_event |= self.power.handle(self.t, payload)
@@ -585,7 +604,10 @@ class _Run:
         """The finished run as a plain log for :func:`summarize_run`."""
         pts = self.points
         n_fac = self.net.fac_ids.size
-        first = float(self.scenario.waves[0].time_h) if self.scenario.waves else 0.0
+        times = [w.time_h for w in self.scenario.waves[:1]]
+        if self.scenario.chosen is not None:
+            times.append(self.scenario.chosen.times_h[0])
+        first = float(min(times, default=0.0))
         jobs = [{
             "crew": j.crew, "element": j.token, "kind": j.kind, "wave": j.wave,
             "fail_h": j.fail_h, "travel_start_h": j.travel_start, "arrive_h": j.arrive,
@@ -601,7 +623,7 @@ class _Run:
             fac_status=np.array([p[4] for p in pts], dtype=np.int8).reshape(len(pts), n_fac),
             fac_counted=self.base.fac_grid, fac_ids=self.net.fac_ids,
             fac_kind=self.assets.fac_kind, fac_people=self.net.fac_people,
-            jobs=jobs, first_wave_h=first, waves=len(self.scenario.waves), end_h=t_end,
+            jobs=jobs, first_wave_h=first, waves=self.scenario.n_waves, end_h=t_end,
             notes=tuple(self.notes) + self.power.notes(),
             power_out=(None if self.assets.services is None
                        else np.array([p[5] for p in pts], dtype=float)),
@@ -766,5 +788,19 @@ def simulate(
                CascadeOptions.of(cascade), _mobile_rule(name, fn, assets),
                timeline or static_timeline(net))
     t_end = run.run()
-    return run.demand.finish(summarize_run(run.log(t_end), name),
-                             run.base.energized & net.bus_in_service)
+    result = run.demand.finish(summarize_run(run.log(t_end), name),
+                               run.base.energized & net.bus_in_service)
+    if run.chosen:
+        result = dataclasses.replace(result, chosen_waves=tuple(
+            _wave_record(net, w) for w in run.chosen))
+    return result
+
+
+def _wave_record(net: Network, wave: Wave) -> dict:
+    """A chosen wave as it struck: ``time_h``, ``targets`` (its label's tokens) and the
+    ``failed`` elements as ``KIND:ID`` tokens."""
+    failed = ([f"bus:{i}" for i in net.bus_ids[wave.buses]]
+              + [f"branch:{i}" for i in net.branch_ids[wave.branches]]
+              + [f"gen:{i}" for i in net.gen_ids[wave.gens]])
+    return {"time_h": float(wave.time_h),
+            "targets": [t for t in wave.label.split(";") if t] or failed, "failed": failed}

@@ -58,6 +58,17 @@ Grammar
           default substation), weight (default uniform), focus (default 1),
           start_h (default 0), distinct (default true)
 
+``adaptive`` — an attacker who picks each wave's ``k`` worst targets at its time,
+against the grid as it then stands, repairs included::
+
+    adaptive:waves=4,every_h=24,k=3,target=substation,objective=shed_mw
+
+  It searches with :func:`gridres.adversary.attack`, so it is built by
+  :func:`gridres.adversary.scenario_generator` (which takes every other kind too, and
+  which ``gridres ensemble``, ``gridres restore`` and study files use); its keys are
+  documented in :mod:`gridres.adversary.adaptive`. :func:`scenario_from_spec` refuses it
+  with that pointer.
+
 Relative paths are taken from ``base_dir`` (a study file's folder) when given, else from
 the working directory.
 
@@ -97,7 +108,7 @@ from gridres.scenarios.hazard import CircleFootprint, HazardScenarios, PolygonFo
 from gridres.scenarios.random import RandomOutages
 from gridres.scenarios.waves import StrikeCampaign, WaveSequence
 
-__all__ = ["scenario_from_spec", "parse_spec", "SPEC_KINDS"]
+__all__ = ["scenario_from_spec", "parse_spec", "check_keys", "SPEC_KINDS"]
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?inf|nan", re.IGNORECASE)
@@ -188,7 +199,9 @@ def _float(t: Mapping[str, Any], key: str, default: float, kind: str) -> float:
     return float(value)
 
 
-def _check_keys(table: Mapping[str, Any], allowed: set[str], kind: str) -> None:
+def check_keys(table: Mapping[str, Any], allowed: set[str], kind: str) -> None:
+    """Refuse a key of a ``kind`` spec that is not in ``allowed`` (``kind`` aside), with
+    the closest known key as a hint."""
     unknown = sorted(set(table) - allowed - {"kind"})
     if unknown:
         close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
@@ -205,7 +218,7 @@ def _path(value: Any, base_dir: Path | None) -> Path:
 
 
 def _explicit(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    _check_keys(t, {"fail", "file", "scenarios", "time_h", "label"}, "explicit")
+    check_keys(t, {"fail", "file", "scenarios", "time_h", "label"}, "explicit")
     given = [k for k in ("fail", "file", "scenarios") if k in t]
     if len(given) != 1:
         raise UsageError("an explicit scenario needs exactly one of fail, file, scenarios")
@@ -221,7 +234,7 @@ def _explicit(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
 
 
 def _random(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    _check_keys(t, {"k", "elements", "weight", "time_h"}, "random")
+    check_keys(t, {"k", "elements", "weight", "time_h"}, "random")
     if "k" not in t:
         raise UsageError("a random scenario needs k (elements per scenario), e.g. random:k=2")
     return RandomOutages(grid, k=t["k"], elements=t.get("elements", "branch"),
@@ -239,7 +252,7 @@ def _fragility(t: dict):
 
 
 def _circle(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    _check_keys(t, {"lon", "lat", "x", "y", "radius_km", "peak", "falloff", "hazard",
+    check_keys(t, {"lon", "lat", "x", "y", "radius_km", "peak", "falloff", "hazard",
                     "fragility", "time_h"}, "circle")
     if "radius_km" not in t:
         raise UsageError("a circle hazard needs radius_km, e.g. circle:lon=10,lat=50,radius_km=30")
@@ -252,7 +265,7 @@ def _circle(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
 
 
 def _polygons(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    _check_keys(t, {"path", "layer", "attr", "hazard", "fragility", "time_h"}, "polygons")
+    check_keys(t, {"path", "layer", "attr", "hazard", "fragility", "time_h"}, "polygons")
     if "path" not in t:
         raise UsageError("a polygons hazard needs path=FILE (GeoJSON or GeoPackage)")
     t.setdefault("hazard", "flood")
@@ -263,7 +276,7 @@ def _polygons(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
 
 
 def _waves(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
-    _check_keys(t, {"waves", "label"}, "waves")
+    check_keys(t, {"waves", "label"}, "waves")
     waves = t.get("waves")
     if not isinstance(waves, list) or not waves:
         raise UsageError(
@@ -291,7 +304,7 @@ def _waves(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
 
 def _strikes(t: dict, grid: Grid, base_dir: Path | None) -> ScenarioGenerator:
     keys = {"waves", "every_h", "k", "target", "weight", "focus", "start_h", "distinct"}
-    _check_keys(t, keys, "strikes")
+    check_keys(t, keys, "strikes")
     args = {k: t[k] for k in keys if k in t}
     for k in ("every_h", "focus", "start_h"):
         if k in args:
@@ -340,12 +353,17 @@ def scenario_from_spec(
     """
     table = parse_spec(spec)
     kind = str(table.get("kind", "")).strip().lower()
+    if kind == "adaptive":
+        raise UsageError("scenario kind 'adaptive' chooses its strikes with the attacker of "
+                         "gridres.adversary; build it with gridres.adversary."
+                         "scenario_generator(spec, grid, cascade=...) (gridres ensemble, "
+                         "restore and study files do), and not inside a waves table")
     if kind not in SPEC_KINDS:
-        close = difflib.get_close_matches(kind, list(SPEC_KINDS), n=1)
+        close = difflib.get_close_matches(kind, [*SPEC_KINDS, "adaptive"], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UsageError(
             f"unknown scenario kind {kind!r}{hint}; use one of {', '.join(SPEC_KINDS)}, "
-            "file:PATH or an element such as branch:ID"
+            "adaptive, file:PATH or an element such as branch:ID"
         )
     base = Path(base_dir) if base_dir is not None else None
     return SPEC_KINDS[kind](dict(table), grid, base)

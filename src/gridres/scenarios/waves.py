@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gridres.elements import Substations, substations
+from gridres.errors import UsageError
 from gridres.model import Grid, Network
 from gridres.scenarios.base import Scenario, ScenarioGenerator, Wave
 from gridres.scenarios.elements import (
@@ -96,13 +97,22 @@ class WaveSequence:
         object.__setattr__(self, "parts", parts)
 
     def sample(self, net: Network, rng: np.random.Generator) -> Scenario:
-        """Draw every part in order from ``rng`` and combine their waves."""
+        """Draw every part in order from ``rng`` and combine their waves (one part may
+        choose its waves at their time, see :class:`~gridres.scenarios.base.ChosenWaves`;
+        its times are shifted with it)."""
         waves, labels = [], []
+        chosen = None
         for t, gen in self.parts:
             sc = gen.sample(net, rng)
             labels.append(f"{t:g} h: {sc.label}" if sc.label else f"{t:g} h")
             waves += [Wave(t + w.time_h, w.buses, w.branches, w.gens) for w in sc.waves]
-        return Scenario(merge_waves(waves), self.label or "; ".join(labels))
+            if sc.chosen is not None:
+                if chosen is not None:
+                    raise UsageError("a sequence of waves takes at most one part that "
+                                     "chooses its targets at their time (one adaptive "
+                                     "attacker)")
+                chosen = sc.chosen.shifted(t)
+        return Scenario(merge_waves(waves), self.label or "; ".join(labels), chosen)
 
 
 @dataclass(frozen=True, eq=False)

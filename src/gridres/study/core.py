@@ -21,6 +21,8 @@ examples)::
     [deficit]      rotation, groups, block_h, protect, groups_file, method, derate,
                    ties, import_limit_mw, capacity_file (capacity over time, and sharing
                    a deficit by rotating groups)
+    [defend]       k, target, objective, protect_budget, top, curve, n_random, budget,
+                   exclude, protect, candidates
     [outputs]      dir, html, pdf, gpkg, tables
 
 Relative paths resolve against the study file's folder. :func:`check_study` reports
@@ -53,8 +55,10 @@ from gridres.errors import GridError, InputNotFound, UsageError
 from gridres.scenarios.spec import parse_spec
 from gridres.study.schema import (
     PLAN_POLICY,
+    WORST_CASE,
     CascadeSection,
     Collector,
+    DefendSection,
     DeficitSection,
     DemandSection,
     EnsembleSection,
@@ -100,6 +104,7 @@ SECTIONS: dict[str, type | None] = {
     "interventions": PlanSection,
     "demand": DemandSection,
     "deficit": DeficitSection,
+    "defend": DefendSection,
     "outputs": OutputsSection,
 }
 
@@ -180,6 +185,7 @@ class Study:
     services: ServicesSection = field(default_factory=ServicesSection)
     demand: DemandSection | None = None
     deficit: DeficitSection | None = None
+    defend: DefendSection | None = None
 
     @property
     def name(self) -> str:
@@ -262,6 +268,8 @@ class Study:
             if section is not None:
                 doc[key] = {k: v for k, v in dataclasses.asdict(section).items()
                             if v is not None and v != ""}
+        if self.defend is not None:
+            doc["defend"] = dataclasses.asdict(self.defend)
         doc["outputs"] = dataclasses.asdict(self.outputs)
         return doc
 
@@ -372,6 +380,11 @@ def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
                         "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     outputs = parse_section(OutputsSection, raw.get("outputs"), ("outputs",), out)
     services = parse_section(ServicesSection, raw.get("services"), ("services",), out)
+    defend = (parse_section(DefendSection, raw["defend"], ("defend",), out)
+              if "defend" in raw else None)
+    if plan is not None and plan.objective == WORST_CASE and defend is None:
+        out.add((plan_section, "objective"), "objective worst_case lowers the worst strikes "
+                "of a [defend] section; add [defend] with k = ... (and target, objective)")
     hazards, hazard_section = _hazards(path.parent, raw, out)
     demand = deficit = None
     if "demand" in raw:
@@ -391,7 +404,8 @@ def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
     return Study(path=path.resolve(), info=info, grid=grid, hazards=hazards,
                  hazard_section=hazard_section, ensemble=ensemble, cascade=cascade,
                  restoration=restoration, plan=plan, plan_section=plan_section,
-                 outputs=outputs, services=services, demand=demand, deficit=deficit)
+                 outputs=outputs, services=services, demand=demand, deficit=deficit,
+                 defend=defend)
 
 
 def _hazards(folder: Path, raw: dict[str, Any],

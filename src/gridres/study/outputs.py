@@ -16,7 +16,14 @@ towns               Point/area people without power, water, heat and telecom at 
                                report hours (``[services] report_hours``), with
                                restoration on a grid with towns
 hazard_footprints   Polygon    one ring per hazard footprint
+worst_strikes       as struck  with [defend]: one row per element of each worst set
+                               (rank, set, its metrics and share of the load)
+protection          as struck  with [defend]: one row per site of the best protection
+                               of each size (protect, worst damage after, reduction)
 =================== ========== ========================================================
+
+Strike layers take the geometry of what is struck: a substation's point (the mean of its
+buses), a bus's point, a branch's line, a generator's bus.
 
 Grids without coordinates get the same layers as attribute tables.
 """
@@ -33,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 from gridres.io.folder import write_path
-from gridres.results import StudyResults, substation_points, write_summary
+from gridres.results import StudyResults, element_places, substation_points, write_summary
 
-__all__ = ["write_results", "write_tables", "write_geopackage"]
+__all__ = ["write_results", "write_tables", "write_geopackage", "strike_layers"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +86,13 @@ def _frames(res: StudyResults) -> dict[str, pd.DataFrame]:
                             ("deficit_comparison", d.comparison)):
             if table is not None:
                 frames[name] = table.reset_index(drop=True)
+    if res.strikes is not None:
+        frames["strikes_worst"] = res.strikes.worst_table().set_index("rank")
+        curve = res.strikes.curve_table()
+        if curve is not None:
+            frames["strikes_curve"] = curve.set_index("k")
+        if res.strikes.protection:
+            frames["strikes_protection"] = res.strikes.protection_table().set_index("protect")
     if res.plan is not None:
         if res.plan.ranking is not None:
             frames["plan_ranking"] = res.plan.ranking
@@ -114,6 +128,38 @@ def write_tables(res: StudyResults, folder: Path, formats: list[str]) -> dict[st
                     _parquet_safe(df).to_parquet(tmp)
             written[f"tables/{name}.{fmt}"] = path
     return written
+
+
+def strike_layers(res: StudyResults) -> dict[str, pd.DataFrame]:
+    """The ``worst_strikes`` and ``protection`` layers of a study with ``[defend]``, as
+    tables with a ``geometry`` column (see the module notes)."""
+    wc = res.strikes
+    assert wc is not None
+    load = wc.total_load_mw
+    rows = []
+    for s in wc.attack.attacks:
+        for e in s.elements:
+            rows.append({"rank": s.rank, "element": e, "set": "+".join(s.elements),
+                         **{m: getattr(s, m) for m in ("shed_mw", "people_out",
+                                                       "facilities_dark", "customers_out")},
+                         "share_of_load": s.shed_mw / load if load > 0 else 0.0})
+    worst = pd.DataFrame(rows)
+    o = wc.attack.objective
+    prot = pd.DataFrame([{"protect": r.protect_budget, "element": e,
+                          "protection": "+".join(r.protection),
+                          "worst_after": r.after.value(o), "reduction": r.reduction}
+                         for r in wc.protection for e in r.protection],
+                        columns=["protect", "element", "protection", "worst_after",
+                                 "reduction"])
+    out = {}
+    for name, table in (("worst_strikes", worst), ("protection", prot)):
+        places = element_places(res.grid, table["element"].unique()) if len(table) else None
+        if places is None:
+            continue
+        table = table.assign(name=table["element"].map(places["name"]),
+                             geometry=table["element"].map(places["geometry"]))
+        out[name] = table
+    return out
 
 
 def write_geopackage(res: StudyResults, path: Path) -> Path:
@@ -155,6 +201,12 @@ def write_geopackage(res: StudyResults, path: Path) -> Path:
         layers["towns"] = layer(res.towns, geometry(grid.towns, res.towns.index))
     if res.footprints is not None and len(res.footprints):
         layers["hazard_footprints"] = res.footprints.reset_index(drop=True)
+    if res.strikes is not None:
+        for name, table in strike_layers(res).items():
+            geom = table.pop("geometry")
+            layers[name] = gpd.GeoDataFrame(
+                _parquet_safe(table), crs=crs,
+                geometry=list(geom) if geom.notna().any() else None)
     with write_path(path) as tmp:
         for name, gdf in layers.items():
             if len(gdf) == 0:

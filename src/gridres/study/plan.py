@@ -8,6 +8,11 @@ portfolio goes on while a pick helps).
 Restoration policy: ``[plan] policy``, else the first policy of ``[restoration]
 policies``, else ``greedy``; ``priority-list`` repairs in the order of ``[restoration]
 priority``.
+
+With a ``[defend]`` section, every candidate is also ranked by how much it lowers the
+attacker's worst damage (its ``k``, target, objective, exclusions and protected sites;
+the study's cascade and seed), and ``[plan] objective = "worst_case"`` builds the
+portfolio on that instead of an expected value.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from gridres.pool import resolve_workers
 from gridres.redundancy.plan import DEFAULT_POLICY, PlanResult, plan_interventions
+from gridres.redundancy.worstcase import Threat
 from gridres.restoration import RestorationSettings
 from gridres.scenarios.waves import WaveSequence
 from gridres.study.check import analyse_study, check_loaded, raise_problems
@@ -108,6 +114,10 @@ def run_plan(
         plan.max_candidates if plan is not None else 20)
     workers, scheduler = study.workers(workers, scheduler=scheduler,
                                        trust_scheduler=trust_scheduler)
+    d = study.defend
+    threat = None if d is None else Threat(
+        d.k, d.target, d.objective, tuple(d.exclude), tuple(d.protect), d.budget or None,
+        study.seed)
     return plan_interventions(
         checked.grid, combined_generator(checked.generators), settings,
         seed=study.seed, n=scenarios(study, n), policy=policy,
@@ -117,4 +127,4 @@ def run_plan(
         generate=generate, max_candidates=bound, workers=resolve_workers(workers),
         scheduler=scheduler, cascade=study.cascade.options, progress=progress,
         where=f"{study.plan_section}.candidates", name=study.name,
-        outside_c=study.services.outside_temp_c)
+        outside_c=study.services.outside_temp_c, threat=threat)

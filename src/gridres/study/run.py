@@ -1,5 +1,6 @@
 """Run a whole study: grid, intact flow, N-1 ranking, the ensemble (with restoration
-when configured), the intervention plan when configured, then the results directory.
+when configured), the intervention plan and the worst-case strikes (``[defend]``) when
+configured, then the results directory.
 
 :func:`run_study` is the library entry point behind ``gridres run`` and
 ``gridres demo``; it returns :class:`~gridres.results.StudyResults`, which
@@ -42,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from gridres import contingency
+from gridres.adversary import WorstCase, worst_case
 from gridres.cascade import settle
 from gridres.ensemble.evaluate import ImpactEvaluator
 from gridres.ensemble.runner import EnsembleInterrupted, run_ensemble
@@ -247,6 +249,10 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
     plan = _plan(st, checked, pending, out_dir, backend, progress, force)
     timings["plan"] = time.perf_counter() - t
 
+    t = time.perf_counter()
+    strikes = _strikes(st, grid, pending, backend, progress)
+    timings["strikes"] = time.perf_counter() - t
+
     fps = footprints(list(generators), grid.crs) if generators else None
     labels = tuple(str(getattr(g, "label", "") or "") for g in generators)
     res = StudyResults(
@@ -259,8 +265,9 @@ def _run(st: Study, checked: StudyCheck, out_dir: Path, timings: dict[str, float
         facilities=_facility_table(grid, summary, restoration, st),
         elements=summary.elements, contingency=ranking, restoration=restoration,
         towns=_town_table(grid, restoration, st),
-        plan=plan, footprints=fps, generators=tuple(generators), hazard_labels=labels,
-        pending=pending, timings_s=timings, versions=software_versions(), deficit=deficit)
+        plan=plan, strikes=strikes, footprints=fps, generators=tuple(generators),
+        hazard_labels=labels, pending=pending, timings_s=timings,
+        versions=software_versions(), deficit=deficit)
 
     t = time.perf_counter()
     res = write_results(res, progress=progress)
@@ -382,6 +389,25 @@ def _plan(st: Study, checked: StudyCheck, pending: dict[str, str], out_dir: Path
         pending["plan"] = str(exc)
         return PlanOutcome(status="failed", budget=st.plan.budget, message=str(exc))
     return plan_outcome(result)
+
+
+def _strikes(st: Study, grid: Any, pending: dict[str, str], backend: tuple[Any, ...],
+             progress: Progress) -> WorstCase | None:
+    """The ``[defend]`` section (:func:`gridres.adversary.worst_case`), or why it failed."""
+    d = st.defend
+    if d is None:
+        return None
+    workers, scheduler = backend
+    try:
+        return worst_case(
+            grid, d.k, d.protect_budget, target=d.target, objective=d.objective,
+            cascade=st.cascade.options, exclude=d.exclude, protect=d.protect,
+            candidates=d.candidates or None, top=d.top, curve=d.curve, n_random=d.n_random,
+            budget=d.budget or None, seed=st.seed, workers=workers,
+            scheduler=scheduler, progress=progress)
+    except GridresError as exc:
+        pending["defend"] = str(exc)
+        return None
 
 
 # -- tables -----------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gridres.adversary.evaluate import OBJECTIVES as STRIKE_OBJECTIVES
+from gridres.adversary.targets import TARGETS
 from gridres.cascade import MODES, CascadeOptions
 from gridres.errors import UsageError
 from gridres.restoration.fleets import split_policy
@@ -39,6 +41,8 @@ __all__ = [
     "PLAN_POLICY",
     "DemandSection",
     "DeficitSection",
+    "WORST_CASE",
+    "DefendSection",
     "OutputsSection",
     "Collector",
     "parse_section",
@@ -259,6 +263,8 @@ class ServicesSection:
                                                "storage_h (as in the grid's facilities "
                                                "table, which they replace).",
                                                _service_tables)
+#: The plan objective that lowers the worst k-strike damage of ``[defend]``.
+WORST_CASE = "worst_case"
 
 
 @dataclass(frozen=True)
@@ -267,10 +273,11 @@ class PlanSection:
 
     budget: float = _f(REQUIRED, "float", "Money available for interventions.", ge(0))
     objective: str = _f("ens_mwh", "str", "What the portfolio minimises: ens_mwh (energy "
-                        "not served), customer_hours, facility_hours_dark, people_hours, "
-                        "or service_people_hours_S (S: power, water, heat, telecom, "
-                        "health, shelter, emergency).",
-                        one_of(*LOSS_METRICS))
+                        "not served), customer_hours, facility_hours_dark, people_hours "
+                        "(expected values over the scenarios), service_people_hours_S (S: "
+                        "power, water, heat, telecom, health, shelter, emergency), or "
+                        "worst_case (the attacker's worst strikes of [defend]).",
+                        one_of(*LOSS_METRICS, WORST_CASE))
     policy: str = _f(PLAN_POLICY, "str", "Restoration policy every candidate is evaluated "
                      "under (default: the first [restoration] policy, else greedy).",
                      _restoration_policy)
@@ -355,6 +362,37 @@ class DeficitSection:
     capacity_file: str = _f("", "str", "Available MW per hour for the whole grid (columns "
                             "time or hour, capacity_mw), on top of the generators lost "
                             "and repaired.")
+#: What a study's attacker may maximise: the immediate damage of the strikes (energy not
+#: served needs a restoration inside every choice; ``gridres attack`` offers it).
+DEFEND_OBJECTIVES = tuple(o for o in STRIKE_OBJECTIVES if o != "ens_mwh")
+
+
+@dataclass(frozen=True)
+class DefendSection:
+    """``[defend]``: the worst strikes a capable attacker could make, how much worse they
+    are than random failures, and which sites to protect first (the cascade mode and
+    margin are those of ``[cascade]``)."""
+
+    k: int = _f(REQUIRED, "int", "Elements the attacker strikes together.", ge(1))
+    target: str = _f("substation", "str", "What a strike destroys: substation (all its "
+                     "buses), bus, branch or gen.", one_of(*TARGETS))
+    objective: str = _f("shed_mw", "str", "What the attacker maximises: shed_mw (load "
+                        "lost), people_out (people at dark critical facilities), "
+                        "facilities_dark or customers_out.", one_of(*DEFEND_OBJECTIVES))
+    protect_budget: int = _f(2, "int", "Sites the defender can protect (P): the protection "
+                             "of 1 .. P sites is ranked (0: none).", ge(0))
+    top: int = _f(5, "int", "Worst sets reported and mapped.", ge(1))
+    curve: bool = _f(True, "bool", "Set the worst k = 1 .. K strikes beside random "
+                     "failures of as many elements (the attack curve).")
+    n_random: int = _f(500, "int", "Random failures per k of the attack curve.", ge(1))
+    budget: int = _f(0, "int", "Strike sets evaluated exactly per search (every set where "
+                     "that many suffice; 0: about a minute of one core).", ge(0))
+    exclude: list[str] = _f([], "str_list", "Elements the attacker cannot reach "
+                            "(KIND:ID tokens).")
+    protect: list[str] = _f([], "str_list", "Elements already protected (KIND:ID), "
+                            "beside the P to choose.")
+    candidates: list[str] = _f([], "str_list", "Sites the defender may protect (KIND:ID; "
+                               "default: every target).")
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from gridres import redundancy
+from gridres.adversary import AdaptiveStrikes, scenario_generator, targets
+from gridres.adversary.core import check_objective
 from gridres.errors import GridresError, InputNotFound
 from gridres.io import load_grid
 from gridres.restoration import PriorityList, RestorationSettings, policy_names, prepare
 from gridres.restoration.fleets import split_policy
-from gridres.scenarios.spec import scenario_from_spec
 from gridres.service_data import with_service_columns
 from gridres.services import compile_services
 from gridres.study.core import Study
@@ -36,8 +37,8 @@ logger = logging.getLogger(__name__)
 
 
 def hazard_spec(spec: Mapping[str, Any]) -> Any:
-    """What goes to ``scenario_from_spec``: the table, or its ``spec`` value when the
-    table holds only that (``[scenario] spec = "..."``)."""
+    """What goes to :func:`gridres.adversary.scenario_generator`: the table, or its
+    ``spec`` value when the table holds only that (``[scenario] spec = "..."``)."""
     if set(spec) == {"spec"}:
         return spec["spec"]
     return dict(spec)
@@ -95,8 +96,15 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
     generators = _check_hazards(study, grid, out)
     if study.restoration is not None:
         _check_restoration(study, grid, out)
+    if study.defend is not None and not any(p[:1] == ("defend",) for p, _, _ in out.problems):
+        _check_defend(study, grid, out)
     if study.plan is not None:
         _check_plan(study, grid, out)
+        if any(isinstance(g, AdaptiveStrikes) for g in generators):
+            out.add((study.plan_section,), "a plan scores every design on the same fixed "
+                    "scenarios, and the adaptive attacker chooses its strikes anew for each "
+                    "design; plan against a strikes scenario, or rank interventions by the "
+                    "worst case of a [defend] section (objective = \"worst_case\")")
     check_deficit(study, grid, out)
     return grid, tuple(generators)
 
@@ -133,7 +141,8 @@ def _check_hazards(study: Study, grid: Any, out: Collector) -> list[Any]:
         base = hazard_path(study, i)
         given = hazard_spec(spec)
         try:
-            generators.append(scenario_from_spec(given, grid, base_dir=study.folder))
+            generators.append(scenario_generator(given, grid, base_dir=study.folder,
+                                                 cascade=study.cascade.options))
         except InputNotFound as exc:
             out.add(_narrow(given, str(exc), base), _strip(str(exc)), 66)
         except (GridresError, ValueError, TypeError, KeyError) as exc:
@@ -204,6 +213,44 @@ def _check_fleets(settings: RestorationSettings, grid: Any, out: Collector) -> N
                 msg = _strip(str(exc)).split(": ", 2)[-1]
                 out.add(("restoration", key, i) + (("depot",) if key == "mobile_generators"
                                                    else ()), msg)
+
+
+def _check_defend(study: Study, grid: Any, out: Collector) -> None:
+    """The ``[defend]`` section against the grid: an objective the grid has data for,
+    tokens that name targets, and a ``k`` and protection the targets allow."""
+    d = study.defend
+    assert d is not None
+    base = ("defend",)
+    try:
+        check_objective(grid, d.objective)
+    except GridresError as exc:
+        out.add((*base, "objective"), _strip(str(exc)))
+    bad = False
+    for key in ("exclude", "protect", "candidates"):
+        for i, token in enumerate(getattr(d, key)):
+            try:
+                targets(grid, d.target, exclude=[token])
+            except GridresError as exc:
+                msg = re.sub(r"^--exclude:? ", "", _strip(str(exc)))
+                out.add((*base, key, i), msg)
+                bad = True
+    if bad:
+        return
+    tg = targets(grid, d.target, exclude=d.exclude, protect=d.protect)
+    n = len(tg)
+    if d.k > n:
+        out.add((*base, "k"), f"k = {d.k} is more than the {n} {d.target} targets in reach; "
+                f"choose k <= {n}")
+        return
+    can = n if not d.candidates else len(
+        set(targets(grid, d.target, protect=d.candidates).shielded) & set(tg.names))
+    if d.protect_budget > can:
+        out.add((*base, "protect_budget"), f"{d.protect_budget} sites, but only {can} "
+                f"{d.target} targets can be protected; lower protect_budget")
+    elif n - d.protect_budget < d.k:
+        out.add((*base, "protect_budget"), f"protecting {d.protect_budget} of the {n} "
+                f"{d.target} targets leaves fewer than k = {d.k} to strike; lower "
+                "protect_budget or k")
 
 
 #: Candidate keys that name grid elements, and the table they name.
