@@ -145,7 +145,7 @@ def test_attack_defend_and_curve_are_the_same_on_a_dask_cluster(dask_scheduler):
     g = load_grid("ieee118")
     for kwargs in (dict(k=2, target="substation"),  # exhaustive: every pair
                    dict(k=3, target="bus", method="search", budget=3000, seed=4),
-                   dict(k=2, target="branch", cascade_mode="trip", budget=800, seed=1)):
+                   dict(k=2, target="branch", cascade="trip", budget=800, seed=1)):
         here = attack(g, workers=1, **kwargs)
         there = attack(g, scheduler=dask_scheduler, **kwargs)
         assert there.to_dict()["attacks"] == here.to_dict()["attacks"]

@@ -93,10 +93,12 @@ FILE_SUFFIXES = (".json", ".csv")
 
 
 def is_file(out: str) -> bool:
-    """Whether ``--out`` names one result file (else a folder)."""
+    """Whether ``--out`` names one result file (a name with a suffix that is not an
+    existing folder; an unknown suffix is refused by ``output_file``), else a folder."""
     from pathlib import Path
 
-    return Path(out).suffix.lower() in FILE_SUFFIXES
+    path = Path(out)
+    return bool(path.suffix) and not path.is_dir()
 
 
 def write_folder(folder, files: dict) -> None:
