@@ -289,3 +289,21 @@ def test_critical_first_counts_the_people_of_dependent_services():
     # water: 400 people lack it from 0 (no storage) until lw is back, 6 h or 12 h
     assert cf.metrics["service_people_hours_water"] == pytest.approx(400 * 6.0)
     assert listed.metrics["service_people_hours_water"] == pytest.approx(400 * 12.0)
+
+
+def test_priority_list_with_a_dispatch_rule_follows_the_list_in_ensembles():
+    # "priority-list/nearest" is the planner's list with mobile units sent nearest first:
+    # the evaluator must hand it the list, as it does for plain "priority-list"
+    import gridres
+    from gridres.ensemble import ImpactEvaluator
+    from gridres.restoration import RestorationEvaluator
+
+    g = gridres.load_grid("demo_region")
+    outage = Scenario.from_state(g.network, gridres.outage_state(
+        g, ["substation:Kaltenfeld 1", "substation:Wolfau"]))
+    ev = RestorationEvaluator.for_grid(
+        g, RestorationSettings(crews=1, mobile_generators=((2.0, "VBS-110"),)),
+        ["greedy", "priority-list/nearest"], ["bus:WOLF-110"], impact=ImpactEvaluator())
+    rec = ev(g.network, outage, np.random.default_rng(0))
+    # Wolfau first (the list) serves less energy than Kaltenfeld first (greedy)
+    assert rec["ens_mwh__priority-list/nearest"] > rec["ens_mwh__greedy"] + 100

@@ -18,7 +18,7 @@ from gridres.restoration.assets import Assets, prepare
 from gridres.restoration.demand import Timeline, policy_runs
 from gridres.restoration.interface import RestorationResult
 from gridres.restoration.metrics import FIELDS, record_fields
-from gridres.restoration.policies import get_policy
+from gridres.restoration.policies import get_policy, needs_priority
 from gridres.restoration.settings import RestorationSettings
 from gridres.restoration.simulate import repair_multipliers, simulate
 from gridres.scenarios.base import Scenario
@@ -198,7 +198,7 @@ class RestorationEvaluator:
         object.__setattr__(self, "cascade", CascadeOptions.of(self.cascade))
         object.__setattr__(self, "policies", tuple(dict.fromkeys(self.policies)))
         object.__setattr__(self, "priority", tuple(self.priority))
-        _policies(self.policies, self.priority if "priority-list" in self.policies else None)
+        _policies(self.policies, self.priority if needs_priority(self.policies) else None)
 
     @classmethod
     def for_grid(
@@ -243,7 +243,7 @@ class RestorationEvaluator:
         rec: dict[str, Any] = dict(self.impact(net, scenario, rng)) if self.impact else {}
         s = self.assets.settings
         mult = repair_multipliers(scenario, s.repair_sigma, rng)
-        pri = self.priority if "priority-list" in self.policies else None
+        pri = self.priority if needs_priority(self.policies) else None
         fns = dict(_policies(self.policies, pri))
         results = {name: simulate(net, self.assets, scenario, fns[policy], multipliers=mult,
                                   cascade=self.cascade, timeline=tl)

@@ -79,6 +79,7 @@ from gridres.topology import components, effective
 
 __all__ = [
     "POLICIES",
+    "needs_priority",
     "as_listed",
     "largest_load_first",
     "critical_first",
@@ -262,6 +263,18 @@ class WithDispatch:
 
     def __call__(self, d: Decision) -> int | None:
         return self.policy(d)
+
+
+def needs_priority(policies: Iterable[str]) -> bool:
+    """Whether any of ``policies`` follows the planner's list (``priority-list``, with or
+    without a mobile dispatch rule).
+
+    Examples
+    --------
+    >>> needs_priority(["greedy", "priority-list/nearest"]), needs_priority(["greedy"])
+    (True, False)
+    """
+    return any(split_policy(p)[0] == "priority-list" for p in policies)
 
 
 def get_policy(name: str, priority: Iterable[str] | None = None) -> Policy:

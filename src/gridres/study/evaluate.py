@@ -37,7 +37,7 @@ from gridres.model import Network
 from gridres.restoration.demand import Timeline, policy_runs
 from gridres.restoration.interface import RestorationResult
 from gridres.restoration.metrics import record_fields
-from gridres.restoration.policies import get_policy
+from gridres.restoration.policies import get_policy, needs_priority
 from gridres.restoration.service_hours import SERVICE_KEYS
 from gridres.restoration.simulate import repair_multipliers, simulate
 from gridres.results import ServiceOutcome
@@ -126,7 +126,7 @@ class StudyEvaluator:
         """The restoration runs of one scenario, by name (what a record summarises; the
         repair times are drawn from ``rng`` as :meth:`__call__` draws them)."""
         mult = repair_multipliers(scenario, self.assets.settings.repair_sigma, rng)
-        pri = self.priority if "priority-list" in self.policies else None
+        pri = self.priority if needs_priority(self.policies) else None
         return {name: simulate(net, self.assets, scenario, get_policy(policy, pri),
                                multipliers=mult, cascade=self.cascade, timeline=tl)
                 for name, policy, tl in policy_runs(self.policies, self.timeline)}

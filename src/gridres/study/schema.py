@@ -557,7 +557,7 @@ def parse_restoration(raw: Any, path: tuple[str | int, ...], out: Collector
                 "\"branch:L12\" (the repair order of the priority-list policy)")
     else:
         priority = tuple(priority_raw)
-    if "priority-list" in policies and not priority:
+    if any(p.split("/")[0] == "priority-list" for p in policies) and not priority:
         out.add((*path, "policies"), "the priority-list policy needs priority = "
                 "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     known = [f.name for f in dataclasses.fields(RestorationSettings)]
