@@ -372,7 +372,8 @@ def executive_summary(res: StudyResults) -> list[dict[str, str]]:
             text += (f"{len(exposed)} of {len(fac)} critical facilities are dark {when} in "
                      "at least 1 event in 10: without grid power and without a backup "
                      f"that covers their demand. They serve {fmt_count(exposed['people'].sum())}"
-                     f" people. Most exposed: {_list(items)}.")
+                     f" people. Most people at stake (the share of events dark times "
+                     f"the people served): {_list(items)}.")
         else:
             text += (f"None of the {len(fac)} critical facilities is dark {when} in 1 event "
                      "in 10 or more.")

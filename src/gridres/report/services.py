@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from gridres.report.figures import POLICY_COLOURS, POLICY_STYLES, data_uri, ranges_json
-from gridres.report.narrative import fmt_count, fmt_num, fmt_pct
+from gridres.report.narrative import facility_view, fmt_count, fmt_num, fmt_pct
 from gridres.results import StudyResults
 from gridres.service_data import SERVICES
 from gridres.services import compile_services
@@ -206,6 +206,9 @@ def _sentences(res: StudyResults, outcome: Any, served: dict, n: int = 3) -> lis
     if fac is None or not len(fac):
         return []
     names = _names(res)
+    view = facility_view(res)  # what the summary says of each facility's power
+    dark = (view.table["p"] if view.during_restoration and view.policy == _best(res)
+            else pd.Series(dtype=float))
     rows = []
     for fid, r in fac.iterrows():
         service, people, towns = served.get(str(fid), ("", 0.0, []))
@@ -222,9 +225,15 @@ def _sentences(res: StudyResults, outcome: Any, served: dict, n: int = 3) -> lis
         how = _RUNS_OUT.get(service, "{f} stops").format(f=names.get(str(fid), fid))
         when = ("Right after the event" if r["median_lost_h"] < 0.5 else
                 f"After {fmt_num(r['median_lost_h'], 'hours')} (the median event)")
-        out.append(f"{when}, {fmt_count(people)} people in {where} lose "
-                   f"{SERVICE_WORDS[service]} when {how}; this happens in "
-                   f"{fmt_pct(r['p_lost'])} of the events.")
+        text = (f"{when}, {fmt_count(people)} people in {where} lose "
+                f"{SERVICE_WORDS[service]} when {how}; this happens in "
+                f"{fmt_pct(r['p_lost'])} of the events")
+        p_dark = float(dark.get(fid, math.nan))
+        if fmt_pct(p_dark) != fmt_pct(r["p_lost"]) and p_dark > r["p_lost"]:
+            # the summary gives the (higher) share of events the facility is dark
+            text += (f" (it is without power in {fmt_pct(p_dark)}; in the others power "
+                     "comes back before its buffer runs out)")
+        out.append(text + ".")
     return out
 
 
