@@ -139,6 +139,7 @@ def test_milp_responses_reach_the_same_optimum_as_the_table():
 
 
 # -- on a Dask cluster: the same strikes, protections and curve -----------------------------
+@pytest.mark.slow
 def test_attack_defend_and_curve_are_the_same_on_a_dask_cluster(dask_scheduler):
     from gridres.io import load_grid
 

@@ -379,6 +379,7 @@ def test_usage_errors():
 
 # -- in parallel: the same rows on one worker, on local processes and on Dask ---------
 @pytest.mark.parametrize("kind", ["branch", "bus"])
+@pytest.mark.slow
 def test_sweeps_are_the_same_on_workers_and_on_a_dask_cluster(matpower_grid, dask_scheduler,
                                                              kind):
     g = matpower_grid("case_ACTIVSg2000")
@@ -393,6 +394,7 @@ def test_sweeps_are_the_same_on_workers_and_on_a_dask_cluster(matpower_grid, das
         pd.testing.assert_frame_equal(sweep(g, cases, **backend), one, check_exact=True)
 
 
+@pytest.mark.slow
 def test_cascade_and_n_minus_2_are_the_same_in_parallel(matpower_grid, dask_scheduler):
     g = rated(matpower_grid("case118"))
     cases = contingencies(g, "branch")[:80]
@@ -459,6 +461,7 @@ def test_cli_out_files_and_k2(tmp_path):
     assert len(pd.read_csv(csv)) == doc["count"]
 
 
+@pytest.mark.slow
 def test_cli_workers_and_scheduler_give_the_same_document(dask_scheduler):
     runner = CliRunner()
     args = ["contingency", "matpower:case_ACTIVSg2000", "--elements", "bus", "--json"]

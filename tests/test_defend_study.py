@@ -86,6 +86,7 @@ def test_a_defend_section_equals_the_library_called_directly(tmp_path: Path) -> 
     assert sorted(layer["protect"]) == [1, 2, 2]
 
 
+@pytest.mark.slow
 def test_the_bundled_defend_study_runs_small(tmp_path: Path) -> None:
     res = run_study(ROOT / "grids" / "studies" / "defend.toml", tmp_path, n=3, workers=1)
     wc = res.strikes

@@ -170,6 +170,7 @@ def test_reuse_equals_simulating_everything(policy: str, mode: str, spec: str) -
                                    err_msg=str(sorted(k)))
 
 
+@pytest.mark.slow
 def test_reuse_with_fleets_equals_simulating_everything() -> None:
     # fuel trucks and a mobile generator in the base; more tank hours, a truck more, a
     # generator more and a reservoir: the service metrics too equal full simulation
@@ -307,6 +308,7 @@ def test_run_plan_on_a_study_without_a_plan_table(tmp_path: Path) -> None:
                         abs_tol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_study_plans_on_its_scheduler_only_when_trusted(tmp_path: Path, dask_scheduler,
                                                            caplog) -> None:
     text = ('[study]\nseed = 5\n[grid]\nsource = "ieee14"\n[scenario]\nspec = "random:k=2"\n'

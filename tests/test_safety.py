@@ -304,6 +304,7 @@ def test_a_study_name_never_leaves_results(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path / "results")) == ["escape", "etc_evil", "hidden", "study"]
 
 
+@pytest.mark.slow
 def test_a_study_scheduler_is_not_used_without_trust(tmp_path, capsys):
     study = tmp_path / "s.toml"
     study.write_text(TINY.replace('scheduler = "serial"', 'scheduler = "tcp://127.0.0.1:9"'))

@@ -101,6 +101,7 @@ def test_the_plan_speaks_of_the_worst_case_without_intervals(run) -> None:
     assert run.plan.portfolio.index.tolist() == ["protect:3"]
 
 
+@pytest.mark.slow
 def test_the_section_reads_right_in_a_browser(run) -> None:
     """The section as a planner sees it at 1400 px: screenshotted (left in
     out/test-artifacts), its figures filling their visible ranges and drawn, no markup

@@ -163,6 +163,7 @@ def test_the_report_has_a_power_deficit_section(results):
             assert f"is off {int(off.sum())} of {len(off)} hours" in item
 
 
+@pytest.mark.slow
 def test_the_power_deficit_section_reads_right_in_a_browser(results):
     import chromium
     from gridres.report import write_report
