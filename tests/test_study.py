@@ -412,7 +412,7 @@ def test_small_example_studies_run(name: str, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_command_prints_where_the_report_is(tmp_path: Path, capsys,
                                                  monkeypatch) -> None:
-    """The demo ends with what to do next: the report, how to open it, and two commands
+    """The demo ends with what to do next: the report, how to open it, and four commands
     that run as printed."""
     import shlex
 
@@ -426,17 +426,18 @@ def test_demo_command_prints_where_the_report_is(tmp_path: Path, capsys,
     assert lines[at + 1] == f"Open it in a browser: {report.as_uri()}"
     assert lines[at + 2] == "Next, try:"
     commands = [ln.strip() for ln in lines[at + 3:] if ln.startswith("    gridres ")]
-    assert len(commands) == 2
+    assert len(commands) == 4
     assert "ensemble" in stderr  # a progress bar per long step
     assert (out / "report.html").is_file()
     restore = shlex.split(commands[0])
     assert restore[:2] == ["gridres", "restore"]
     assert run_cli(cli, restore[1:] + ["--json"]) == 0
     assert json.loads(capsys.readouterr().out)["policies"][0]["peak_lost_mw"] > 0
-    storm = shlex.split(commands[1])
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
-    assert storm[:2] == ["gridres", "run"] and Path(storm[2]).is_file()
-    assert run_cli(cli, ["check", storm[2]]) == 0
+    for command in commands[1:]:  # the storm, worst-case strikes and deficit studies
+        study = shlex.split(command)
+        assert study[:2] == ["gridres", "run"] and Path(study[2]).is_file()
+        assert run_cli(cli, ["check", study[2]]) == 0
 
 
 def test_run_json_is_the_summary(tmp_path: Path, capsys) -> None:

@@ -51,8 +51,9 @@ def _shown(path: Path) -> str:
 
 
 def next_steps(res) -> list[tuple[str, str]]:
-    """Two commands to try after the demo, each with what it shows: the restoration of
-    the demo's most exposed substation under two policies, and the storm study."""
+    """Commands to try after the demo, each with what it shows: the restoration of the
+    demo's most exposed substation under two policies, and the storm, worst-case strikes
+    and power deficit studies."""
     subs = res.substations
     name = "Vellburg 6"
     if subs is not None and len(subs) and (subs["p_loss_of_supply"] > 0).any():
@@ -63,4 +64,12 @@ def next_steps(res) -> list[tuple[str, str]]:
              "gridres restore demo_region " + shlex.join([f"--fail=substation:{name}"])
              + " --crews 2 --policy greedy --policy critical-first"),
             ("a stronger storm study with its own report",
-             f"gridres run {shlex.quote(_shown(storm))} --out out/storm")]
+             f"gridres run {shlex.quote(_shown(storm))} --out out/storm"),
+            ("the worst strikes a capable attacker could make, and which substations to "
+             "protect first",
+             f"gridres run {shlex.quote(_shown(storm.with_name('defend.toml')))} "
+             "--out out/defend"),
+            ("weeks short of generation after strikes on power plants: rotating outages "
+             "against shedding",
+             f"gridres run {shlex.quote(_shown(storm.with_name('deficit.toml')))} "
+             "--out out/deficit")]
