@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gridres.io.atomic import atomic_path
 from gridres.model import Grid
 
 __all__ = ["cache_dir", "cached_read", "file_digest"]
@@ -185,8 +186,6 @@ def _store(folder: Path, path: Path, digest: str, grid: Grid) -> None:
     }).encode()
     header += b" " * (-(len(MAGIC) + 8 + len(header)) % 8)
     try:
-        from gridres.io.atomic import atomic_path
-
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:

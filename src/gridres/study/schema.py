@@ -28,6 +28,7 @@ from gridres.restoration.fleets import split_policy
 from gridres.restoration.metrics import LOSS_METRICS
 from gridres.restoration.policies import policy_names
 from gridres.restoration.settings import RestorationSettings
+from gridres.service_data import SERVICE_COLUMNS
 
 __all__ = [
     "REQUIRED",
@@ -232,8 +233,6 @@ def _hours_list(v: list) -> str | None:
 
 
 def _service_tables(v: dict) -> str | None:
-    from gridres.service_data import SERVICE_COLUMNS
-
     for fid, cols in v.items():
         for col in cols:
             if col not in SERVICE_COLUMNS:
