@@ -604,10 +604,20 @@ class DemandRun:
         s = int(self.tl.shape_of[self.tl.hour(t)])
         hit = self._refs.get(s)
         if hit is None:
-            net = self.net
-            if not np.array_equal(self.tl.load_mw[s], net.load_mw):
-                net = self._derived(self.tl.load_mw[s], net.gen_pmax_mw.copy())
-            hit = self._refs[s] = supply(net, net.intact(), self.cascade)
+            # shared by every run on this network with the same demand and cascade option
+            # (read only; kept with the network, as its derived networks are, not pickled)
+            row = self.tl.load_mw[s]
+            shared = self.net.__dict__.setdefault("_timeline_references", OrderedDict())
+            key = (row.tobytes(), self.cascade)
+            hit = shared.get(key)
+            if hit is None:
+                net = self.net
+                if not np.array_equal(row, net.load_mw):
+                    net = self._derived(row, net.gen_pmax_mw.copy())
+                hit = shared[key] = supply(net, net.intact(), self.cascade)
+                if len(shared) > 64:
+                    shared.popitem(last=False)
+            self._refs[s] = hit
         return hit
 
     # -- assessments ----------------------------------------------------------------------
