@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gridres.io import cache as grid_cache
+from gridres.io import cachedir
 from gridres.io.matpower import matpower_case_path, read_matpower
 
 TABLES = ("buses", "branches", "generators", "facilities")
@@ -81,7 +81,7 @@ def test_an_edited_file_is_parsed_again(folder, case):
 
 def test_turned_off_writes_nothing(folder, case, monkeypatch):
     monkeypatch.setenv("GRIDRES_CACHE", "0")
-    assert grid_cache.cache_dir() is None
+    assert cachedir.cache_dir() is None
     read_matpower(case)
     assert not folder.exists()
 
@@ -91,7 +91,7 @@ def test_default_folder_is_the_users_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("GRIDRES_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     if sys.platform.startswith("linux"):
-        assert grid_cache.cache_dir() == tmp_path / "xdg" / "gridres"
+        assert cachedir.cache_dir() == tmp_path / "xdg" / "gridres"
 
 
 def _damage(entry: Path, how: str) -> None:
@@ -143,7 +143,7 @@ def test_the_folder_stays_within_its_bound(folder, tmp_path, monkeypatch):
     read_matpower(paths[2])
     entries = _entries(folder)
     assert len(entries) == 2
-    digests = {grid_cache.file_digest(p.read_bytes()) for p in (paths[0], paths[2])}
+    digests = {cachedir.file_digest(p.read_bytes()) for p in (paths[0], paths[2])}
     assert {e.name.split("-")[0] for e in entries} == digests
 
 
@@ -171,3 +171,46 @@ def test_concurrent_processes_share_the_cache(folder, tmp_path):
     assert len(_entries(folder)) == 1
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
     _same(read_matpower(path), read_matpower(path, cache=False))
+
+
+# -- answers kept beside the grids: gridres info ----------------------------------------------
+def _info(folder: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`gridres info ARGS` as a process that also says whether it imported pandas."""
+    code = ("import sys\nfrom gridres.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n"
+            "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\nsys.exit(code)\n")
+    return subprocess.run([sys.executable, "-c", code, "info", *args], capture_output=True,
+                          text=True, env={**os.environ, "GRIDRES_CACHE_DIR": str(folder),
+                                          "COLUMNS": "100", **(env or {})}, check=True)
+
+
+def test_info_asked_again_prints_the_same_without_loading_the_grid(folder, case):
+    for spec in (str(case), "matpower:case9"):
+        first, again = _info(folder, spec), _info(folder, spec)
+        assert "PANDAS True" in first.stderr and "PANDAS False" in again.stderr
+        assert again.stdout == first.stdout and spec in again.stdout
+        kept = _info(folder, spec, "--json")  # the same answer, as JSON
+        fresh = _info(folder, spec, "--json", env={"GRIDRES_CACHE": "0"})
+        assert "PANDAS False" in kept.stderr and "PANDAS True" in fresh.stderr
+        assert kept.stdout == fresh.stdout
+    # another file, or the same file changed, is another answer
+    text = case.read_text()
+    case.write_text(text.replace("mpc.baseMVA = 100;", "mpc.baseMVA = 100;\n% edited"))
+    changed = _info(folder, str(case), "--json")
+    assert "PANDAS True" in changed.stderr
+    assert changed.stdout == _info(folder, str(case), "--json").stdout
+
+
+def test_info_keeps_no_answer_without_a_cache_or_with_warnings(folder, case):
+    off = _info(folder, str(case), env={"GRIDRES_CACHE": "0"})
+    assert "PANDAS True" in _info(folder, str(case), env={"GRIDRES_CACHE": "0"}).stderr
+    assert not list(folder.glob("*.answers.json")) if folder.exists() else True
+    assert off.stdout == _info(folder, str(case)).stdout
+    # no reference bus: a warning on every load, so the answer is worked out every time
+    lines = case.read_text().splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["69", "3"])
+    lines[at] = lines[at].replace("\t3\t", "\t2\t", 1)
+    case.write_text("\n".join(lines) + "\n")
+    for _ in range(2):
+        run = _info(folder, str(case))
+        assert "no in-service reference bus" in run.stderr and "PANDAS True" in run.stderr

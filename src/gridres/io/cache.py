@@ -2,11 +2,9 @@
 
 A MATPOWER file is parsed once; its Grid tables are stored under the SHA-256 of the
 file's bytes (and the gridres version), and the next load of the same bytes reads them
-back. The cache lives in the user's cache folder:
-
-- ``GRIDRES_CACHE_DIR`` if set;
-- else ``$XDG_CACHE_HOME/gridres`` or ``~/.cache/gridres`` (Linux and other POSIX),
-  ``~/Library/Caches/gridres`` (macOS), ``%LOCALAPPDATA%\\gridres\\cache`` (Windows).
+back. The cache lives in the user's cache folder (:func:`gridres.io.cachedir.cache_dir`:
+``GRIDRES_CACHE_DIR``, else the platform's cache folder), beside the answers that
+commands keep (:mod:`gridres.io.cachedir`).
 
 ``GRIDRES_CACHE=0`` turns it off. It holds at most ``GRIDRES_CACHE_MAX_MB`` megabytes
 (default 1024); the least recently used grids go first.
@@ -25,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,9 +31,10 @@ import numpy as np
 import pandas as pd
 
 from gridres.io.atomic import atomic_path
+from gridres.io.cachedir import answers_path, cache_dir, file_digest, package_version
 from gridres.model import Grid
 
-__all__ = ["cache_dir", "cached_read", "file_digest"]
+__all__ = ["cached_read"]
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +47,6 @@ _TABLES = ("buses", "branches", "generators", "facilities")
 _STALE_S = 3600.0
 
 
-def _version() -> str:
-    from gridres import __version__
-
-    return __version__
-
-
-def cache_dir() -> Path | None:
-    """The cache folder (see the module's docstring), or None when ``GRIDRES_CACHE=0``
-    turns the cache off."""
-    if os.environ.get("GRIDRES_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    explicit = os.environ.get("GRIDRES_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "gridres" / "cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "gridres"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gridres"
-
-
 def _max_bytes() -> int:
     try:
         mb = float(os.environ.get("GRIDRES_CACHE_MAX_MB", DEFAULT_MAX_MB))
@@ -79,16 +55,11 @@ def _max_bytes() -> int:
     return int(max(mb, 0.0) * 1e6)
 
 
-def file_digest(data: bytes) -> str:
-    """SHA-256 of a file's bytes, in hex (the cache key)."""
-    return hashlib.sha256(data).hexdigest()
-
-
 _SUFFIX = ".grid"
 
 
 def _entry(folder: Path, digest: str) -> Path:
-    return folder / f"{digest}-v{_version()}-f{FORMAT}{_SUFFIX}"
+    return folder / f"{digest}-v{package_version()}-f{FORMAT}{_SUFFIX}"
 
 
 def cached_read(
@@ -180,7 +151,7 @@ def _store(folder: Path, path: Path, digest: str, grid: Grid) -> None:
         tables[table] = cols
     payload = b"".join(chunks)
     header = json.dumps({
-        "format": FORMAT, "gridres": _version(), "sha256": digest,
+        "format": FORMAT, "gridres": package_version(), "sha256": digest,
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
         "base_mva": float(grid.base_mva), "crs": grid.crs, "tables": tables,
     }).encode()
@@ -208,7 +179,7 @@ def _load(path: Path, digest: str, name: str, source: str) -> Grid | None:
         start = len(MAGIC) + 8
         size = int.from_bytes(data[len(MAGIC):start], "little")
         meta = json.loads(data[start:start + size])
-        if (meta.get("format") != FORMAT or meta.get("gridres") != _version()
+        if (meta.get("format") != FORMAT or meta.get("gridres") != package_version()
                 or meta.get("sha256") != digest):
             raise ValueError("entry of another file, version or format")
         payload = memoryview(data)[start + size:]
@@ -264,5 +235,6 @@ def _prune(folder: Path) -> None:
         try:
             p.unlink()
             total -= size
+            answers_path(folder, p.name.split("-", 1)[0]).unlink(missing_ok=True)
         except OSError:
             pass
