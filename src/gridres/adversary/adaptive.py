@@ -38,9 +38,9 @@ Keys
 ``start_h``
     Time of the first wave, hours >= 0; default 0.
 ``budget``
-    Sets evaluated per wave, an int >= 1; default :data:`ADAPTIVE_BUDGET` (5,000: on the
-    demo region's 91 substations, every pair in 0.2 s, or for ``k = 3`` the MILP in about
-    3 s without a cascade and the search in about 15 s with ``trip``, on one core).
+    Sets evaluated per wave, an int >= 1; default :data:`ADAPTIVE_BUDGET` (5,000: every
+    pair of the demo region's 91 substations; for ``k = 3`` the MILP without a cascade,
+    or the search with ``trip``).
 ``near``
     A fraction in [0, 1), default 0: the attacker picks uniformly among the distinct sets
     (of the best :data:`NEAR_TOP` found) within ``near`` of the worst, so that an
