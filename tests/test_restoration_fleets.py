@@ -340,3 +340,31 @@ def test_a_fleet_instant_on_a_clock_hour_takes_the_new_hours_demand(tmp_path):
     assert c.loc[2.0, "served_mw"] == pytest.approx(1.0)
     assert c.loc[2.0, "facilities_dark"] == 1
     assert res.deficit.hours["demand_mw"].tolist() == pytest.approx([1.0, 1.0] + [2.0] * 5)
+
+
+def test_restore_priority_list_with_a_dispatch_rule_follows_the_file(tmp_path):
+    # `restore --policy priority-list/nearest --priority-file F` is the planner's list with
+    # mobile units sent nearest first: the list must reach it (it was refused as a
+    # priority-list without a list), and no plain priority-list run is added beside it
+    prio = tmp_path / "order.txt"
+    prio.write_text("bus:WOLF-110\n")
+    args = ["restore", "demo_region", "--fail", "substation:Kaltenfeld 1", "--fail",
+            "substation:Wolfau", "--crews", "1", "--mobile-gen", "2@VBS-110", "--json"]
+    out = CliRunner().invoke(cli, [*args, "--policy", "greedy", "--policy",
+                                   "priority-list/nearest", "--priority-file", str(prio)])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert [r["policy"] for r in doc["policies"]] == ["greedy", "priority-list/nearest"]
+    listed = doc["details"]["priority-list/nearest"]["schedule"]
+    assert min(listed, key=lambda r: r["start_h"])["element"] == "bus:WOLF-110"
+    # the list changes the order: greedy starts elsewhere
+    greedy = doc["details"]["greedy"]["schedule"]
+    assert min(greedy, key=lambda r: r["start_h"])["element"] != "bus:WOLF-110"
+    # nor beside it in an ensemble
+    ens = CliRunner().invoke(cli, ["ensemble", "demo_region", "--restore", "--scenario",
+                                   "random:k=1", "--n", "1", "--seed", "1", "--workers", "1",
+                                   "--policy", "priority-list/nearest", "--priority-file",
+                                   str(prio), "--json"])
+    assert ens.exit_code == 0, ens.output
+    rows = json.loads(ens.stdout)["restoration"]["metrics"]["ens_mwh"]
+    assert [r["policy"] for r in rows] == ["priority-list/nearest"]

@@ -296,6 +296,7 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, f
         read_priority_file,
     )
     from gridres.restoration.fleets import split_policy
+    from gridres.restoration.policies import needs_priority
 
     names = tuple(policies or ("greedy",))
     unknown = [p for p in names if split_policy(p)[0] not in policy_names()]
@@ -304,7 +305,7 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, f
                          f"{', '.join(policy_names())} (optionally /RULE for mobile "
                          "generators)")
     priority = read_priority_file(priority_file).elements if priority_file else ()
-    if priority and "priority-list" not in names:
+    if priority and not needs_priority(names):
         names += ("priority-list",)
     settings = RestorationSettings(crews=crews, repair_sigma=sigma, **fleet)
     profile, start, rotation, (n_groups, block_h, groups_file, protect) = demand

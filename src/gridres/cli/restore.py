@@ -189,7 +189,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         read_priority_file,
         simulate,
     )
-    from gridres.restoration.policies import WithDispatch
+    from gridres.restoration.policies import WithDispatch, needs_priority
     from gridres.restoration.simulate import repair_multipliers
 
     if out:
@@ -215,14 +215,16 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     if priority is not None:
         priority.check(g)
     names = list(dict.fromkeys(policies or ("greedy",)))
-    if priority is not None and "priority-list" not in names:
+    if priority is not None and not needs_priority(names):
         names.append("priority-list")
     chosen = []
     for name in names:
-        if name == "priority-list":
+        if name.partition("/")[0] == "priority-list":
             if priority is None:
-                raise UsageError("--policy priority-list needs --priority-file FILE")
-            chosen.append((name, priority))
+                raise UsageError(f"--policy {name} needs --priority-file FILE")
+            rule = get_policy(name, ()) if "/" in name else None
+            chosen.append((name, priority if rule is None
+                           else WithDispatch(priority, rule.mobile_dispatch, name)))
         elif name.partition("/")[0] == "as-listed" and fails:
             listed = PriorityList(_fail_order(g, fails, grid), name="as-listed")
             rule = get_policy(name) if "/" in name else None
