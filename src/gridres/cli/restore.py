@@ -13,7 +13,13 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from gridres.cli._deficit import capacity_options, derate_values, group_options, profile_option
+from gridres.cli._deficit import (
+    capacity_options,
+    demand_temperature,
+    derate_values,
+    group_options,
+    profile_option,
+)
 from gridres.cli.common import (
     cascade_options,
     console,
@@ -241,7 +247,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         from gridres.restoration.demand import DemandSettings, timeline
         from gridres.restoration.rotation import RotationSettings
 
-        demand = DemandSettings(profile=profile, start=start, temperature_c=outside_c,
+        demand = DemandSettings(profile=profile, start=start,
+                                temperature_c=demand_temperature(profile, outside_c),
                                 derate=derate_values(derates), ties=tuple(ties),
                                 import_limit_mw=import_limit_mw, capacity_file=capacity_file)
         rot = (RotationSettings(groups=n_groups, block_h=block_h, protect=protect,
@@ -293,6 +300,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     }
     if tl is not None:
         doc["demand"] = {"profile": tl.profile, "start": tl.start.isoformat(),
+                         # None: the profile's own seasonal temperature
+                         "temperature_c": demand_temperature(profile, outside_c),
                          "capacity": tl.capacity or "the generators alive",
                          "notes": list(tl.notes)}
     if tl is not None and tl.rotation is not None:
