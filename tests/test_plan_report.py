@@ -83,6 +83,9 @@ BAD_PLANS = [
      'policy = "gredy"'),
     ("priority_list_without_list", 'policy = "priority-list"', _cand('kind = "crews"'),
      "plan.policy", "the priority-list policy needs priority = ", 'policy = "priority-list"'),
+    ("priority_list_rule_without_list", 'policy = "priority-list/nearest"',
+     _cand('kind = "crews"'), "plan.policy", "the priority-list policy needs priority = ",
+     'policy = "priority-list/nearest"'),
 ]
 
 

@@ -345,3 +345,45 @@ def test_restore_profile_file_with_a_missing_hour_exits_65(tmp_path):
     path.write_text("hour,class,factor\n0,residential,1.0\n2,residential,0.5\n")
     code, out, err = _cli("restore", "ieee14", "--fail", "branch:1", "--profile", str(path))
     assert code == 65 and "no factor for class 'residential' at hour 1" in err
+
+
+def test_restore_json_names_the_demands_temperature():
+    # --outside-temp-c also sets the heating demand under a profile; without it homes
+    # cool at 0 degrees C but demand stays at the profile's seasonal temperature. Both
+    # runs report outside_c 0: the JSON must say which temperature the demand followed
+    import json
+
+    docs = {}
+    for extra in ((), ("--outside-temp-c", "0")):
+        code, out, err = _cli("restore", "demo_region", "--fail", "substation:Kaltenfeld 1",
+                              "--profile", "typical", "--start", "2025-01-15T16:00",
+                              "--json", *extra)
+        assert code == 0, err
+        docs[extra] = json.loads(out)
+    default, zero = docs.values()
+    assert default["outside_c"] == zero["outside_c"] == 0.0
+    # at 0 degrees C demand is above the winter shapes' 2 degrees C: more energy lost
+    assert zero["policies"][0]["ens_mwh"] > default["policies"][0]["ens_mwh"]
+    assert default["demand"]["temperature_c"] is None
+    assert zero["demand"]["temperature_c"] == 0.0
+
+
+@pytest.mark.parametrize("demand", [["--rotation"], ["--profile", "flat"],
+                                    ["--profile", "FILE"]])
+def test_outside_temperature_with_a_demand_that_has_no_temperature(tmp_path, demand):
+    # --outside-temp-c is first the homes' temperature: with a rotation on the static load,
+    # a flat profile or a profile file it must not be refused as a temperature_c of the
+    # demand (only the built-in shapes take one); homes still cool at -5 degrees C
+    import json
+
+    if "FILE" in demand:
+        demand = ["--profile", _profile_file(tmp_path, {}, bus="KALT1-110")]
+    base = ["demo_region", "--fail", "substation:Kaltenfeld 1", "--json"]
+    code, out, err = _cli("restore", *base, *demand, "--outside-temp-c", "-5")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["outside_c"] == -5.0 and doc["demand"]["temperature_c"] is None
+    code, out, err = _cli("ensemble", "demo_region", "--restore", "--scenario", "random:k=1",
+                          "--n", "1", "--seed", "1", "--workers", "1", *demand,
+                          "--outside-temp-c", "-5")
+    assert code == 0, err

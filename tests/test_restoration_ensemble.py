@@ -207,3 +207,28 @@ def test_restoration_curve_over_events_by_hand():
     assert np.allclose(c["lost_p10_mw"], [8.0, 4.0, 0.0])
     assert np.allclose(c["lost_p90_mw"], [88.0, 44.0, 0.0])
     assert np.allclose(c["served_fraction"], 1 - c["lost_mw"] / 200.0)
+
+
+def test_resume_refuses_other_restoration_settings(tmp_path):
+    # the manifest names the evaluator; its restoration settings (crews, fleets, repair
+    # spread, outside temperature) change every number, so a resume with others must be
+    # refused, not mix the records of two runs
+    from gridres.ensemble import ImpactEvaluator, run_ensemble
+    from gridres.io import load_grid
+
+    g = load_grid("ieee14")
+
+    def ev(outside_c=None, **kw):
+        return RestorationEvaluator.for_grid(g, RestorationSettings(**kw),
+                                             impact=ImpactEvaluator(), outside_c=outside_c)
+
+    out = tmp_path / "run"
+    run_ensemble(g, "random:k=2", 4, 1, workers=1, out=out, evaluator=ev(crews=3))
+    run_ensemble(g, "random:k=2", 4, 1, workers=1, out=out, resume=True,
+                 evaluator=ev(crews=3))
+    for other in (ev(crews=1), ev(crews=3, fuel_trucks=2),
+                  ev(crews=3, mobile_generators=((2.0, "1"),)), ev(crews=3, repair_sigma=0.5),
+                  ev(outside_c=-10.0, crews=3)):
+        with pytest.raises(UsageError, match="evaluator differs"):
+            run_ensemble(g, "random:k=2", 4, 1, workers=1, out=out, resume=True,
+                         evaluator=other)

@@ -307,3 +307,64 @@ def test_priority_list_with_a_dispatch_rule_follows_the_list_in_ensembles():
     rec = ev(g.network, outage, np.random.default_rng(0))
     # Wolfau first (the list) serves less energy than Kaltenfeld first (greedy)
     assert rec["ens_mwh__priority-list/nearest"] > rec["ens_mwh__greedy"] + 100
+
+
+def test_a_fleet_instant_on_a_clock_hour_takes_the_new_hours_demand(tmp_path):
+    # line_grid plus bus a (1 MW, never out) on l2. Demand factor 0.5 until 02:00, then 1.
+    # The hospital's tank (2 h) runs dry at 2.0 h, the very instant the hour's demand
+    # changes: the run must assess the new hour there, not record the tank's instant
+    # with the served load of the hour before. h is out from 0 to 6.65 h:
+    # ENS = 0.5 MW x 2 h + 1 MW x 4.65 h = 5.65 MWh.
+    from gridres.restoration.demand import DemandSettings, timeline
+
+    buses = [{"id": "s", "ref": True, "geometry": Point(0.0, 0.0)},
+             {"id": "h", "load_mw": 1.0, "customers": 10, "geometry": Point(40_000.0, 0.0)},
+             {"id": "a", "load_mw": 1.0, "customers": 10, "geometry": Point(0.0, 40_000.0)}]
+    fac = [{"id": "H", "bus": "h", "kind": "hospital", "demand_mw": 1.0, "backup_mw": 1.0,
+            "backup_hours": 2.0, "people": 100, "depends_on": "none"}]
+    g = make_grid(buses, [{"id": "l1", "from_bus": "s", "to_bus": "h", "x_pu": 0.1,
+                           "length_km": 10.0},
+                          {"id": "l2", "from_bus": "s", "to_bus": "a", "x_pu": 0.1,
+                           "length_km": 10.0}],
+                  [{"id": "g", "bus": "s", "pmax_mw": 10.0}], fac, crs="EPSG:32633")
+    path = tmp_path / "profile.csv"
+    path.write_text("hour,bus,factor\n" + "".join(
+        f"{h},{b},{0.5 if h < 2 else 1.0}\n" for h in range(24) for b in "ha"))
+    s = RestorationSettings(crews=1, depots=("s",))
+    tl = timeline(g, DemandSettings(profile=str(path)), horizon_h=s.horizon_h)
+    res = simulate(g.network, prepare(g, s), Scenario.single(branches=[0]), "greedy",
+                   timeline=tl)
+    assert res.metrics["ens_mwh"] == pytest.approx(5.65)
+    assert res.metrics["customer_hours"] == pytest.approx(10 * 6.65)
+    c = res.curve.set_index("time_h")
+    assert c.loc[2.0, "served_mw"] == pytest.approx(1.0)
+    assert c.loc[2.0, "facilities_dark"] == 1
+    assert res.deficit.hours["demand_mw"].tolist() == pytest.approx([1.0, 1.0] + [2.0] * 5)
+
+
+def test_restore_priority_list_with_a_dispatch_rule_follows_the_file(tmp_path):
+    # `restore --policy priority-list/nearest --priority-file F` is the planner's list with
+    # mobile units sent nearest first: the list must reach it (it was refused as a
+    # priority-list without a list), and no plain priority-list run is added beside it
+    prio = tmp_path / "order.txt"
+    prio.write_text("bus:WOLF-110\n")
+    args = ["restore", "demo_region", "--fail", "substation:Kaltenfeld 1", "--fail",
+            "substation:Wolfau", "--crews", "1", "--mobile-gen", "2@VBS-110", "--json"]
+    out = CliRunner().invoke(cli, [*args, "--policy", "greedy", "--policy",
+                                   "priority-list/nearest", "--priority-file", str(prio)])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert [r["policy"] for r in doc["policies"]] == ["greedy", "priority-list/nearest"]
+    listed = doc["details"]["priority-list/nearest"]["schedule"]
+    assert min(listed, key=lambda r: r["start_h"])["element"] == "bus:WOLF-110"
+    # the list changes the order: greedy starts elsewhere
+    greedy = doc["details"]["greedy"]["schedule"]
+    assert min(greedy, key=lambda r: r["start_h"])["element"] != "bus:WOLF-110"
+    # nor beside it in an ensemble
+    ens = CliRunner().invoke(cli, ["ensemble", "demo_region", "--restore", "--scenario",
+                                   "random:k=1", "--n", "1", "--seed", "1", "--workers", "1",
+                                   "--policy", "priority-list/nearest", "--priority-file",
+                                   str(prio), "--json"])
+    assert ens.exit_code == 0, ens.output
+    rows = json.loads(ens.stdout)["restoration"]["metrics"]["ens_mwh"]
+    assert [r["policy"] for r in rows] == ["priority-list/nearest"]

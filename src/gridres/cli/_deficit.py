@@ -9,7 +9,8 @@ import click
 
 from gridres.errors import UsageError
 
-__all__ = ["profile_option", "capacity_options", "group_options", "derate_values"]
+__all__ = ["profile_option", "capacity_options", "group_options", "derate_values",
+           "demand_temperature"]
 
 profile_option = click.option(
     "--profile", metavar="NAME|FILE",
@@ -75,3 +76,12 @@ def derate_values(values: tuple[str, ...]) -> float | dict[str, float] | None:
             raise UsageError(f"--derate {v!r}: write a fraction (0.2) or KIND=FRACTION "
                              "(wind=0.7)") from None
     return pairs
+
+
+def demand_temperature(profile: str | None, outside_c: float | None) -> float | None:
+    """The temperature the demand follows: ``--outside-temp-c`` under a built-in shape
+    (typical, winter, ...); None (no temperature) for the static load, ``flat`` and a
+    profile file, where the option only sets how long homes stay warm."""
+    from gridres.deficit import PROFILE_NAMES
+
+    return outside_c if profile in PROFILE_NAMES and profile != "flat" else None

@@ -171,7 +171,8 @@ def outside_temp_option(command: Any) -> Any:
         "--outside-temp-c", "outside_c", type=float, default=None, metavar="C",
         callback=_finite_temp,
         help="Outside temperature in °C: how long homes stay warm without heat supply "
-             "and, with --profile, the heating demand  [default: 0]")(command)
+             "and, with --profile, the heating demand  [default: 0 for homes; demand at "
+             "the profile's seasonal temperature]")(command)
 
 
 def _finite_temp(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:

@@ -289,6 +289,7 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, f
                  outside_c, demand):
     """Wrap the impact evaluator with restoration under every policy (and, with a
     rotation, every policy rotating)."""
+    from gridres.cli._deficit import demand_temperature
     from gridres.restoration import (
         RestorationEvaluator,
         RestorationSettings,
@@ -296,6 +297,7 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, f
         read_priority_file,
     )
     from gridres.restoration.fleets import split_policy
+    from gridres.restoration.policies import needs_priority
 
     names = tuple(policies or ("greedy",))
     unknown = [p for p in names if split_policy(p)[0] not in policy_names()]
@@ -304,7 +306,7 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, f
                          f"{', '.join(policy_names())} (optionally /RULE for mobile "
                          "generators)")
     priority = read_priority_file(priority_file).elements if priority_file else ()
-    if priority and "priority-list" not in names:
+    if priority and not needs_priority(names):
         names += ("priority-list",)
     settings = RestorationSettings(crews=crews, repair_sigma=sigma, **fleet)
     profile, start, rotation, (n_groups, block_h, groups_file, protect) = demand
@@ -315,8 +317,9 @@ def _restoration(grid, impact, policies, crews, sigma, priority_file, cascade, f
 
         rot = (RotationSettings(groups=n_groups, block_h=block_h, protect=protect,
                                 groups_file=groups_file) if rotation else None)
-        tl = timeline(grid, DemandSettings(profile=profile, start=start, temperature_c=outside_c), rot,
-                      horizon_h=settings.horizon_h)
+        demand_settings = DemandSettings(
+            profile=profile, start=start, temperature_c=demand_temperature(profile, outside_c))
+        tl = timeline(grid, demand_settings, rot, horizon_h=settings.horizon_h)
     evaluator = RestorationEvaluator.for_grid(grid, settings, names, priority, impact=impact,
                                               cascade=cascade, outside_c=outside_c,
                                               timeline=tl)

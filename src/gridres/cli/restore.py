@@ -13,7 +13,13 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from gridres.cli._deficit import capacity_options, derate_values, group_options, profile_option
+from gridres.cli._deficit import (
+    capacity_options,
+    demand_temperature,
+    derate_values,
+    group_options,
+    profile_option,
+)
 from gridres.cli.common import (
     cascade_options,
     console,
@@ -189,7 +195,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         read_priority_file,
         simulate,
     )
-    from gridres.restoration.policies import WithDispatch
+    from gridres.restoration.policies import WithDispatch, needs_priority
     from gridres.restoration.simulate import repair_multipliers
 
     if out:
@@ -215,14 +221,16 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     if priority is not None:
         priority.check(g)
     names = list(dict.fromkeys(policies or ("greedy",)))
-    if priority is not None and "priority-list" not in names:
+    if priority is not None and not needs_priority(names):
         names.append("priority-list")
     chosen = []
     for name in names:
-        if name == "priority-list":
+        if name.partition("/")[0] == "priority-list":
             if priority is None:
-                raise UsageError("--policy priority-list needs --priority-file FILE")
-            chosen.append((name, priority))
+                raise UsageError(f"--policy {name} needs --priority-file FILE")
+            rule = get_policy(name, ()) if "/" in name else None
+            chosen.append((name, priority if rule is None
+                           else WithDispatch(priority, rule.mobile_dispatch, name)))
         elif name.partition("/")[0] == "as-listed" and fails:
             listed = PriorityList(_fail_order(g, fails, grid), name="as-listed")
             rule = get_policy(name) if "/" in name else None
@@ -239,7 +247,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
         from gridres.restoration.demand import DemandSettings, timeline
         from gridres.restoration.rotation import RotationSettings
 
-        demand = DemandSettings(profile=profile, start=start, temperature_c=outside_c,
+        demand = DemandSettings(profile=profile, start=start,
+                                temperature_c=demand_temperature(profile, outside_c),
                                 derate=derate_values(derates), ties=tuple(ties),
                                 import_limit_mw=import_limit_mw, capacity_file=capacity_file)
         rot = (RotationSettings(groups=n_groups, block_h=block_h, protect=protect,
@@ -291,6 +300,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     }
     if tl is not None:
         doc["demand"] = {"profile": tl.profile, "start": tl.start.isoformat(),
+                         # None: the profile's own seasonal temperature
+                         "temperature_c": demand_temperature(profile, outside_c),
                          "capacity": tl.capacity or "the generators alive",
                          "notes": list(tl.notes)}
     if tl is not None and tl.rotation is not None:

@@ -31,6 +31,8 @@ service over time (:mod:`gridres.restoration.fleets`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
@@ -121,7 +123,16 @@ class Assets:
 
     def __repr__(self) -> str:
         return (f"Assets(grid={self.grid_name!r}, buses={len(self.bus_ids)}, "
-                f"branches={len(self.branch_ids)}, generators={len(self.gen_ids)})")
+                f"branches={len(self.branch_ids)}, generators={len(self.gen_ids)}, "
+                f"settings={self.digest()!r})")
+
+    def digest(self) -> str:
+        """A short hash of the settings and outside temperature: the repr names them, so
+        that an ensemble's manifest (which names its evaluator by a short text) tells
+        runs with other crews, fleets or repair times apart."""
+        text = json.dumps([self.settings.to_dict(), float(self.outside_c)], sort_keys=True,
+                          default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def element(self, etype: int, pos: int) -> str:
         """Element token ``bus:ID``, ``branch:ID`` or ``gen:ID``."""

@@ -573,6 +573,8 @@ class _Run:
                 self._advance(horizon)
                 return horizon
             self._advance(t)
+            # the hour's demand or block changes at this very instant too
+            hour_due = hour <= t + SAME_TIME_H
             changed = fleet_event = False
             while self.heap and self.heap[0][0] <= t + SAME_TIME_H:
                 _, kind, _, payload = heapq.heappop(self.heap)
@@ -586,11 +588,11 @@ class _Run:
                 elif kind == _EV_ARRIVE:
                     pass  # the sweep below starts it if its spare is there
             self._sweep()
-            if changed:
-                self._assess(event=True)
-            if fleet and (changed or fleet_event):
+            if changed or hour_due:
+                self._assess(event=changed)
+            if fleet and (changed or fleet_event or hour_due):
                 self.power.settle(self.t, self.now.fac_grid, push_fleet)
-            if changed or fleet_event:
+            if changed or fleet_event or hour_due:
                 self._record()
             self._dispatch_all()
             if not self.open and self.waves_left == 0:

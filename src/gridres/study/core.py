@@ -375,7 +375,8 @@ def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
             plan = parse_section(PlanSection, raw[key], (key,), out,
                                  extra={"policy": policy})
             given = raw[key].get("policy") if isinstance(raw[key], dict) else None
-            if given == "priority-list" and not (restoration and restoration.priority):
+            if (isinstance(given, str) and given.partition("/")[0] == "priority-list"
+                    and not (restoration and restoration.priority)):
                 out.add((key, "policy"), "the priority-list policy needs priority = "
                         "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     outputs = parse_section(OutputsSection, raw.get("outputs"), ("outputs",), out)
