@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
@@ -230,10 +230,13 @@ def test_cli_bad_fleet_input_is_one_line_exit_2(tmp_path, capsys):
 # -- invariants ---------------------------------------------------------------------------
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10_000), st.integers(0, 2))
+@example(6399, 1)  # one facility darker with a truck more, all of them less
 def test_more_trucks_never_more_dark_hours_on_a_fixed_schedule(seed, trucks):
     # as-listed repairs do not read the facilities, so the grid's timeline is the same
-    # with any fleet; one depot, unlimited fuel: a truck more never leaves a facility
-    # dark longer, nor people longer without a service.
+    # with any fleet; one depot, unlimited fuel: a truck more never leaves the facilities
+    # dark longer in all, nor people longer without a service. One facility may wait
+    # longer (first come, first served: the extra truck takes another call first, and the
+    # next free truck starts farther away; seed 6399 with 1 -> 2 trucks).
     rng = np.random.default_rng(seed)
     n = 4
     buses = [{"id": "s", "ref": True, "geometry": Point(0.0, 0.0)}]
@@ -255,7 +258,7 @@ def test_more_trucks_never_more_dark_hours_on_a_fixed_schedule(seed, trucks):
         return simulate(g.network, prepare(g, s), sc, "as-listed")
 
     a, b = go(trucks), go(trucks + 1)
-    assert (b.facilities["hours_dark"] <= a.facilities["hours_dark"] + 1e-9).all()
+    assert b.facilities["hours_dark"].sum() <= a.facilities["hours_dark"].sum() + 1e-9
     assert b.metrics["service_people_hours_water"] <= a.metrics["service_people_hours_water"] + 1e-6
     pd_a, pd_b = a.schedule["end_h"].to_numpy(), b.schedule["end_h"].to_numpy()
     assert np.allclose(pd_a, pd_b)
