@@ -133,6 +133,20 @@ def test_demand_without_restoration_is_refused(tmp_path):
     assert p.path == "demand" and "add a [restoration] section" in p.message
 
 
+@pytest.mark.parametrize("sections", ['[demand]\nprofile = "typical"\n',
+                                      "[deficit]\nrotation = true\n"])
+def test_a_plan_with_demand_or_deficit_is_refused(tmp_path, sections):
+    # the plan scores designs on the static load: its baseline would not be the report's
+    path = tmp_path / "s.toml"
+    path.write_text('[study]\nseed = 1\n[grid]\nsource = "demo_region"\n'
+                    '[scenario]\nkind = "explicit"\nfail = ["substation:Wolfau"]\n'
+                    "[restoration]\ncrews = 1\n[plan]\nbudget = 10\n" + sections)
+    (p,) = analyse_study(path).problems
+    assert p.path == "plan" and p.exit_code == 65 and "[demand] and [deficit]" in p.message
+    code, out, err = cli_run("plan", str(path), "--out", str(tmp_path / "out"))
+    assert code == 65 and len(err.strip().splitlines()) == 1 and "static load" in err
+
+
 # -- the report's "Power deficit" section --------------------------------------------------
 
 

@@ -100,6 +100,11 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
         _check_defend(study, grid, out)
     if study.plan is not None:
         _check_plan(study, grid, out)
+        if study.demand is not None or study.deficit is not None:
+            out.add((study.plan_section,), "the plan scores designs on the grid's static "
+                    "load, while [demand] and [deficit] change the restoration's demand "
+                    "and capacity by the hour, so its figures would not match the "
+                    "report's; plan in a study without [demand] and [deficit]")
         if any(isinstance(g, AdaptiveStrikes) for g in generators):
             out.add((study.plan_section,), "a plan scores every design on the same fixed "
                     "scenarios, and the adaptive attacker chooses its strikes anew for each "
