@@ -119,3 +119,22 @@ def test_a_groups_file_and_failed_generators(tmp_path: Path, capsys) -> None:
     doc = strict_json(out)
     assert [g["group"] for g in doc["groups"]] == ["north", "south"]
     assert doc["capacity"] == "generation alive after the outage"
+
+
+@pytest.mark.parametrize("args, named", [
+    (["restore", "demo_region", "--fail", "bus:KAL-110", "--groups", "3"], "--groups"),
+    (["ensemble", "demo_region", "--scenario", "random:k=1", "--n", "2", "--seed", "1",
+      "--restore", "--block-h", "2", "--protect", "buses"], "--block-h, --protect"),
+])
+def test_group_options_without_rotation_are_refused(args, named: str, capsys) -> None:
+    # they would be ignored without --rotation: say so instead
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (2, "")
+    assert named in one_line_error(err) and "add --rotation" in err
+
+
+def test_restore_prints_the_sharing_table_on_stdout(capsys) -> None:
+    code, out, err = run(capsys, "restore", "demo_region", "--fail", "gen:G-HAL-1",
+                         "--fail", "gen:G-TIE-1", "--fail", "gen:G-TIE-2", "--profile",
+                         "typical", "--start", "2025-01-15T16:00", "--rotation")
+    assert code == 0 and "sharing the deficit" in out and "sharing the deficit" not in err

@@ -53,6 +53,23 @@ def group_options(command: Any) -> Any:
                              "on top.")(command)
 
 
+def check_rotation_options(rotation: bool) -> None:
+    """Refuse ``--groups``, ``--block-h``, ``--groups-file`` or ``--protect`` given on the
+    command line without ``--rotation`` (they would be ignored)."""
+    from click.core import ParameterSource
+
+    from gridres.errors import UsageError
+
+    ctx = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}" if name != "n_groups" else "--groups"
+             for name in ("n_groups", "block_h", "groups_file", "protect")
+             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    if given and not rotation:
+        raise UsageError(f"{', '.join(given)}: only with --rotation (the rotating groups); "
+                         f"add --rotation or leave {'it' if len(given) == 1 else 'them'} "
+                         "out")
+
+
 def derate_values(values: tuple[str, ...]) -> float | dict[str, float] | None:
     """``--derate`` values: one fraction, or KIND=FRACTION pairs.
 

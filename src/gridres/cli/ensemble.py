@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from gridres.cli._deficit import group_options, profile_option
+from gridres.cli._deficit import check_rotation_options, group_options, profile_option
 from gridres.cli.common import (
     cascade_options,
     console,
@@ -193,6 +193,7 @@ def command(grid: str, scenario_spec: str, n: int, seed: int, workers: int | Non
 
     if resume and not out:
         raise UsageError("--resume needs --out DIR (the folder of the run to continue)")
+    check_rotation_options(rotation)
     enforce(scenarios_estimate(n), force=force, option="--n")
     if out:
         output_folder(out)

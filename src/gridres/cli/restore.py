@@ -15,6 +15,7 @@ from rich.table import Table
 
 from gridres.cli._deficit import (
     capacity_options,
+    check_rotation_options,
     demand_temperature,
     derate_values,
     group_options,
@@ -183,8 +184,8 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     shedding with rotating groups when capacity is short.
 
     \b
-    gridres restore demo_region --fail gen:G-HAL-1 --fail gen:G-TIE-1 --profile typical \\
-        --start 2025-01-15T16:00 --rotation --groups 8 --block-h 4 --json
+    gridres restore demo_region --fail gen:G-HAL-1 --fail gen:G-TIE-1 --fail gen:G-TIE-2 \\
+        --profile typical --start 2025-01-15T16:00 --rotation --groups 8 --block-h 4
     """
     from gridres.cascade import CascadeOptions
     from gridres.restoration import (
@@ -198,6 +199,7 @@ def command(grid: str, fails: tuple[str, ...], spec: str | None, seed: int | Non
     from gridres.restoration.policies import WithDispatch, needs_priority
     from gridres.restoration.simulate import repair_multipliers
 
+    check_rotation_options(rotation)
     if out:
         hold_folder(out, force=force)
     g = load(grid)
@@ -421,7 +423,7 @@ def _sharing_table(rot: dict) -> None:
             t.add_row(escape(row["policy"]), how,
                       *(f"{m[k]:.3f}" if k == "jain_customers" else _fmt(float(m[k]))
                         for k in _SHARING_HEADS))
-    console.print(t)
+    stdout.print(t)
 
 
 def _write(folder: Path, doc: dict, results: dict) -> None:
