@@ -106,10 +106,12 @@ def check_against_grid(study: Study, out: Collector) -> tuple[Any, tuple[Any, ..
                     "and capacity by the hour, so its figures would not match the "
                     "report's; plan in a study without [demand] and [deficit]")
         if any(isinstance(g, AdaptiveStrikes) for g in generators):
+            also = ("" if study.plan.objective == "worst_case" else
+                    ", or rank interventions by the worst case of a [defend] section "
+                    "(objective = \"worst_case\")")
             out.add((study.plan_section,), "a plan scores every design on the same fixed "
                     "scenarios, and the adaptive attacker chooses its strikes anew for each "
-                    "design; plan against a strikes scenario, or rank interventions by the "
-                    "worst case of a [defend] section (objective = \"worst_case\")")
+                    f"design; plan against a strikes scenario{also}")
     check_deficit(study, grid, out)
     return grid, tuple(generators)
 
