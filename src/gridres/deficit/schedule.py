@@ -165,6 +165,13 @@ class Schedule:
         ctx = _Hours(self.grid, self.demand, self.capacity, self.groups, part_mw, in_part)
         return _check_hour(ctx, self.off[hour], hour).impact
 
+    def __repr__(self) -> str:
+        """Short: the grid, the hours, the groups and what was switched off."""
+        return (f"Schedule(grid={self.grid.name!r}, hours={self.off.shape[0]}, "
+                f"groups={self.off.shape[1]}, block_h={self.block_h}, "
+                f"unserved_mwh={self.unserved_mwh:.6g}, "
+                f"switched_mwh={self.switched_mwh:.6g})")
+
     def metrics(self) -> dict[str, Any]:
         """Hours off, longest outage and switching operations per group, fairness."""
         ids = self.groups.ids
