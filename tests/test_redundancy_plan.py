@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from builders import make_grid
 from gridres.cli import cli
 from gridres.cli.common import run_cli
+from gridres.errors import UsageError
 from gridres.redundancy import PlanEvaluator, make_intervention
 from gridres.redundancy.evaluate import benefit
 from gridres.redundancy.portfolio import greedy_portfolio, rank_candidates
@@ -343,3 +344,12 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert run_cli(cli, ["plan", str(tmp_path / "missing.toml")]) == 66
     assert run_cli(cli, ["plan", str(STUDIES / "plan_demo.toml"), "--budget", "-3",
                          "-n", "2"]) == 2
+
+
+@pytest.mark.parametrize("policy", ["priority-list", "priority-list/nearest"])
+def test_a_planners_list_policy_without_a_list_is_refused(policy) -> None:
+    # it would otherwise repair in listing order and say nothing
+    with pytest.raises(UsageError, match="needs a priority list"):
+        evaluator(policy=policy)
+    with evaluator(policy=policy, priority=("bus:H",)) as ev:
+        assert ev.policy == policy

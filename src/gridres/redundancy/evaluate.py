@@ -56,7 +56,7 @@ from gridres.redundancy.reuse import (
 from gridres.restoration.assets import prepare
 from gridres.restoration.fleets import split_policy
 from gridres.restoration.metrics import LOSS_METRICS, paired_difference
-from gridres.restoration.policies import get_policy
+from gridres.restoration.policies import get_policy, needs_priority
 from gridres.restoration.settings import RestorationSettings
 from gridres.restoration.simulate import simulate
 from gridres.restoration.supply import flows_matter, supply
@@ -111,8 +111,8 @@ class _PlanJob:
             net = design.grid.network
             intact = net.intact()
             s = supply(net, intact)
-            crew = split_policy(self.policy)[0]
-            fn = get_policy(self.policy, self.priority if crew == "priority-list" else None)
+            fn = get_policy(self.policy,
+                            self.priority if needs_priority([self.policy]) else None)
             c = _Compiled(net, prepare(design.grid, design.settings,
                                        outside_c=self.outside_c), fn, s.fac_grid,
                           supply(net, intact, self.cascade).fac_grid)
@@ -223,7 +223,10 @@ class PlanEvaluator:
         if not (isinstance(workers, int) and workers >= 1):
             raise UsageError(f"The 'workers' parameter of the plan must be an int >= 1. Got "
                              f"{workers!r} instead.")
-        get_policy(policy, priority if split_policy(policy)[0] == "priority-list" else None)
+        if needs_priority([policy]) and not priority:
+            raise UsageError(f"The plan's policy {policy!r} needs a priority list (element "
+                             "tokens in the order to repair them). Got none.")
+        get_policy(policy, priority if needs_priority([policy]) else None)
         self.base = Design(grid.replace(), settings)
         self.crn = CommonScenarios(grid, generator, seed, settings.repair_sigma)
         self.seed = int(seed)

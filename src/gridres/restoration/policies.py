@@ -274,7 +274,7 @@ def needs_priority(policies: Iterable[str]) -> bool:
     >>> needs_priority(["greedy", "priority-list/nearest"]), needs_priority(["greedy"])
     (True, False)
     """
-    return any(split_policy(p)[0] == "priority-list" for p in policies)
+    return any(str(p).partition("/")[0] == "priority-list" for p in policies)
 
 
 def get_policy(name: str, priority: Iterable[str] | None = None) -> Policy:

@@ -52,6 +52,7 @@ from typing import Any
 
 from gridres import __version__
 from gridres.errors import GridError, InputNotFound, UsageError
+from gridres.restoration.policies import needs_priority
 from gridres.scenarios.spec import parse_spec
 from gridres.study.schema import (
     PLAN_POLICY,
@@ -375,7 +376,7 @@ def build_study(path: Path, raw: dict[str, Any], out: Collector) -> Study:
             plan = parse_section(PlanSection, raw[key], (key,), out,
                                  extra={"policy": policy})
             given = raw[key].get("policy") if isinstance(raw[key], dict) else None
-            if (isinstance(given, str) and given.partition("/")[0] == "priority-list"
+            if (isinstance(given, str) and needs_priority([given])
                     and not (restoration and restoration.priority)):
                 out.add((key, "policy"), "the priority-list policy needs priority = "
                         "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")

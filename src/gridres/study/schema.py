@@ -26,7 +26,7 @@ from gridres.cascade import MODES, CascadeOptions
 from gridres.errors import UsageError
 from gridres.restoration.fleets import split_policy
 from gridres.restoration.metrics import LOSS_METRICS
-from gridres.restoration.policies import policy_names
+from gridres.restoration.policies import needs_priority, policy_names
 from gridres.restoration.settings import RestorationSettings
 from gridres.service_data import SERVICE_COLUMNS
 
@@ -556,7 +556,7 @@ def parse_restoration(raw: Any, path: tuple[str | int, ...], out: Collector
                 "\"branch:L12\" (the repair order of the priority-list policy)")
     else:
         priority = tuple(priority_raw)
-    if any(p.split("/")[0] == "priority-list" for p in policies) and not priority:
+    if needs_priority(policies) and not priority:
         out.add((*path, "policies"), "the priority-list policy needs priority = "
                 "[\"branch:ID\", \"bus:ID\", ...] in [restoration]")
     known = [f.name for f in dataclasses.fields(RestorationSettings)]
