@@ -114,7 +114,7 @@ def _pandapower_n1(case: str, outages: int) -> tuple[float, float]:
     from pandapower.contingency import run_contingency
     from pandapower.converter.matpower.from_mpc import from_mpc
 
-    from gridres.io.matpower import matpower_case_path
+    from gridres.io.cases import matpower_case_path
 
     logging.disable(logging.WARNING)
     try:

@@ -190,7 +190,8 @@ def bench_load(cache_root: str, repeats: int) -> None:
     print(f"  of which importing numpy, pandas, scipy.sparse, click and rich alone: "
           f"{min(floor):.2f} s")
 
-    from gridres.io.matpower import matpower_case_path, read_matpower
+    from gridres.io.cases import matpower_case_path
+    from gridres.io.matpower import read_matpower
 
     path = matpower_case_path(BIG)
     parse = min(_timed(lambda: read_matpower(path, cache=False)) for _ in range(3))
@@ -263,7 +264,7 @@ def bench_peer(sample: int, ours_per_outage: float | None) -> None:
         return
     import logging
 
-    from gridres.io.matpower import matpower_case_path
+    from gridres.io.cases import matpower_case_path
 
     logging.disable(logging.WARNING)
     start = time.perf_counter()

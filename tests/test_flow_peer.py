@@ -16,7 +16,7 @@ from gridres.flow import (
     susceptance_matrix,
 )
 from gridres.impact import assess
-from gridres.io.matpower import matpower_case_path
+from gridres.io.cases import matpower_case_path
 from gridres.topology import components, effective
 from peer import matpower_dc_flows
 

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from gridres.io import cachedir
-from gridres.io.matpower import matpower_case_path, read_matpower
+from gridres.io.cases import matpower_case_path
+from gridres.io.matpower import read_matpower
 
 TABLES = ("buses", "branches", "generators", "facilities")
 

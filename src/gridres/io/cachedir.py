@@ -73,25 +73,27 @@ def _read(path: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def read_answer(data: bytes, command: str, spec: str) -> Any:
-    """What ``command`` answered for the file with bytes ``data`` named ``spec``, or
-    None (no cache, nothing kept, or a file that does not read as expected)."""
+def read_answer(digest: str, command: str, spec: str) -> Any:
+    """What ``command`` answered for the file whose bytes have SHA-256 ``digest``
+    (:func:`file_digest`), named ``spec``; None without a cache, where nothing is kept,
+    or where the answers file does not read as expected."""
     folder = cache_dir()
     if folder is None:
         return None
-    names = _read(answers_path(folder, file_digest(data))).get(command)
+    names = _read(answers_path(folder, digest)).get(command)
     if not isinstance(names, dict):
         return None
     return names.get(spec)
 
 
-def write_answer(data: bytes, command: str, spec: str, answer: Any) -> None:
-    """Keep ``answer`` (JSON-ready) of ``command`` for the file with bytes ``data``
-    named ``spec``; does nothing without a cache, and never fails the command."""
+def write_answer(digest: str, command: str, spec: str, answer: Any) -> None:
+    """Keep ``answer`` (JSON-ready) of ``command`` for the file whose bytes have SHA-256
+    ``digest``, named ``spec``; does nothing without a cache, and never fails the
+    command."""
     folder = cache_dir()
     if folder is None:
         return
-    path = answers_path(folder, file_digest(data))
+    path = answers_path(folder, digest)
     doc = _read(path)
     names = doc.get(command)
     names = dict(names) if isinstance(names, dict) else {}

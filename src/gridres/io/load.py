@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from gridres.errors import GridError, InputNotFound
+from gridres.io.cases import matpower_case_path
 from gridres.io.geopackage import read_geopackage
-from gridres.io.matpower import matpower_case_path, read_matpower
+from gridres.io.matpower import read_matpower
 from gridres.model import Grid
 
 __all__ = ["load_grid", "bundled_grids", "grids_dir"]

