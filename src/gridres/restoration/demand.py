@@ -541,6 +541,7 @@ class DemandRun:
         self.rows: list[tuple] = []  # (demand, capacity, served, shortfall, switched, off)
         self._now: dict[str, Any] = {}
         self._topo: tuple | None = None
+        self._share = np.zeros(net.n_bus)  # of the last step recorded
 
     # -- hours --------------------------------------------------------------------------
     def next_change(self, t: float) -> float:
@@ -713,8 +714,9 @@ class DemandRun:
             part_off = off[self._part_group] & tl.rotation.holds_customers
             out_bus = np.zeros(net.n_bus, dtype=bool)
             out_bus[self._part_bus[part_off]] = True
-        share = bus_out_share(net, ref.served_mw, ref.energized, now.served_mw, now.energized,
-                              hnet.load_mw, switched, out_bus)
+        share = self._share = bus_out_share(net, ref.served_mw, ref.energized,
+                                            now.served_mw, now.energized, hnet.load_mw,
+                                            switched, out_bus)
         pos = np.flatnonzero(share > 0)
         k = ctx.get("hour", tl.hour(t))
         demand = float(np.where(net.bus_in_service, np.maximum(tl.load_mw[tl.shape_of[k]], 0.0)
@@ -747,12 +749,8 @@ class DemandRun:
 
     def share_now(self) -> np.ndarray:
         """Share of each bus's customers without power at the last step recorded, shape
-        (n_bus,)."""
-        out = np.zeros(self.net.n_bus)
-        if self.shares:
-            pos, val = self.shares[-1]
-            out[pos] = val
-        return out
+        (n_bus,); read only."""
+        return self._share
 
     # -- the end ------------------------------------------------------------------------
     def finish(self, result: Any, counted: np.ndarray) -> Any:
