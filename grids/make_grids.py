@@ -27,8 +27,9 @@ import numpy as np
 from shapely.geometry import LineString, Point
 
 from gridres.impact import assess
+from gridres.io.cases import matpower_case_path
 from gridres.io.geopackage import write_geopackage
-from gridres.io.matpower import matpower_case_path, read_matpower
+from gridres.io.matpower import read_matpower
 from gridres.model import Grid
 
 HERE = Path(__file__).resolve().parent
